@@ -1,0 +1,185 @@
+//! Readiness probes, once for every backend: `start --wait` means the same thing everywhere.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::spec::HealthCheck;
+
+/// How long one probe may take before it counts as a failure.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pause between probes: short enough that `--wait` returns promptly.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Checks `host:port` syntax (the port must be a number).
+pub fn parse_tcp_target(target: &str) -> Result<(String, u16), String> {
+    let (host, port) = target
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{target}` is not host:port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a port number"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("`{target}` has no host"));
+    }
+    Ok((host.to_string(), port))
+}
+
+/// Splits `http://host[:port][/path]` into (host, port, path). Only plain HTTP: a health endpoint
+/// is local, and TLS would need a crate this check does not earn.
+pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!("`{url}` must start with http:// (https is not supported for health checks)")
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{url}` holds white space in its path"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
+            h.to_string(),
+            p.parse()
+                .map_err(|_| format!("`{p}` is not a port number"))?,
+        ),
+        _ => (authority.to_string(), 80),
+    };
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    Ok((
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port,
+        path.to_string(),
+    ))
+}
+
+fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
+    (host, port).to_socket_addrs().ok()?.next()
+}
+
+/// One probe: true when the service answers.
+pub fn probe(check: &HealthCheck) -> bool {
+    match check {
+        HealthCheck::Tcp(target) => parse_tcp_target(target)
+            .ok()
+            .and_then(|(h, p)| resolve(&h, p))
+            .is_some_and(|addr| TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).is_ok()),
+        HealthCheck::Http(url) => http_ok(url).unwrap_or(false),
+        HealthCheck::Exec(argv) => Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+    }
+}
+
+fn http_ok(url: &str) -> Option<bool> {
+    let (host, port, path) = parse_http_url(url).ok()?;
+    let addr = resolve(&host, port)?;
+    let mut stream = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(PROBE_TIMEOUT)).ok()?;
+    stream.set_write_timeout(Some(PROBE_TIMEOUT)).ok()?;
+    // One write: a request split over several segments may meet a server that answers after
+    // its first read and closes, which resets the connection before the answer is read.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    // The status line may arrive in pieces: read until its end (or EOF), at most 256 bytes.
+    let mut head = Vec::new();
+    let mut buf = [0u8; 64];
+    while !head.contains(&b'\n') && head.len() < 256 {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&head);
+    let code: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((200..400).contains(&code))
+}
+
+/// Polls until `ready` holds or `timeout` passes. Returns whether it became ready.
+pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn targets_and_urls_parse() {
+        assert_eq!(
+            parse_tcp_target("127.0.0.1:8080").unwrap(),
+            ("127.0.0.1".into(), 8080)
+        );
+        assert_eq!(parse_tcp_target("[::1]:80").unwrap(), ("::1".into(), 80));
+        assert!(parse_tcp_target("localhost").is_err());
+        assert!(parse_tcp_target("host:http").is_err());
+        assert_eq!(
+            parse_http_url("http://127.0.0.1:9/health").unwrap(),
+            ("127.0.0.1".into(), 9, "/health".into())
+        );
+        assert_eq!(
+            parse_http_url("http://localhost").unwrap(),
+            ("localhost".into(), 80, "/".into())
+        );
+        assert!(parse_http_url("https://x/").is_err());
+    }
+
+    #[test]
+    fn tcp_probe_sees_a_listener_and_its_absence() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = listener.local_addr().unwrap().to_string();
+        assert!(probe(&HealthCheck::Tcp(target.clone())));
+        drop(listener);
+        assert!(!probe(&HealthCheck::Tcp(target)));
+    }
+
+    #[test]
+    fn http_probe_reads_the_status_line() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/ready", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            for status in ["200 OK", "503 Service Unavailable"] {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 512];
+                while !request.ends_with(b"\r\n\r\n") {
+                    let n = conn.read(&mut buf).unwrap();
+                    assert!(n > 0, "the client closed before ending its request");
+                    request.extend_from_slice(&buf[..n]);
+                }
+                write!(conn, "HTTP/1.0 {status}\r\n\r\n").unwrap();
+            }
+        });
+        assert!(probe(&HealthCheck::Http(url.clone())));
+        assert!(!probe(&HealthCheck::Http(url)));
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn exec_probe_uses_the_exit_code() {
+        assert!(probe(&HealthCheck::Exec(vec!["/bin/true".into()])));
+        assert!(!probe(&HealthCheck::Exec(vec!["/bin/false".into()])));
+    }
+}

@@ -1,0 +1,75 @@
+//! Running a manager's own tools (`systemctl`, `journalctl`), with errors that say what ran and
+//! what it answered.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+/// Finds a manager tool on PATH (and in the sbin directories a non-login root shell may lack).
+pub fn find_tool(name: &str) -> Result<PathBuf> {
+    if let Ok(path) = which::which(name) {
+        return Ok(path);
+    }
+    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+        let candidate = PathBuf::from(dir).join(name);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!("`{name}` was not found on PATH; is this backend's manager installed?")
+}
+
+/// Builds a command for a tool found with [`find_tool`].
+pub fn tool(name: &str) -> Result<Command> {
+    Ok(Command::new(find_tool(name)?))
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut words = vec![cmd.get_program().to_string_lossy().into_owned()];
+    words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    words.join(" ")
+}
+
+/// Runs `cmd`, returns its stdout; a non-zero exit is an error carrying stderr.
+pub fn output(cmd: &mut Command) -> Result<String> {
+    if crate::verbose() {
+        eprintln!("svc-any: running {}", describe(cmd));
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", describe(cmd)))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "`{}` failed ({}): {}",
+            describe(cmd),
+            out.status,
+            stderr.trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `cmd` with the terminal attached (for `logs -f`); returns its exit code.
+pub fn interactive(cmd: &mut Command) -> Result<i32> {
+    if crate::verbose() {
+        eprintln!("svc-any: running {}", describe(cmd));
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", describe(cmd)))?;
+    Ok(status.code().unwrap_or(1))
+}
+
+/// `cmd` with extra arguments, for readability at call sites.
+pub fn with_args<I, S>(mut cmd: Command, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    cmd.args(args);
+    cmd
+}

@@ -1,0 +1,229 @@
+//! One status model for every backend, printed as a table or as stable JSON.
+
+use serde::{Deserialize, Serialize};
+
+/// What a service is doing, in words every manager's states map onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// The process runs.
+    Running,
+    /// Asked to start, not yet running (or between a crash and its restart).
+    Starting,
+    /// Not running, and that is what was asked for.
+    Stopped,
+    /// The process is gone without being stopped; the manager will not bring it back.
+    Dead,
+    /// The manager gave up on it (crash loop, start failure).
+    Failed,
+    /// svc-any has not installed it here.
+    NotInstalled,
+    /// The manager's answer did not say.
+    Unknown,
+}
+
+impl State {
+    /// The LSB `status` exit code: 0 running, 1 dead, 3 stopped, 4 unknown / not installed.
+    pub fn lsb_code(self) -> i32 {
+        match self {
+            State::Running => 0,
+            State::Dead | State::Failed => 1,
+            State::Stopped => 3,
+            State::Starting | State::NotInstalled | State::Unknown => 4,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Starting => "starting",
+            State::Stopped => "stopped",
+            State::Dead => "dead",
+            State::Failed => "failed",
+            State::NotInstalled => "not-installed",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+/// How the main process last ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "how", rename_all = "lowercase")]
+pub enum LastExit {
+    /// It called exit(code).
+    Exited { code: i32 },
+    /// A signal ended it.
+    Killed { signal: String },
+}
+
+/// The status of one service (or one instance of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub instance: Option<String>,
+    pub backend: String,
+    /// The manager's own name for it (`demo.service`).
+    pub unit: String,
+    pub state: State,
+    pub pid: Option<u32>,
+    /// When it entered its current state, seconds since the epoch.
+    pub since: Option<u64>,
+    /// Restarts the manager made after crashes, where it counts them.
+    pub restarts: Option<u32>,
+    pub last_exit: Option<LastExit>,
+    /// Starts at boot.
+    pub enabled: Option<bool>,
+}
+
+impl ServiceStatus {
+    pub fn not_installed(name: &str, backend: &str) -> ServiceStatus {
+        ServiceStatus {
+            name: name.to_string(),
+            instance: None,
+            backend: backend.to_string(),
+            unit: String::new(),
+            state: State::NotInstalled,
+            pid: None,
+            since: None,
+            restarts: None,
+            last_exit: None,
+            enabled: None,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match &self.instance {
+            Some(i) => format!("{}@{}", self.name, i),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// The exit code of `status` for several services: 0 only if every one runs, else the largest
+/// LSB code among them (so "not installed" outranks "stopped", which outranks "dead").
+pub fn exit_code(statuses: &[ServiceStatus]) -> i32 {
+    statuses
+        .iter()
+        .map(|s| s.state.lsb_code())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The JSON document of `status --json`: `{"services": [...]}`.
+pub fn to_json(statuses: &[ServiceStatus]) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({ "services": statuses })).expect("plain data")
+}
+
+/// A table for people.
+pub fn to_table(statuses: &[ServiceStatus], now: u64) -> String {
+    let mut rows = vec![[
+        "SERVICE".to_string(),
+        "STATE".into(),
+        "PID".into(),
+        "SINCE".into(),
+        "RESTARTS".into(),
+        "LAST EXIT".into(),
+        "BOOT".into(),
+    ]];
+    for s in statuses {
+        rows.push([
+            s.label(),
+            s.state.as_str().to_string(),
+            s.pid.map_or("-".into(), |p| p.to_string()),
+            s.since.map_or("-".into(), |t| ago(now.saturating_sub(t))),
+            s.restarts.map_or("-".into(), |r| r.to_string()),
+            match &s.last_exit {
+                None => "-".into(),
+                Some(LastExit::Exited { code }) => format!("exit {code}"),
+                Some(LastExit::Killed { signal }) => format!("signal {signal}"),
+            },
+            match s.enabled {
+                Some(true) => "enabled".into(),
+                Some(false) => "disabled".into(),
+                None => "-".into(),
+            },
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn ago(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s ago"),
+        s if s < 3600 => format!("{}m ago", s / 60),
+        s if s < 86400 => format!("{}h ago", s / 3600),
+        s => format!("{}d ago", s / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: State) -> ServiceStatus {
+        ServiceStatus {
+            state,
+            ..ServiceStatus::not_installed("demo", "systemd")
+        }
+    }
+
+    #[test]
+    fn lsb_codes_follow_the_spec() {
+        assert_eq!(State::Running.lsb_code(), 0);
+        assert_eq!(State::Dead.lsb_code(), 1);
+        assert_eq!(State::Failed.lsb_code(), 1);
+        assert_eq!(State::Stopped.lsb_code(), 3);
+        assert_eq!(State::NotInstalled.lsb_code(), 4);
+    }
+
+    #[test]
+    fn several_services_exit_with_the_worst_code() {
+        assert_eq!(
+            exit_code(&[status(State::Running), status(State::Running)]),
+            0
+        );
+        assert_eq!(
+            exit_code(&[status(State::Running), status(State::Stopped)]),
+            3
+        );
+        assert_eq!(exit_code(&[status(State::Dead), status(State::Stopped)]), 3);
+        assert_eq!(exit_code(&[]), 0);
+    }
+
+    #[test]
+    fn json_shape_is_stable() {
+        let mut s = status(State::Running);
+        s.pid = Some(42);
+        s.last_exit = Some(LastExit::Killed {
+            signal: "KILL".into(),
+        });
+        let v: serde_json::Value = serde_json::from_str(&to_json(&[s])).unwrap();
+        let first = &v["services"][0];
+        assert_eq!(first["state"], "running");
+        assert_eq!(first["pid"], 42);
+        assert_eq!(first["last_exit"]["how"], "killed");
+        assert_eq!(first["last_exit"]["signal"], "KILL");
+        assert_eq!(first["instance"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn table_has_a_row_per_service() {
+        let table = to_table(&[status(State::Stopped)], 100);
+        assert!(table.starts_with("SERVICE"));
+        let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(row, ["demo", "stopped", "-", "-", "-", "-", "-"]);
+    }
+}
