@@ -1,0 +1,221 @@
+//! Which init system runs here, and how sure we are.
+//!
+//! A binary on PATH proves nothing (Debian images ship systemctl without systemd running), so
+//! detection looks at what is running: PID 1's identity, whether we are in a chroot, and the
+//! markers each manager leaves in /run while it runs. Every probe reads below a root path, so
+//! tests can build fake hosts; `svc-any detect --explain` prints each probe and its answer.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// The backends svc-any knows by name.
+pub const BACKEND_NAMES: &[&str] = &["systemd", "openrc", "sysv", "launchd", "builtin"];
+
+/// One question asked of the host, and its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    pub probe: String,
+    pub answer: String,
+}
+
+/// The verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detection {
+    /// One of [`BACKEND_NAMES`].
+    pub backend: String,
+    /// Whether that manager is running here (false in a chroot: write files, start nothing).
+    pub live: bool,
+    pub reason: String,
+    pub probes: Vec<Probe>,
+}
+
+/// Detects the init system of the host whose file system is at `root` (`/` normally).
+pub fn detect(root: &Path) -> Detection {
+    let mut probes = Vec::new();
+    let mut ask = |probe: &str, answer: String| {
+        probes.push(Probe {
+            probe: probe.into(),
+            answer: answer.clone(),
+        });
+        answer
+    };
+    let path = |p: &str| -> PathBuf { root.join(p.trim_start_matches('/')) };
+
+    if cfg!(target_os = "macos") {
+        ask("operating system", "macOS".into());
+        return Detection {
+            backend: "launchd".into(),
+            live: true,
+            reason: "macOS always runs launchd as PID 1".into(),
+            probes,
+        };
+    }
+    ask("operating system", std::env::consts::OS.into());
+
+    let pid1_comm = std::fs::read_to_string(path("/proc/1/comm"))
+        .map(|s| s.trim().to_string())
+        .ok();
+    let pid1_exe = std::fs::read_link(path("/proc/1/exe")).ok();
+    ask(
+        "PID 1 (/proc/1/comm, /proc/1/exe)",
+        format!(
+            "{} ({})",
+            pid1_comm.as_deref().unwrap_or("unreadable"),
+            pid1_exe
+                .as_ref()
+                .map_or("unreadable".into(), |p| p.display().to_string())
+        ),
+    );
+    // Without /proc there is no running init to talk to: an image build or a bare chroot.
+    let chroot = in_chroot(root).or(pid1_comm.is_none().then_some(true));
+    ask(
+        "chroot (/proc/1/root is not /)",
+        match chroot {
+            Some(true) => "yes: the running init belongs to another root".into(),
+            Some(false) => "no".into(),
+            None => "unknown (cannot read /proc/1/root)".into(),
+        },
+    );
+    let systemd_canary = path("/run/systemd/system").is_dir();
+    ask(
+        "systemd running (/run/systemd/system)",
+        yes_no(systemd_canary),
+    );
+    let openrc_booted = path("/run/openrc/softlevel").exists();
+    ask(
+        "OpenRC booted (/run/openrc/softlevel)",
+        yes_no(openrc_booted),
+    );
+    let openrc_installed =
+        path("/sbin/openrc-run").exists() || path("/usr/sbin/openrc-run").exists();
+    ask(
+        "OpenRC installed (/sbin/openrc-run)",
+        yes_no(openrc_installed),
+    );
+    let initd = path("/etc/init.d").is_dir();
+    ask("SysV scripts (/etc/init.d)", yes_no(initd));
+    let installed_init = installed_init(root);
+    ask(
+        "init installed in this tree (/sbin/init)",
+        installed_init.clone().unwrap_or_else(|| "none".into()),
+    );
+
+    let pid1_name = pid1_comm.unwrap_or_default();
+    let verdict = |backend: &str, live: bool, reason: String| (backend.to_string(), live, reason);
+    let (backend, live, reason) = if chroot == Some(true) {
+        // Building an image or running a package's maintainer script: nothing here runs, so
+        // install for the init the tree will boot with, and only write files.
+        match installed_init.as_deref() {
+            Some("systemd") => verdict(
+                "systemd",
+                false,
+                "chroot of a systemd tree: files and boot links only".into(),
+            ),
+            Some("openrc") => verdict(
+                "openrc",
+                false,
+                "chroot of an OpenRC tree: files and boot links only".into(),
+            ),
+            Some("sysvinit") => verdict(
+                "sysv",
+                false,
+                "chroot of a SysV tree: files and boot links only".into(),
+            ),
+            _ => verdict(
+                "builtin",
+                false,
+                "chroot with no known init installed".into(),
+            ),
+        }
+    } else if systemd_canary && pid1_name == "systemd" {
+        verdict(
+            "systemd",
+            true,
+            "systemd is PID 1 and /run/systemd/system exists".into(),
+        )
+    } else if systemd_canary {
+        verdict(
+            "systemd",
+            true,
+            format!("/run/systemd/system exists (PID 1 is `{pid1_name}`)"),
+        )
+    } else if openrc_booted && openrc_installed {
+        verdict(
+            "openrc",
+            true,
+            "OpenRC booted this system (/run/openrc/softlevel)".into(),
+        )
+    } else if pid1_name == "init" && initd && installed_init.as_deref() == Some("sysvinit") {
+        verdict(
+            "sysv",
+            true,
+            "sysvinit is PID 1 and /etc/init.d holds the scripts".into(),
+        )
+    } else {
+        verdict(
+            "builtin",
+            true,
+            format!("no init system runs here (PID 1 is `{pid1_name}`): svc-any's own supervisor"),
+        )
+    };
+    Detection {
+        backend,
+        live,
+        reason,
+        probes,
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+/// Compares the root directory of PID 1 with ours: a chroot sees a different inode.
+fn in_chroot(root: &Path) -> Option<bool> {
+    let ours = std::fs::metadata(root).ok()?;
+    let init = std::fs::metadata(root.join("proc/1/root")).ok()?;
+    Some(ours.dev() != init.dev() || ours.ino() != init.ino())
+}
+
+/// Which init the tree boots with, from where `/sbin/init` leads.
+fn installed_init(root: &Path) -> Option<String> {
+    let init = root.join("sbin/init");
+    let target = std::fs::read_link(&init)
+        .ok()
+        .map(|t| t.display().to_string());
+    let name = match target.as_deref() {
+        Some(t) if t.contains("systemd") => "systemd",
+        Some(t) if t.contains("openrc") => "openrc",
+        Some(t) if t.contains("runit") => "runit",
+        Some(_) => "unknown",
+        None if init.is_file() => {
+            if root.join("sbin/openrc-run").exists() || root.join("usr/sbin/openrc-run").exists() {
+                "openrc"
+            } else {
+                "sysvinit"
+            }
+        }
+        None => return None,
+    };
+    Some(name.into())
+}
+
+impl Detection {
+    /// The `--explain` text: every probe, then the verdict.
+    pub fn explain(&self) -> String {
+        let width = self.probes.iter().map(|p| p.probe.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for p in &self.probes {
+            out.push_str(&format!("  {:<width$}  {}\n", p.probe, p.answer));
+        }
+        out.push_str(&format!(
+            "=> {}{}: {}\n",
+            self.backend,
+            if self.live { "" } else { " (offline)" },
+            self.reason
+        ));
+        out
+    }
+}

@@ -1,0 +1,725 @@
+//! The install engine: the one place where svc-any changes a system, the same for every backend.
+//!
+//! Order of work, so that a crash at any point leaves a state the next run converges from:
+//! render everything (pure) → refuse conflicts → write files atomically → boot links → record →
+//! one manager reload → restart what was running and changed → start. Files carry the marker
+//! before the record exists, so a re-run after a crash adopts them instead of refusing them.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::backends::{AnyBackend, Backend, LogOptions, Verb};
+use crate::crashpoint;
+use crate::error::bad;
+use crate::fsutil;
+use crate::health;
+use crate::host::Ctx;
+use crate::render::{has_marker, LinkSpec, Plan, MARKER};
+use crate::spec::{self, Service, INSTANCE_PLACEHOLDER};
+use crate::state::{self, Record};
+use crate::status::{ServiceStatus, State};
+
+/// How long a service without a health check must stay up before `--wait` calls it started.
+pub const SETTLE: Duration = Duration::from_secs(1);
+/// `--wait` without a number and without a health timeout.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Default)]
+pub struct InstallOptions {
+    pub start: bool,
+    /// `--wait[=SECS]`: `Some(None)` waits for the service's own timeout.
+    pub wait: Option<Option<Duration>>,
+    pub enable: bool,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+/// Prints a line of what was done, unless `-q`.
+pub fn say(line: impl AsRef<str>) {
+    if !crate::quiet() {
+        println!("{}", line.as_ref());
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Change {
+    Create,
+    Update,
+    Same,
+}
+
+struct FileAction {
+    target: PathBuf,
+    mode: u32,
+    content: String,
+    old: Option<Vec<u8>>,
+    change: Change,
+}
+
+struct ServicePlan {
+    service: Service,
+    plan: Plan,
+    files: Vec<FileAction>,
+    stale_files: Vec<PathBuf>,
+    stale_links: Vec<LinkSpec>,
+    previous: Option<Record>,
+}
+
+impl ServicePlan {
+    fn changed(&self) -> bool {
+        self.files.iter().any(|f| f.change != Change::Same) || !self.stale_files.is_empty()
+    }
+}
+
+fn prepare(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    services: &[Service],
+    force: bool,
+) -> Result<Vec<ServicePlan>> {
+    let mut out = Vec::new();
+    let mut claimed = BTreeSet::new();
+    for service in services {
+        let plan = backend.render(ctx, service)?;
+        let previous = state::load(ctx, &service.name)?;
+        let mut files = Vec::new();
+        for file in &plan.files {
+            if !claimed.insert(file.path.clone()) {
+                bail!(bad(format!(
+                    "two services would write {}",
+                    file.path.display()
+                )));
+            }
+            let target = ctx.on_target(&file.path);
+            let old = fsutil::read_existing(&target)?;
+            let change = match &old {
+                None => Change::Create,
+                Some(bytes)
+                    if bytes == file.content.as_bytes() && mode_of(&target) == Some(file.mode) =>
+                {
+                    Change::Same
+                }
+                Some(bytes) => {
+                    let ours = String::from_utf8_lossy(bytes).contains(MARKER);
+                    if !ours && !force {
+                        return Err(bad(format!(
+                            "{} exists and was not written by svc-any",
+                            target.display()
+                        ))
+                        .key("name")
+                        .hint("choose another name, or pass --force to overwrite it")
+                        .into());
+                    }
+                    Change::Update
+                }
+            };
+            files.push(FileAction {
+                target,
+                mode: file.mode,
+                content: file.content.clone(),
+                old,
+                change,
+            });
+        }
+        let (stale_files, stale_links) = match &previous {
+            Some(rec) => (
+                rec.files
+                    .iter()
+                    .filter(|f| !plan.files.iter().any(|p| &p.path == *f))
+                    .cloned()
+                    .collect(),
+                rec.enable_links
+                    .iter()
+                    .filter(|l| !plan.enable_links.contains(l))
+                    .cloned()
+                    .collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        out.push(ServicePlan {
+            service: service.clone(),
+            plan,
+            files,
+            stale_files,
+            stale_links,
+            previous,
+        });
+    }
+    Ok(out)
+}
+
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+fn link_present(ctx: &Ctx, link: &LinkSpec) -> bool {
+    std::fs::read_link(ctx.on_target(&link.path)).is_ok_and(|t| t == link.target)
+}
+
+/// Writes, enables, reloads, (re)starts. Same definition twice: nothing is touched.
+pub fn install(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    services: &[Service],
+    opts: &InstallOptions,
+) -> Result<()> {
+    let plans = prepare(ctx, backend, services, opts.force)?;
+
+    if opts.dry_run {
+        for sp in &plans {
+            print_dry_run(ctx, sp, opts);
+        }
+        return Ok(());
+    }
+
+    let changed: Vec<&ServicePlan> = plans.iter().filter(|sp| sp.changed()).collect();
+    // Which of the changed services run now: those get a restart after the reload.
+    let running_before: BTreeSet<String> = if ctx.live && !changed.is_empty() {
+        let installed: Vec<&Service> = changed
+            .iter()
+            .filter(|sp| sp.previous.is_some())
+            .map(|sp| &sp.service)
+            .collect();
+        backend
+            .status(ctx, &installed)?
+            .into_iter()
+            .filter(|s| s.state == State::Running)
+            .map(|s| s.name)
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+
+    let mut manager_needs_reload = false;
+    for sp in &plans {
+        for f in &sp.files {
+            match f.change {
+                Change::Same => say(format!("unchanged {}", f.target.display())),
+                change => {
+                    fsutil::write_atomic(&f.target, f.content.as_bytes(), f.mode)?;
+                    crashpoint::reached("install:file-written");
+                    manager_needs_reload = true;
+                    say(format!(
+                        "{} {}",
+                        if change == Change::Create {
+                            "created"
+                        } else {
+                            "updated"
+                        },
+                        f.target.display()
+                    ));
+                }
+            }
+        }
+        for path in &sp.stale_files {
+            remove_owned(ctx, path)?;
+            manager_needs_reload = true;
+        }
+        for link in &sp.stale_links {
+            if fsutil::remove(&ctx.on_target(&link.path))? {
+                say(format!("removed {}", ctx.on_target(&link.path).display()));
+                manager_needs_reload = true;
+            }
+        }
+        let enabled = opts.enable || sp.previous.as_ref().is_some_and(|r| r.enabled);
+        if opts.enable {
+            manager_needs_reload |= create_links(ctx, &sp.plan.enable_links)?;
+        }
+        crashpoint::reached("install:before-record");
+        let record = Record::new(
+            backend.name(),
+            sp.service.clone(),
+            sp.plan.files.iter().map(|f| f.path.clone()).collect(),
+            sp.plan.enable_links.clone(),
+            enabled,
+        );
+        if sp.previous.as_ref() != Some(&record) {
+            state::save(ctx, &record)?;
+        }
+    }
+
+    if !ctx.live {
+        let why = ctx.offline_reason.as_deref().unwrap_or("offline");
+        if opts.start {
+            say(format!(
+                "not started: {} is not running here ({why}); enabled services start at boot",
+                backend.name()
+            ));
+        }
+        return Ok(());
+    }
+    if manager_needs_reload {
+        backend.reload_manager(ctx)?;
+        say(format!("reloaded {}", backend.name()));
+    }
+    let restart: Vec<&Service> = changed
+        .iter()
+        .filter(|sp| running_before.contains(&sp.service.name))
+        .map(|sp| &sp.service)
+        .collect();
+    if !restart.is_empty() {
+        backend.control(ctx, Verb::Restart, &restart)?;
+        for s in &restart {
+            say(format!("restarted {} (its definition changed)", s.name));
+        }
+    }
+    if opts.start {
+        let all: Vec<&Service> = plans.iter().map(|sp| &sp.service).collect();
+        start_and_wait(ctx, backend, Verb::Start, &all, opts.wait)?;
+    }
+    Ok(())
+}
+
+/// Creates missing boot links; returns whether any was made.
+fn create_links(ctx: &Ctx, links: &[LinkSpec]) -> Result<bool> {
+    let mut made = false;
+    for link in links {
+        if !link_present(ctx, link) {
+            let path = ctx.on_target(&link.path);
+            fsutil::symlink_atomic(&link.target, &path)?;
+            say(format!(
+                "enabled at boot: {} -> {}",
+                path.display(),
+                link.target.display()
+            ));
+            made = true;
+        }
+    }
+    Ok(made)
+}
+
+/// Removes boot links; returns whether any was removed.
+fn remove_links(ctx: &Ctx, links: &[LinkSpec]) -> Result<bool> {
+    let mut removed = false;
+    for link in links {
+        let path = ctx.on_target(&link.path);
+        if link_present(ctx, link) && fsutil::remove(&path)? {
+            say(format!("disabled at boot: removed {}", path.display()));
+            removed = true;
+            if let Some(dir) = path.parent() {
+                fsutil::remove_dir_if_empty(dir);
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes a file svc-any wrote, unless someone replaced it with a file of their own.
+fn remove_owned(ctx: &Ctx, path: &Path) -> Result<()> {
+    let target = ctx.on_target(path);
+    if !target.exists() {
+        return Ok(());
+    }
+    if !has_marker(&target) {
+        eprintln!(
+            "svc-any: warning: kept {}: it no longer carries svc-any's marker",
+            target.display()
+        );
+        return Ok(());
+    }
+    fsutil::remove(&target)?;
+    say(format!("removed {}", target.display()));
+    Ok(())
+}
+
+fn print_dry_run(ctx: &Ctx, sp: &ServicePlan, opts: &InstallOptions) {
+    for f in &sp.files {
+        match f.change {
+            Change::Same => println!("unchanged {}", f.target.display()),
+            Change::Create => {
+                println!("would create {} (mode {:o})", f.target.display(), f.mode);
+                print!(
+                    "{}",
+                    unified_diff("/dev/null", &f.target.display().to_string(), "", &f.content)
+                );
+            }
+            Change::Update => {
+                println!("would update {}", f.target.display());
+                let old = String::from_utf8_lossy(f.old.as_deref().unwrap_or_default());
+                let name = f.target.display().to_string();
+                print!("{}", unified_diff(&name, &name, &old, &f.content));
+            }
+        }
+    }
+    for path in &sp.stale_files {
+        println!("would remove {}", ctx.on_target(path).display());
+    }
+    if opts.enable {
+        for link in sp
+            .plan
+            .enable_links
+            .iter()
+            .filter(|l| !link_present(ctx, l))
+        {
+            println!(
+                "would enable at boot: {} -> {}",
+                ctx.on_target(&link.path).display(),
+                link.target.display()
+            );
+        }
+    }
+}
+
+fn unified_diff(old_name: &str, new_name: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
+}
+
+/// Stops, disables and removes exactly what the records say svc-any wrote.
+pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: bool) -> Result<()> {
+    let mut records = Vec::new();
+    for name in names {
+        match state::load(ctx, name)? {
+            Some(r) => records.push(r),
+            None => say(format!("{name} is not installed")),
+        }
+    }
+    if dry_run {
+        for r in &records {
+            println!("would stop {}", r.service.name);
+            for l in r.enable_links.iter().filter(|l| link_present(ctx, l)) {
+                println!("would remove {}", ctx.on_target(&l.path).display());
+            }
+            for f in &r.files {
+                println!("would remove {}", ctx.on_target(f).display());
+            }
+            println!(
+                "would remove {}",
+                state::location(ctx)
+                    .join(format!("{}.json", r.service.name))
+                    .display()
+            );
+        }
+        return Ok(());
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    let services: Vec<&Service> = records.iter().map(|r| &r.service).collect();
+    if ctx.live {
+        // Reverse dependency order: dependants stop before what they depend on.
+        let mut order = spec::dependency_order(&services);
+        order.reverse();
+        backend.control(ctx, Verb::Stop, &order)?;
+        for s in &order {
+            say(format!("stopped {}", s.name));
+        }
+    }
+    for r in &records {
+        remove_links(ctx, &r.enable_links)?;
+        crashpoint::reached("uninstall:links-removed");
+        for f in &r.files {
+            remove_owned(ctx, f)?;
+        }
+        crashpoint::reached("uninstall:files-removed");
+        state::remove(ctx, &r.service.name)?;
+    }
+    if ctx.live {
+        backend.reload_manager(ctx)?;
+        say(format!("reloaded {}", backend.name()));
+    }
+    Ok(())
+}
+
+/// The records of `names`; an unknown name is bad input.
+pub fn installed(ctx: &Ctx, names: &[String]) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    for name in names {
+        match state::load(ctx, name)? {
+            Some(r) => out.push(r),
+            None => {
+                return Err(bad(format!("`{name}` is not installed"))
+                    .hint(
+                        "`svc-any list` shows the services svc-any manages here; install it first",
+                    )
+                    .into())
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn require_live(ctx: &Ctx, backend: &AnyBackend) -> Result<()> {
+    if !ctx.live {
+        bail!(
+            "{} is not running here ({}): there is nothing to start or stop",
+            backend.name(),
+            ctx.offline_reason.as_deref().unwrap_or("offline")
+        );
+    }
+    Ok(())
+}
+
+/// start / stop / restart / reload, then `--wait` for start and restart.
+pub fn control(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    verb: Verb,
+    names: &[String],
+    wait: Option<Option<Duration>>,
+) -> Result<()> {
+    let records = installed(ctx, names)?;
+    require_live(ctx, backend)?;
+    let services: Vec<&Service> = records.iter().map(|r| &r.service).collect();
+    match verb {
+        Verb::Start | Verb::Restart => start_and_wait(ctx, backend, verb, &services, wait),
+        Verb::Stop => {
+            let mut order = spec::dependency_order(&services);
+            order.reverse();
+            backend.control(ctx, Verb::Stop, &order)?;
+            for s in order {
+                say(format!("stopped {}", s.name));
+            }
+            Ok(())
+        }
+        Verb::Reload => {
+            backend.control(ctx, Verb::Reload, &services)?;
+            for s in services {
+                say(format!("reloaded {}", s.name));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn start_and_wait(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    verb: Verb,
+    services: &[&Service],
+    wait: Option<Option<Duration>>,
+) -> Result<()> {
+    let order = spec::dependency_order(services);
+    backend.control(ctx, verb, &order)?;
+    for s in &order {
+        say(format!(
+            "{} {}",
+            if verb == Verb::Start {
+                "started"
+            } else {
+                "restarted"
+            },
+            s.name
+        ));
+    }
+    if let Some(limit) = wait {
+        for s in &order {
+            wait_ready(ctx, backend, s, limit)?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until `service` is healthy (its health check passes) or, without a check, runs and
+/// stays up for [`SETTLE`]. On timeout: stop it, show its last log lines, fail.
+pub fn wait_ready(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    service: &Service,
+    limit: Option<Duration>,
+) -> Result<()> {
+    let timeout = limit
+        .or(service.health.as_ref().map(|h| h.timeout))
+        .unwrap_or(DEFAULT_WAIT);
+    let started = Instant::now();
+    let ready = match &service.health {
+        Some(h) => health::wait_until(timeout, || health::probe(&h.check)),
+        None => {
+            let mut stable_since: Option<(Vec<Option<u32>>, Instant)> = None;
+            health::wait_until(timeout, || {
+                let Ok(statuses) = backend.status(ctx, &[service]) else {
+                    return false;
+                };
+                if !statuses.iter().all(|s| s.state == State::Running) {
+                    stable_since = None;
+                    return false;
+                }
+                let pids: Vec<Option<u32>> = statuses.iter().map(|s| s.pid).collect();
+                match &stable_since {
+                    Some((seen, since)) if *seen == pids => since.elapsed() >= SETTLE,
+                    _ => {
+                        stable_since = Some((pids, Instant::now()));
+                        false
+                    }
+                }
+            })
+        }
+    };
+    if ready {
+        say(format!(
+            "{} is {} ({:.1}s)",
+            service.name,
+            if service.health.is_some() {
+                "healthy"
+            } else {
+                "up"
+            },
+            started.elapsed().as_secs_f64()
+        ));
+        return Ok(());
+    }
+    eprintln!(
+        "svc-any: {} did not become ready within {}; its last log lines:",
+        service.name,
+        humantime::format_duration(timeout)
+    );
+    let _ = backend.logs(
+        ctx,
+        service,
+        LogOptions {
+            follow: false,
+            lines: 20,
+        },
+    );
+    let _ = backend.control(ctx, Verb::Stop, &[service]);
+    bail!(
+        "{} did not become ready within {}; stopped it",
+        service.name,
+        humantime::format_duration(timeout)
+    )
+}
+
+/// enable / disable: boot links only, as `systemctl enable` without `--now`.
+pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bool) -> Result<()> {
+    let records = installed(ctx, names)?;
+    let mut changed = false;
+    for mut r in records {
+        changed |= if enable {
+            create_links(ctx, &r.enable_links)?
+        } else {
+            remove_links(ctx, &r.enable_links)?
+        };
+        if r.enabled != enable {
+            r.enabled = enable;
+            state::save(ctx, &r)?;
+        }
+        if !changed {
+            say(format!(
+                "{} is already {}",
+                r.service.name,
+                if enable { "enabled" } else { "disabled" }
+            ));
+        }
+    }
+    if changed && ctx.live {
+        backend.reload_manager(ctx)?;
+    }
+    Ok(())
+}
+
+/// Status of `names`, or of every installed service when none are named.
+pub fn status(ctx: &Ctx, backend: &AnyBackend, names: &[String]) -> Result<Vec<ServiceStatus>> {
+    let records = if names.is_empty() {
+        state::all(ctx)?
+    } else {
+        let mut out = Vec::new();
+        for name in names {
+            match state::load(ctx, name)? {
+                Some(r) => out.push(r),
+                None => out.push(Record::new(
+                    backend.name(),
+                    placeholder(name),
+                    Vec::new(),
+                    Vec::new(),
+                    false,
+                )),
+            }
+        }
+        out
+    };
+    let installed: Vec<&Service> = records
+        .iter()
+        .filter(|r| !r.files.is_empty())
+        .map(|r| &r.service)
+        .collect();
+    let mut live = if ctx.live && !installed.is_empty() {
+        backend.status(ctx, &installed)?
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::new();
+    for r in &records {
+        if r.files.is_empty() {
+            out.push(ServiceStatus::not_installed(
+                &r.service.name,
+                backend.name(),
+            ));
+        } else if ctx.live {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                live.into_iter().partition(|s| s.name == r.service.name);
+            live = rest;
+            out.extend(mine);
+        } else {
+            let mut s = ServiceStatus::not_installed(&r.service.name, backend.name());
+            s.state = State::Unknown;
+            s.enabled = Some(r.enabled);
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// A stand-in definition for a name with no record (reported as not installed).
+fn placeholder(name: &str) -> Service {
+    Service {
+        name: name.to_string(),
+        description: String::new(),
+        exec: Vec::new(),
+        user: None,
+        group: None,
+        working_dir: None,
+        env: Default::default(),
+        env_file: None,
+        restart: spec::Restart::No,
+        restart_delay: Duration::ZERO,
+        restart_max_delay: Duration::ZERO,
+        stop_signal: crate::signal::Signal::TERM,
+        stop_timeout: Duration::ZERO,
+        reload_signal: None,
+        success_exit_codes: Vec::new(),
+        after: Vec::new(),
+        requires: Vec::new(),
+        limits: Default::default(),
+        log: None,
+        health: None,
+        instances: Vec::new(),
+        level: spec::Level::System,
+        source: None,
+    }
+}
+
+/// The log files of a service whose output goes to `log.file` (one per instance).
+pub fn log_files(service: &Service, file: &str) -> Vec<PathBuf> {
+    service
+        .instance_names()
+        .into_iter()
+        .map(|i| {
+            PathBuf::from(match i {
+                Some(i) => file.replace(INSTANCE_PLACEHOLDER, i),
+                None => file.to_string(),
+            })
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Shows the end of log files, following them with `-f`.
+pub fn tail_files(files: &[PathBuf], options: LogOptions) -> Result<i32> {
+    let mut cmd = crate::process::tool("tail")?;
+    cmd.args(["-n", &options.lines.to_string()]);
+    if options.follow {
+        cmd.arg("-F");
+    }
+    cmd.arg("--").args(files);
+    crate::process::interactive(&mut cmd)
+}

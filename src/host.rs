@@ -1,0 +1,71 @@
+//! The target of a command: which root, which level, whether a manager is there to talk to.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::render::Renderer;
+use crate::spec::Level;
+
+/// Everything a backend needs to know about where it acts.
+pub struct Ctx {
+    /// `/` normally; `--root DIR` for an image or package build.
+    pub root: PathBuf,
+    pub level: Level,
+    /// A running manager svc-any may talk to. False under `--root` and in a chroot: files and
+    /// boot links are written, nothing is started, reloaded or asked.
+    pub live: bool,
+    /// Why not live, for messages ("chroot", "--root").
+    pub offline_reason: Option<String>,
+    pub renderer: Renderer,
+    /// The invoking user's home (user level paths).
+    pub home: PathBuf,
+}
+
+impl Ctx {
+    /// Where a path of the target system is on this machine.
+    pub fn on_target(&self, path: &Path) -> PathBuf {
+        match path.strip_prefix("/") {
+            Ok(rel) => self.root.join(rel),
+            Err(_) => self.root.join(path),
+        }
+    }
+
+    /// Where svc-any keeps its records: `/var/lib/svc-any` for the system,
+    /// `$XDG_STATE_HOME/svc-any` (`~/.local/state/svc-any`) for a user.
+    pub fn state_dir(&self) -> PathBuf {
+        match self.level {
+            Level::System => PathBuf::from("/var/lib/svc-any"),
+            Level::User => xdg_dir("XDG_STATE_HOME", &self.home, ".local/state").join("svc-any"),
+        }
+    }
+
+    /// `$XDG_CONFIG_HOME` or `~/.config`.
+    pub fn user_config_dir(&self) -> PathBuf {
+        xdg_dir("XDG_CONFIG_HOME", &self.home, ".config")
+    }
+}
+
+fn xdg_dir(var: &str, home: &Path, fallback: &str) -> PathBuf {
+    match std::env::var_os(var).map(PathBuf::from) {
+        Some(p) if p.is_absolute() => p,
+        _ => home.join(fallback),
+    }
+}
+
+/// The invoking user's home directory: `$HOME`, else the passwd entry.
+pub fn home_dir() -> Result<PathBuf> {
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    let uid = nix::unistd::geteuid();
+    let user = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .with_context(|| format!("no home directory for uid {uid}: set HOME"))?;
+    Ok(user.dir)
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(svc_any::cli::main());
+}

@@ -1,0 +1,120 @@
+//! What svc-any installed: one JSON record per service, so that uninstall removes exactly what
+//! was written and every other verb knows the definition without the original file.
+//!
+//! Records live in `STATE_DIR/services/NAME.json` (see [`crate::host::Ctx::state_dir`]), are
+//! written atomically, and are plain enough to read with `cat`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil;
+use crate::host::Ctx;
+use crate::render::LinkSpec;
+use crate::spec::Service;
+
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Says who owns this file, as the marker line does in generated files.
+    pub generated_by: String,
+    pub format: u32,
+    pub backend: String,
+    pub service: Service,
+    /// Every file written, as paths on the target system.
+    pub files: Vec<PathBuf>,
+    /// The boot links enable makes (present or not).
+    pub enable_links: Vec<LinkSpec>,
+    /// Whether the service should start at boot.
+    pub enabled: bool,
+}
+
+impl Record {
+    pub fn new(
+        backend: &str,
+        service: Service,
+        files: Vec<PathBuf>,
+        enable_links: Vec<LinkSpec>,
+        enabled: bool,
+    ) -> Record {
+        Record {
+            generated_by: "svc-any".into(),
+            format: FORMAT,
+            backend: backend.into(),
+            service,
+            files,
+            enable_links,
+            enabled,
+        }
+    }
+}
+
+fn records_dir(ctx: &Ctx) -> PathBuf {
+    ctx.on_target(&ctx.state_dir().join("services"))
+}
+
+fn record_path(ctx: &Ctx, name: &str) -> PathBuf {
+    records_dir(ctx).join(format!("{name}.json"))
+}
+
+pub fn load(ctx: &Ctx, name: &str) -> Result<Option<Record>> {
+    let path = record_path(ctx, name);
+    let Some(bytes) = fsutil::read_existing(&path)? else {
+        return Ok(None);
+    };
+    let record = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not a record svc-any can read; remove it and reinstall",
+            path.display()
+        )
+    })?;
+    Ok(Some(record))
+}
+
+pub fn save(ctx: &Ctx, record: &Record) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(record).expect("plain data");
+    fsutil::write_atomic(&record_path(ctx, &record.service.name), &bytes, 0o644)
+}
+
+pub fn remove(ctx: &Ctx, name: &str) -> Result<()> {
+    fsutil::remove(&record_path(ctx, name))?;
+    Ok(())
+}
+
+/// Every record, sorted by name.
+pub fn all(ctx: &Ctx) -> Result<Vec<Record>> {
+    let dir = records_dir(ctx);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .map(String::from)
+        })
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(r) = load(ctx, &name)? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The record's directory on the target, for messages.
+pub fn location(ctx: &Ctx) -> PathBuf {
+    records_dir(ctx)
+}
+
+/// Whether `path` (on the target) is a record file.
+pub fn is_record(ctx: &Ctx, path: &Path) -> bool {
+    path.starts_with(records_dir(ctx))
+}
