@@ -1,0 +1,90 @@
+//! The init systems svc-any drives, one module each, behind one trait.
+//!
+//! A backend knows its manager's file format (through its template and its dialect's escaper)
+//! and its control tool. Everything else, the install engine, records, idempotence, dry runs,
+//! health checks, lives once in `src/` and is the same for every backend.
+
+pub mod systemd;
+
+use anyhow::Result;
+use enum_dispatch::enum_dispatch;
+
+use crate::host::Ctx;
+use crate::render::Plan;
+use crate::spec::Service;
+use crate::status::ServiceStatus;
+
+pub use self::systemd::Systemd;
+
+/// What `start`, `stop`, `restart` and `reload` ask of a manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Start,
+    Stop,
+    Restart,
+    Reload,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Start => "start",
+            Verb::Stop => "stop",
+            Verb::Restart => "restart",
+            Verb::Reload => "reload",
+        }
+    }
+}
+
+/// How `logs` should read.
+#[derive(Debug, Clone, Copy)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub lines: usize,
+}
+
+/// One init system. Every method that takes several services asks the manager once for all of
+/// them: one `daemon-reload` per command, one `systemctl show` for a whole status table.
+#[enum_dispatch]
+pub trait Backend {
+    /// The name users pass to `--backend`.
+    fn name(&self) -> &'static str;
+
+    /// The files (and boot links) installing `service` means. Pure: reads nothing, writes
+    /// nothing, so `render` needs no root.
+    fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan>;
+
+    /// Makes the manager re-read its definitions after files changed.
+    fn reload_manager(&self, ctx: &Ctx) -> Result<()>;
+
+    /// Starts, stops, restarts or reloads all of `services` in one manager call.
+    fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()>;
+
+    /// Status of every service (every instance of an instanced one), in one manager call.
+    fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>>;
+
+    /// Shows (or follows) the service's output; returns the exit code of the reader.
+    fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32>;
+
+    /// Names of the services whose definitions carry svc-any's marker.
+    fn list(&self, ctx: &Ctx) -> Result<Vec<String>>;
+}
+
+/// The backends as one type, dispatched without boxing.
+#[enum_dispatch(Backend)]
+pub enum AnyBackend {
+    Systemd,
+}
+
+/// The backend called `name`, if svc-any has it yet.
+pub fn by_name(name: &str) -> Option<AnyBackend> {
+    match name {
+        "systemd" => Some(Systemd.into()),
+        _ => None,
+    }
+}
+
+/// Names of the backends this build carries.
+pub fn available() -> Vec<&'static str> {
+    vec!["systemd"]
+}

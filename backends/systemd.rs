@@ -1,0 +1,464 @@
+//! systemd: a unit file per service (`NAME.service`, or the template `NAME@.service` for
+//! `instances`), driven with `systemctl` and read with `journalctl`.
+//!
+//! The traps this module owns:
+//! - `ExecStart=` expands `%` specifiers and, at run time, `$VAR`: the line carries the `:`
+//!   prefix and every argument is quoted by [`crate::escape::systemd`].
+//! - A JVM (or a shell with a TERM trap) stopped with SIGTERM exits 143, which systemd would call
+//!   a failure: `SuccessExitStatus=` lists 128 + the stop signal and the signal itself.
+//! - `systemd-analyze verify` exits 0 on warnings; the tests demand an empty stderr instead.
+//! - systemd 252 (Debian 12) has no restart backoff (`RestartMaxDelaySec=` came in 254): only
+//!   `RestartSec=` is emitted, and the start limit (5 starts in 10 s) ends a crash loop in
+//!   `failed`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::backends::{Backend, LogOptions, Verb};
+use crate::duration::seconds_text;
+use crate::error::{bad, BadInput};
+use crate::escape::{systemd as esc, Unrepresentable};
+use crate::host::Ctx;
+use crate::process;
+use crate::render::{marker_line, FileSpec, LinkSpec, Plan};
+use crate::signal::Signal;
+use crate::spec::{Level, Limit, Service, INSTANCE_PLACEHOLDER};
+use crate::status::{LastExit, ServiceStatus, State};
+
+pub struct Systemd;
+
+/// The directory the manager of `ctx.level` loads admin units from.
+fn unit_dir(ctx: &Ctx) -> PathBuf {
+    match ctx.level {
+        Level::System => PathBuf::from("/etc/systemd/system"),
+        Level::User => ctx.user_config_dir().join("systemd/user"),
+    }
+}
+
+/// The unit file's name: `NAME.service`, or `NAME@.service` for an instanced service.
+fn unit_file_name(service: &Service) -> String {
+    if service.instances.is_empty() {
+        format!("{}.service", service.name)
+    } else {
+        format!("{}@.service", service.name)
+    }
+}
+
+/// The units that run: one, or `NAME@INSTANCE.service` for each instance.
+fn unit_names(service: &Service) -> Vec<(Option<String>, String)> {
+    service
+        .instance_names()
+        .into_iter()
+        .map(|i| match i {
+            None => (None, format!("{}.service", service.name)),
+            Some(i) => (
+                Some(i.to_string()),
+                format!("{}@{}.service", service.name, i),
+            ),
+        })
+        .collect()
+}
+
+/// A dependency as a unit name: svc-any names get `.service`, native unit names pass through.
+fn dependency_unit(dep: &str) -> String {
+    if dep.contains('.')
+        && dep.rsplit('.').next().is_some_and(|s| {
+            matches!(
+                s,
+                "service" | "target" | "socket" | "mount" | "path" | "timer" | "slice"
+            )
+        })
+    {
+        dep.to_string()
+    } else {
+        format!("{dep}.service")
+    }
+}
+
+fn wanted_by(ctx: &Ctx) -> &'static str {
+    match ctx.level {
+        Level::System => "multi-user.target",
+        Level::User => "default.target",
+    }
+}
+
+fn limit_text(limit: Limit) -> String {
+    match limit {
+        Limit::Value(n) => n.to_string(),
+        Limit::Infinity => "infinity".into(),
+    }
+}
+
+/// Maps an escaper's refusal to bad input naming the key.
+fn field(key: &str) -> impl Fn(Unrepresentable) -> BadInput + '_ {
+    move |why| {
+        bad(format!("this value {why}"))
+            .key(key.to_string())
+            .hint("systemd cannot carry it in a unit file; change the value")
+    }
+}
+
+/// Replaces `{instance}` with systemd's `%i` (after escaping, which leaves braces alone).
+fn with_instance(service: &Service, text: String) -> String {
+    if service.instances.is_empty() {
+        text
+    } else {
+        text.replace(INSTANCE_PLACEHOLDER, "%i")
+    }
+}
+
+impl Systemd {
+    fn context(&self, ctx: &Ctx, service: &Service) -> Result<tera::Context> {
+        let inst = |text: String| with_instance(service, text);
+        let mut c = tera::Context::new();
+        c.insert(
+            "marker",
+            &marker_line("#", &service.name, service.source.as_deref()),
+        );
+        c.insert(
+            "description",
+            &inst(esc::raw_value(&service.description).map_err(field("description"))?),
+        );
+        let deps = |list: &[String]| list.iter().map(|d| dependency_unit(d)).collect::<Vec<_>>();
+        let mut after = deps(&service.after);
+        // A hard dependency is also started first, as on every other backend.
+        after.extend(
+            deps(&service.requires)
+                .into_iter()
+                .filter(|d| !after.contains(d))
+                .collect::<Vec<_>>(),
+        );
+        c.insert("after", &after);
+        c.insert("requires", &deps(&service.requires));
+        c.insert(
+            "exec_start",
+            &inst(esc::exec_line(&service.exec).map_err(field("exec"))?),
+        );
+        // Without the `:` prefix on purpose: $MAINPID must be expanded here.
+        let reload = service
+            .reload_signal
+            .map(|s| format!("/bin/kill -s {} $MAINPID", s.name()));
+        c.insert("exec_reload", &reload);
+        c.insert("user", &service.user);
+        c.insert("group", &service.group);
+        let working_directory = match &service.working_dir {
+            Some(d) => Some(inst(esc::raw_value(d).map_err(field("working_dir"))?)),
+            None => None,
+        };
+        c.insert("working_directory", &working_directory);
+        let mut environment = Vec::new();
+        for (k, v) in &service.env {
+            let key = format!("env.{k}");
+            environment.push(inst(esc::env_assignment(k, v).map_err(field(&key))?));
+        }
+        c.insert("environment", &environment);
+        let environment_file = match &service.env_file {
+            Some(f) => Some(inst(esc::raw_value(f).map_err(field("env_file"))?)),
+            None => None,
+        };
+        c.insert("environment_file", &environment_file);
+        c.insert("restart", service.restart.as_str());
+        c.insert("restart_sec", &seconds_text(service.restart_delay));
+        c.insert("kill_signal", &service.stop_signal.sig_name());
+        c.insert("timeout_stop_sec", &seconds_text(service.stop_timeout));
+        let mut success: Vec<String> = service
+            .clean_exit_codes()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        success.push(service.stop_signal.sig_name());
+        c.insert("success_exit_status", &success.join(" "));
+        c.insert("limit_nofile", &service.limits.nofile.map(limit_text));
+        c.insert("limit_nproc", &service.limits.nproc.map(limit_text));
+        let standard_output = match &service.log {
+            Some(log) => Some(format!(
+                "append:{}",
+                inst(esc::raw_value(&log.file).map_err(field("log.file"))?)
+            )),
+            None => None,
+        };
+        c.insert("standard_output", &standard_output);
+        c.insert("wanted_by", wanted_by(ctx));
+        Ok(c)
+    }
+
+    fn systemctl(&self, ctx: &Ctx) -> Result<Command> {
+        let mut cmd = process::tool("systemctl")?;
+        if ctx.level == Level::User {
+            cmd.arg("--user");
+            user_bus_env(&mut cmd);
+        }
+        Ok(cmd)
+    }
+}
+
+/// `systemctl --user` finds the user manager through `$XDG_RUNTIME_DIR`; a `su`/`runuser`
+/// session may lack it, and the manager's directory is always `/run/user/UID`.
+fn user_bus_env(cmd: &mut Command) {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = format!("/run/user/{}", nix::unistd::geteuid());
+        if Path::new(&dir).is_dir() {
+            cmd.env("XDG_RUNTIME_DIR", dir);
+        }
+    }
+}
+
+impl Backend for Systemd {
+    fn name(&self) -> &'static str {
+        "systemd"
+    }
+
+    fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let context = self.context(ctx, service)?;
+        let content = ctx.renderer.render("systemd.service", &context)?;
+        let dir = unit_dir(ctx);
+        let file = dir.join(unit_file_name(service));
+        let wants = dir.join(format!("{}.wants", wanted_by(ctx)));
+        let enable_links = unit_names(service)
+            .into_iter()
+            .map(|(_, unit)| LinkSpec {
+                path: wants.join(unit),
+                target: file.clone(),
+            })
+            .collect();
+        Ok(Plan {
+            files: vec![FileSpec {
+                path: file,
+                mode: 0o644,
+                content,
+            }],
+            enable_links,
+        })
+    }
+
+    fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
+        let mut cmd = self.systemctl(ctx)?;
+        process::output(cmd.arg("daemon-reload"))?;
+        Ok(())
+    }
+
+    fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
+        if verb == Verb::Reload {
+            if let Some(s) = services.iter().find(|s| s.reload_signal.is_none()) {
+                return Err(bad(format!(
+                    "`{}` has no reload_signal, so it cannot be reloaded",
+                    s.name
+                ))
+                .key("reload_signal")
+                .hint("add reload_signal = \"HUP\" to the definition, or use restart")
+                .into());
+            }
+        }
+        let units: Vec<String> = services
+            .iter()
+            .flat_map(|s| unit_names(s))
+            .map(|(_, u)| u)
+            .collect();
+        if units.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = self.systemctl(ctx)?;
+        process::output(cmd.arg(verb.as_str()).arg("--").args(&units))?;
+        Ok(())
+    }
+
+    fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        let targets: Vec<(&Service, Option<String>, String)> = services
+            .iter()
+            .flat_map(|s| unit_names(s).into_iter().map(move |(i, u)| (*s, i, u)))
+            .collect();
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = self.systemctl(ctx)?;
+        cmd.args([
+            "show",
+            "--timestamp=unix",
+            "--property",
+            SHOW_PROPERTIES,
+            "--",
+        ]);
+        cmd.args(targets.iter().map(|(_, _, u)| u));
+        let text = process::output(&mut cmd)?;
+        let blocks = parse_show(&text);
+        if blocks.len() != targets.len() {
+            anyhow::bail!(
+                "systemctl show answered {} units for {} asked",
+                blocks.len(),
+                targets.len()
+            );
+        }
+        Ok(targets
+            .into_iter()
+            .zip(blocks)
+            .map(|((service, instance, unit), props)| {
+                status_from_show(&service.name, instance, unit, &props)
+            })
+            .collect())
+    }
+
+    fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+        if let Some(log) = &service.log {
+            return crate::engine::tail_files(
+                &crate::engine::log_files(service, &log.file),
+                options,
+            );
+        }
+        let mut cmd = process::tool("journalctl")?;
+        if ctx.level == Level::User {
+            cmd.arg("--user");
+        }
+        cmd.args(["--no-pager", "--lines", &options.lines.to_string()]);
+        if options.follow {
+            cmd.arg("--follow");
+        }
+        for (_, unit) in unit_names(service) {
+            cmd.args(["--unit", &unit]);
+        }
+        process::interactive(&mut cmd)
+    }
+
+    fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        let dir = ctx.on_target(&unit_dir(ctx));
+        Ok(crate::render::marked_files(&dir)
+            .iter()
+            .filter_map(|p| {
+                p.file_name()?
+                    .to_str()?
+                    .strip_suffix(".service")
+                    .map(|n| n.trim_end_matches('@').to_string())
+            })
+            .collect())
+    }
+}
+
+const SHOW_PROPERTIES: &str =
+    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestamp,UnitFileState";
+
+/// `systemctl show` prints `Key=value` lines, one blank line between units, in the order asked.
+fn parse_show(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut blocks = Vec::new();
+    let mut current = std::collections::HashMap::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            if !current.is_empty() {
+                blocks.push(std::mem::take(&mut current));
+            }
+        } else if let Some((k, v)) = line.split_once('=') {
+            current.insert(k.to_string(), v.to_string());
+        }
+    }
+    if !current.is_empty() {
+        blocks.push(current);
+    }
+    blocks
+}
+
+fn status_from_show(
+    name: &str,
+    instance: Option<String>,
+    unit: String,
+    props: &std::collections::HashMap<String, String>,
+) -> ServiceStatus {
+    let get = |k: &str| props.get(k).map(String::as_str).unwrap_or("");
+    let state = match (get("LoadState"), get("ActiveState"), get("SubState")) {
+        ("not-found", _, _) => State::NotInstalled,
+        (_, "active" | "reloading" | "deactivating", _) => State::Running,
+        (_, "activating", _) => State::Starting,
+        (_, "inactive", _) => State::Stopped,
+        (_, "failed", _) => State::Failed,
+        _ => State::Unknown,
+    };
+    let pid = get("MainPID").parse::<u32>().ok().filter(|p| *p != 0);
+    // --timestamp=unix prints `@SECONDS`; an empty value means "never".
+    let since = get("StateChangeTimestamp")
+        .strip_prefix('@')
+        .and_then(|s| s.parse().ok());
+    let status: i32 = get("ExecMainStatus").parse().unwrap_or(0);
+    // ExecMainCode is a CLD_* code: 1 exited, 2 killed, 3 dumped core; 0 never ran.
+    let last_exit = match get("ExecMainCode") {
+        "1" => Some(LastExit::Exited { code: status }),
+        "2" | "3" => Some(LastExit::Killed {
+            signal: Signal::from_name(&status.to_string())
+                .map_or(status.to_string(), |s| s.name().to_string()),
+        }),
+        _ => None,
+    };
+    let enabled = match get("UnitFileState") {
+        "enabled" | "enabled-runtime" | "static" | "alias" => Some(true),
+        "" => None,
+        _ => Some(false),
+    };
+    ServiceStatus {
+        name: name.to_string(),
+        instance,
+        backend: "systemd".into(),
+        unit,
+        state,
+        pid: if state == State::NotInstalled {
+            None
+        } else {
+            pid
+        },
+        since,
+        restarts: get("NRestarts").parse().ok(),
+        last_exit,
+        enabled: if state == State::NotInstalled {
+            None
+        } else {
+            enabled
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHOW: &str = "Id=demo.service\nLoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\n\
+NRestarts=1\nExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=@1700000000\nUnitFileState=enabled\n\n\
+Id=gone.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n\
+ExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=\nUnitFileState=\n\n\
+Id=jvm.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nNRestarts=5\n\
+ExecMainCode=2\nExecMainStatus=9\nStateChangeTimestamp=@1700000100\nUnitFileState=disabled\n";
+
+    #[test]
+    fn show_output_maps_to_the_status_model() {
+        let blocks = parse_show(SHOW);
+        assert_eq!(blocks.len(), 3);
+        let running = status_from_show("demo", None, "demo.service".into(), &blocks[0]);
+        assert_eq!(running.state, State::Running);
+        assert_eq!(running.pid, Some(4242));
+        assert_eq!(running.since, Some(1_700_000_000));
+        assert_eq!(running.restarts, Some(1));
+        assert_eq!(running.enabled, Some(true));
+        assert_eq!(running.last_exit, None);
+        let gone = status_from_show("gone", None, "gone.service".into(), &blocks[1]);
+        assert_eq!(gone.state, State::NotInstalled);
+        assert_eq!(gone.enabled, None);
+        let failed = status_from_show("jvm", None, "jvm.service".into(), &blocks[2]);
+        assert_eq!(failed.state, State::Failed);
+        assert_eq!(
+            failed.last_exit,
+            Some(LastExit::Killed {
+                signal: "KILL".into()
+            })
+        );
+        assert_eq!(failed.enabled, Some(false));
+    }
+
+    #[test]
+    fn dependencies_become_unit_names() {
+        assert_eq!(dependency_unit("db"), "db.service");
+        assert_eq!(
+            dependency_unit("network-online.target"),
+            "network-online.target"
+        );
+        assert_eq!(
+            dependency_unit("com.example.api"),
+            "com.example.api.service"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! Helpers shared by the behaviour tests: run the real binary, make scratch trees.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The svc-any binary cargo built for this test run.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_svc-any"))
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A command for svc-any with a predictable environment: no backend from the caller's
+/// environment, a fixed HOME, and detection read from an empty fake host unless overridden.
+pub fn svc_any() -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env_remove("SVC_ANY_BACKEND")
+        .env_remove("SVC_ANY_TEMPLATE_DIR")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", "/home/test")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs and captures; never panics on a non-zero exit (tests assert the code).
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("svc-any runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh directory under the target dir, removed first if a previous run left it.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every path below `root` with its kind, size, mode, mtime and link target: equal snapshots
+/// mean nothing on disk changed.
+pub fn snapshot(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let link = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            out.push(format!(
+                "{} {:o} {} {}.{} {}",
+                path.strip_prefix(root).unwrap().display(),
+                meta.mode(),
+                meta.len(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                link
+            ));
+            if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,198 @@
+//! `svc-any render` for systemd: golden files, and systemd's own parser accepts every unit.
+//!
+//! Regenerate the golden files after an intended change with `SVC_ANY_BLESS=1 cargo test`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// Renders a fixture with the systemd backend; returns the unit text with the fixture
+/// directory replaced by `<fixtures>` (it is machine-specific).
+fn render(fixture: &str, extra: &[&str]) -> String {
+    let file = fixtures().join("specs").join(fixture);
+    let out = run(svc_any()
+        .args(["--backend", "systemd"])
+        .args(extra)
+        .arg("render")
+        .arg("-f")
+        .arg(&file));
+    assert!(
+        out.status.success(),
+        "render {fixture} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).replace(
+        &fixtures().join("specs").display().to_string(),
+        "<fixtures>",
+    )
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/systemd")
+        .join(name);
+    if std::env::var_os("SVC_ANY_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(actual, expected, "render differs from {}", path.display());
+}
+
+/// The unit text of a render (drops the `###` header lines).
+fn unit_text(rendered: &str) -> String {
+    rendered
+        .lines()
+        .filter(|l| !l.starts_with("### "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// `systemd-analyze verify` exits 0 on warnings, so the proof is an empty stderr.
+fn verify(unit_name: &str, unit: &str, user: bool) {
+    let dir = scratch(&format!("verify-{unit_name}"));
+    let path = dir.join(unit_name);
+    std::fs::write(&path, unit).unwrap();
+    let mut cmd = Command::new("systemd-analyze");
+    if user {
+        // The user manager wants a runtime directory even to verify offline.
+        cmd.arg("--user").env("XDG_RUNTIME_DIR", &dir);
+    }
+    let out = cmd
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze is installed (package systemd)");
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "systemd-analyze verify {unit_name}:\n{stderr}\n---\n{unit}"
+    );
+}
+
+#[test]
+fn minimal_definition_gets_safe_defaults() {
+    let out = render("minimal.toml", &[]);
+    golden("minimal.service", &out);
+    assert!(out.contains("ExecStart=:\"/bin/sleep\" \"1000\"\n"));
+    assert!(out.contains("Restart=on-failure\nRestartSec=1\n"));
+    assert!(
+        out.contains("SuccessExitStatus=143 SIGTERM\n"),
+        "a JVM stopped by TERM exits 143: clean"
+    );
+    assert!(out.contains("WantedBy=multi-user.target"));
+    verify("minimal.service", &unit_text(&out), false);
+}
+
+#[test]
+fn every_key_is_mapped() {
+    let out = render("full.toml", &[]);
+    golden("full.service", &out);
+    for line in [
+        "User=root",
+        "Group=root",
+        "WorkingDirectory=/srv/app data",
+        "Environment=\"PATTERN=50%% of $HOME\"",
+        "Environment=\"EMPTY=\"",
+        "EnvironmentFile=/etc/default/full",
+        "Restart=always",
+        "RestartSec=0.25",
+        "KillSignal=SIGINT",
+        "TimeoutStopSec=20",
+        "SuccessExitStatus=3 75 130 SIGINT",
+        "ExecReload=/bin/kill -s HUP $MAINPID",
+        "After=db.service",
+        "After=network-online.target",
+        "Requires=db.service",
+        "LimitNOFILE=65536",
+        "LimitNPROC=infinity",
+        "StandardOutput=append:/var/log/full.log",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing `{line}` in\n{out}");
+    }
+    // db.service does not exist on the verifying host, so Requires= would be an error there.
+    verify(
+        "full.service",
+        &unit_text(&out).replace("Requires=db.service\n", ""),
+        false,
+    );
+}
+
+#[test]
+fn instances_make_a_template_unit() {
+    let out = render("instances.toml", &[]);
+    golden("instances.service", &out);
+    assert!(out.starts_with("### /etc/systemd/system/instances@.service"));
+    assert!(out.contains("\"--partition=%i\""));
+    assert!(out.contains("Environment=\"PARTITION=%i\""));
+    assert!(out.contains("StandardOutput=append:/var/log/msg-%i.log"));
+    for i in 1..=4 {
+        let link = format!(
+            "### enable: /etc/systemd/system/multi-user.target.wants/instances@{i}.service -> /etc/systemd/system/instances@.service"
+        );
+        assert!(out.contains(&link), "missing {link}");
+    }
+    verify("instances@1.service", &unit_text(&out), false);
+}
+
+#[test]
+fn adversarial_arguments_are_quoted_for_systemd() {
+    let out = render("adversarial.toml", &[]);
+    golden("adversarial.service", &out);
+    assert!(out.contains(r#""$HOME" "${HOME}" "$$" "100%%" "%%i" "%%%%""#));
+    assert!(out.contains(r#""tab\there" "new\nline" "esc\x1b[0m" "del\x7f""#));
+    assert!(
+        out.contains(r#""\xef\xb7\x90""#),
+        "a noncharacter travels as bytes"
+    );
+    assert!(out.contains(r#"Environment="SPACES=  padded  ""#));
+    verify("adversarial.service", &unit_text(&out), false);
+}
+
+#[test]
+fn user_level_units_live_in_the_users_config() {
+    let out = render("user.toml", &[]);
+    golden("user.service", &out);
+    assert!(out.starts_with("### /home/test/.config/systemd/user/user.service"));
+    assert!(out.contains("WantedBy=default.target"));
+    assert!(!out.contains("User="));
+    verify("user.service", &unit_text(&out), true);
+}
+
+#[test]
+fn a_template_directory_replaces_the_layout() {
+    let dir = scratch("templates-override");
+    std::fs::write(
+        dir.join("systemd.service.tera"),
+        "{{ marker }}\n[Service]\nExecStart={{ exec_start }}\n",
+    )
+    .unwrap();
+    let out = render("minimal.toml", &["--template-dir", dir.to_str().unwrap()]);
+    assert!(out.ends_with("[Service]\nExecStart=:\"/bin/sleep\" \"1000\"\n### enable: /etc/systemd/system/multi-user.target.wants/minimal.service -> /etc/systemd/system/minimal.service\n"), "{out}");
+}
+
+#[test]
+fn a_template_that_drops_the_marker_is_refused() {
+    let dir = scratch("templates-no-marker");
+    std::fs::write(
+        dir.join("systemd.service.tera"),
+        "[Service]\nExecStart={{ exec_start }}\n",
+    )
+    .unwrap();
+    let file = fixtures().join("specs/minimal.toml");
+    let out = run(svc_any()
+        .args(["--backend", "systemd", "--template-dir"])
+        .arg(&dir)
+        .arg("render")
+        .arg("-f")
+        .arg(file));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("dropped the marker line"),
+        "{}",
+        text(&out.stderr)
+    );
+}
