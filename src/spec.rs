@@ -318,6 +318,12 @@ fn toml_error(src: &Source, err: toml::de::Error) -> BadInput {
 
 /// The closest candidate within a small edit distance.
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // A cut-short word (`on-fail`) is as likely a slip as a typo.
+    if word.len() >= 3 {
+        if let Some(c) = candidates.iter().find(|c| c.starts_with(word)) {
+            return Some(c);
+        }
+    }
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), *c))

@@ -1,0 +1,157 @@
+//! Detection on fake hosts: what runs decides, never a binary that is merely installed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// A fake host: `pid1` as PID 1's name, the given marker paths, and /proc/1/root pointing at
+/// the tree itself (not a chroot) or at the real / (a chroot).
+fn host(name: &str, pid1: Option<&str>, chroot: bool, paths: &[&str]) -> PathBuf {
+    let root = scratch(&format!("detect-{name}"));
+    if let Some(comm) = pid1 {
+        std::fs::create_dir_all(root.join("proc/1")).unwrap();
+        std::fs::write(root.join("proc/1/comm"), format!("{comm}\n")).unwrap();
+        let target: &Path = if chroot {
+            Path::new("/")
+        } else {
+            Path::new("../..")
+        };
+        std::os::unix::fs::symlink(target, root.join("proc/1/root")).unwrap();
+    }
+    for p in paths {
+        let full = root.join(p.trim_start_matches('/'));
+        if let Some(target) = p.strip_prefix("/sbin/init->") {
+            std::fs::create_dir_all(root.join("sbin")).unwrap();
+            std::os::unix::fs::symlink(target, root.join("sbin/init")).unwrap();
+        } else if p.ends_with('/') {
+            std::fs::create_dir_all(full).unwrap();
+        } else {
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, "").unwrap();
+        }
+    }
+    root
+}
+
+fn detect(root: &Path) -> serde_json::Value {
+    let out = run(svc_any()
+        .args(["detect", "--json", "--probe-root"])
+        .arg(root));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn systemd_running_as_pid_1() {
+    let root = host(
+        "systemd",
+        Some("systemd"),
+        false,
+        &["/run/systemd/system/", "/sbin/init->/lib/systemd/systemd"],
+    );
+    let d = detect(&root);
+    assert_eq!(d["backend"], "systemd");
+    assert_eq!(d["live"], true);
+}
+
+#[test]
+fn systemctl_installed_but_not_running_is_not_systemd() {
+    // A container whose PID 1 is a shell, with systemd's files installed.
+    let root = host(
+        "container",
+        Some("bash"),
+        false,
+        &[
+            "/sbin/init->/lib/systemd/systemd",
+            "/bin/systemctl",
+            "/etc/init.d/",
+        ],
+    );
+    let d = detect(&root);
+    assert_eq!(d["backend"], "builtin", "{d}");
+    assert_eq!(d["live"], true);
+}
+
+#[test]
+fn openrc_booted() {
+    let root = host(
+        "openrc",
+        Some("init"),
+        false,
+        &[
+            "/run/openrc/softlevel",
+            "/sbin/openrc-run",
+            "/etc/init.d/",
+            "/sbin/init",
+        ],
+    );
+    assert_eq!(detect(&root)["backend"], "openrc");
+}
+
+#[test]
+fn sysvinit_as_pid_1() {
+    let root = host("sysv", Some("init"), false, &["/etc/init.d/", "/sbin/init"]);
+    assert_eq!(detect(&root)["backend"], "sysv");
+}
+
+#[test]
+fn a_chroot_installs_for_the_trees_own_init_without_a_manager() {
+    let root = host(
+        "chroot",
+        Some("systemd"),
+        true,
+        &["/sbin/init->/lib/systemd/systemd"],
+    );
+    let d = detect(&root);
+    assert_eq!(d["backend"], "systemd");
+    assert_eq!(d["live"], false, "nothing in a chroot may be started: {d}");
+}
+
+#[test]
+fn no_proc_at_all_counts_as_a_chroot() {
+    let root = host(
+        "noproc",
+        None,
+        false,
+        &["/sbin/init->/lib/systemd/systemd", "/run/systemd/system/"],
+    );
+    let d = detect(&root);
+    assert_eq!(d["backend"], "systemd");
+    assert_eq!(d["live"], false);
+}
+
+#[test]
+fn explain_prints_every_probe() {
+    let root = host("explain", Some("bash"), false, &[]);
+    let out = run(svc_any()
+        .args(["detect", "--explain", "--probe-root"])
+        .arg(&root));
+    let text = text(&out.stdout);
+    for probe in [
+        "PID 1",
+        "chroot",
+        "/run/systemd/system",
+        "/run/openrc/softlevel",
+        "/etc/init.d",
+        "=> builtin",
+    ] {
+        assert!(text.contains(probe), "missing `{probe}` in\n{text}");
+    }
+}
+
+#[test]
+fn the_backend_flag_and_variable_override_detection() {
+    let root = host("override", Some("bash"), false, &[]);
+    let spec = fixtures().join("specs/minimal.toml");
+    let out = run(svc_any()
+        .env("SVC_ANY_BACKEND", "systemd")
+        .arg("--probe-root")
+        .arg(&root)
+        .arg("render")
+        .arg("-f")
+        .arg(&spec));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("[Service]"));
+}
