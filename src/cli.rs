@@ -585,7 +585,9 @@ fn load_definitions(
         text: &text,
         path: Some(absolute),
     };
-    let project = spec::parse(&src, stem.as_deref(), &opts)?;
+    // `install web -f anything.toml`: the name on the command line names a one-service file.
+    let fallback = def.name.clone().or(stem);
+    let project = spec::parse(&src, fallback.as_deref(), &opts)?;
     select(project, def.name.as_deref(), &file)
 }
 

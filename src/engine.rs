@@ -186,12 +186,20 @@ pub fn install(
             .filter(|sp| sp.previous.is_some())
             .map(|sp| &sp.service)
             .collect();
-        backend
-            .status(ctx, &installed)?
-            .into_iter()
-            .filter(|s| s.state == State::Running)
-            .map(|s| s.name)
-            .collect()
+        // A manager that cannot answer must not block the install that may be the fix.
+        match backend.status(ctx, &installed) {
+            Ok(statuses) => statuses
+                .into_iter()
+                .filter(|s| s.state == State::Running)
+                .map(|s| s.name)
+                .collect(),
+            Err(e) => {
+                eprintln!(
+                    "svc-any: warning: cannot tell what runs ({e:#}); nothing will be restarted"
+                );
+                BTreeSet::new()
+            }
+        }
     } else {
         BTreeSet::new()
     };

@@ -195,6 +195,12 @@ fn a_value_systemd_cannot_carry() {
         "exec = [\"/opt/a\\\"b\"]\n",
         &["`exec`", "program path"],
     );
+    // Deliverable, but systemd could then answer no status query for the unit.
+    rejected(
+        "noncharacter",
+        "exec = [\"/bin/echo\", \"\\ufdd0\"]\n",
+        &["`exec`", "noncharacter"],
+    );
 }
 
 #[test]

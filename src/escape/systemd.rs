@@ -61,16 +61,18 @@ pub fn exec_program(path: &str) -> Result<String, Unrepresentable> {
 }
 
 /// One argument after the program, for a line that carries the `:` prefix.
+///
+/// A noncharacter could travel as `\xNN` bytes and reach the process, but systemd then fails
+/// every D-Bus property query of the unit (sd-bus checks strict UTF-8): `systemctl status`
+/// answers "Invalid argument" and nothing can report on it. So it is refused.
 pub fn exec_arg(arg: &str) -> Result<String, Unrepresentable> {
+    if arg.chars().any(is_noncharacter) {
+        return Err(Unrepresentable::NotStrictUtf8);
+    }
     let mut out = String::with_capacity(arg.len() + 2);
     out.push('"');
     for c in arg.chars() {
-        // Arguments are not UTF-8 checked after decoding, so \xNN can carry any byte.
-        if is_noncharacter(c) {
-            push_bytes_escaped(&mut out, c);
-        } else {
-            push_quoted_char(&mut out, c)?;
-        }
+        push_quoted_char(&mut out, c)?;
     }
     out.push('"');
     Ok(out)
@@ -174,10 +176,10 @@ mod tests {
     }
 
     #[test]
-    fn exec_keeps_text_and_carries_noncharacters_as_bytes() {
+    fn exec_keeps_text_but_refuses_noncharacters() {
         assert_eq!(exec_arg("héllo wörld ✓").unwrap(), "\"héllo wörld ✓\"");
-        assert_eq!(exec_arg("\u{fdd0}").unwrap(), r#""\xef\xb7\x90""#);
-        assert_eq!(exec_arg("\u{fffe}").unwrap(), r#""\xef\xbf\xbe""#);
+        assert_eq!(exec_arg("\u{fdd0}"), Err(Unrepresentable::NotStrictUtf8));
+        assert_eq!(exec_arg("\u{10fffe}"), Err(Unrepresentable::NotStrictUtf8));
     }
 
     #[test]

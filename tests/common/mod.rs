@@ -1,5 +1,8 @@
-//! Helpers shared by the behaviour tests: run the real binary, make scratch trees.
+//! Helpers shared by the behaviour tests: run the real binary, make scratch trees, boot
+//! containers.
 #![allow(dead_code)]
+
+pub mod container;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,163 @@
+//! A real init system booted as PID 1 of a container (tests/harness/box.sh), for end-to-end
+//! tests. Needs root; enabled by `SVC_ANY_E2E=1` (tests/run sets it). Under CI a disabled
+//! end-to-end test fails instead of skipping, so a green CI always means they ran.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{bin, text};
+
+/// Whether end-to-end tests run here; explains itself when they do not.
+pub fn enabled(test: &str) -> bool {
+    if std::env::var("SVC_ANY_E2E").as_deref() == Ok("1") {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: end-to-end tests must run in CI; set SVC_ANY_E2E=1 (as root), as tests/run does");
+    }
+    eprintln!("skipping {test}: set SVC_ANY_E2E=1 and run as root (`tests/run` does both)");
+    false
+}
+
+pub struct Container {
+    profile: String,
+    instance: String,
+}
+
+fn harness() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/box.sh")
+}
+
+impl Container {
+    /// Builds the tree if needed and boots a fresh container of `profile`. `instance` keeps
+    /// tests that run at the same time in separate containers.
+    pub fn boot(profile: &str, instance: &str) -> Container {
+        let c = Container {
+            profile: profile.into(),
+            instance: instance.into(),
+        };
+        let out = c.harness(&["build", profile]);
+        assert!(
+            out.status.success(),
+            "box.sh build {profile}:\n{}",
+            text(&out.stderr)
+        );
+        let out = c.harness(&["up", profile]);
+        assert!(
+            out.status.success(),
+            "box.sh up {profile}:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        c
+    }
+
+    fn harness(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("bash");
+        cmd.arg(harness())
+            .args(args)
+            .env("SVC_ANY_BOX", &self.instance)
+            .env("SVC_ANY_BIN", bin())
+            .env(
+                "SVC_ANY_BOX_SHARE",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+            )
+            .stdin(Stdio::null());
+        if !matches!(args.first(), Some(&"up" | &"reboot")) {
+            return cmd.output().expect("bash runs box.sh");
+        }
+        // Booting leaves the container running in the background: capture through files, so
+        // a pipe it might inherit cannot keep this call waiting for an end of file.
+        let dir = std::env::temp_dir();
+        let tag = format!("svc-any-box-{}-{}", self.instance, std::process::id());
+        let (out_path, err_path) = (
+            dir.join(format!("{tag}.out")),
+            dir.join(format!("{tag}.err")),
+        );
+        let status = cmd
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .status()
+            .expect("bash runs box.sh");
+        let output = Output {
+            status,
+            stdout: std::fs::read(&out_path).unwrap_or_default(),
+            stderr: std::fs::read(&err_path).unwrap_or_default(),
+        };
+        let _ = std::fs::remove_file(out_path);
+        let _ = std::fs::remove_file(err_path);
+        output
+    }
+
+    /// Runs a command inside, as root.
+    pub fn exec(&self, argv: &[&str]) -> Output {
+        let mut args = vec!["exec", self.profile.as_str()];
+        args.extend_from_slice(argv);
+        self.harness(&args)
+    }
+
+    /// Runs a shell snippet inside.
+    pub fn sh(&self, script: &str) -> Output {
+        self.exec(&["sh", "-c", script])
+    }
+
+    /// The snippet's trimmed stdout; panics if it fails.
+    pub fn sh_out(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(
+            out.status.success(),
+            "`{script}` failed ({}):\n{}{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout).trim().to_string()
+    }
+
+    pub fn succeeds(&self, script: &str) -> bool {
+        self.sh(script).status.success()
+    }
+
+    /// svc-any inside the container.
+    pub fn svc_any(&self, args: &[&str]) -> Output {
+        let mut argv = vec!["svc-any"];
+        argv.extend_from_slice(args);
+        self.exec(&argv)
+    }
+
+    /// Polls `script` every 100 ms until it succeeds; false after `timeout`.
+    pub fn wait_for(&self, timeout: Duration, script: &str) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.succeeds(script) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Clean shutdown and boot with the state kept.
+    pub fn reboot(&self) {
+        let out = self.harness(&["reboot", &self.profile]);
+        assert!(
+            out.status.success(),
+            "box.sh reboot:\n{}",
+            text(&out.stderr)
+        );
+    }
+
+    /// Whether `http://127.0.0.1:PORT/` answers 200 inside.
+    pub fn http_ok(&self, port: u16) -> bool {
+        self.succeeds(&format!(
+            "python3 -c 'import urllib.request,sys; sys.exit(urllib.request.urlopen(\"http://127.0.0.1:{port}/\", timeout=2).status != 200)'"
+        ))
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.harness(&["down", &self.profile]);
+    }
+}

@@ -1,0 +1,338 @@
+//! svc-any against real systemd 252, running as PID 1 of a container.
+//!
+//! Each test boots its own container (tests/harness/box.sh) from a debootstrapped Debian tree,
+//! with the freshly built svc-any bound in at /usr/local/bin/svc-any and tests/fixtures at
+//! /opt/svc-any-share. Assertions use systemd's own tools (systemctl, journalctl), not svc-any's
+//! word for it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::container::{enabled, Container};
+use common::text;
+
+const SHARE: &str = "/opt/svc-any-share";
+
+fn status_json(c: &Container, name: &str) -> (i32, serde_json::Value) {
+    let out = c.svc_any(&["status", name, "--json"]);
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json: {e}\n{}", text(&out.stdout)));
+    (out.status.code().unwrap_or(-1), json)
+}
+
+fn prop(c: &Container, unit: &str, property: &str) -> String {
+    c.sh_out(&format!("systemctl show -p {property} --value {unit}"))
+}
+
+/// How many times PID 1 has reloaded its configuration since boot.
+fn reload_count(c: &Container) -> usize {
+    c.sh_out("journalctl -b _PID=1 -o cat --no-pager | grep -c '^Reloading' || true")
+        .parse()
+        .unwrap_or(0)
+}
+
+/// Every file svc-any could touch, with mtimes: equal listings mean nothing changed.
+fn system_snapshot(c: &Container) -> String {
+    c.sh_out(
+        "find /etc/systemd/system /var/lib/svc-any -printf '%p %y %m %T@ %l\\n' 2>/dev/null | sort",
+    )
+}
+
+#[test]
+fn http_server_lifecycle_on_real_systemd() {
+    if !enabled("http_server_lifecycle_on_real_systemd") {
+        return;
+    }
+    let c = Container::boot("systemd", "life");
+    assert_eq!(
+        c.sh_out("cat /proc/1/comm"),
+        "systemd",
+        "PID 1 of the container is systemd"
+    );
+    assert_eq!(c.sh_out("svc-any detect"), "systemd");
+
+    // install --start --wait: returns once the health check answers
+    let out = c.svc_any(&[
+        "install",
+        "web",
+        "-f",
+        &format!("{SHARE}/e2e/web.toml"),
+        "--start",
+        "--wait",
+    ]);
+    assert!(
+        out.status.success(),
+        "install:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("web is healthy"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(c.sh_out("systemctl is-active web"), "active");
+    assert_eq!(c.sh_out("systemctl is-enabled web"), "enabled");
+    assert!(c.http_ok(18080), "the port answers");
+
+    // status: exit 0 and the JSON agrees with systemd
+    let (code, json) = status_json(&c, "web");
+    assert_eq!(code, 0, "{json}");
+    let s = &json["services"][0];
+    assert_eq!(s["name"], "web");
+    assert_eq!(s["state"], "running");
+    assert_eq!(s["backend"], "systemd");
+    assert_eq!(s["enabled"], true);
+    let main_pid = prop(&c, "web", "MainPID");
+    assert_eq!(s["pid"].to_string(), main_pid);
+    assert_eq!(s["restarts"], 0);
+
+    // kill -9 of the main PID: systemd restarts it (Restart=on-failure)
+    c.sh_out(&format!("kill -9 {main_pid}"));
+    assert!(
+        c.wait_for(Duration::from_secs(10), &format!("p=$(systemctl show -p MainPID --value web); [ \"$p\" != 0 ] && [ \"$p\" != {main_pid} ]")),
+        "web was not restarted after kill -9"
+    );
+    assert!(c.wait_for(
+        Duration::from_secs(10),
+        "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
+    ));
+    let (code, json) = status_json(&c, "web");
+    assert_eq!(code, 0);
+    assert_eq!(json["services"][0]["restarts"], 1);
+
+    // stop: LSB 3, and systemd does not call it failed
+    let out = c.svc_any(&["stop", "web"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(c.svc_any(&["status", "web"]).status.code(), Some(3));
+    assert_eq!(prop(&c, "web", "ActiveState"), "inactive");
+    assert_eq!(prop(&c, "web", "Result"), "success");
+    assert!(!c.http_ok(18080));
+    // systemd resets the exit status when a process starts, so it is known once stopped
+    let (_, json) = status_json(&c, "web");
+    assert_eq!(json["services"][0]["state"], "stopped");
+    assert_eq!(json["services"][0]["last_exit"]["how"], "killed");
+    assert_eq!(json["services"][0]["last_exit"]["signal"], "TERM");
+
+    // a process that exits 143 on TERM, as a JVM does: a clean stop, not a failure
+    let out = c.svc_any(&[
+        "install",
+        "jvm",
+        "-f",
+        &format!("{SHARE}/e2e/jvm.toml"),
+        "--start",
+        "--wait=10",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(c.svc_any(&["stop", "jvm"]).status.success());
+    assert_eq!(
+        prop(&c, "jvm", "ExecMainStatus"),
+        "143",
+        "the probe really exited 143"
+    );
+    assert_eq!(
+        prop(&c, "jvm", "ActiveState"),
+        "inactive",
+        "143 after TERM must not be failed"
+    );
+    assert_eq!(c.svc_any(&["status", "jvm"]).status.code(), Some(3));
+    let (_, json) = status_json(&c, "jvm");
+    assert_eq!(json["services"][0]["last_exit"]["how"], "exited");
+    assert_eq!(json["services"][0]["last_exit"]["code"], 143);
+
+    // start again, then reboot the container: the enabled service comes back by itself
+    assert!(c.svc_any(&["start", "web", "--wait"]).status.success());
+    c.reboot();
+    assert!(
+        c.wait_for(Duration::from_secs(20), "systemctl is-active -q web"),
+        "web is not back after reboot"
+    );
+    assert!(c.wait_for(
+        Duration::from_secs(10),
+        "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
+    ));
+    assert_eq!(status_json(&c, "web").0, 0);
+
+    // install again: nothing rewritten, no daemon-reload, no restart
+    let pid = prop(&c, "web", "MainPID");
+    let before = system_snapshot(&c);
+    let reloads = reload_count(&c);
+    let out = c.svc_any(&["install", "web", "-f", &format!("{SHARE}/e2e/web.toml")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("unchanged /etc/systemd/system/web.service"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        system_snapshot(&c),
+        before,
+        "the second install touched files"
+    );
+    assert_eq!(
+        reload_count(&c),
+        reloads,
+        "the second install reloaded systemd"
+    );
+    assert_eq!(
+        prop(&c, "web", "MainPID"),
+        pid,
+        "the second install restarted the service"
+    );
+
+    // a bad definition: exit 2, nothing written
+    let out = c.svc_any(&["install", "web", "-f", &format!("{SHARE}/e2e/bad.toml")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("`restart`"));
+    assert_eq!(
+        system_snapshot(&c),
+        before,
+        "a rejected definition changed files"
+    );
+
+    // list finds both by their marker; status of everything
+    let listed = c.sh_out("svc-any list");
+    assert!(listed.contains("web") && listed.contains("jvm"), "{listed}");
+
+    // uninstall: no unit, no link, no record, no process
+    let out = c.svc_any(&["uninstall", "web", "jvm"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!c.succeeds("test -e /etc/systemd/system/web.service"));
+    assert!(!c.succeeds("test -e /etc/systemd/system/multi-user.target.wants/web.service"));
+    assert!(!c.succeeds("test -e /etc/systemd/system/jvm.service"));
+    assert!(!c.succeeds("ls /var/lib/svc-any/services/*.json"));
+    assert!(!c.succeeds("systemctl cat web"));
+    // The bracket keeps pgrep from matching the shell that runs it.
+    assert!(!c.succeeds("pgrep -f '[h]ttp.server'"));
+    assert_eq!(c.svc_any(&["status", "web"]).status.code(), Some(4));
+}
+
+#[test]
+fn arguments_and_environment_arrive_byte_for_byte() {
+    if !enabled("arguments_and_environment_arrive_byte_for_byte") {
+        return;
+    }
+    let c = Container::boot("systemd", "argv");
+    // The adversarial fixture's values, run by the probe instead of /bin/echo.
+    let spec: toml::Table = toml::from_str(
+        &std::fs::read_to_string(common::fixtures().join("specs/adversarial.toml")).unwrap(),
+    )
+    .unwrap();
+    let args: Vec<String> = spec["exec"].as_array().unwrap()[1..]
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let env = spec["env"].as_table().unwrap().clone();
+    let mut probe = toml::Table::new();
+    let mut exec = vec![
+        toml::Value::from(format!("{SHARE}/probe.py")),
+        "/run/probe.json".into(),
+    ];
+    exec.extend(args.iter().map(|a| toml::Value::from(a.as_str())));
+    probe.insert("exec".into(), toml::Value::Array(exec));
+    probe.insert("env".into(), toml::Value::Table(env.clone()));
+    probe.insert("working_dir".into(), "/tmp".into());
+    probe.insert("limits".into(), toml::toml! { nofile = 4242 }.into());
+    let text_spec = toml::to_string(&probe).unwrap();
+    c.sh_out(&format!("mkdir -p /etc/svc-any && cat > /etc/svc-any/probe.toml <<'SVC_ANY_EOF'\n{text_spec}SVC_ANY_EOF"));
+
+    let out = c.svc_any(&["install", "probe", "--start", "--wait"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(c.wait_for(Duration::from_secs(10), "test -s /run/probe.json"));
+    let record: serde_json::Value = serde_json::from_str(&c.sh_out("cat /run/probe.json")).unwrap();
+    let bytes = |v: &serde_json::Value| -> Vec<u8> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap() as u8)
+            .collect()
+    };
+    let got: Vec<Vec<u8>> = record["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(bytes)
+        .collect();
+    let want: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let mismatches =
+        got.iter().zip(&want).filter(|(g, w)| g != w).count() + got.len().abs_diff(want.len());
+    println!("argv: {} arguments, {mismatches} mismatches", want.len());
+    assert_eq!(got, want, "argv differs");
+    for (k, v) in &env {
+        assert_eq!(
+            bytes(&record["env"][k]),
+            v.as_str().unwrap().as_bytes(),
+            "env {k} differs"
+        );
+    }
+    println!("env: {} values, 0 mismatches", env.len());
+    assert_eq!(bytes(&record["cwd"]), b"/tmp");
+    assert_eq!(record["nofile"], 4242);
+    assert!(c.svc_any(&["uninstall", "probe"]).status.success());
+}
+
+#[test]
+fn user_level_service_for_a_non_root_user() {
+    if !enabled("user_level_service_for_a_non_root_user") {
+        return;
+    }
+    let c = Container::boot("systemd", "user");
+    // A lingering user gets a user manager at boot, as on a server.
+    c.sh_out("loginctl enable-linger alice");
+    assert!(
+        c.wait_for(
+            Duration::from_secs(20),
+            "test -S /run/user/1000/systemd/private"
+        ),
+        "no user manager for alice"
+    );
+    let as_alice = |args: &str| {
+        c.sh(&format!("cd /tmp && runuser -u alice -- env HOME=/home/alice XDG_RUNTIME_DIR=/run/user/1000 svc-any {args}"))
+    };
+    let out = as_alice(&format!(
+        "install uweb -f {SHARE}/e2e/user-web.toml --start --wait"
+    ));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(c.succeeds("test -f /home/alice/.config/systemd/user/uweb.service"));
+    assert!(
+        c.succeeds("test -L /home/alice/.config/systemd/user/default.target.wants/uweb.service")
+    );
+    assert_eq!(
+        c.sh_out("runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user is-active uweb"),
+        "active"
+    );
+    assert!(c.http_ok(18081));
+    let pid = c.sh_out("runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user show -p MainPID --value uweb");
+    assert_eq!(
+        c.sh_out(&format!("stat -c %U /proc/{pid}")),
+        "alice",
+        "the service runs as alice"
+    );
+    let out = as_alice("status uweb --json");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["services"][0]["state"], "running");
+    assert!(as_alice("stop uweb").status.success());
+    assert_eq!(as_alice("status uweb").status.code(), Some(3));
+    assert!(as_alice("uninstall uweb").status.success());
+    assert!(!c.succeeds("test -e /home/alice/.config/systemd/user/uweb.service"));
+    assert!(
+        !c.succeeds("test -e /home/alice/.config/systemd/user/default.target.wants/uweb.service")
+    );
+}
