@@ -192,3 +192,29 @@ fn a_template_that_drops_the_marker_is_refused() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn every_example_renders_a_unit_systemd_accepts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let out = run(svc_any()
+            .args(["--backend", "systemd", "render", "-f"])
+            .arg(&path));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
+        let stdout = text(&out.stdout);
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        verify(&format!("{name}.service"), &unit_text(&stdout), false);
+        seen += 1;
+    }
+    assert!(seen > 0, "no examples found in {}", dir.display());
+}
