@@ -624,85 +624,48 @@ pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bo
     Ok(())
 }
 
-/// Status of `names`, or of every installed service when none are named.
+/// Status of `names`, or of every installed service when none are named; the manager is asked
+/// once for all of them.
 pub fn status(ctx: &Ctx, backend: &AnyBackend, names: &[String]) -> Result<Vec<ServiceStatus>> {
-    let records = if names.is_empty() {
+    let wanted: Vec<(String, Option<Record>)> = if names.is_empty() {
         state::all(ctx)?
+            .into_iter()
+            .map(|r| (r.service.name.clone(), Some(r)))
+            .collect()
     } else {
-        let mut out = Vec::new();
-        for name in names {
-            match state::load(ctx, name)? {
-                Some(r) => out.push(r),
-                None => out.push(Record::new(
-                    backend.name(),
-                    placeholder(name),
-                    Vec::new(),
-                    Vec::new(),
-                    false,
-                )),
-            }
-        }
-        out
+        names
+            .iter()
+            .map(|n| Ok((n.clone(), state::load(ctx, n)?)))
+            .collect::<Result<_>>()?
     };
-    let installed: Vec<&Service> = records
+    let installed: Vec<&Service> = wanted
         .iter()
-        .filter(|r| !r.files.is_empty())
-        .map(|r| &r.service)
+        .filter_map(|(_, r)| r.as_ref().map(|r| &r.service))
         .collect();
-    let mut live = if ctx.live && !installed.is_empty() {
+    let mut answers = if ctx.live && !installed.is_empty() {
         backend.status(ctx, &installed)?
     } else {
         Vec::new()
     };
     let mut out = Vec::new();
-    for r in &records {
-        if r.files.is_empty() {
-            out.push(ServiceStatus::not_installed(
-                &r.service.name,
-                backend.name(),
-            ));
-        } else if ctx.live {
-            let (mine, rest): (Vec<_>, Vec<_>) =
-                live.into_iter().partition(|s| s.name == r.service.name);
-            live = rest;
-            out.extend(mine);
-        } else {
-            let mut s = ServiceStatus::not_installed(&r.service.name, backend.name());
-            s.state = State::Unknown;
-            s.enabled = Some(r.enabled);
-            out.push(s);
+    for (name, record) in wanted {
+        match record {
+            None => out.push(ServiceStatus::not_installed(&name, backend.name())),
+            Some(_) if ctx.live => {
+                let (mine, rest): (Vec<_>, Vec<_>) =
+                    answers.into_iter().partition(|s| s.name == name);
+                answers = rest;
+                out.extend(mine);
+            }
+            // Installed, but no manager to ask (a chroot): say what the record knows.
+            Some(r) => out.push(ServiceStatus {
+                state: State::Unknown,
+                enabled: Some(r.enabled),
+                ..ServiceStatus::not_installed(&name, backend.name())
+            }),
         }
     }
     Ok(out)
-}
-
-/// A stand-in definition for a name with no record (reported as not installed).
-fn placeholder(name: &str) -> Service {
-    Service {
-        name: name.to_string(),
-        description: String::new(),
-        exec: Vec::new(),
-        user: None,
-        group: None,
-        working_dir: None,
-        env: Default::default(),
-        env_file: None,
-        restart: spec::Restart::No,
-        restart_delay: Duration::ZERO,
-        restart_max_delay: Duration::ZERO,
-        stop_signal: crate::signal::Signal::TERM,
-        stop_timeout: Duration::ZERO,
-        reload_signal: None,
-        success_exit_codes: Vec::new(),
-        after: Vec::new(),
-        requires: Vec::new(),
-        limits: Default::default(),
-        log: None,
-        health: None,
-        instances: Vec::new(),
-        level: spec::Level::System,
-        source: None,
-    }
 }
 
 /// The log files of a service whose output goes to `log.file` (one per instance).

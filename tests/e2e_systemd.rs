@@ -146,6 +146,23 @@ fn http_server_lifecycle_on_real_systemd() {
     assert_eq!(json["services"][0]["last_exit"]["how"], "exited");
     assert_eq!(json["services"][0]["last_exit"]["code"], 143);
 
+    // reload sends reload_signal; a service without one is refused, not guessed at
+    assert!(c.svc_any(&["start", "jvm", "--wait=10"]).status.success());
+    let out = c.svc_any(&["reload", "jvm"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        c.wait_for(Duration::from_secs(5), "test -e /run/jvm-reloaded"),
+        "HUP did not arrive"
+    );
+    let out = c.svc_any(&["reload", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("reload_signal"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(c.svc_any(&["stop", "jvm"]).status.success());
+
     // start again, then reboot the container: the enabled service comes back by itself
     assert!(c.svc_any(&["start", "web", "--wait"]).status.success());
     c.reboot();
@@ -158,6 +175,29 @@ fn http_server_lifecycle_on_real_systemd() {
         "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
     ));
     assert_eq!(status_json(&c, "web").0, 0);
+
+    // restart gives a new process; disable and enable touch only the boot link
+    let before_restart = prop(&c, "web", "MainPID");
+    assert!(c.svc_any(&["restart", "web", "--wait"]).status.success());
+    assert_ne!(prop(&c, "web", "MainPID"), before_restart);
+    assert!(c.svc_any(&["disable", "web"]).status.success());
+    assert_eq!(c.sh("systemctl is-enabled web").stdout, b"disabled\n");
+    assert_eq!(
+        prop(&c, "web", "ActiveState"),
+        "active",
+        "disable does not stop"
+    );
+    assert!(c.svc_any(&["enable", "web"]).status.success());
+    assert_eq!(c.sh_out("systemctl is-enabled web"), "enabled");
+
+    // logs come from the journal: the server logged the health checks' requests
+    let out = c.svc_any(&["logs", "web", "-n", "50"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("\"GET / HTTP/1.0\" 200"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // install again: nothing rewritten, no daemon-reload, no restart
     let pid = prop(&c, "web", "MainPID");
@@ -335,4 +375,128 @@ fn user_level_service_for_a_non_root_user() {
     assert!(
         !c.succeeds("test -e /home/alice/.config/systemd/user/default.target.wants/uweb.service")
     );
+}
+
+/// Writes a definition into the container's /etc/svc-any.
+fn put_definition(c: &Container, name: &str, toml: &str) {
+    c.sh_out(&format!("mkdir -p /etc/svc-any && cat > /etc/svc-any/{name}.toml <<'SVC_ANY_EOF'\n{toml}SVC_ANY_EOF"));
+}
+
+#[test]
+fn changes_failures_and_instances_on_real_systemd() {
+    if !enabled("changes_failures_and_instances_on_real_systemd") {
+        return;
+    }
+    let c = Container::boot("systemd", "change");
+    let server = |port: u16, extra: &str| {
+        format!("exec = [\"/usr/bin/python3\", \"-m\", \"http.server\", \"{port}\", \"--bind\", \"127.0.0.1\"]\n{extra}")
+    };
+
+    // a changed definition is rewritten, systemd reloaded, and the running service restarted
+    put_definition(
+        &c,
+        "chg",
+        &server(
+            18090,
+            "env = { V = \"1\" }\n[health]\ntcp = \"127.0.0.1:18090\"\n",
+        ),
+    );
+    assert!(c
+        .svc_any(&["install", "chg", "--start", "--wait"])
+        .status
+        .success());
+    let pid = prop(&c, "chg", "MainPID");
+    let reloads = reload_count(&c);
+    put_definition(
+        &c,
+        "chg",
+        &server(
+            18090,
+            "env = { V = \"2\" }\n[health]\ntcp = \"127.0.0.1:18090\"\n",
+        ),
+    );
+    let out = c.svc_any(&["install", "chg"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("updated /etc/systemd/system/chg.service"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("restarted chg (its definition changed)"),
+        "{stdout}"
+    );
+    assert_eq!(reload_count(&c), reloads + 1, "exactly one daemon-reload");
+    assert_ne!(prop(&c, "chg", "MainPID"), pid);
+    assert!(c
+        .sh_out("systemctl show -p Environment --value chg")
+        .contains("V=2"));
+
+    // ... but a stopped one stays stopped
+    assert!(c.svc_any(&["stop", "chg"]).status.success());
+    put_definition(&c, "chg", &server(18090, "env = { V = \"3\" }\n"));
+    let out = c.svc_any(&["install", "chg"]);
+    assert!(
+        !text(&out.stdout).contains("restarted"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(prop(&c, "chg", "ActiveState"), "inactive");
+
+    // --wait with a health check that never passes: exit 1, the last log lines, stopped
+    put_definition(
+        &c,
+        "never",
+        &server(18095, "[health]\ntcp = \"127.0.0.1:18096\"\n"),
+    );
+    let out = c.svc_any(&["install", "never", "--start", "--wait=3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("never did not become ready within 3s"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Started never.service"),
+        "the last log lines are shown: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(prop(&c, "never", "ActiveState"), "inactive");
+
+    // instances: one template, one unit per instance, all in one status
+    put_definition(
+        &c,
+        "inst",
+        &server(0, "instances = [\"1\", \"2\"]\n").replace("\"0\"", "\"1809{instance}\""),
+    );
+    let out = c.svc_any(&["install", "inst", "--start", "--wait"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(c.succeeds("test -f /etc/systemd/system/inst@.service"));
+    for i in ["1", "2"] {
+        assert_eq!(c.sh_out(&format!("systemctl is-active inst@{i}")), "active");
+        assert_eq!(
+            c.sh_out(&format!("systemctl is-enabled inst@{i}")),
+            "enabled"
+        );
+        assert!(c.http_ok(format!("1809{i}").parse().unwrap()));
+    }
+    let (code, json) = status_json(&c, "inst");
+    assert_eq!(code, 0);
+    let instances: Vec<&str> = json["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["instance"].as_str().unwrap())
+        .collect();
+    assert_eq!(instances, ["1", "2"]);
+    assert!(c
+        .svc_any(&["uninstall", "inst", "chg", "never"])
+        .status
+        .success());
+    assert!(!c.succeeds("ls /etc/systemd/system/multi-user.target.wants/inst@*"));
+    assert!(!c.succeeds("pgrep -f '[h]ttp.server'"));
 }
