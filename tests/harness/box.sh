@@ -27,7 +27,7 @@ HALT_TIMEOUT=20
 PROFILES="systemd sysv openrc"
 
 say() { [ -n "${QUIET:-}" ] || echo "box.sh: $*" >&2; }
-die() { echo "box.sh: $*" >&2; exit "${2:-1}"; }
+die() { echo "box.sh: $1" >&2; exit "${2:-1}"; }
 usage() { sed -n '/^# shellcheck/q; s/^#\( \|$\)//p' "$0" >&2; exit 2; }
 
 # One block per init system:
@@ -144,6 +144,10 @@ tree_ready() { [ "$(cat "$TREE/.box-ready" 2>/dev/null)" = "$(tree_want)" ]; }
 build_tree() {
     local t=$TREE.tmp log=$LAB/$PROF-build.log stage=() p
     tree_ready && return 0
+    # a running container's overlay would lose the files under its feet
+    for p in "$LAB/run/sa-$PROF.pid" "$LAB/run/sa-$PROF"-*.pid; do
+        ! alive "$(cat "$p" 2>/dev/null)" || { echo "box.sh: $TREE must be rebuilt, but is in use" >&2; return 1; }
+    done
     build_base || return 1
     say "building $TREE: ${P_PKGS[*]}"
     rm -rf "$t" && cp -a "$LAB/base" "$t" && rm "$t/.box-ready" && : >"$log" || return 1
@@ -161,7 +165,9 @@ build_tree() {
     rm "$t/usr/sbin/policy-rc.d"
     # a container has no VTs: gettys would fail and respawn forever
     [ ! -f "$t/etc/inittab" ] || sed -i '/^[^#].*getty/s/^/#/' "$t/etc/inittab"
-    echo "$PROF" >"$t/etc/hostname"
+    # debootstrap copied the host's name; without it the hostname stays the
+    # container name nspawn sets (sa-PROFILE-SUFFIX)
+    rm -f "$t/etc/hostname"
     tree_want >"$t/.box-ready"
     rm -rf "$TREE" && mv "$t" "$TREE"
 }
@@ -211,9 +217,12 @@ cg_pids() { [ ${#CG[@]} -eq 0 ] || find "${CG[@]}" -name cgroup.procs -exec cat 
 # cgroups (its PID 1 takes the whole PID namespace along, nspawn is there too),
 # then remove what a boot creates except upper/ and the log. Safe when nothing runs.
 stop_box() {
-    local end=$((SECONDS + HALT_TIMEOUT)) i c pids
+    local end=$((SECONDS + HALT_TIMEOUT)) i c pids lock
     if attach; then
-        timeout "$HALT_TIMEOUT" nsenter -t "$L" -a env -i PATH="$IN_PATH" "${P_HALT[@]}" >/dev/null 2>&1 8>&-
+        # the image lock nspawn keeps for the overlay's root (by device:inode)
+        # stays behind in /run if nspawn gets killed
+        lock=$(nsenter -t "$N" -m stat -c %d:%i "$RUN.merged" 2>/dev/null)
+        timeout "$HALT_TIMEOUT" nsenter -t "$L" -a env -i PATH="$IN_PATH" "${P_HALT[@]}" >/dev/null 2>&1
         while alive "$N" && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
     fi
     for ((i = 0; i < 50; i++)); do
@@ -225,8 +234,9 @@ stop_box() {
     for c in "${CG[@]}"; do
         [ ! -d "$c" ] || find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
     done
-    # nspawn's own leftovers when it was killed: its image lock and propagation dir
-    rm -rf "$RUN.work" "$RUN.pid" "$RUN.leader" "$LAB/run/.#$M.merged.lck" "/run/systemd/nspawn/propagate/$M"
+    # nspawn's own leftovers when it was killed: its image locks and propagation dir
+    rm -rf "$RUN.work" "$RUN.pid" "$RUN.leader" "$LAB/run/.#$M.merged.lck" "/run/systemd/nspawn/propagate/$M" \
+        ${lock:+"/run/systemd/nspawn/locks/inode-$lock"}
     rmdir "$RUN.merged" 2>/dev/null
     return 0
 }
@@ -234,11 +244,8 @@ stop_box() {
 # boot KEEP: start the container (KEEP=1 reuses the upper dir of the last boot),
 # set L and wait until P_READY holds
 boot() {
-    local n c comm args end=$((SECONDS + BOOT_TIMEOUT))
-    stop_box
-    [ "$1" = 1 ] || rm -rf "$RUN.upper"
-    mkdir -p "$RUN.upper" "$RUN.work" "$RUN.merged" "${CG[@]}" || return 1
-    args=(--quiet --register=no --keep-unit -M "$M" -D "$RUN.merged" --private-network --console=passive)
+    local n c comm args end
+    args=(--quiet --register=no --keep-unit -M "$M" -D "$RUN.merged" --private-network --console=read-only)
     if [ -n "${SVC_ANY_BIN:-}" ]; then
         [ -f "$SVC_ANY_BIN" ] || die "SVC_ANY_BIN=$SVC_ANY_BIN is no file"
         args+=("--bind-ro=$(realpath "$SVC_ANY_BIN"):/usr/local/bin/svc-any")
@@ -248,17 +255,25 @@ boot() {
         args+=("--bind-ro=$(realpath "$SVC_ANY_BOX_SHARE"):/opt/svc-any-share")
     fi
     if [ ${#P_INIT[@]} -gt 0 ]; then args+=(-- "${P_INIT[@]}"); else args+=(-b); fi
-    # --register=no --keep-unit: no host systemd/machined to talk to. The
-    # overlay lives only in a private mount namespace, so it vanishes with the
-    # container; setsid: the container outlives this script and must not get
-    # the caller's terminal signals. No fd of the caller may stay open in it.
+    stop_box
+    end=$((SECONDS + BOOT_TIMEOUT))
+    [ "$1" = 1 ] || rm -rf "$RUN.upper"
+    mkdir -p "$RUN.upper" "$RUN.work" "$RUN.merged" "${CG[@]}" || return 1
+    # --register=no --keep-unit: no host systemd/machined to talk to.
+    # --console=read-only, not passive: a passive console is a pty nobody
+    # reads, and once ~8 KB are written to it every console writer (the init
+    # included) blocks; read-only copies it into the log as it comes.
+    # The overlay lives only in a private mount namespace, so it vanishes with
+    # the container. setsid: the container outlives this script and must not
+    # get the caller's terminal signals. No fd of the caller may stay open in it.
     (
         for c in "${CG[@]}"; do echo "$BASHPID" >"$c/cgroup.procs" || exit 1; done
         exec setsid unshare --mount --propagation private sh -c '
             mount -t overlay svc-any-box -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" || exit 1
             shift 4; exec systemd-nspawn "$@"' sh "$TREE" "$RUN.upper" "$RUN.work" "$RUN.merged" "${args[@]}"
-    ) </dev/null >"$RUN.log" 2>&1 8>&- &
+    ) </dev/null >"$RUN.log" 2>&1 &
     n=$!
+    disown "$n" # no "Killed" job report from bash if it must be killed below
     echo "$n" >"$RUN.pid"
     L=
     while [ "$SECONDS" -lt "$end" ] && alive "$n"; do
@@ -273,9 +288,9 @@ boot() {
         fi
         sleep 0.1
     done
-    echo "box.sh: $M did not come up within ${BOOT_TIMEOUT}s; container log $RUN.log:" >&2
-    cat "$RUN.log" >&2
     stop_box
+    echo "box.sh: $M did not come up (nspawn exited, or ${BOOT_TIMEOUT}s passed); console log $RUN.log:" >&2
+    cat "$RUN.log" >&2
     return 1
 }
 
@@ -306,7 +321,6 @@ up | reboot)
         case ${2:-} in --keep) ;; '') keep=0 ;; *) usage ;; esac
         QUIET=1 build || exit 1
     fi
-    exec 8>"$RUN.lock" && flock 8 || exit 1
     boot "$keep" || exit 1
     echo "$PROF up (leader PID $L)" ;;
 exec)
@@ -317,7 +331,6 @@ exec)
     exec nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@" ;;
 down)
     profile "$1"
-    exec 8>"$RUN.lock" && flock 8 || exit 1
     stop_box ;;
 leader)
     profile "$1"
