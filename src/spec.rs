@@ -734,9 +734,20 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// The kernel's limit on one argument or environment string, NUL included (MAX_ARG_STRLEN).
+pub const MAX_ARG_BYTES: usize = 128 * 1024;
+
+/// What every backend needs of a string that reaches a process: no NUL, and short enough for
+/// execve(2) to accept.
 fn no_nul(value: &str) -> Result<(), String> {
     if value.contains('\0') {
         Err("a NUL byte cannot reach a process (argv and environment strings end at NUL)".into())
+    } else if value.len() >= MAX_ARG_BYTES {
+        Err(format!(
+            "{} bytes is more than the kernel passes in one argument or environment string ({} at most)",
+            value.len(),
+            MAX_ARG_BYTES - 1
+        ))
     } else {
         Ok(())
     }

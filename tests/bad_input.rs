@@ -161,6 +161,16 @@ fn names_that_are_paths_or_too_long() {
 }
 
 #[test]
+fn an_argument_longer_than_the_kernel_takes() {
+    let toml = format!("exec = [\"/bin/echo\", \"{}\"]\n", "x".repeat(128 * 1024));
+    rejected(
+        "huge-arg",
+        &toml,
+        &["`exec`", "more than the kernel passes"],
+    );
+}
+
+#[test]
 fn misused_instance_placeholder() {
     rejected(
         "instance-unused",
