@@ -159,6 +159,14 @@ impl Systemd {
             None => None,
         };
         c.insert("environment_file", &environment_file);
+        // systemd counts starts, the first included; svc-any counts automatic restarts.
+        // StartLimitIntervalSec=0 turns the limit off, as restart_limit = 0 means.
+        let (interval, burst) = match service.restart_limit {
+            0 => ("0".to_string(), 1),
+            n => (seconds_text(service.restart_limit_interval), n + 1),
+        };
+        c.insert("start_limit_interval_sec", &interval);
+        c.insert("start_limit_burst", &burst);
         c.insert("restart", service.restart.as_str());
         c.insert("restart_sec", &seconds_text(service.restart_delay));
         c.insert("kill_signal", &service.stop_signal.sig_name());

@@ -103,6 +103,11 @@ pub struct Service {
     pub restart_delay: Duration,
     #[serde(with = "crate::duration::serde_text")]
     pub restart_max_delay: Duration,
+    /// More than this many automatic restarts within `restart_limit_interval` is a crash loop:
+    /// the service is left `failed`. 0 never gives up.
+    pub restart_limit: u32,
+    #[serde(with = "crate::duration::serde_text")]
+    pub restart_limit_interval: Duration,
     pub stop_signal: Signal,
     #[serde(with = "crate::duration::serde_text")]
     pub stop_timeout: Duration,
@@ -154,6 +159,9 @@ pub mod defaults {
     use std::time::Duration;
     pub const RESTART_DELAY: Duration = Duration::from_secs(1);
     pub const RESTART_MAX_DELAY: Duration = Duration::from_secs(60);
+    /// systemd's own defaults (StartLimitBurst=5 in StartLimitIntervalSec=10s), on every backend.
+    pub const RESTART_LIMIT: u32 = 5;
+    pub const RESTART_LIMIT_INTERVAL: Duration = Duration::from_secs(10);
     pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
     pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
     pub const LOG_KEEP: u32 = 5;
@@ -176,6 +184,8 @@ pub const SERVICE_KEYS: &[&str] = &[
     "restart",
     "restart_delay",
     "restart_max_delay",
+    "restart_limit",
+    "restart_limit_interval",
     "stop_signal",
     "stop_timeout",
     "reload_signal",
@@ -205,6 +215,8 @@ struct RawService {
     restart: Option<S<String>>,
     restart_delay: Option<S<toml::Value>>,
     restart_max_delay: Option<S<toml::Value>>,
+    restart_limit: Option<S<i64>>,
+    restart_limit_interval: Option<S<toml::Value>>,
     stop_signal: Option<S<String>>,
     stop_timeout: Option<S<toml::Value>>,
     reload_signal: Option<S<String>>,
@@ -526,6 +538,32 @@ fn validate(
             )
             .hint("the backoff grows from restart_delay up to restart_max_delay"));
     }
+    let restart_limit = match &raw.restart_limit {
+        None => defaults::RESTART_LIMIT,
+        Some(n) => u32::try_from(*n.get_ref())
+            .ok()
+            .filter(|n| *n <= 10_000)
+            .ok_or_else(|| {
+                src.error(
+                    n.span(),
+                    "restart_limit",
+                    format!("{} is not a restart count", n.get_ref()),
+                )
+                .hint("a count from 0 (never give up) to 10000")
+            })?,
+    };
+    let restart_limit_interval =
+        duration_key(src, "restart_limit_interval", &raw.restart_limit_interval)?
+            .unwrap_or(defaults::RESTART_LIMIT_INTERVAL);
+    if restart_limit_interval.is_zero() {
+        let span = raw
+            .restart_limit_interval
+            .as_ref()
+            .map_or(0..0, |s| s.span());
+        return Err(src
+            .error(span, "restart_limit_interval", "the interval is zero")
+            .hint("give a duration such as \"10s\", or restart_limit = 0 to never give up"));
+    }
     let stop_timeout =
         duration_key(src, "stop_timeout", &raw.stop_timeout)?.unwrap_or(defaults::STOP_TIMEOUT);
     let stop_signal = signal_key(src, "stop_signal", &raw.stop_signal)?.unwrap_or(Signal::TERM);
@@ -638,6 +676,8 @@ fn validate(
         restart,
         restart_delay,
         restart_max_delay,
+        restart_limit,
+        restart_limit_interval,
         stop_signal,
         stop_timeout,
         reload_signal,

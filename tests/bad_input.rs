@@ -97,6 +97,20 @@ fn bad_duration() {
 }
 
 #[test]
+fn bad_restart_limit() {
+    rejected(
+        "restart-limit",
+        "exec = [\"/bin/true\"]\nrestart_limit = -1\n",
+        &["`restart_limit`", "never give up"],
+    );
+    rejected(
+        "restart-limit-interval",
+        "exec = [\"/bin/true\"]\nrestart_limit_interval = \"0s\"\n",
+        &["`restart_limit_interval`", "zero"],
+    );
+}
+
+#[test]
 fn bad_signal() {
     rejected(
         "signal",

@@ -98,6 +98,8 @@ fn every_key_is_mapped() {
         "Environment=\"PATTERN=50%% of $HOME\"",
         "Environment=\"EMPTY=\"",
         "EnvironmentFile=/etc/default/full",
+        "StartLimitIntervalSec=30",
+        "StartLimitBurst=4",
         "Restart=always",
         "RestartSec=0.25",
         "KillSignal=SIGINT",
