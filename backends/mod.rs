@@ -4,6 +4,7 @@
 //! and its control tool. Everything else, the install engine, records, idempotence, dry runs,
 //! health checks, lives once in `src/` and is the same for every backend.
 
+pub mod builtin;
 pub mod systemd;
 
 use anyhow::Result;
@@ -14,6 +15,7 @@ use crate::render::Plan;
 use crate::spec::Service;
 use crate::status::ServiceStatus;
 
+pub use self::builtin::Builtin;
 pub use self::systemd::Systemd;
 
 /// What `start`, `stop`, `restart` and `reload` ask of a manager.
@@ -74,17 +76,19 @@ pub trait Backend {
 #[enum_dispatch(Backend)]
 pub enum AnyBackend {
     Systemd,
+    Builtin,
 }
 
 /// The backend called `name`, if svc-any has it yet.
 pub fn by_name(name: &str) -> Option<AnyBackend> {
     match name {
         "systemd" => Some(Systemd.into()),
+        "builtin" => Some(Builtin.into()),
         _ => None,
     }
 }
 
 /// Names of the backends this build carries.
 pub fn available() -> Vec<&'static str> {
-    vec!["systemd"]
+    vec!["systemd", "builtin"]
 }

@@ -248,17 +248,6 @@ impl Backend for Systemd {
     }
 
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
-        if verb == Verb::Reload {
-            if let Some(s) = services.iter().find(|s| s.reload_signal.is_none()) {
-                return Err(bad(format!(
-                    "`{}` has no reload_signal, so it cannot be reloaded",
-                    s.name
-                ))
-                .key("reload_signal")
-                .hint("add reload_signal = \"HUP\" to the definition, or use restart")
-                .into());
-            }
-        }
         let units: Vec<String> = services
             .iter()
             .flat_map(|s| unit_names(s))
@@ -343,7 +332,7 @@ impl Backend for Systemd {
 }
 
 const SHOW_PROPERTIES: &str =
-    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestamp,UnitFileState";
+    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestamp,UnitFileState,Result";
 
 /// `systemctl show` prints `Key=value` lines, one blank line between units, in the order asked.
 fn parse_show(text: &str) -> Vec<std::collections::HashMap<String, String>> {
@@ -417,6 +406,11 @@ fn status_from_show(
             None
         } else {
             enabled
+        },
+        // `Result=` says why a unit failed (exit-code, signal, start-limit-hit...).
+        reason: match get("Result") {
+            "" | "success" => None,
+            other => Some(other.to_string()),
         },
     }
 }

@@ -134,6 +134,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the builtin supervisor (the CLI starts it on demand; a container may run it as PID 1).
+    Supervisor {
+        /// Stay attached: log to stderr, keep running with no services (a container's PID 1).
+        #[arg(long)]
+        foreground: bool,
+        #[arg(long, hide = true, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        #[arg(long, hide = true, value_name = "DIR")]
+        runtime_dir: Option<PathBuf>,
+        /// Write one byte here once the socket accepts (used by the CLI).
+        #[arg(long, hide = true, value_name = "FD")]
+        ready_fd: Option<i32>,
+    },
 }
 
 /// Where a definition comes from: a name, a file, or the quick form after `--`.
@@ -328,6 +341,24 @@ fn run(cli: Cli) -> Result<i32> {
                     lines: *lines,
                 },
             )
+        }
+        Command::Supervisor {
+            foreground,
+            state_dir,
+            runtime_dir,
+            ready_fd,
+        } => {
+            let ctx = context(&cli, flag_level(&cli), None)?;
+            let scope = crate::supervisor::Scope {
+                state_dir: state_dir.clone().unwrap_or_else(|| ctx.state_dir()),
+                runtime_dir: runtime_dir.clone().unwrap_or_else(|| ctx.runtime_dir()),
+            };
+            crate::supervisor::run(crate::supervisor::Options {
+                scope,
+                level: ctx.level,
+                foreground: *foreground,
+                ready_fd: *ready_fd,
+            })
         }
         Command::List { json } => {
             let (backend, ctx) = with_backend(&cli, context(&cli, flag_level(&cli), None)?)?;

@@ -476,6 +476,17 @@ pub fn control(
     wait: Option<Option<Duration>>,
 ) -> Result<()> {
     let records = installed(ctx, names)?;
+    if verb == Verb::Reload {
+        if let Some(r) = records.iter().find(|r| r.service.reload_signal.is_none()) {
+            return Err(bad(format!(
+                "`{}` has no reload_signal, so it cannot be reloaded",
+                r.service.name
+            ))
+            .key("reload_signal")
+            .hint("add reload_signal = \"HUP\" to the definition, or use restart")
+            .into());
+        }
+    }
     require_live(ctx, backend)?;
     let services: Vec<&Service> = records.iter().map(|r| &r.service).collect();
     match verb {

@@ -31,12 +31,32 @@ impl Ctx {
         }
     }
 
-    /// Where svc-any keeps its records: `/var/lib/svc-any` for the system,
-    /// `$XDG_STATE_HOME/svc-any` (`~/.local/state/svc-any`) for a user.
+    /// Where svc-any keeps its records (and the builtin supervisor its definitions and logs):
+    /// `/var/lib/svc-any` for the system, `$XDG_STATE_HOME/svc-any` (`~/.local/state/svc-any`)
+    /// for a user. `SVC_ANY_STATE_DIR` replaces both (tests run isolated scopes with it).
     pub fn state_dir(&self) -> PathBuf {
+        if let Some(dir) = absolute_env("SVC_ANY_STATE_DIR") {
+            return dir;
+        }
         match self.level {
             Level::System => PathBuf::from("/var/lib/svc-any"),
             Level::User => xdg_dir("XDG_STATE_HOME", &self.home, ".local/state").join("svc-any"),
+        }
+    }
+
+    /// Where the builtin supervisor keeps its socket, lock and pid files: `/run/svc-any`, or
+    /// `$XDG_RUNTIME_DIR/svc-any` for a user (`/tmp/svc-any-UID` without one).
+    /// `SVC_ANY_RUNTIME_DIR` replaces both.
+    pub fn runtime_dir(&self) -> PathBuf {
+        if let Some(dir) = absolute_env("SVC_ANY_RUNTIME_DIR") {
+            return dir;
+        }
+        match self.level {
+            Level::System => PathBuf::from("/run/svc-any"),
+            Level::User => match absolute_env("XDG_RUNTIME_DIR") {
+                Some(dir) => dir.join("svc-any"),
+                None => PathBuf::from(format!("/tmp/svc-any-{}", nix::unistd::geteuid())),
+            },
         }
     }
 
@@ -44,6 +64,12 @@ impl Ctx {
     pub fn user_config_dir(&self) -> PathBuf {
         xdg_dir("XDG_CONFIG_HOME", &self.home, ".config")
     }
+}
+
+fn absolute_env(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
 }
 
 fn xdg_dir(var: &str, home: &Path, fallback: &str) -> PathBuf {

@@ -27,6 +27,7 @@ pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod status;
+pub mod supervisor;
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 static QUIET: AtomicBool = AtomicBool::new(false);

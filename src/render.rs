@@ -13,10 +13,16 @@ use crate::error::bad;
 
 /// Every template svc-any ships: (name, text). A file `NAME.tera` in the template directory
 /// replaces the built-in one of the same name.
-const BUILTIN: &[(&str, &str)] = &[(
-    "systemd.service",
-    include_str!("../templates/systemd.service.tera"),
-)];
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "systemd.service",
+        include_str!("../templates/systemd.service.tera"),
+    ),
+    (
+        "builtin.toml",
+        include_str!("../templates/builtin.toml.tera"),
+    ),
+];
 
 /// The words that mark a file as svc-any's own. A file without them is never overwritten or
 /// removed unless the user says `--force`.

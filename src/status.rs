@@ -73,6 +73,9 @@ pub struct ServiceStatus {
     pub last_exit: Option<LastExit>,
     /// Starts at boot.
     pub enabled: Option<bool>,
+    /// Why it is failed or dead, when the manager says.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 impl ServiceStatus {
@@ -88,6 +91,7 @@ impl ServiceStatus {
             restarts: None,
             last_exit: None,
             enabled: None,
+            reason: None,
         }
     }
 

@@ -1,0 +1,143 @@
+//! svc-any's own supervisor (`src/supervisor/`): the default where no init system runs.
+//!
+//! Its native definition is a TOML file per service in `STATE_DIR/builtin/`, the validated
+//! definition as the supervisor reads it back; enabling is a link per unit in
+//! `STATE_DIR/builtin/enabled/`. Every other verb is a request on the supervisor's socket, which
+//! starts the supervisor first if it is not running (so a supervisor killed with -9 comes back
+//! with the next command, and brings back exactly the enabled services).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use crate::backends::{Backend, LogOptions, Verb};
+use crate::host::Ctx;
+use crate::render::{marker_line, FileSpec, LinkSpec, Plan};
+use crate::spec::Service;
+use crate::status::ServiceStatus;
+use crate::supervisor::protocol::{unit_key, Request};
+use crate::supervisor::{client, Scope};
+
+pub struct Builtin;
+
+/// The scope the CLI's context points at (paths on this machine: builtin is never rendered
+/// for another one's manager to read).
+pub fn scope(ctx: &Ctx) -> Scope {
+    Scope {
+        state_dir: ctx.state_dir(),
+        runtime_dir: ctx.runtime_dir(),
+    }
+}
+
+fn unit_keys(service: &Service) -> Vec<String> {
+    service
+        .instance_names()
+        .into_iter()
+        .map(|i| unit_key(&service.name, i))
+        .collect()
+}
+
+impl Builtin {
+    fn request(&self, ctx: &Ctx, request: &Request) -> Result<Vec<ServiceStatus>> {
+        Ok(client::request(&scope(ctx), ctx.level, request)?.units)
+    }
+}
+
+impl Backend for Builtin {
+    fn name(&self) -> &'static str {
+        "builtin"
+    }
+
+    fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let definitions = scope(ctx).definitions_dir();
+        let file = definitions.join(format!("{}.toml", service.name));
+        // The toml serializer is this dialect's escaper: every string round-trips exactly.
+        let definition = toml::to_string(service).context("encoding the definition as TOML")?;
+        let mut context = tera::Context::new();
+        context.insert(
+            "marker",
+            &marker_line("#", &service.name, service.source.as_deref()),
+        );
+        context.insert("definition", &definition);
+        let content = ctx.renderer.render("builtin.toml", &context)?;
+        let enable_links = unit_keys(service)
+            .into_iter()
+            .map(|key| LinkSpec {
+                path: scope(ctx).enabled_dir().join(key),
+                target: file.clone(),
+            })
+            .collect();
+        Ok(Plan {
+            files: vec![FileSpec {
+                path: file,
+                mode: 0o644,
+                content,
+            }],
+            enable_links,
+        })
+    }
+
+    fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
+        self.request(ctx, &Request::Reload).map(drop)
+    }
+
+    fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
+        let units: Vec<String> = services.iter().flat_map(|s| unit_keys(s)).collect();
+        let request = match verb {
+            Verb::Start => Request::Start { units },
+            Verb::Stop => Request::Stop { units },
+            Verb::Restart => Request::Restart { units },
+            Verb::Reload => {
+                // The engine checked that each has a reload_signal; one request per signal.
+                for s in services {
+                    let signal = s
+                        .reload_signal
+                        .expect("checked by the engine")
+                        .name()
+                        .to_string();
+                    self.request(
+                        ctx,
+                        &Request::Signal {
+                            units: unit_keys(s),
+                            signal,
+                        },
+                    )?;
+                }
+                return Ok(());
+            }
+        };
+        self.request(ctx, &request).map(drop)
+    }
+
+    fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        let units: Vec<String> = services.iter().flat_map(|s| unit_keys(s)).collect();
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.request(ctx, &Request::Status { units })
+    }
+
+    fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+        let files: Vec<PathBuf> = match &service.log {
+            Some(log) => crate::engine::log_files(service, &log.file),
+            None => unit_keys(service)
+                .iter()
+                .map(|k| scope(ctx).logs_dir().join(format!("{k}.log")))
+                .collect(),
+        };
+        crate::engine::tail_files(&files, options)
+    }
+
+    fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        let dir = ctx.on_target(&scope(ctx).definitions_dir());
+        Ok(crate::render::marked_files(&dir)
+            .iter()
+            .filter_map(|p| {
+                p.file_name()?
+                    .to_str()?
+                    .strip_suffix(".toml")
+                    .map(String::from)
+            })
+            .collect())
+    }
+}

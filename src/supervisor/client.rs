@@ -1,0 +1,125 @@
+//! Talking to a scope's supervisor, and starting it when it is not there.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::protocol::{Request, Response};
+use super::Scope;
+use crate::spec::Level;
+
+/// How long a request may take: stop waits for the slowest stop_timeout, so be generous.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a new supervisor may take to open its socket.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn connect(scope: &Scope) -> Option<UnixStream> {
+    UnixStream::connect(scope.socket_path()).ok()
+}
+
+/// Sends one request and reads the answer; an error answer becomes an error.
+pub fn request(scope: &Scope, level: Level, req: &Request) -> Result<Response> {
+    let stream = match connect(scope) {
+        Some(s) => s,
+        None => {
+            ensure_running(scope, level)?;
+            connect(scope).ok_or_else(|| {
+                anyhow!(
+                    "the supervisor started but its socket {} does not answer",
+                    scope.socket_path().display()
+                )
+            })?
+        }
+    };
+    exchange(stream, req)
+}
+
+fn exchange(mut stream: UnixStream, req: &Request) -> Result<Response> {
+    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+    let mut line = serde_json::to_vec(req).expect("plain data");
+    line.push(b'\n');
+    stream
+        .write_all(&line)
+        .context("sending to the supervisor")?;
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .context("reading the supervisor's answer")?;
+    if answer.is_empty() {
+        bail!("the supervisor closed the connection without an answer");
+    }
+    let response: Response = serde_json::from_str(&answer)
+        .with_context(|| format!("the supervisor answered `{}`", answer.trim()))?;
+    if !response.ok {
+        bail!(
+            "the supervisor says: {}",
+            response.error.unwrap_or_default()
+        );
+    }
+    Ok(response)
+}
+
+/// Starts the scope's supervisor unless one answers: detached (its own session, no inherited
+/// descriptors, stdio on /dev/null), and waits until its socket accepts.
+pub fn ensure_running(scope: &Scope, level: Level) -> Result<()> {
+    if let Some(stream) = connect(scope) {
+        if exchange(stream, &Request::Ping).is_ok() {
+            return Ok(());
+        }
+    }
+    let exe = std::env::current_exe().context("finding the svc-any binary")?;
+    let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let write_fd = write.as_raw_fd();
+    let mut cmd = Command::new(exe);
+    cmd.arg("supervisor")
+        .arg("--state-dir")
+        .arg(&scope.state_dir)
+        .arg("--runtime-dir")
+        .arg(&scope.runtime_dir)
+        .arg("--ready-fd")
+        .arg("3")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .current_dir("/");
+    if level == Level::User {
+        cmd.arg("--user");
+    }
+    // SAFETY: only system calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid()?;
+            // fd 3 for the readiness byte; dup2 clears close-on-exec on the copy.
+            if nix::libc::dup2(write_fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("starting the supervisor")?;
+    drop(write);
+    // The supervisor writes one byte once its socket accepts; EOF without it means it died.
+    let mut fds = [PollFd::new(read.as_fd(), PollFlags::POLLIN)];
+    let timeout =
+        PollTimeout::try_from(START_TIMEOUT.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+    let answered = matches!(poll(&mut fds, timeout), Ok(n) if n > 0);
+    let mut byte = [0u8; 1];
+    let ready = answered && matches!(std::fs::File::from(read).read(&mut byte), Ok(1));
+    // The supervisor runs on in its own session; it is not ours to wait for.
+    let _ = child.try_wait();
+    if !ready {
+        bail!(
+            "the supervisor did not start within {}s; see {}",
+            START_TIMEOUT.as_secs(),
+            scope.logs_dir().join("supervisor.log").display()
+        );
+    }
+    Ok(())
+}

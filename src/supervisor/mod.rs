@@ -1,0 +1,60 @@
+//! svc-any's own supervisor: the default backend where no init system runs (a container, a CI
+//! box, a user's shell), and the keep-alive under SysV scripts.
+//!
+//! One supervisor process per scope (the system, or one user) keeps every service of that scope
+//! running. The CLI talks to it over a Unix socket ([`protocol`]) and starts it on demand
+//! ([`client`]); in a container it can be PID 1 itself (`svc-any supervisor --foreground`).
+//! Everything a person may want to look at is a plain file:
+//!
+//! ```text
+//! STATE_DIR/builtin/NAME.toml          definitions (written by install, with the marker line)
+//! STATE_DIR/builtin/enabled/UNIT       a link per unit that starts with the supervisor
+//! STATE_DIR/logs/UNIT.log[.N]          output of each unit, rotated by size
+//! STATE_DIR/logs/supervisor.log        what the supervisor did and why
+//! RUNTIME_DIR/supervisor.sock          the control socket (0600)
+//! RUNTIME_DIR/supervisor.lock          held while a supervisor runs: never two for one scope
+//! RUNTIME_DIR/pids/UNIT                "PID STARTTIME" of each running unit
+//! ```
+
+mod child;
+pub mod client;
+mod daemon;
+mod logfile;
+pub mod protocol;
+
+use std::path::PathBuf;
+
+pub use daemon::{backoff, log_path, run, Options};
+
+/// The directories of one supervisor scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub state_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+}
+
+impl Scope {
+    pub fn definitions_dir(&self) -> PathBuf {
+        self.state_dir.join("builtin")
+    }
+
+    pub fn enabled_dir(&self) -> PathBuf {
+        self.definitions_dir().join("enabled")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    pub fn socket_path(&self) -> PathBuf {
+        self.runtime_dir.join("supervisor.sock")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.runtime_dir.join("supervisor.lock")
+    }
+
+    pub fn pids_dir(&self) -> PathBuf {
+        self.runtime_dir.join("pids")
+    }
+}
