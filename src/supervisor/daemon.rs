@@ -674,6 +674,7 @@ impl Supervisor {
                 unit.started = Some(Instant::now());
                 unit.since = now_unix();
                 unit.output = Some(read);
+                let _ = unit.log.touch();
                 if let Some(start) = child::start_time(pid) {
                     let _ =
                         std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
@@ -690,9 +691,14 @@ impl Supervisor {
         }
     }
 
-    /// A manual start: fresh counters, then spawn.
+    /// A manual start: fresh counters, then spawn. A unit waiting out its restart delay is
+    /// already on its way up: starting it again would skip the backoff and reset the count
+    /// that ends a crash loop.
     fn start(&mut self, key: &str) {
         if let Some(u) = self.units.get_mut(key) {
+            if u.phase == Phase::Waiting {
+                return;
+            }
             if matches!(u.phase, Phase::Running | Phase::Stopping) {
                 if u.phase == Phase::Stopping {
                     u.after_stop = AfterStop::Start;

@@ -24,6 +24,11 @@ impl LogFile {
         }
     }
 
+    /// Creates the file if it is missing, so `logs` has something to read from the start.
+    pub fn touch(&mut self) -> std::io::Result<()> {
+        self.open().map(drop)
+    }
+
     fn open(&mut self) -> std::io::Result<&mut File> {
         if self.file.is_none() {
             if let Some(dir) = self.path.parent() {
@@ -40,17 +45,43 @@ impl LogFile {
         Ok(self.file.as_mut().expect("opened above"))
     }
 
-    /// Appends `data`, rotating first when it would grow past `max_size`. A line is never
-    /// split between files unless it alone is larger than `max_size`.
-    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+    /// Appends `data`, rotating whenever the file would grow past `max_size`. One read from a
+    /// pipe may carry many lines, so the data is cut at line ends to fit; only a single line
+    /// longer than `max_size` is split.
+    pub fn write(&mut self, mut data: &[u8]) -> std::io::Result<()> {
         self.open()?;
-        if let Some(max) = self.max_size {
-            if self.size > 0 && self.size + data.len() as u64 > max {
-                self.rotate()?;
-                self.open()?;
+        let Some(max) = self.max_size else {
+            return self.append(data);
+        };
+        while !data.is_empty() {
+            let room = max.saturating_sub(self.size) as usize;
+            if data.len() <= room {
+                return self.append(data);
             }
+            let fits = data[..room]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map(|i| i + 1);
+            match fits {
+                Some(n) => {
+                    self.append(&data[..n])?;
+                    data = &data[n..];
+                }
+                None if self.size == 0 => {
+                    let n = room.max(1);
+                    self.append(&data[..n])?;
+                    data = &data[n..];
+                }
+                None => {}
+            }
+            self.rotate()?;
+            self.open()?;
         }
-        let file = self.file.as_mut().expect("opened above");
+        Ok(())
+    }
+
+    fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let file = self.open()?;
         file.write_all(data)?;
         self.size += data.len() as u64;
         Ok(())
@@ -80,9 +111,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("svc.log");
         let mut log = LogFile::new(path.clone(), Some(10), 2);
-        for chunk in ["aaaaaa\n", "bbbbbb\n", "cccccc\n", "dddddd\n"] {
-            log.write(chunk.as_bytes()).unwrap();
-        }
+        // One chunk holding several lines, as one read from a pipe does.
+        log.write(b"aaaaaa\nbbbbbb\ncccccc\ndddddd\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "dddddd\n");
         assert_eq!(
             std::fs::read_to_string(dir.join("svc.log.1")).unwrap(),
@@ -93,6 +123,25 @@ mod tests {
             "bbbbbb\n"
         );
         assert!(!dir.join("svc.log.3").exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_split() {
+        let dir = std::env::temp_dir().join(format!("svc-any-logfile-long-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("svc.log");
+        let mut log = LogFile::new(path.clone(), Some(4), 5);
+        log.write(b"0123456789\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "89\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("svc.log.1")).unwrap(),
+            "4567"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("svc.log.2")).unwrap(),
+            "0123"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
