@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::host::Ctx;
-use crate::render::{marker_line, FileSpec, LinkSpec, Plan};
+use crate::render::{marker_line, Plan};
 use crate::spec::Service;
 use crate::status::ServiceStatus;
 use crate::supervisor::protocol::{unit_key, Request};
@@ -60,21 +60,13 @@ impl Backend for Builtin {
         );
         context.insert("definition", &definition);
         let content = ctx.renderer.render("builtin.toml", &context)?;
-        let enable_links = unit_keys(service)
-            .into_iter()
-            .map(|key| LinkSpec {
-                path: scope(ctx).enabled_dir().join(key),
-                target: file.clone(),
-            })
-            .collect();
-        Ok(Plan {
-            files: vec![FileSpec {
-                path: file,
-                mode: 0o644,
-                content,
-            }],
-            enable_links,
-        })
+        let enabled = scope(ctx).enabled_dir();
+        Ok(Plan::one_file(
+            file,
+            0o644,
+            content,
+            unit_keys(service).into_iter().map(|key| enabled.join(key)),
+        ))
     }
 
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {

@@ -22,7 +22,7 @@ use crate::error::{bad, BadInput};
 use crate::escape::{systemd as esc, Unrepresentable};
 use crate::host::Ctx;
 use crate::process;
-use crate::render::{marker_line, FileSpec, LinkSpec, Plan};
+use crate::render::{marker_line, Plan};
 use crate::signal::Signal;
 use crate::spec::{Level, Limit, Service, INSTANCE_PLACEHOLDER};
 use crate::status::{LastExit, ServiceStatus, State};
@@ -224,21 +224,10 @@ impl Backend for Systemd {
         let dir = unit_dir(ctx);
         let file = dir.join(unit_file_name(service));
         let wants = dir.join(format!("{}.wants", wanted_by(ctx)));
-        let enable_links = unit_names(service)
+        let links = unit_names(service)
             .into_iter()
-            .map(|(_, unit)| LinkSpec {
-                path: wants.join(unit),
-                target: file.clone(),
-            })
-            .collect();
-        Ok(Plan {
-            files: vec![FileSpec {
-                path: file,
-                mode: 0o644,
-                content,
-            }],
-            enable_links,
-        })
+            .map(|(_, unit)| wants.join(unit));
+        Ok(Plan::one_file(file, 0o644, content, links))
     }
 
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {

@@ -348,14 +348,20 @@ fn run(cli: Cli) -> Result<i32> {
             runtime_dir,
             ready_fd,
         } => {
-            let ctx = context(&cli, flag_level(&cli), None)?;
+            // No render context: a long-lived process should not carry the template engine.
+            let level = flag_level(&cli);
             let scope = crate::supervisor::Scope {
-                state_dir: state_dir.clone().unwrap_or_else(|| ctx.state_dir()),
-                runtime_dir: runtime_dir.clone().unwrap_or_else(|| ctx.runtime_dir()),
+                state_dir: match state_dir {
+                    Some(d) => d.clone(),
+                    None => host::state_dir(level, &host::home_dir()?),
+                },
+                runtime_dir: runtime_dir
+                    .clone()
+                    .unwrap_or_else(|| host::runtime_dir(level)),
             };
             crate::supervisor::run(crate::supervisor::Options {
                 scope,
-                level: ctx.level,
+                level,
                 foreground: *foreground,
                 ready_fd: *ready_fd,
             })

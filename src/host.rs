@@ -35,34 +35,44 @@ impl Ctx {
     /// `/var/lib/svc-any` for the system, `$XDG_STATE_HOME/svc-any` (`~/.local/state/svc-any`)
     /// for a user. `SVC_ANY_STATE_DIR` replaces both (tests run isolated scopes with it).
     pub fn state_dir(&self) -> PathBuf {
-        if let Some(dir) = absolute_env("SVC_ANY_STATE_DIR") {
-            return dir;
-        }
-        match self.level {
-            Level::System => PathBuf::from("/var/lib/svc-any"),
-            Level::User => xdg_dir("XDG_STATE_HOME", &self.home, ".local/state").join("svc-any"),
-        }
+        state_dir(self.level, &self.home)
     }
 
     /// Where the builtin supervisor keeps its socket, lock and pid files: `/run/svc-any`, or
     /// `$XDG_RUNTIME_DIR/svc-any` for a user (`/tmp/svc-any-UID` without one).
     /// `SVC_ANY_RUNTIME_DIR` replaces both.
     pub fn runtime_dir(&self) -> PathBuf {
-        if let Some(dir) = absolute_env("SVC_ANY_RUNTIME_DIR") {
-            return dir;
-        }
-        match self.level {
-            Level::System => PathBuf::from("/run/svc-any"),
-            Level::User => match absolute_env("XDG_RUNTIME_DIR") {
-                Some(dir) => dir.join("svc-any"),
-                None => PathBuf::from(format!("/tmp/svc-any-{}", nix::unistd::geteuid())),
-            },
-        }
+        runtime_dir(self.level)
     }
 
     /// `$XDG_CONFIG_HOME` or `~/.config`.
     pub fn user_config_dir(&self) -> PathBuf {
         xdg_dir("XDG_CONFIG_HOME", &self.home, ".config")
+    }
+}
+
+/// See [`Ctx::state_dir`]; also for the supervisor, which has no render context.
+pub fn state_dir(level: Level, home: &Path) -> PathBuf {
+    if let Some(dir) = absolute_env("SVC_ANY_STATE_DIR") {
+        return dir;
+    }
+    match level {
+        Level::System => PathBuf::from("/var/lib/svc-any"),
+        Level::User => xdg_dir("XDG_STATE_HOME", home, ".local/state").join("svc-any"),
+    }
+}
+
+/// See [`Ctx::runtime_dir`].
+pub fn runtime_dir(level: Level) -> PathBuf {
+    if let Some(dir) = absolute_env("SVC_ANY_RUNTIME_DIR") {
+        return dir;
+    }
+    match level {
+        Level::System => PathBuf::from("/run/svc-any"),
+        Level::User => match absolute_env("XDG_RUNTIME_DIR") {
+            Some(dir) => dir.join("svc-any"),
+            None => PathBuf::from(format!("/tmp/svc-any-{}", nix::unistd::geteuid())),
+        },
     }
 }
 

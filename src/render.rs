@@ -62,6 +62,32 @@ pub struct Plan {
     pub enable_links: Vec<LinkSpec>,
 }
 
+impl Plan {
+    /// One file, and one boot link per unit pointing at it: the shape of most backends.
+    pub fn one_file(
+        path: PathBuf,
+        mode: u32,
+        content: String,
+        links: impl IntoIterator<Item = PathBuf>,
+    ) -> Plan {
+        let enable_links = links
+            .into_iter()
+            .map(|link| LinkSpec {
+                path: link,
+                target: path.clone(),
+            })
+            .collect();
+        Plan {
+            files: vec![FileSpec {
+                path,
+                mode,
+                content,
+            }],
+            enable_links,
+        }
+    }
+}
+
 /// The template engine, with the user's overrides applied.
 pub struct Renderer {
     tera: tera::Tera,

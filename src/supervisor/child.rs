@@ -4,14 +4,16 @@
 //! restarted after `kill -9` never runs a second copy next to an orphaned first.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
-use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
+use std::ffi::{c_char, CString};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
-use nix::sys::resource::{setrlimit, Resource, RLIM_INFINITY};
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::resource::{Resource, RLIM_INFINITY};
 use nix::unistd::{Gid, Pid, Uid};
 
 use crate::spec::{Level, Limit, Service};
@@ -161,55 +163,185 @@ pub fn spawn(service: &Service, level: Level, output: OwnedFd) -> Result<Pid> {
     })
     .collect();
 
-    let stderr = output.try_clone().context("duplicating the log pipe")?;
-    let mut cmd = Command::new(&service.exec[0]);
-    cmd.args(&service.exec[1..])
-        .env_clear()
-        .envs(&env)
-        .current_dir(&cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(output))
-        .stderr(Stdio::from(stderr));
-    let supervisor = nix::unistd::getpid();
-    // SAFETY: the closure runs between fork and exec in the child of a single-threaded
-    // supervisor, and only makes system calls (no allocation, no locks).
-    unsafe {
-        cmd.pre_exec(move || {
-            // The supervisor blocks the signals it reads from a signalfd, and Rust ignores
-            // SIGPIPE; a child inherits both, and a server that never sees SIGTERM cannot stop.
-            nix::sys::signal::SigSet::empty().thread_set_mask()?;
-            for sig in nix::sys::signal::Signal::iterator() {
-                if !matches!(
-                    sig,
-                    nix::sys::signal::Signal::SIGKILL | nix::sys::signal::Signal::SIGSTOP
-                ) {
-                    let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl);
-                }
-            }
-            nix::unistd::setsid()?;
-            for (resource, value) in &limits {
-                setrlimit(*resource, *value, *value)?;
-            }
-            if let Some(c) = &creds {
-                if nix::unistd::geteuid().is_root() {
-                    nix::unistd::setgroups(&c.groups)?;
-                }
-                nix::unistd::setgid(c.gid)?;
-                nix::unistd::setuid(c.uid)?;
-            }
-            // After setuid, which clears it: die with the supervisor.
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
-            if nix::unistd::getppid() != supervisor {
-                // The supervisor died between fork and here.
-                nix::libc::_exit(1);
-            }
-            Ok(())
-        });
+    // Everything the child needs is prepared here, before the clone: the child may only make
+    // system calls.
+    let cstring =
+        |s: &str, what: &str| CString::new(s).with_context(|| format!("{what} holds a NUL byte"));
+    let program = cstring(&service.exec[0], "exec[0]")?;
+    let argv: Vec<CString> = service
+        .exec
+        .iter()
+        .map(|a| cstring(a, "exec"))
+        .collect::<Result<_>>()?;
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}"), "env"))
+        .collect::<Result<_>>()?;
+    let argv_ptrs: Vec<*const c_char> = argv
+        .iter()
+        .map(|c| c.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_ptrs: Vec<*const c_char> = envp
+        .iter()
+        .map(|c| c.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let cwd_c = CString::new(cwd.as_os_str().as_bytes()).context("working_dir holds a NUL byte")?;
+    let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
+    let setup = Setup {
+        program: program.as_ptr(),
+        argv: argv_ptrs.as_ptr(),
+        envp: envp_ptrs.as_ptr(),
+        cwd: cwd_c.as_ptr(),
+        stdin: devnull.as_raw_fd(),
+        output: output.as_raw_fd(),
+        limits: &limits,
+        creds: creds.as_ref().map(|c| {
+            (
+                c.uid.as_raw(),
+                c.gid.as_raw(),
+                c.groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(),
+            )
+        }),
+        parent: nix::unistd::getpid().as_raw(),
+        failure: AtomicU64::new(0),
+    };
+    let mut stack = vec![0u8; CHILD_STACK];
+    let callback: nix::sched::CloneCb = Box::new(|| {
+        // SAFETY: runs in the CLONE_VM|CLONE_VFORK child, on its own stack, while this thread
+        // waits; it only makes system calls on data prepared above, then execs or exits.
+        unsafe { child_main(&setup) }
+    });
+    // CLONE_VFORK: resume only once the child has exec'd (or died trying), as posix_spawn does;
+    // much cheaper than copying the supervisor's page tables with fork.
+    // SAFETY: see child_main; the stack outlives the child's use of it (it execs or exits
+    // before this call returns).
+    let pid = unsafe {
+        nix::sched::clone(
+            callback,
+            &mut stack,
+            CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
+            Some(nix::libc::SIGCHLD),
+        )
     }
-    match cmd.spawn() {
-        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
-        Err(e) => bail!("cannot start {}: {e}", service.exec[0]),
+    .context("cloning a child process")?;
+    let failure = setup.failure.load(Ordering::SeqCst);
+    if failure != 0 {
+        let _ = nix::sys::wait::waitpid(pid, None);
+        let stage = STAGES
+            .get((failure >> 32) as usize)
+            .copied()
+            .unwrap_or("setup");
+        let errno = Errno::from_raw((failure & 0xffff_ffff) as i32);
+        bail!(
+            "cannot start {}: {stage}: {}",
+            service.exec[0],
+            errno.desc()
+        );
     }
+    Ok(pid)
+}
+
+const CHILD_STACK: usize = 64 * 1024;
+
+/// What the child does, in order; a failure reports its stage to the parent.
+const STAGES: &[&str] = &[
+    "",
+    "resetting signals",
+    "setsid",
+    "setrlimit",
+    "setgroups",
+    "setgid",
+    "setuid",
+    "prctl(PR_SET_PDEATHSIG)",
+    "redirecting stdio",
+    "chdir to working_dir",
+    "exec",
+];
+
+/// Everything the child needs, as raw pointers into memory the parent keeps alive.
+struct Setup<'a> {
+    program: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    cwd: *const c_char,
+    stdin: RawFd,
+    output: RawFd,
+    limits: &'a [(Resource, u64)],
+    creds: Option<(u32, u32, Vec<u32>)>,
+    parent: i32,
+    /// (stage << 32) | errno, written by a child that could not exec.
+    failure: AtomicU64,
+}
+
+/// The child's side: system calls only (no allocation: the heap is the parent's).
+///
+/// # Safety
+/// Must run in a CLONE_VM|CLONE_VFORK child whose parent is suspended, with `setup` alive.
+unsafe fn child_main(setup: &Setup) -> isize {
+    use nix::libc;
+    let fail = |stage: u64| -> ! {
+        let errno = nix::errno::Errno::last_raw() as u64;
+        setup
+            .failure
+            .store((stage << 32) | (errno & 0xffff_ffff), Ordering::SeqCst);
+        libc::_exit(127)
+    };
+    // The supervisor blocks the signals it reads from a signalfd, and Rust ignores SIGPIPE;
+    // a child inherits both, and a server that never sees SIGTERM cannot stop.
+    let mut empty: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty);
+    if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
+        fail(1);
+    }
+    for sig in 1..libc::SIGRTMIN() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+    if libc::setsid() < 0 {
+        fail(2);
+    }
+    for (resource, value) in setup.limits {
+        let limit = libc::rlimit {
+            rlim_cur: *value,
+            rlim_max: *value,
+        };
+        if libc::setrlimit(*resource as _, &limit) != 0 {
+            fail(3);
+        }
+    }
+    if let Some((uid, gid, groups)) = &setup.creds {
+        if libc::geteuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+            fail(4);
+        }
+        if libc::setgid(*gid) != 0 {
+            fail(5);
+        }
+        if libc::setuid(*uid) != 0 {
+            fail(6);
+        }
+    }
+    // After setuid, which clears it: die with the supervisor.
+    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+        fail(7);
+    }
+    if libc::getppid() != setup.parent {
+        // The supervisor died between clone and here.
+        libc::_exit(1);
+    }
+    if libc::dup2(setup.stdin, 0) < 0
+        || libc::dup2(setup.output, 1) < 0
+        || libc::dup2(setup.output, 2) < 0
+    {
+        fail(8);
+    }
+    if libc::chdir(setup.cwd) != 0 {
+        fail(9);
+    }
+    libc::execve(setup.program, setup.argv, setup.envp);
+    fail(10)
 }
 
 /// The kernel's start time of `pid` (field 22 of /proc/PID/stat), to tell a process from a

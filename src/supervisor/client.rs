@@ -66,6 +66,16 @@ fn exchange(mut stream: UnixStream, req: &Request) -> Result<Response> {
     Ok(response)
 }
 
+/// Where a detached supervisor's stderr goes: its own log, so that even a panic is on record.
+fn supervisor_stderr(scope: &Scope) -> Stdio {
+    let _ = std::fs::create_dir_all(scope.logs_dir());
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(scope.logs_dir().join("supervisor.log"))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
 /// Starts the scope's supervisor unless one answers: detached (its own session, no inherited
 /// descriptors, stdio on /dev/null), and waits until its socket accepts.
 pub fn ensure_running(scope: &Scope, level: Level) -> Result<()> {
@@ -87,7 +97,7 @@ pub fn ensure_running(scope: &Scope, level: Level) -> Result<()> {
         .arg("3")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(supervisor_stderr(scope))
         .current_dir("/");
     if level == Level::User {
         cmd.arg("--user");

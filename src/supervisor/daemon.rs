@@ -271,6 +271,11 @@ fn close_inherited(keep: Option<RawFd>) {
 /// Runs the supervisor until it is told to stop or has nothing left to supervise.
 pub fn run(opts: Options) -> Result<i32> {
     close_inherited(opts.ready_fd);
+    if let Some(fd) = opts.ready_fd {
+        // Services started before readiness is signalled must not inherit it.
+        // SAFETY: fcntl on a descriptor number this process owns; no memory is involved.
+        unsafe { nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
+    }
     let scope = opts.scope;
     let private = opts.level == Level::User;
     std::fs::create_dir_all(&scope.runtime_dir)
@@ -602,11 +607,11 @@ impl Supervisor {
         unit.recent_restarts.push_back(now);
         unit.restarts += 1;
         unit.reason = Some(described.clone());
+        unit.phase = Phase::Waiting;
         if delay.is_zero() {
             self.event(&format!("{key} {described}; restarting"));
             self.spawn(&key);
         } else {
-            unit.phase = Phase::Waiting;
             unit.restart_at = Some(now + delay);
             self.event(&format!(
                 "{key} {described}; restarting in {}",
@@ -717,9 +722,8 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
-        match unit.phase {
-            Phase::Running => {
-                let pid = unit.pid.expect("running units have a pid");
+        match (unit.phase, unit.pid) {
+            (Phase::Running, Some(pid)) => {
                 let signal = unit.service.stop_signal.to_nix();
                 unit.phase = Phase::Stopping;
                 unit.after_stop = then;
@@ -731,7 +735,7 @@ impl Supervisor {
                 );
                 self.event(&text);
             }
-            Phase::Stopping => unit.after_stop = then,
+            (Phase::Stopping, _) => unit.after_stop = then,
             _ => {
                 unit.restart_at = None;
                 unit.phase = Phase::Stopped;
