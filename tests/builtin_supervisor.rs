@@ -482,3 +482,83 @@ fn as_pid_1_it_reaps_orphans_and_stops_in_reverse_dependency_order() {
         "api depends on db: it must stop first\n{log}"
     );
 }
+
+#[test]
+fn stop_escalates_to_kill_and_a_failed_health_check_stops_the_service() {
+    let scope = TestScope::new("stopkill");
+    // Ignores SIGTERM (sleep inherits the ignored disposition): only SIGKILL ends it.
+    let def = scope.definition("stubborn", "exec = [\"/bin/sh\", \"-c\", \"trap '' TERM; exec sleep 1004\"]\nstop_timeout = \"500ms\"\n");
+    scope.ok(&["install", "stubborn", "-f", &def, "--start", "--wait=5"]);
+    let began = Instant::now();
+    scope.ok(&["stop", "stubborn"]);
+    let took = began.elapsed();
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(3),
+        "stop took {took:?}"
+    );
+    assert!(processes_matching("sleep 1004").is_empty());
+    assert_eq!(scope.field("stubborn", "last_exit")["signal"], "KILL");
+
+    // --wait on a health check that never passes: exit 1, the last log lines, stopped
+    let def = scope.definition(
+        "unhealthy",
+        "exec = [\"/bin/sh\", \"-c\", \"echo about to be unhealthy; exec sleep 1005\"]\n[health]\ntcp = \"127.0.0.1:18131\"\n",
+    );
+    let out = scope.run(&["install", "unhealthy", "-f", &def, "--start", "--wait=1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unhealthy did not become ready within 1s"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("about to be unhealthy"),
+        "the last log lines: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(scope.field("unhealthy", "state"), "stopped");
+    assert!(processes_matching("sleep 1005").is_empty());
+}
+
+#[test]
+fn working_dir_env_file_and_env_reach_the_process() {
+    let scope = TestScope::new("environment");
+    let record = scope.dir.join("probe.json");
+    let env_file = scope.dir.join("env");
+    std::fs::write(&env_file, "FROM_FILE=file value\nBOTH=from the file\n").unwrap();
+    let probe = common::fixtures().join("probe.py");
+    let def = scope.definition(
+        "envy",
+        &format!(
+            "exec = [\"{}\", \"{}\", \"two words\", \"$HOME\"]\nworking_dir = \"{}\"\nenv_file = \"{}\"\nenv = {{ BOTH = \"env wins\", ODD = \"a=b 'c' \\\"d\\\" $e %f\" }}\n",
+            probe.display(),
+            record.display(),
+            scope.dir.display(),
+            env_file.display()
+        ),
+    );
+    scope.ok(&["install", "envy", "-f", &def, "--start"]);
+    assert!(eventually(Duration::from_secs(10), || record.exists()));
+    let got: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let string = |v: &serde_json::Value| {
+        String::from_utf8(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_u64().unwrap() as u8)
+                .collect(),
+        )
+        .unwrap()
+    };
+    let argv: Vec<String> = got["argv"].as_array().unwrap().iter().map(string).collect();
+    assert_eq!(argv, ["two words", "$HOME"]);
+    assert_eq!(string(&got["cwd"]), scope.dir.display().to_string());
+    assert_eq!(string(&got["env"]["FROM_FILE"]), "file value");
+    assert_eq!(
+        string(&got["env"]["BOTH"]),
+        "env wins",
+        "env overrides env_file"
+    );
+    assert_eq!(string(&got["env"]["ODD"]), "a=b 'c' \"d\" $e %f");
+    assert!(got["env"]["PATH"].is_array());
+}
