@@ -16,7 +16,7 @@ use crate::render::{marker_line, Plan};
 use crate::spec::Service;
 use crate::status::ServiceStatus;
 use crate::supervisor::protocol::{unit_key, Request};
-use crate::supervisor::{client, Scope};
+use crate::supervisor::{client, log_path, Scope};
 
 pub struct Builtin;
 
@@ -114,7 +114,7 @@ impl Backend for Builtin {
             Some(log) => crate::engine::log_files(service, &log.file),
             None => unit_keys(service)
                 .iter()
-                .map(|k| scope(ctx).logs_dir().join(format!("{k}.log")))
+                .map(|k| log_path(&scope(ctx), k, service))
                 .collect(),
         };
         crate::engine::tail_files(&files, options)

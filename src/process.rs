@@ -1,7 +1,6 @@
 //! Running a manager's own tools (`systemctl`, `journalctl`), with errors that say what ran and
 //! what it answered.
 
-use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -62,14 +61,4 @@ pub fn interactive(cmd: &mut Command) -> Result<i32> {
         .status()
         .with_context(|| format!("running {}", describe(cmd)))?;
     Ok(status.code().unwrap_or(1))
-}
-
-/// `cmd` with extra arguments, for readability at call sites.
-pub fn with_args<I, S>(mut cmd: Command, args: I) -> Command
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    cmd.args(args);
-    cmd
 }

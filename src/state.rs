@@ -4,7 +4,7 @@
 //! Records live in `STATE_DIR/services/NAME.json` (see [`crate::host::Ctx::state_dir`]), are
 //! written atomically, and are plain enough to read with `cat`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -112,9 +112,4 @@ pub fn all(ctx: &Ctx) -> Result<Vec<Record>> {
 /// The record's directory on the target, for messages.
 pub fn location(ctx: &Ctx) -> PathBuf {
     records_dir(ctx)
-}
-
-/// Whether `path` (on the target) is a record file.
-pub fn is_record(ctx: &Ctx, path: &Path) -> bool {
-    path.starts_with(records_dir(ctx))
 }

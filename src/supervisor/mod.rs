@@ -24,7 +24,7 @@ pub mod protocol;
 
 use std::path::PathBuf;
 
-pub use daemon::{backoff, log_path, run, Options};
+pub use daemon::{log_path, run, Options};
 
 /// The directories of one supervisor scope.
 #[derive(Debug, Clone, PartialEq, Eq)]

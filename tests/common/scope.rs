@@ -1,7 +1,7 @@
 //! An isolated builtin-supervisor scope for one test: its own state and runtime directories
 //! (so tests run side by side), and a guard that kills its supervisor however the test ends.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -134,8 +134,4 @@ pub fn processes_matching(needle: &str) -> Vec<u32> {
             .then_some(pid)
         })
         .collect()
-}
-
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }
