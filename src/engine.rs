@@ -133,7 +133,8 @@ fn prepare(
                     .collect(),
                 rec.enable_links
                     .iter()
-                    .filter(|l| !plan.enable_links.contains(l))
+                    .chain(&rec.links)
+                    .filter(|l| !plan.enable_links.contains(l) && !plan.links.contains(l))
                     .cloned()
                     .collect(),
             ),
@@ -225,6 +226,7 @@ pub fn install(
                 }
             }
         }
+        manager_needs_reload |= create_links(ctx, &sp.plan.links, LinkKind::Install)?;
         for path in &sp.stale_files {
             remove_owned(ctx, path)?;
             manager_needs_reload = true;
@@ -237,16 +239,10 @@ pub fn install(
         }
         let enabled = opts.enable || sp.previous.as_ref().is_some_and(|r| r.enabled);
         if opts.enable {
-            manager_needs_reload |= create_links(ctx, &sp.plan.enable_links)?;
+            manager_needs_reload |= create_links(ctx, &sp.plan.enable_links, LinkKind::Boot)?;
         }
         crashpoint::reached("install:before-record");
-        let record = Record::new(
-            backend.name(),
-            sp.service.clone(),
-            sp.plan.files.iter().map(|f| f.path.clone()).collect(),
-            sp.plan.enable_links.clone(),
-            enabled,
-        );
+        let record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
         if sp.previous.as_ref() != Some(&record) {
             state::save(ctx, &record)?;
         }
@@ -284,15 +280,28 @@ pub fn install(
     Ok(())
 }
 
-/// Creates missing boot links; returns whether any was made.
-fn create_links(ctx: &Ctx, links: &[LinkSpec]) -> Result<bool> {
+/// What a link is for, in what the engine says about it.
+#[derive(Clone, Copy)]
+enum LinkKind {
+    /// Starts the service at boot.
+    Boot,
+    /// Part of the installation (an instance's script).
+    Install,
+}
+
+/// Creates missing links; returns whether any was made.
+fn create_links(ctx: &Ctx, links: &[LinkSpec], kind: LinkKind) -> Result<bool> {
     let mut made = false;
     for link in links {
         if !link_present(ctx, link) {
             let path = ctx.on_target(&link.path);
             fsutil::symlink_atomic(&link.target, &path)?;
+            let what = match kind {
+                LinkKind::Boot => "enabled at boot:",
+                LinkKind::Install => "linked",
+            };
             say(format!(
-                "enabled at boot: {} -> {}",
+                "{what} {} -> {}",
                 path.display(),
                 link.target.display()
             ));
@@ -302,13 +311,16 @@ fn create_links(ctx: &Ctx, links: &[LinkSpec]) -> Result<bool> {
     Ok(made)
 }
 
-/// Removes boot links; returns whether any was removed.
-fn remove_links(ctx: &Ctx, links: &[LinkSpec]) -> Result<bool> {
+/// Removes links; returns whether any was removed.
+fn remove_links(ctx: &Ctx, links: &[LinkSpec], kind: LinkKind) -> Result<bool> {
     let mut removed = false;
     for link in links {
         let path = ctx.on_target(&link.path);
         if link_present(ctx, link) && fsutil::remove(&path)? {
-            say(format!("disabled at boot: removed {}", path.display()));
+            match kind {
+                LinkKind::Boot => say(format!("disabled at boot: removed {}", path.display())),
+                LinkKind::Install => say(format!("removed {}", path.display())),
+            }
             removed = true;
             if let Some(dir) = path.parent() {
                 fsutil::remove_dir_if_empty(dir);
@@ -357,6 +369,13 @@ fn print_dry_run(ctx: &Ctx, sp: &ServicePlan, opts: &InstallOptions) {
     }
     for path in &sp.stale_files {
         println!("would remove {}", ctx.on_target(path).display());
+    }
+    for link in sp.plan.links.iter().filter(|l| !link_present(ctx, l)) {
+        println!(
+            "would link {} -> {}",
+            ctx.on_target(&link.path).display(),
+            link.target.display()
+        );
     }
     if opts.enable {
         for link in sp
@@ -423,7 +442,8 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
         }
     }
     for r in &records {
-        remove_links(ctx, &r.enable_links)?;
+        remove_links(ctx, &r.enable_links, LinkKind::Boot)?;
+        remove_links(ctx, &r.links, LinkKind::Install)?;
         crashpoint::reached("uninstall:links-removed");
         for f in &r.files {
             remove_owned(ctx, f)?;
@@ -613,9 +633,9 @@ pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bo
     let mut changed = false;
     for mut r in records {
         changed |= if enable {
-            create_links(ctx, &r.enable_links)?
+            create_links(ctx, &r.enable_links, LinkKind::Boot)?
         } else {
-            remove_links(ctx, &r.enable_links)?
+            remove_links(ctx, &r.enable_links, LinkKind::Boot)?
         };
         if r.enabled != enable {
             r.enabled = enable;

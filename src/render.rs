@@ -58,6 +58,8 @@ pub struct LinkSpec {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub files: Vec<FileSpec>,
+    /// Links that are part of the installation itself (OpenRC's `NAME.INSTANCE` scripts).
+    pub links: Vec<LinkSpec>,
     /// Created by enable, removed by disable.
     pub enable_links: Vec<LinkSpec>,
 }
@@ -83,6 +85,7 @@ impl Plan {
                 mode,
                 content,
             }],
+            links: Vec::new(),
             enable_links,
         }
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
 use crate::host::Ctx;
-use crate::render::LinkSpec;
+use crate::render::{LinkSpec, Plan};
 use crate::spec::Service;
 
 const FORMAT: u32 = 1;
@@ -25,6 +25,9 @@ pub struct Record {
     pub service: Service,
     /// Every file written, as paths on the target system.
     pub files: Vec<PathBuf>,
+    /// Links made as part of the installation (not enablement).
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
     /// The boot links enable makes (present or not).
     pub enable_links: Vec<LinkSpec>,
     /// Whether the service should start at boot.
@@ -32,20 +35,16 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(
-        backend: &str,
-        service: Service,
-        files: Vec<PathBuf>,
-        enable_links: Vec<LinkSpec>,
-        enabled: bool,
-    ) -> Record {
+    /// The record of `plan` installed for `service`.
+    pub fn new(backend: &str, service: Service, plan: &Plan, enabled: bool) -> Record {
         Record {
             generated_by: "svc-any".into(),
             format: FORMAT,
             backend: backend.into(),
             service,
-            files,
-            enable_links,
+            files: plan.files.iter().map(|f| f.path.clone()).collect(),
+            links: plan.links.clone(),
+            enable_links: plan.enable_links.clone(),
             enabled,
         }
     }

@@ -5,6 +5,7 @@
 //! dialect cannot carry. Escapers never guess and never drop a byte: an error becomes exit 2 with
 //! the key named, before anything is written.
 
+pub mod sh;
 pub mod systemd;
 
 use std::fmt;
