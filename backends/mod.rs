@@ -5,6 +5,7 @@
 //! health checks, lives once in `src/` and is the same for every backend.
 
 pub mod builtin;
+pub mod openrc;
 pub mod systemd;
 
 use anyhow::Result;
@@ -16,6 +17,7 @@ use crate::spec::Service;
 use crate::status::ServiceStatus;
 
 pub use self::builtin::Builtin;
+pub use self::openrc::Openrc;
 pub use self::systemd::Systemd;
 
 /// What `start`, `stop`, `restart` and `reload` ask of a manager.
@@ -77,6 +79,7 @@ pub trait Backend {
 pub enum AnyBackend {
     Systemd,
     Builtin,
+    Openrc,
 }
 
 /// The backend called `name`, if svc-any has it yet.
@@ -84,11 +87,12 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
     match name {
         "systemd" => Some(Systemd.into()),
         "builtin" => Some(Builtin.into()),
+        "openrc" => Some(Openrc.into()),
         _ => None,
     }
 }
 
 /// Names of the backends this build carries.
 pub fn available() -> Vec<&'static str> {
-    vec!["systemd", "builtin"]
+    vec!["systemd", "builtin", "openrc"]
 }

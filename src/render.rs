@@ -22,6 +22,14 @@ const BUILTIN: &[(&str, &str)] = &[
         "builtin.toml",
         include_str!("../templates/builtin.toml.tera"),
     ),
+    (
+        "openrc.initd",
+        include_str!("../templates/openrc.initd.tera"),
+    ),
+    (
+        "openrc.confd",
+        include_str!("../templates/openrc.confd.tera"),
+    ),
 ];
 
 /// The words that mark a file as svc-any's own. A file without them is never overwritten or

@@ -137,6 +137,24 @@ impl Service {
         codes.into_iter().collect()
     }
 
+    /// The definition one instance runs with: `{instance}` replaced in every string the process
+    /// sees (argv, environment, directory, env_file, log file).
+    pub fn for_instance(&self, instance: Option<&str>) -> Service {
+        let Some(i) = instance else {
+            return self.clone();
+        };
+        let sub = |s: &String| s.replace(INSTANCE_PLACEHOLDER, i);
+        let mut out = self.clone();
+        out.exec = self.exec.iter().map(sub).collect();
+        out.env = self.env.iter().map(|(k, v)| (k.clone(), sub(v))).collect();
+        out.working_dir = self.working_dir.as_ref().map(sub);
+        out.env_file = self.env_file.as_ref().map(sub);
+        if let Some(log) = &mut out.log {
+            log.file = sub(&log.file);
+        }
+        out
+    }
+
     /// The instance names, or a single `None` for a service without instances.
     pub fn instance_names(&self) -> Vec<Option<&str>> {
         if self.instances.is_empty() {

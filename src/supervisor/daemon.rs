@@ -28,7 +28,7 @@ use super::logfile::LogFile;
 use super::protocol::{unit_key, Request, Response};
 use super::Scope;
 use crate::signal::Signal;
-use crate::spec::{self, Level, Restart, Service, INSTANCE_PLACEHOLDER};
+use crate::spec::{self, Level, Restart, Service};
 use crate::status::{LastExit, ServiceStatus, State};
 
 /// A run at least this long counts as stable: the next crash restarts after exactly
@@ -116,27 +116,6 @@ fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Replaces `{instance}` in every string a process sees.
-fn expand(service: &Service, instance: Option<&str>) -> Service {
-    let Some(i) = instance else {
-        return service.clone();
-    };
-    let sub = |s: &String| s.replace(INSTANCE_PLACEHOLDER, i);
-    let mut out = service.clone();
-    out.exec = service.exec.iter().map(sub).collect();
-    out.env = service
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), sub(v)))
-        .collect();
-    out.working_dir = service.working_dir.as_ref().map(sub);
-    out.env_file = service.env_file.as_ref().map(sub);
-    if let Some(log) = &mut out.log {
-        log.file = sub(&log.file);
-    }
-    out
-}
-
 /// Reads every definition in the scope: (unit key → (name, instance, service, enabled)).
 fn load_definitions(scope: &Scope) -> BTreeMap<String, (String, Option<String>, Service, bool)> {
     let mut out = BTreeMap::new();
@@ -166,7 +145,7 @@ fn load_definitions(scope: &Scope) -> BTreeMap<String, (String, Option<String>, 
                 (
                     service.name.clone(),
                     instance.map(String::from),
-                    expand(&service, instance),
+                    service.for_instance(instance),
                     enabled,
                 ),
             );

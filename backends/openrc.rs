@@ -1,0 +1,326 @@
+//! OpenRC (Alpine, Gentoo, and Debian's `openrc` package): `/etc/init.d/NAME`
+//! (`#!/sbin/openrc-run`, supervised by `supervise-daemon`) and `/etc/conf.d/NAME`, driven with
+//! `rc-service`; instances are `NAME.INSTANCE` links to the script, each with its own conf.d.
+//!
+//! The traps this module owns:
+//! - openrc-run expands `command`, `command_args`, `directory`, `command_user` and the log
+//!   paths *unquoted* (word splitting, globbing) and then `eval`s them. Quoting a value once is
+//!   not enough (two spaces become one). So conf.d holds every value as one single-quoted
+//!   shell word ([`crate::escape::sh`]) in a `svc_any_*` variable, and those settings only hold
+//!   `"$svc_any_…"` references, which pass both steps unchanged.
+//! - Debian's openrc uses dpkg's start-stop-daemon, which does not notice a crashed
+//!   `command_background` daemon; `supervisor=supervise-daemon` does, and respawns it.
+//! - supervise-daemon's respawn delay is whole seconds, and it respawns after *any* exit: it
+//!   cannot tell `restart = "on-failure"` or `"no"` from `"always"`.
+//! - Debian has no `localmount` or `net` services: `depend()` names only svc-any's own.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::backends::{Backend, LogOptions, Verb};
+use crate::error::{bad, BadInput};
+use crate::escape::{sh, Unrepresentable};
+use crate::host::Ctx;
+use crate::process;
+use crate::render::{marker_line, FileSpec, LinkSpec, Plan};
+use crate::spec::{Limit, Service};
+use crate::status::{ServiceStatus, State};
+
+pub struct Openrc;
+
+const INIT_D: &str = "/etc/init.d";
+const CONF_D: &str = "/etc/conf.d";
+const RUNLEVEL: &str = "/etc/runlevels/default";
+/// Where OpenRC keeps what it knows about running services.
+const RUN: &str = "/run/openrc";
+
+/// OpenRC's name for a unit: `NAME`, or `NAME.INSTANCE` for an instance.
+fn rc_name(service: &Service, instance: Option<&str>) -> String {
+    match instance {
+        Some(i) => format!("{}.{i}", service.name),
+        None => service.name.clone(),
+    }
+}
+
+fn units(service: &Service) -> Vec<(Option<String>, String)> {
+    service
+        .instance_names()
+        .into_iter()
+        .map(|i| (i.map(String::from), rc_name(service, i)))
+        .collect()
+}
+
+fn field(key: &str) -> impl Fn(Unrepresentable) -> BadInput + '_ {
+    move |why| {
+        bad(format!("this value {why}"))
+            .key(key.to_string())
+            .hint("OpenRC scripts are shell: change the value")
+    }
+}
+
+fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// The log file of one unit: `log.file`, else `/var/log/UNIT.log`.
+fn log_file(service: &Service, unit: &str) -> String {
+    service
+        .log
+        .as_ref()
+        .map_or_else(|| format!("/var/log/{unit}.log"), |l| l.file.clone())
+}
+
+impl Openrc {
+    fn script(&self, ctx: &Ctx, service: &Service) -> Result<String> {
+        let mut c = tera::Context::new();
+        c.insert(
+            "marker",
+            &marker_line("#", &service.name, service.source.as_deref()),
+        );
+        c.insert(
+            "description",
+            &sh::quote(&service.description).map_err(field("description"))?,
+        );
+        let refs: Vec<String> = (1..service.exec.len())
+            .map(|i| format!("\"$svc_any_arg_{i}\""))
+            .collect();
+        c.insert("command_args", &refs.join(" "));
+        c.insert("directory", &service.working_dir.is_some());
+        c.insert("user", &service.user.is_some());
+        c.insert(
+            "retry",
+            &format!(
+                "SIG{}/{}/SIGKILL/5",
+                service.stop_signal.name(),
+                whole_seconds(service.stop_timeout).max(1)
+            ),
+        );
+        c.insert("respawn_delay", &whole_seconds(service.restart_delay));
+        c.insert("respawn_max", &service.restart_limit);
+        c.insert(
+            "respawn_period",
+            &whole_seconds(service.restart_limit_interval),
+        );
+        let mut ulimit = Vec::new();
+        for (flag, limit) in [("-n", service.limits.nofile), ("-u", service.limits.nproc)] {
+            match limit {
+                Some(Limit::Value(n)) => ulimit.push(format!("{flag} {n}")),
+                Some(Limit::Infinity) => ulimit.push(format!("{flag} unlimited")),
+                None => {}
+            }
+        }
+        c.insert("rc_ulimit", &(!ulimit.is_empty()).then(|| ulimit.join(" ")));
+        c.insert("reload_signal", &service.reload_signal.map(|s| s.name()));
+        // Only svc-any's own services: a distribution may lack `net` or `localmount`.
+        let own = |deps: &[String]| {
+            deps.iter()
+                .filter(|d| !d.contains(".target"))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        c.insert("need", &own(&service.requires));
+        let after: Vec<String> = own(&service.after)
+            .into_iter()
+            .filter(|d| !service.requires.contains(d))
+            .collect();
+        c.insert("after", &after);
+        ctx.renderer.render("openrc.initd", &c)
+    }
+
+    fn conf(&self, ctx: &Ctx, service: &Service, instance: Option<&str>) -> Result<String> {
+        let unit = rc_name(service, instance);
+        let s = service.for_instance(instance);
+        let mut c = tera::Context::new();
+        c.insert(
+            "marker",
+            &marker_line("#", &service.name, service.source.as_deref()),
+        );
+        c.insert("script", &service.name);
+        c.insert("service", &unit);
+        c.insert("command", &sh::quote(&s.exec[0]).map_err(field("exec"))?);
+        let args: Vec<String> = s.exec[1..]
+            .iter()
+            .map(|a| sh::quote(a))
+            .collect::<Result<_, _>>()
+            .map_err(field("exec"))?;
+        c.insert("args", &args);
+        let quoted = |v: &Option<String>, key: &str| -> Result<Option<String>> {
+            Ok(match v {
+                Some(v) => Some(sh::quote(v).map_err(field(key))?),
+                None => None,
+            })
+        };
+        c.insert("directory", &quoted(&s.working_dir, "working_dir")?);
+        let user = s.user.as_ref().map(|u| match &s.group {
+            Some(g) => format!("{u}:{g}"),
+            None => u.clone(),
+        });
+        c.insert("user", &quoted(&user, "user")?);
+        c.insert(
+            "log",
+            &sh::quote(&log_file(&s, &unit)).map_err(field("log.file"))?,
+        );
+        c.insert("env_file", &quoted(&s.env_file, "env_file")?);
+        c.insert(
+            "env_names",
+            &s.env.keys().cloned().collect::<Vec<_>>().join(" "),
+        );
+        let mut env = Vec::new();
+        for (k, v) in &s.env {
+            env.push((k.clone(), sh::quote(v).map_err(field(&format!("env.{k}")))?));
+        }
+        c.insert("env", &env);
+        ctx.renderer.render("openrc.confd", &c)
+    }
+
+    fn rc_service(&self, unit: &str, action: &str) -> Result<()> {
+        let mut cmd = process::tool("rc-service")?;
+        process::output(cmd.args([unit, action]))?;
+        Ok(())
+    }
+}
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn alive(pid: u32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
+}
+
+fn mtime(path: &Path) -> Option<u64> {
+    let m = std::fs::metadata(path).ok()?.modified().ok()?;
+    m.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+impl Backend for Openrc {
+    fn name(&self) -> &'static str {
+        "openrc"
+    }
+
+    fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let script = PathBuf::from(INIT_D).join(&service.name);
+        let mut files = vec![FileSpec {
+            path: script.clone(),
+            mode: 0o755,
+            content: self.script(ctx, service)?,
+        }];
+        let mut links = Vec::new();
+        let mut enable_links = Vec::new();
+        for (instance, unit) in units(service) {
+            files.push(FileSpec {
+                path: PathBuf::from(CONF_D).join(&unit),
+                mode: 0o644,
+                content: self.conf(ctx, service, instance.as_deref())?,
+            });
+            let unit_script = PathBuf::from(INIT_D).join(&unit);
+            if instance.is_some() {
+                links.push(LinkSpec {
+                    path: unit_script.clone(),
+                    target: script.clone(),
+                });
+            }
+            // What `rc-update add UNIT default` makes.
+            enable_links.push(LinkSpec {
+                path: PathBuf::from(RUNLEVEL).join(&unit),
+                target: unit_script,
+            });
+        }
+        Ok(Plan {
+            files,
+            links,
+            enable_links,
+        })
+    }
+
+    /// OpenRC reads scripts when it runs them and refreshes its dependency cache by mtime.
+    fn reload_manager(&self, _ctx: &Ctx) -> Result<()> {
+        Ok(())
+    }
+
+    fn control(&self, _ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
+        for service in services {
+            for (_, unit) in units(service) {
+                self.rc_service(&unit, verb.as_str())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Read from OpenRC's own state files in one pass, no process per service.
+    fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        let run = |p: &str| ctx.on_target(&PathBuf::from(RUN).join(p));
+        let mut out = Vec::new();
+        for service in services {
+            for (instance, unit) in units(service) {
+                let options = run(&format!("options/{unit}"));
+                let child = read(&options.join("child_pid")).and_then(|p| p.parse::<u32>().ok());
+                let supervisor = read(&options.join("pidfile"))
+                    .and_then(|f| read(Path::new(&f)))
+                    .and_then(|p| p.parse::<u32>().ok());
+                let installed = ctx.on_target(&PathBuf::from(INIT_D).join(&unit)).exists();
+                let started = run(&format!("started/{unit}")).exists();
+                let (state, reason) = if !installed {
+                    (State::NotInstalled, None)
+                } else if run(&format!("failed/{unit}")).exists() {
+                    (State::Failed, Some("OpenRC marked it failed".to_string()))
+                } else if started && child.is_some_and(alive) {
+                    (State::Running, None)
+                } else if started && supervisor.is_some_and(alive) {
+                    (
+                        State::Starting,
+                        Some("supervise-daemon is respawning it".to_string()),
+                    )
+                } else if started {
+                    (
+                        State::Failed,
+                        Some("supervise-daemon gave up (respawn_max)".to_string()),
+                    )
+                } else {
+                    (State::Stopped, None)
+                };
+                out.push(ServiceStatus {
+                    name: service.name.clone(),
+                    instance,
+                    backend: "openrc".into(),
+                    unit: unit.clone(),
+                    state,
+                    pid: child.filter(|p| state == State::Running && alive(*p)),
+                    since: if started {
+                        mtime(&options.join("child_pid"))
+                    } else {
+                        None
+                    },
+                    restarts: read(&options.join("start_count")).and_then(|c| c.parse().ok()),
+                    last_exit: None,
+                    enabled: installed
+                        .then(|| ctx.on_target(&PathBuf::from(RUNLEVEL).join(&unit)).exists()),
+                    reason,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn logs(&self, _ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+        let files: Vec<PathBuf> = units(service)
+            .iter()
+            .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))
+            .collect();
+        crate::engine::tail_files(&files, options)
+    }
+
+    fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        let dir = ctx.on_target(Path::new(INIT_D));
+        Ok(crate::render::marked_files(&dir)
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(String::from))
+            .collect())
+    }
+}

@@ -1,0 +1,132 @@
+//! `svc-any render` for OpenRC: golden files, and every emitted script parses in sh and dash.
+//! Regenerate the golden files after an intended change with `SVC_ANY_BLESS=1 cargo test`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn render(fixture: &str) -> String {
+    let file = fixtures().join("specs").join(fixture);
+    let out = run(svc_any()
+        .args(["--backend", "openrc", "render", "-f"])
+        .arg(&file));
+    assert!(
+        out.status.success(),
+        "render {fixture}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).replace(
+        &fixtures().join("specs").display().to_string(),
+        "<fixtures>",
+    )
+}
+
+/// The emitted files of a render: (path, content).
+fn files(rendered: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in rendered.lines() {
+        if let Some(rest) = line.strip_prefix("### ") {
+            if !rest.starts_with("enable:") {
+                out.push((
+                    rest.split(" (mode").next().unwrap().to_string(),
+                    String::new(),
+                ));
+            }
+            continue;
+        }
+        if let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+            last.1.push('\n');
+        }
+    }
+    out
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/openrc")
+        .join(name);
+    if std::env::var_os("SVC_ANY_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(actual, expected, "render differs from {}", path.display());
+}
+
+fn parses_in_sh_and_dash(name: &str, script: &str) {
+    let dir = scratch(&format!("openrc-syntax-{name}"));
+    let path = dir.join("script");
+    std::fs::write(&path, script).unwrap();
+    for shell in ["sh", "dash"] {
+        let out = Command::new(shell).arg("-n").arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{shell} -n {name}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_key_is_mapped_and_every_file_parses() {
+    for fixture in [
+        "full.toml",
+        "adversarial.toml",
+        "instances.toml",
+        "minimal.toml",
+    ] {
+        let out = render(fixture);
+        golden(&fixture.replace(".toml", ".txt"), &out);
+        for (path, content) in files(&out) {
+            parses_in_sh_and_dash(&format!("{fixture}-{}", path.replace('/', "_")), &content);
+        }
+    }
+    let full = render("full.toml");
+    for line in [
+        "command='\"$svc_any_command\"'",
+        "directory='\"$svc_any_directory\"'",
+        "command_user='\"$svc_any_user\"'",
+        "retry='SIGINT/20/SIGKILL/5'",
+        "respawn_max=3",
+        "respawn_period=30",
+        "rc_ulimit='-n 65536 -u unlimited'",
+        "\tneed db",
+        "svc_any_user='root:root'",
+        "svc_any_directory='/srv/app data'",
+        "svc_any_log='/var/log/full.log'",
+        "svc_any_env_PATTERN='50% of $HOME'",
+    ] {
+        assert!(
+            full.lines().any(|l| l == line),
+            "missing `{line}` in\n{full}"
+        );
+    }
+    assert!(
+        !full.contains("need network-online"),
+        "only svc-any's own services are named in depend()"
+    );
+}
+
+#[test]
+fn instances_share_one_script_with_a_conf_d_each() {
+    let out = render("instances.toml");
+    let paths: Vec<String> = files(&out).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        paths,
+        [
+            "/etc/init.d/instances",
+            "/etc/conf.d/instances.1",
+            "/etc/conf.d/instances.2",
+            "/etc/conf.d/instances.3",
+            "/etc/conf.d/instances.4"
+        ]
+    );
+    assert!(out.contains("svc_any_arg_2='--partition=3'"));
+    assert!(
+        out.contains("### enable: /etc/runlevels/default/instances.4 -> /etc/init.d/instances.4")
+    );
+}
