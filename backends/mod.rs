@@ -7,18 +7,20 @@
 pub mod builtin;
 pub mod openrc;
 pub mod systemd;
+pub mod sysv;
 
 use anyhow::Result;
 use enum_dispatch::enum_dispatch;
 
 use crate::host::Ctx;
-use crate::render::Plan;
+use crate::render::{LinkSpec, Plan};
 use crate::spec::Service;
 use crate::status::ServiceStatus;
 
 pub use self::builtin::Builtin;
 pub use self::openrc::Openrc;
 pub use self::systemd::Systemd;
+pub use self::sysv::Sysv;
 
 /// What `start`, `stop`, `restart` and `reload` ask of a manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,17 @@ pub trait Backend {
 
     /// Names of the services whose definitions carry svc-any's marker.
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>>;
+
+    /// Makes `service` start at boot; returns whether anything changed. Most managers enable
+    /// with links the plan lists; SysV asks update-rc.d or chkconfig where they exist.
+    fn enable(&self, ctx: &Ctx, _service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        crate::engine::create_boot_links(ctx, links)
+    }
+
+    /// Undoes [`Backend::enable`].
+    fn disable(&self, ctx: &Ctx, _service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        crate::engine::remove_boot_links(ctx, links)
+    }
 }
 
 /// The backends as one type, dispatched without boxing.
@@ -80,6 +93,7 @@ pub enum AnyBackend {
     Systemd,
     Builtin,
     Openrc,
+    Sysv,
 }
 
 /// The backend called `name`, if svc-any has it yet.
@@ -88,11 +102,12 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "systemd" => Some(Systemd.into()),
         "builtin" => Some(Builtin.into()),
         "openrc" => Some(Openrc.into()),
+        "sysv" => Some(Sysv.into()),
         _ => None,
     }
 }
 
 /// Names of the backends this build carries.
 pub fn available() -> Vec<&'static str> {
-    vec!["systemd", "builtin", "openrc"]
+    vec!["systemd", "builtin", "openrc", "sysv"]
 }

@@ -531,7 +531,14 @@ fn pick_backend(cli: &Cli, root: &Path, for_render: bool) -> Result<(AnyBackend,
 fn with_backend(cli: &Cli, mut ctx: Ctx) -> Result<(AnyBackend, Ctx)> {
     let (backend, detection) = pick_backend(cli, &ctx.root.clone(), false)?;
     if ctx.live {
-        if detection.backend != backend.name() {
+        if backend.name() == "builtin" {
+            // svc-any's own supervisor runs on any booted host (SysV scripts rely on it);
+            // only a chroot or an image tree has nothing to run it in.
+            if !detection.live {
+                ctx.live = false;
+                ctx.offline_reason = Some(detection.reason.clone());
+            }
+        } else if detection.backend != backend.name() {
             ctx.live = false;
             ctx.offline_reason = Some(format!(
                 "detected {}: {}",

@@ -239,7 +239,7 @@ pub fn install(
         }
         let enabled = opts.enable || sp.previous.as_ref().is_some_and(|r| r.enabled);
         if opts.enable {
-            manager_needs_reload |= create_links(ctx, &sp.plan.enable_links, LinkKind::Boot)?;
+            manager_needs_reload |= backend.enable(ctx, &sp.service, &sp.plan.enable_links)?;
         }
         crashpoint::reached("install:before-record");
         let record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
@@ -287,6 +287,17 @@ enum LinkKind {
     Boot,
     /// Part of the installation (an instance's script).
     Install,
+}
+
+/// Creates the boot links a plan lists (what `systemctl enable` or `rc-update add` make);
+/// returns whether any was made. The default of [`Backend::enable`].
+pub fn create_boot_links(ctx: &Ctx, links: &[LinkSpec]) -> Result<bool> {
+    create_links(ctx, links, LinkKind::Boot)
+}
+
+/// Removes the boot links a plan lists; the default of [`Backend::disable`].
+pub fn remove_boot_links(ctx: &Ctx, links: &[LinkSpec]) -> Result<bool> {
+    remove_links(ctx, links, LinkKind::Boot)
 }
 
 /// Creates missing links; returns whether any was made.
@@ -442,7 +453,7 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
         }
     }
     for r in &records {
-        remove_links(ctx, &r.enable_links, LinkKind::Boot)?;
+        backend.disable(ctx, &r.service, &r.enable_links)?;
         remove_links(ctx, &r.links, LinkKind::Install)?;
         crashpoint::reached("uninstall:links-removed");
         for f in &r.files {
@@ -633,9 +644,9 @@ pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bo
     let mut changed = false;
     for mut r in records {
         changed |= if enable {
-            create_links(ctx, &r.enable_links, LinkKind::Boot)?
+            backend.enable(ctx, &r.service, &r.enable_links)?
         } else {
-            remove_links(ctx, &r.enable_links, LinkKind::Boot)?
+            backend.disable(ctx, &r.service, &r.enable_links)?
         };
         if r.enabled != enable {
             r.enabled = enable;

@@ -57,10 +57,13 @@ pub fn state_dir(level: Level, home: &Path) -> PathBuf {
         return dir;
     }
     match level {
-        Level::System => PathBuf::from("/var/lib/svc-any"),
+        Level::System => PathBuf::from(SYSTEM_STATE_DIR),
         Level::User => xdg_dir("XDG_STATE_HOME", home, ".local/state").join("svc-any"),
     }
 }
+
+/// The system scope's state directory.
+pub const SYSTEM_STATE_DIR: &str = "/var/lib/svc-any";
 
 /// See [`Ctx::runtime_dir`].
 pub fn runtime_dir(level: Level) -> PathBuf {

@@ -30,6 +30,7 @@ const BUILTIN: &[(&str, &str)] = &[
         "openrc.confd",
         include_str!("../templates/openrc.confd.tera"),
     ),
+    ("sysv.initd", include_str!("../templates/sysv.initd.tera")),
 ];
 
 /// The words that mark a file as svc-any's own. A file without them is never overwritten or

@@ -9,8 +9,9 @@
 //! ```text
 //! STATE_DIR/builtin/NAME.toml          definitions (written by install, with the marker line)
 //! STATE_DIR/builtin/enabled/UNIT       a link per unit that starts with the supervisor
-//! STATE_DIR/logs/UNIT.log[.N]          output of each unit, rotated by size
-//! STATE_DIR/logs/supervisor.log        what the supervisor did and why
+//! LOGS/UNIT.log[.N]                    output of each unit, rotated by size
+//! LOGS/supervisor.log                  what the supervisor did and why
+//!                                      (LOGS: /var/log/svc-any, or STATE_DIR/logs for a user)
 //! RUNTIME_DIR/supervisor.sock          the control socket (0600)
 //! RUNTIME_DIR/supervisor.lock          held while a supervisor runs: never two for one scope
 //! RUNTIME_DIR/pids/UNIT                "PID STARTTIME" of each running unit
@@ -22,7 +23,9 @@ mod daemon;
 mod logfile;
 pub mod protocol;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::host::SYSTEM_STATE_DIR;
 
 pub use daemon::{log_path, run, Options};
 
@@ -42,8 +45,15 @@ impl Scope {
         self.definitions_dir().join("enabled")
     }
 
+    /// Output of the services: `/var/log/svc-any` for the system scope, as every other daemon's
+    /// logs (so /var/lib holds only state, and uninstall leaves it as it was); beside the state
+    /// for a user's scope or a relocated one.
     pub fn logs_dir(&self) -> PathBuf {
-        self.state_dir.join("logs")
+        if self.state_dir == Path::new(SYSTEM_STATE_DIR) {
+            PathBuf::from("/var/log/svc-any")
+        } else {
+            self.state_dir.join("logs")
+        }
     }
 
     pub fn socket_path(&self) -> PathBuf {

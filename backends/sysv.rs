@@ -1,0 +1,216 @@
+//! SysV init (`/etc/init.d` LSB scripts, runlevel links), as on Debian with sysvinit-core.
+//!
+//! SysV starts and stops but never supervises: a killed daemon stays dead. svc-any's promise
+//! that `restart` holds on every backend is kept by its own supervisor (the builtin backend):
+//! the LSB script is a thin client of it, so restart policy, backoff, crash-loop limit, stop
+//! signal and timeout, and log files behave exactly as under the builtin backend. (inittab
+//! `respawn` was the alternative: no delay, no backoff, no stop timeout, no status an LSB
+//! script could report, and an edit of /etc/inittab for every service.)
+//!
+//! Enabling asks `update-rc.d` (Debian; insserv orders the links from the LSB header), else
+//! `chkconfig` (Red Hat family), else makes rc?.d links itself, as it also does for `--root`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result};
+
+use crate::backends::{Backend, Builtin, LogOptions, Verb};
+use crate::error::bad;
+use crate::escape::sh;
+use crate::host::Ctx;
+use crate::process;
+use crate::render::{marker_line, FileSpec, LinkSpec, Plan};
+use crate::spec::Service;
+use crate::status::ServiceStatus;
+
+pub struct Sysv;
+
+const INIT_D: &str = "/etc/init.d";
+/// Runlevels a service starts in, and those it is stopped in, as the LSB header says.
+const START_LEVELS: &[u8] = &[2, 3, 4, 5];
+const STOP_LEVELS: &[u8] = &[0, 1, 6];
+
+fn script_path(service: &Service) -> PathBuf {
+    PathBuf::from(INIT_D).join(&service.name)
+}
+
+/// The rc?.d links for `--root` trees and hosts without update-rc.d or chkconfig.
+fn rc_links(service: &Service) -> Vec<LinkSpec> {
+    let target = PathBuf::from("../init.d").join(&service.name);
+    START_LEVELS
+        .iter()
+        .map(|l| (l, 'S'))
+        .chain(STOP_LEVELS.iter().map(|l| (l, 'K')))
+        .map(|(level, kind)| LinkSpec {
+            path: PathBuf::from(format!("/etc/rc{level}.d/{kind}20{}", service.name)),
+            target: target.clone(),
+        })
+        .collect()
+}
+
+/// Whether an rc?.d entry (`S01NAME`, `K20NAME`) is the service's; `kinds` is "S", "K" or "SK".
+fn is_rc_link_of(entry: &str, name: &str, kinds: &str) -> bool {
+    let b = entry.as_bytes();
+    b.len() > 3
+        && kinds.as_bytes().contains(&b[0])
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && entry[3..] == *name
+}
+
+/// Whether the service has an rc?.d link of `kinds` in runlevel `level`.
+fn has_rc_link(ctx: &Ctx, level: u8, name: &str, kinds: &str) -> bool {
+    let dir = ctx.on_target(Path::new(&format!("/etc/rc{level}.d")));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name()
+            .to_str()
+            .is_some_and(|f| is_rc_link_of(f, name, kinds))
+    })
+}
+
+/// Whether an rc2.d link starts the service (how SysV records "enabled").
+fn enabled_in_rc2(ctx: &Ctx, name: &str) -> bool {
+    has_rc_link(ctx, 2, name, "S")
+}
+
+/// The native enabling tool here, if the host has one and we act on the live root.
+fn native_tool(ctx: &Ctx) -> Option<&'static str> {
+    if ctx.root != Path::new("/") {
+        return None;
+    }
+    ["update-rc.d", "chkconfig"]
+        .into_iter()
+        .find(|t| process::find_tool(t).is_ok())
+}
+
+impl Backend for Sysv {
+    fn name(&self) -> &'static str {
+        "sysv"
+    }
+
+    fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let mut c = tera::Context::new();
+        c.insert(
+            "marker",
+            &marker_line("#", &service.name, service.source.as_deref()),
+        );
+        c.insert("name", &service.name);
+        c.insert("quoted_name", &sh::quote(&service.name)?);
+        let mut required = vec!["$remote_fs".to_string(), "$syslog".to_string()];
+        for dep in service.requires.iter().chain(&service.after) {
+            if !dep.contains(".target") && !required.contains(dep) {
+                required.push(dep.clone());
+            }
+        }
+        c.insert("required", &required.join(" "));
+        c.insert("short", &service.description);
+        c.insert("reload", &service.reload_signal.is_some());
+        // The script runs svc-any by absolute path: boot-time PATHs are short.
+        let exe = std::env::current_exe().context("finding the svc-any binary")?;
+        let exe = exe
+            .to_str()
+            .ok_or_else(|| bad("the svc-any binary's path is not UTF-8"))?;
+        c.insert("svc_any", &sh::quote(exe)?);
+        let script = ctx.renderer.render("sysv.initd", &c)?;
+        // The supervisor's definition: the builtin backend's own file, without its boot links.
+        let supervised = Builtin.render(ctx, service)?;
+        let mut files = vec![FileSpec {
+            path: script_path(service),
+            mode: 0o755,
+            content: script,
+        }];
+        files.extend(supervised.files);
+        Ok(Plan {
+            files,
+            links: Vec::new(),
+            enable_links: rc_links(service),
+        })
+    }
+
+    fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
+        Builtin.reload_manager(ctx)
+    }
+
+    fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
+        Builtin.control(ctx, verb, services)
+    }
+
+    fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        let mut statuses = Builtin.status(ctx, services)?;
+        for s in &mut statuses {
+            s.backend = "sysv".into();
+            s.enabled = Some(enabled_in_rc2(ctx, &s.name));
+        }
+        Ok(statuses)
+    }
+
+    fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+        Builtin.logs(ctx, service, options)
+    }
+
+    fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        let dir = ctx.on_target(Path::new(INIT_D));
+        Ok(crate::render::marked_files(&dir)
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(String::from))
+            .collect())
+    }
+
+    fn enable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        if enabled_in_rc2(ctx, &service.name) {
+            return Ok(false);
+        }
+        match native_tool(ctx) {
+            Some("update-rc.d") => {
+                run(Command::new("update-rc.d").args([&service.name, "defaults"]))?
+            }
+            Some(tool) => run(Command::new(tool).args(["--add", &service.name]))?,
+            None => return crate::engine::create_boot_links(ctx, links),
+        }
+        crate::engine::say(format!("enabled at boot: {} (rc?.d links)", service.name));
+        Ok(true)
+    }
+
+    fn disable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        let any_link = (0..=6).any(|level| has_rc_link(ctx, level, &service.name, "SK"));
+        if !any_link {
+            return Ok(false);
+        }
+        match native_tool(ctx) {
+            // -f: the script is still there; every rc?.d link goes, as uninstall promises.
+            Some("update-rc.d") => {
+                run(Command::new("update-rc.d").args(["-f", &service.name, "remove"]))?
+            }
+            Some(tool) => run(Command::new(tool).args(["--del", &service.name]))?,
+            None => return crate::engine::remove_boot_links(ctx, links),
+        }
+        crate::engine::say(format!(
+            "disabled at boot: {} (rc?.d links removed)",
+            service.name
+        ));
+        Ok(true)
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    process::output(cmd).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rc_links_are_recognised_by_name_not_by_prefix() {
+        assert!(is_rc_link_of("S01web", "web", "S"));
+        assert!(is_rc_link_of("K20web", "web", "SK"));
+        assert!(!is_rc_link_of("K20web", "web", "S"));
+        assert!(!is_rc_link_of("S01webapp", "web", "S"));
+        assert!(!is_rc_link_of("README", "web", "SK"));
+        assert!(!is_rc_link_of("Sxxweb", "web", "S"));
+    }
+}
