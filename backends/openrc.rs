@@ -175,6 +175,39 @@ impl Openrc {
         ctx.renderer.render("openrc.confd", &c)
     }
 
+    fn runlevel(&self, ctx: &Ctx, links: &[LinkSpec], action: &str) -> Result<bool> {
+        let live_root = ctx.root == Path::new("/") && process::find_tool("rc-update").is_ok();
+        if !live_root {
+            return match action {
+                "add" => crate::engine::create_boot_links(ctx, links),
+                _ => crate::engine::remove_boot_links(ctx, links),
+            };
+        }
+        let mut changed = false;
+        for link in links {
+            let present = std::fs::symlink_metadata(&link.path).is_ok();
+            if present == (action == "add") {
+                continue;
+            }
+            let unit = link
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let mut cmd = process::tool("rc-update")?;
+            process::output(cmd.args([action, &unit, "default"]))?;
+            let verb = if action == "add" {
+                "enabled at boot:"
+            } else {
+                "disabled at boot:"
+            };
+            crate::engine::say(format!("{verb} rc-update {action} {unit} default"));
+            changed = true;
+        }
+        Ok(changed)
+    }
+
     fn rc_service(&self, unit: &str, action: &str) -> Result<()> {
         let mut cmd = process::tool("rc-service")?;
         process::output(cmd.args([unit, action]))?;
@@ -314,6 +347,16 @@ impl Backend for Openrc {
             .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))
             .collect();
         crate::engine::tail_files(&files, options)
+    }
+
+    /// `rc-update add UNIT default` on the live root (it makes exactly the planned link);
+    /// the link itself for a `--root` tree or a host without rc-update.
+    fn enable(&self, ctx: &Ctx, _service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        self.runlevel(ctx, links, "add")
+    }
+
+    fn disable(&self, ctx: &Ctx, _service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        self.runlevel(ctx, links, "del")
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {

@@ -160,7 +160,10 @@ fn arguments_environment_and_instances_on_real_openrc() {
     exec.extend(args.iter().map(|a| toml::Value::from(a.as_str())));
     probe.insert("exec".into(), toml::Value::Array(exec));
     probe.insert("env".into(), toml::Value::Table(env.clone()));
-    probe.insert("working_dir".into(), "/tmp".into());
+    // A path no shell, eval or word splitting may touch.
+    let odd_dir = "/tmp/dir with  'quotes' \"dq\" $HOME *";
+    c.exec(&["mkdir", "-p", odd_dir]);
+    probe.insert("working_dir".into(), odd_dir.into());
     probe.insert("user".into(), "alice".into());
     probe.insert("limits".into(), toml::toml! { nofile = 4242 }.into());
     probe.insert(
@@ -217,7 +220,11 @@ fn arguments_environment_and_instances_on_real_openrc() {
                 "env {k} differs"
             );
         }
-        assert_eq!(bytes(&record["cwd"]), b"/tmp");
+        assert_eq!(
+            bytes(&record["cwd"]),
+            odd_dir.as_bytes(),
+            "working_dir arrives exactly"
+        );
         assert_eq!(record["uid"], 1000, "runs as alice");
         assert_eq!(record["nofile"], 4242);
     }

@@ -165,6 +165,9 @@ fn arguments_arrive_exactly_and_a_dead_service_reads_lsb_1() {
     exec.extend(args.iter().map(|a| toml::Value::from(a.as_str())));
     probe.insert("exec".into(), toml::Value::Array(exec));
     probe.insert("env".into(), toml::Value::Table(env.clone()));
+    let odd_dir = "/tmp/dir with  'quotes' \"dq\" $HOME *";
+    c.exec(&["mkdir", "-p", odd_dir]);
+    probe.insert("working_dir".into(), odd_dir.into());
     probe.insert("user".into(), "alice".into());
     probe.insert("restart".into(), "no".into());
     let text_spec = toml::to_string(&probe).unwrap();
@@ -206,6 +209,11 @@ fn arguments_arrive_exactly_and_a_dead_service_reads_lsb_1() {
         );
     }
     assert_eq!(record["uid"], 1000);
+    assert_eq!(
+        bytes(&record["cwd"]),
+        odd_dir.as_bytes(),
+        "working_dir arrives exactly"
+    );
     // restart = "no": killed, it stays dead, and LSB says 1 (dead), not 3 (stopped)
     let pid = main_pid(&c, "probe");
     c.sh_out(&format!("kill -9 {pid}"));
