@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::host::Ctx;
-use crate::render::{marker_line, Plan};
+use crate::render::{self, Plan};
 use crate::spec::Service;
 use crate::status::ServiceStatus;
 use crate::supervisor::protocol::{unit_key, Request};
@@ -53,11 +53,7 @@ impl Backend for Builtin {
         let file = definitions.join(format!("{}.toml", service.name));
         // The toml serializer is this dialect's escaper: every string round-trips exactly.
         let definition = toml::to_string(service).context("encoding the definition as TOML")?;
-        let mut context = tera::Context::new();
-        context.insert(
-            "marker",
-            &marker_line("#", &service.name, service.source.as_deref()),
-        );
+        let mut context = render::context(service);
         context.insert("definition", &definition);
         let content = ctx.renderer.render("builtin.toml", &context)?;
         let enabled = scope(ctx).enabled_dir();
@@ -122,14 +118,6 @@ impl Backend for Builtin {
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
         let dir = ctx.on_target(&scope(ctx).definitions_dir());
-        Ok(crate::render::marked_files(&dir)
-            .iter()
-            .filter_map(|p| {
-                p.file_name()?
-                    .to_str()?
-                    .strip_suffix(".toml")
-                    .map(String::from)
-            })
-            .collect())
+        Ok(render::marked_names(&dir, ".toml"))
     }
 }

@@ -24,7 +24,7 @@ use crate::error::{bad, BadInput};
 use crate::escape::{sh, Unrepresentable};
 use crate::host::Ctx;
 use crate::process;
-use crate::render::{marker_line, FileSpec, LinkSpec, Plan};
+use crate::render::{self, FileSpec, LinkSpec, Plan};
 use crate::spec::{Limit, Service};
 use crate::status::{ServiceStatus, State};
 
@@ -74,11 +74,7 @@ fn log_file(service: &Service, unit: &str) -> String {
 
 impl Openrc {
     fn script(&self, ctx: &Ctx, service: &Service) -> Result<String> {
-        let mut c = tera::Context::new();
-        c.insert(
-            "marker",
-            &marker_line("#", &service.name, service.source.as_deref()),
-        );
+        let mut c = render::context(service);
         c.insert(
             "description",
             &sh::quote(&service.description).map_err(field("description"))?,
@@ -132,11 +128,7 @@ impl Openrc {
     fn conf(&self, ctx: &Ctx, service: &Service, instance: Option<&str>) -> Result<String> {
         let unit = rc_name(service, instance);
         let s = service.for_instance(instance);
-        let mut c = tera::Context::new();
-        c.insert(
-            "marker",
-            &marker_line("#", &service.name, service.source.as_deref()),
-        );
+        let mut c = render::context(service);
         c.insert("script", &service.name);
         c.insert("service", &unit);
         c.insert("command", &sh::quote(&s.exec[0]).map_err(field("exec"))?);
@@ -361,9 +353,6 @@ impl Backend for Openrc {
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
         let dir = ctx.on_target(Path::new(INIT_D));
-        Ok(crate::render::marked_files(&dir)
-            .iter()
-            .filter_map(|p| p.file_name()?.to_str().map(String::from))
-            .collect())
+        Ok(render::marked_names(&dir, ""))
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{bad, BadInput};
 use crate::escape::{systemd as esc, Unrepresentable};
 use crate::host::Ctx;
 use crate::process;
-use crate::render::{marker_line, Plan};
+use crate::render::{self, Plan};
 use crate::signal::Signal;
 use crate::spec::{Level, Limit, Service, INSTANCE_PLACEHOLDER};
 use crate::status::{LastExit, ServiceStatus, State};
@@ -112,11 +112,7 @@ fn with_instance(service: &Service, text: String) -> String {
 impl Systemd {
     fn context(&self, ctx: &Ctx, service: &Service) -> Result<tera::Context> {
         let inst = |text: String| with_instance(service, text);
-        let mut c = tera::Context::new();
-        c.insert(
-            "marker",
-            &marker_line("#", &service.name, service.source.as_deref()),
-        );
+        let mut c = render::context(service);
         c.insert(
             "description",
             &inst(esc::raw_value(&service.description).map_err(field("description"))?),
@@ -308,14 +304,9 @@ impl Backend for Systemd {
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
         let dir = ctx.on_target(&unit_dir(ctx));
-        Ok(crate::render::marked_files(&dir)
-            .iter()
-            .filter_map(|p| {
-                p.file_name()?
-                    .to_str()?
-                    .strip_suffix(".service")
-                    .map(|n| n.trim_end_matches('@').to_string())
-            })
+        Ok(render::marked_names(&dir, ".service")
+            .into_iter()
+            .map(|n| n.trim_end_matches('@').to_string())
             .collect())
     }
 }

@@ -20,7 +20,7 @@ use crate::error::bad;
 use crate::escape::sh;
 use crate::host::Ctx;
 use crate::process;
-use crate::render::{marker_line, FileSpec, LinkSpec, Plan};
+use crate::render::{self, FileSpec, LinkSpec, Plan};
 use crate::spec::Service;
 use crate::status::ServiceStatus;
 
@@ -93,11 +93,7 @@ impl Backend for Sysv {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
-        let mut c = tera::Context::new();
-        c.insert(
-            "marker",
-            &marker_line("#", &service.name, service.source.as_deref()),
-        );
+        let mut c = render::context(service);
         c.insert("name", &service.name);
         c.insert("quoted_name", &sh::quote(&service.name)?);
         let mut required = vec!["$remote_fs".to_string(), "$syslog".to_string()];
@@ -154,10 +150,7 @@ impl Backend for Sysv {
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
         let dir = ctx.on_target(Path::new(INIT_D));
-        Ok(crate::render::marked_files(&dir)
-            .iter()
-            .filter_map(|p| p.file_name()?.to_str().map(String::from))
-            .collect())
+        Ok(render::marked_names(&dir, ""))
     }
 
     fn enable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {

@@ -154,6 +154,29 @@ fn tera_chain(e: &tera::Error) -> String {
     text
 }
 
+/// A template context that already holds the marker line of `service` (`{{ marker }}`).
+pub fn context(service: &crate::spec::Service) -> tera::Context {
+    let mut c = tera::Context::new();
+    c.insert(
+        "marker",
+        &marker_line("#", &service.name, service.source.as_deref()),
+    );
+    c
+}
+
+/// Names of the services whose files in `dir` carry the marker: file names less `suffix`.
+pub fn marked_names(dir: &Path, suffix: &str) -> Vec<String> {
+    marked_files(dir)
+        .iter()
+        .filter_map(|p| {
+            p.file_name()?
+                .to_str()?
+                .strip_suffix(suffix)
+                .map(String::from)
+        })
+        .collect()
+}
+
 /// Files in `dir` that carry the marker (for `list`).
 pub fn marked_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -6,9 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::container::{enabled, Container};
+use common::probe;
 use common::text;
 
-const SHARE: &str = "/opt/svc-any-share";
+use common::probe::SHARE;
 
 fn rc_status(c: &Container, unit: &str) -> i32 {
     c.exec(&["rc-service", unit, "status"])
@@ -143,35 +144,20 @@ fn arguments_environment_and_instances_on_real_openrc() {
         return;
     }
     let c = Container::boot("openrc", "argv");
-    let spec: toml::Table = toml::from_str(
-        &std::fs::read_to_string(common::fixtures().join("specs/adversarial.toml")).unwrap(),
-    )
-    .unwrap();
-    let args: Vec<String> = spec["exec"].as_array().unwrap()[1..]
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    let env = spec["env"].as_table().unwrap().clone();
-    let mut probe = toml::Table::new();
-    let mut exec = vec![
-        toml::Value::from(format!("{SHARE}/probe.py")),
-        "/tmp/probe-{instance}.json".into(),
-    ];
-    exec.extend(args.iter().map(|a| toml::Value::from(a.as_str())));
-    probe.insert("exec".into(), toml::Value::Array(exec));
-    probe.insert("env".into(), toml::Value::Table(env.clone()));
+    let adversarial = probe::adversarial();
     // A path no shell, eval or word splitting may touch.
     let odd_dir = "/tmp/dir with  'quotes' \"dq\" $HOME *";
     c.exec(&["mkdir", "-p", odd_dir]);
-    probe.insert("working_dir".into(), odd_dir.into());
-    probe.insert("user".into(), "alice".into());
-    probe.insert("limits".into(), toml::toml! { nofile = 4242 }.into());
-    probe.insert(
-        "instances".into(),
-        toml::Value::Array(vec!["1".into(), "2".into()]),
+    let mut extra = toml::toml! { user = "alice"
+    instances = ["1", "2"]
+    [limits]
+    nofile = 4242 };
+    extra.insert("working_dir".into(), odd_dir.into());
+    probe::put_definition(
+        &c,
+        "probe",
+        &adversarial.probe_definition("/tmp/probe-{instance}.json", extra),
     );
-    let text_spec = toml::to_string(&probe).unwrap();
-    c.sh_out(&format!("mkdir -p /etc/svc-any && cat > /etc/svc-any/probe.toml <<'SVC_ANY_EOF'\n{text_spec}SVC_ANY_EOF"));
     let out = c.svc_any(&["install", "probe", "--start"]);
     assert!(
         out.status.success(),
@@ -183,45 +169,16 @@ fn arguments_environment_and_instances_on_real_openrc() {
         c.succeeds("test -L /etc/init.d/probe.1 && test -L /etc/init.d/probe.2"),
         "instances are links"
     );
-    let bytes = |v: &serde_json::Value| -> Vec<u8> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b.as_u64().unwrap() as u8)
-            .collect()
-    };
     for i in ["1", "2"] {
+        let path = format!("/tmp/probe-{i}.json");
         assert!(
-            c.wait_for(
-                Duration::from_secs(10),
-                &format!("test -s /tmp/probe-{i}.json")
-            ),
+            c.wait_for(Duration::from_secs(10), &format!("test -s {path}")),
             "probe {i} did not run"
         );
-        let record: serde_json::Value =
-            serde_json::from_str(&c.sh_out(&format!("cat /tmp/probe-{i}.json"))).unwrap();
-        let got: Vec<Vec<u8>> = record["argv"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(bytes)
-            .collect();
-        let want: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-        println!(
-            "openrc instance {i}: {} arguments, {} mismatches",
-            want.len(),
-            got.iter().zip(&want).filter(|(g, w)| g != w).count()
-        );
-        assert_eq!(got, want, "argv differs");
-        for (k, v) in &env {
-            assert_eq!(
-                bytes(&record["env"][k]),
-                v.as_str().unwrap().as_bytes(),
-                "env {k} differs"
-            );
-        }
+        let record = probe::record(&c, &path);
+        adversarial.check(&format!("openrc instance {i}"), &record);
         assert_eq!(
-            bytes(&record["cwd"]),
+            probe::bytes(&record["cwd"]),
             odd_dir.as_bytes(),
             "working_dir arrives exactly"
         );

@@ -10,9 +10,10 @@ mod common;
 use std::time::Duration;
 
 use common::container::{enabled, Container};
+use common::probe;
 use common::text;
 
-const SHARE: &str = "/opt/svc-any-share";
+use common::probe::SHARE;
 
 fn status_json(c: &Container, name: &str) -> (i32, serde_json::Value) {
     let out = c.svc_any(&["status", name, "--json"]);
@@ -259,29 +260,15 @@ fn arguments_and_environment_arrive_byte_for_byte() {
         return;
     }
     let c = Container::boot("systemd", "argv");
-    // The adversarial fixture's values, run by the probe instead of /bin/echo.
-    let spec: toml::Table = toml::from_str(
-        &std::fs::read_to_string(common::fixtures().join("specs/adversarial.toml")).unwrap(),
-    )
-    .unwrap();
-    let args: Vec<String> = spec["exec"].as_array().unwrap()[1..]
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    let env = spec["env"].as_table().unwrap().clone();
-    let mut probe = toml::Table::new();
-    let mut exec = vec![
-        toml::Value::from(format!("{SHARE}/probe.py")),
-        "/run/probe.json".into(),
-    ];
-    exec.extend(args.iter().map(|a| toml::Value::from(a.as_str())));
-    probe.insert("exec".into(), toml::Value::Array(exec));
-    probe.insert("env".into(), toml::Value::Table(env.clone()));
-    probe.insert("working_dir".into(), "/tmp".into());
-    probe.insert("limits".into(), toml::toml! { nofile = 4242 }.into());
-    let text_spec = toml::to_string(&probe).unwrap();
-    c.sh_out(&format!("mkdir -p /etc/svc-any && cat > /etc/svc-any/probe.toml <<'SVC_ANY_EOF'\n{text_spec}SVC_ANY_EOF"));
-
+    let adversarial = probe::adversarial();
+    let extra = toml::toml! { working_dir = "/tmp"
+    [limits]
+    nofile = 4242 };
+    probe::put_definition(
+        &c,
+        "probe",
+        &adversarial.probe_definition("/run/probe.json", extra),
+    );
     let out = c.svc_any(&["install", "probe", "--start", "--wait"]);
     assert!(
         out.status.success(),
@@ -290,34 +277,9 @@ fn arguments_and_environment_arrive_byte_for_byte() {
         text(&out.stderr)
     );
     assert!(c.wait_for(Duration::from_secs(10), "test -s /run/probe.json"));
-    let record: serde_json::Value = serde_json::from_str(&c.sh_out("cat /run/probe.json")).unwrap();
-    let bytes = |v: &serde_json::Value| -> Vec<u8> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b.as_u64().unwrap() as u8)
-            .collect()
-    };
-    let got: Vec<Vec<u8>> = record["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(bytes)
-        .collect();
-    let want: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let mismatches =
-        got.iter().zip(&want).filter(|(g, w)| g != w).count() + got.len().abs_diff(want.len());
-    println!("argv: {} arguments, {mismatches} mismatches", want.len());
-    assert_eq!(got, want, "argv differs");
-    for (k, v) in &env {
-        assert_eq!(
-            bytes(&record["env"][k]),
-            v.as_str().unwrap().as_bytes(),
-            "env {k} differs"
-        );
-    }
-    println!("env: {} values, 0 mismatches", env.len());
-    assert_eq!(bytes(&record["cwd"]), b"/tmp");
+    let record = probe::record(&c, "/run/probe.json");
+    adversarial.check("systemd", &record);
+    assert_eq!(probe::bytes(&record["cwd"]), b"/tmp");
     assert_eq!(record["nofile"], 4242);
     assert!(c.svc_any(&["uninstall", "probe"]).status.success());
 }
@@ -377,11 +339,6 @@ fn user_level_service_for_a_non_root_user() {
     );
 }
 
-/// Writes a definition into the container's /etc/svc-any.
-fn put_definition(c: &Container, name: &str, toml: &str) {
-    c.sh_out(&format!("mkdir -p /etc/svc-any && cat > /etc/svc-any/{name}.toml <<'SVC_ANY_EOF'\n{toml}SVC_ANY_EOF"));
-}
-
 #[test]
 fn changes_failures_and_instances_on_real_systemd() {
     if !enabled("changes_failures_and_instances_on_real_systemd") {
@@ -393,7 +350,7 @@ fn changes_failures_and_instances_on_real_systemd() {
     };
 
     // a changed definition is rewritten, systemd reloaded, and the running service restarted
-    put_definition(
+    probe::put_definition(
         &c,
         "chg",
         &server(
@@ -407,7 +364,7 @@ fn changes_failures_and_instances_on_real_systemd() {
         .success());
     let pid = prop(&c, "chg", "MainPID");
     let reloads = reload_count(&c);
-    put_definition(
+    probe::put_definition(
         &c,
         "chg",
         &server(
@@ -433,7 +390,7 @@ fn changes_failures_and_instances_on_real_systemd() {
 
     // ... but a stopped one stays stopped
     assert!(c.svc_any(&["stop", "chg"]).status.success());
-    put_definition(&c, "chg", &server(18090, "env = { V = \"3\" }\n"));
+    probe::put_definition(&c, "chg", &server(18090, "env = { V = \"3\" }\n"));
     let out = c.svc_any(&["install", "chg"]);
     assert!(
         !text(&out.stdout).contains("restarted"),
@@ -443,7 +400,7 @@ fn changes_failures_and_instances_on_real_systemd() {
     assert_eq!(prop(&c, "chg", "ActiveState"), "inactive");
 
     // --wait with a health check that never passes: exit 1, the last log lines, stopped
-    put_definition(
+    probe::put_definition(
         &c,
         "never",
         &server(18095, "[health]\ntcp = \"127.0.0.1:18096\"\n"),
@@ -463,7 +420,7 @@ fn changes_failures_and_instances_on_real_systemd() {
     assert_eq!(prop(&c, "never", "ActiveState"), "inactive");
 
     // instances: one template, one unit per instance, all in one status
-    put_definition(
+    probe::put_definition(
         &c,
         "inst",
         &server(0, "instances = [\"1\", \"2\"]\n").replace("\"0\"", "\"1809{instance}\""),

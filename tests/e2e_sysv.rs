@@ -7,9 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::container::{enabled, Container};
+use common::probe;
 use common::text;
 
-const SHARE: &str = "/opt/svc-any-share";
+use common::probe::SHARE;
 
 fn lsb_status(c: &Container, name: &str) -> i32 {
     c.exec(&["service", name, "status"])
@@ -148,30 +149,17 @@ fn arguments_arrive_exactly_and_a_dead_service_reads_lsb_1() {
         return;
     }
     let c = Container::boot("sysv", "argv");
-    let spec: toml::Table = toml::from_str(
-        &std::fs::read_to_string(common::fixtures().join("specs/adversarial.toml")).unwrap(),
-    )
-    .unwrap();
-    let args: Vec<String> = spec["exec"].as_array().unwrap()[1..]
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    let env = spec["env"].as_table().unwrap().clone();
-    let mut probe = toml::Table::new();
-    let mut exec = vec![
-        toml::Value::from(format!("{SHARE}/probe.py")),
-        "/tmp/probe.json".into(),
-    ];
-    exec.extend(args.iter().map(|a| toml::Value::from(a.as_str())));
-    probe.insert("exec".into(), toml::Value::Array(exec));
-    probe.insert("env".into(), toml::Value::Table(env.clone()));
+    let adversarial = probe::adversarial();
     let odd_dir = "/tmp/dir with  'quotes' \"dq\" $HOME *";
     c.exec(&["mkdir", "-p", odd_dir]);
-    probe.insert("working_dir".into(), odd_dir.into());
-    probe.insert("user".into(), "alice".into());
-    probe.insert("restart".into(), "no".into());
-    let text_spec = toml::to_string(&probe).unwrap();
-    c.sh_out(&format!("mkdir -p /etc/svc-any && cat > /etc/svc-any/probe.toml <<'SVC_ANY_EOF'\n{text_spec}SVC_ANY_EOF"));
+    let mut extra = toml::toml! { user = "alice"
+    restart = "no" };
+    extra.insert("working_dir".into(), odd_dir.into());
+    probe::put_definition(
+        &c,
+        "probe",
+        &adversarial.probe_definition("/tmp/probe.json", extra),
+    );
     let out = c.svc_any(&["install", "probe", "--start"]);
     assert!(
         out.status.success(),
@@ -180,37 +168,11 @@ fn arguments_arrive_exactly_and_a_dead_service_reads_lsb_1() {
         text(&out.stderr)
     );
     assert!(c.wait_for(Duration::from_secs(10), "test -s /tmp/probe.json"));
-    let record: serde_json::Value = serde_json::from_str(&c.sh_out("cat /tmp/probe.json")).unwrap();
-    let bytes = |v: &serde_json::Value| -> Vec<u8> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b.as_u64().unwrap() as u8)
-            .collect()
-    };
-    let got: Vec<Vec<u8>> = record["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(bytes)
-        .collect();
-    let want: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    println!(
-        "sysv: {} arguments, {} mismatches",
-        want.len(),
-        got.iter().zip(&want).filter(|(g, w)| g != w).count()
-    );
-    assert_eq!(got, want);
-    for (k, v) in &env {
-        assert_eq!(
-            bytes(&record["env"][k]),
-            v.as_str().unwrap().as_bytes(),
-            "env {k} differs"
-        );
-    }
+    let record = probe::record(&c, "/tmp/probe.json");
+    adversarial.check("sysv", &record);
     assert_eq!(record["uid"], 1000);
     assert_eq!(
-        bytes(&record["cwd"]),
+        probe::bytes(&record["cwd"]),
         odd_dir.as_bytes(),
         "working_dir arrives exactly"
     );

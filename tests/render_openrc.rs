@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -46,15 +45,7 @@ fn files(rendered: &str) -> Vec<(String, String)> {
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/openrc")
-        .join(name);
-    if std::env::var_os("SVC_ANY_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert_eq!(actual, expected, "render differs from {}", path.display());
+    common::golden("openrc", name, actual);
 }
 
 fn parses_in_sh_and_dash(name: &str, script: &str) {

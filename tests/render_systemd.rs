@@ -31,15 +31,7 @@ fn render(fixture: &str, extra: &[&str]) -> String {
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/systemd")
-        .join(name);
-    if std::env::var_os("SVC_ANY_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert_eq!(actual, expected, "render differs from {}", path.display());
+    common::golden("systemd", name, actual);
 }
 
 /// The unit text of a render (drops the `###` header lines).

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod container;
+pub mod probe;
 pub mod scope;
 
 use std::path::{Path, PathBuf};
@@ -79,4 +80,19 @@ pub fn snapshot(root: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Compares `actual` with `tests/golden/DIR/NAME`; `SVC_ANY_BLESS=1` rewrites the file after an
+/// intended change.
+pub fn golden(dir: &str, name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(dir)
+        .join(name);
+    if std::env::var_os("SVC_ANY_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(actual, expected, "render differs from {}", path.display());
 }
