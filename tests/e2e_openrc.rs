@@ -37,7 +37,7 @@ fn http_server_lifecycle_on_real_openrc() {
     assert_eq!(c.sh_out("svc-any detect"), "openrc");
     let before_install = snapshot(&c);
 
-    let out = c.svc_any(&[
+    let out = c.svc_any_ok(&[
         "install",
         "web",
         "-f",
@@ -45,17 +45,7 @@ fn http_server_lifecycle_on_real_openrc() {
         "--start",
         "--wait",
     ]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stdout).contains("web is healthy"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.contains("web is healthy"), "{}", out);
     assert_eq!(rc_status(&c, "web"), 0, "rc-service says started");
     assert!(
         c.sh_out("rc-update show default").contains("web"),
@@ -78,10 +68,7 @@ fn http_server_lifecycle_on_real_openrc() {
         c.wait_for(Duration::from_secs(10), &format!("p=$(cat /run/openrc/options/web/child_pid); [ -n \"$p\" ] && [ \"$p\" != {pid} ] && kill -0 $p")),
         "not respawned"
     );
-    assert!(c.wait_for(
-        Duration::from_secs(10),
-        "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
-    ));
+    assert!(c.wait_http(18080, Duration::from_secs(10)));
 
     // stop: LSB 3 from svc-any and from rc-service; the port is closed
     assert!(c.svc_any(&["stop", "web"]).status.success());
@@ -96,10 +83,7 @@ fn http_server_lifecycle_on_real_openrc() {
         c.wait_for(Duration::from_secs(20), "rc-service web status >/dev/null"),
         "not back after reboot"
     );
-    assert!(c.wait_for(
-        Duration::from_secs(10),
-        "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
-    ));
+    assert!(c.wait_http(18080, Duration::from_secs(10)));
 
     // install again: nothing rewritten, no restart
     let pid = child_pid(&c, "web");
@@ -158,13 +142,7 @@ fn arguments_environment_and_instances_on_real_openrc() {
         "probe",
         &adversarial.probe_definition("/tmp/probe-{instance}.json", extra),
     );
-    let out = c.svc_any(&["install", "probe", "--start"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    c.svc_any_ok(&["install", "probe", "--start"]);
     assert!(
         c.succeeds("test -L /etc/init.d/probe.1 && test -L /etc/init.d/probe.2"),
         "instances are links"

@@ -54,7 +54,7 @@ fn http_server_lifecycle_on_real_systemd() {
     assert_eq!(c.sh_out("svc-any detect"), "systemd");
 
     // install --start --wait: returns once the health check answers
-    let out = c.svc_any(&[
+    let out = c.svc_any_ok(&[
         "install",
         "web",
         "-f",
@@ -62,17 +62,7 @@ fn http_server_lifecycle_on_real_systemd() {
         "--start",
         "--wait",
     ]);
-    assert!(
-        out.status.success(),
-        "install:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stdout).contains("web is healthy"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.contains("web is healthy"), "{}", out);
     assert_eq!(c.sh_out("systemctl is-active web"), "active");
     assert_eq!(c.sh_out("systemctl is-enabled web"), "enabled");
     assert!(c.http_ok(18080), "the port answers");
@@ -95,10 +85,7 @@ fn http_server_lifecycle_on_real_systemd() {
         c.wait_for(Duration::from_secs(10), &format!("p=$(systemctl show -p MainPID --value web); [ \"$p\" != 0 ] && [ \"$p\" != {main_pid} ]")),
         "web was not restarted after kill -9"
     );
-    assert!(c.wait_for(
-        Duration::from_secs(10),
-        "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
-    ));
+    assert!(c.wait_http(18080, Duration::from_secs(10)));
     let (code, json) = status_json(&c, "web");
     assert_eq!(code, 0);
     assert_eq!(json["services"][0]["restarts"], 1);
@@ -117,7 +104,7 @@ fn http_server_lifecycle_on_real_systemd() {
     assert_eq!(json["services"][0]["last_exit"]["signal"], "TERM");
 
     // a process that exits 143 on TERM, as a JVM does: a clean stop, not a failure
-    let out = c.svc_any(&[
+    c.svc_any_ok(&[
         "install",
         "jvm",
         "-f",
@@ -125,12 +112,6 @@ fn http_server_lifecycle_on_real_systemd() {
         "--start",
         "--wait=10",
     ]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
     assert!(c.svc_any(&["stop", "jvm"]).status.success());
     assert_eq!(
         prop(&c, "jvm", "ExecMainStatus"),
@@ -171,10 +152,7 @@ fn http_server_lifecycle_on_real_systemd() {
         c.wait_for(Duration::from_secs(20), "systemctl is-active -q web"),
         "web is not back after reboot"
     );
-    assert!(c.wait_for(
-        Duration::from_secs(10),
-        "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
-    ));
+    assert!(c.wait_http(18080, Duration::from_secs(10)));
     assert_eq!(status_json(&c, "web").0, 0);
 
     // restart gives a new process; disable and enable touch only the boot link
@@ -269,13 +247,7 @@ fn arguments_and_environment_arrive_byte_for_byte() {
         "probe",
         &adversarial.probe_definition("/run/probe.json", extra),
     );
-    let out = c.svc_any(&["install", "probe", "--start", "--wait"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    c.svc_any_ok(&["install", "probe", "--start", "--wait"]);
     assert!(c.wait_for(Duration::from_secs(10), "test -s /run/probe.json"));
     let record = probe::record(&c, "/run/probe.json");
     adversarial.check("systemd", &record);
@@ -425,13 +397,7 @@ fn changes_failures_and_instances_on_real_systemd() {
         "inst",
         &server(0, "instances = [\"1\", \"2\"]\n").replace("\"0\"", "\"1809{instance}\""),
     );
-    let out = c.svc_any(&["install", "inst", "--start", "--wait"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    c.svc_any_ok(&["install", "inst", "--start", "--wait"]);
     assert!(c.succeeds("test -f /etc/systemd/system/inst@.service"));
     for i in ["1", "2"] {
         assert_eq!(c.sh_out(&format!("systemctl is-active inst@{i}")), "active");

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::container::{enabled, Container};
 use common::probe;
-use common::text;
 
 use common::probe::SHARE;
 
@@ -38,7 +37,7 @@ fn http_server_lifecycle_on_real_sysvinit() {
     assert_eq!(c.sh_out("svc-any detect"), "sysv");
     let before_install = snapshot(&c);
 
-    let out = c.svc_any(&[
+    c.svc_any_ok(&[
         "install",
         "web",
         "-f",
@@ -46,12 +45,6 @@ fn http_server_lifecycle_on_real_sysvinit() {
         "--start",
         "--wait",
     ]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
     assert!(
         c.succeeds("ls /etc/rc2.d/S*web && ls /etc/rc0.d/K*web"),
         "update-rc.d made the links"
@@ -72,10 +65,7 @@ fn http_server_lifecycle_on_real_sysvinit() {
     // SysV itself would leave it dead; the supervisor restarts it
     let pid = main_pid(&c, "web");
     c.sh_out(&format!("kill -9 {pid}"));
-    assert!(c.wait_for(
-        Duration::from_secs(10),
-        "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
-    ));
+    assert!(c.wait_http(18080, Duration::from_secs(10)));
     assert_ne!(main_pid(&c, "web"), pid, "restarted after kill -9");
 
     // stop through the LSB script: LSB 3 from the script, service and svc-any
@@ -91,10 +81,7 @@ fn http_server_lifecycle_on_real_sysvinit() {
         c.wait_for(Duration::from_secs(20), "service web status >/dev/null"),
         "not back after reboot"
     );
-    assert!(c.wait_for(
-        Duration::from_secs(10),
-        "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:18080/\")'"
-    ));
+    assert!(c.wait_http(18080, Duration::from_secs(10)));
 
     // install again: nothing rewritten, no restart
     let pid = main_pid(&c, "web");
@@ -160,13 +147,7 @@ fn arguments_arrive_exactly_and_a_dead_service_reads_lsb_1() {
         "probe",
         &adversarial.probe_definition("/tmp/probe.json", extra),
     );
-    let out = c.svc_any(&["install", "probe", "--start"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    c.svc_any_ok(&["install", "probe", "--start"]);
     assert!(c.wait_for(Duration::from_secs(10), "test -s /tmp/probe.json"));
     let record = probe::record(&c, "/tmp/probe.json");
     adversarial.check("sysv", &record);

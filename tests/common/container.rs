@@ -148,6 +148,31 @@ impl Container {
         );
     }
 
+    /// svc-any inside, which must succeed; returns its stdout.
+    pub fn svc_any_ok(&self, args: &[&str]) -> String {
+        let out = self.svc_any(args);
+        assert!(
+            out.status.success(),
+            "svc-any {args:?} failed ({}):\n{}{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Polls until `http://127.0.0.1:PORT/` answers 200 inside; false after `timeout`.
+    pub fn wait_http(&self, port: u16, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.http_ok(port) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
     /// Whether `http://127.0.0.1:PORT/` answers 200 inside.
     pub fn http_ok(&self, port: u16) -> bool {
         self.succeeds(&format!(
