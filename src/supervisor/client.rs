@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::protocol::{Request, Response};
@@ -85,7 +84,14 @@ pub fn ensure_running(scope: &Scope, level: Level) -> Result<()> {
         }
     }
     let exe = std::env::current_exe().context("finding the svc-any binary")?;
-    let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    // pipe() then close-on-exec rather than pipe2, which macOS lacks; nothing execs between.
+    let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe()?;
+    for end in [&read, &write] {
+        nix::fcntl::fcntl(
+            end,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )?;
+    }
     let write_fd = write.as_raw_fd();
     let mut cmd = Command::new(exe);
     cmd.arg("supervisor")

@@ -11,7 +11,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
@@ -26,7 +25,7 @@ use nix::unistd::Pid;
 use super::child;
 use super::logfile::LogFile;
 use super::protocol::{unit_key, Request, Response};
-use super::Scope;
+use super::{log_path, Options, Scope};
 use crate::signal::Signal;
 use crate::spec::{self, Level, Restart, Service};
 use crate::status::{LastExit, ServiceStatus, State};
@@ -37,15 +36,6 @@ const STABLE_RUN: Duration = Duration::from_secs(10);
 /// Default rotation of the logs svc-any keeps itself (when `log.file` is not set).
 const DEFAULT_LOG_MAX: u64 = 10 << 20;
 const DEFAULT_LOG_KEEP: u32 = 5;
-
-pub struct Options {
-    pub scope: Scope,
-    pub level: Level,
-    /// Run attached to the terminal (a container's PID 1), logging events to stderr.
-    pub foreground: bool,
-    /// Written to (one byte) once the socket accepts, then closed: the CLI waits on it.
-    pub ready_fd: Option<RawFd>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -211,14 +201,6 @@ impl Unit {
             enabled: Some(self.enabled),
             reason: self.reason.clone(),
         }
-    }
-}
-
-/// Where a unit's output goes: its `log.file`, else `STATE/logs/UNIT.log`.
-pub fn log_path(scope: &Scope, key: &str, service: &Service) -> PathBuf {
-    match &service.log {
-        Some(l) => PathBuf::from(&l.file),
-        None => scope.logs_dir().join(format!("{key}.log")),
     }
 }
 

@@ -17,17 +17,48 @@
 //! RUNTIME_DIR/pids/UNIT                "PID STARTTIME" of each running unit
 //! ```
 
+// The supervisor itself is Linux only (signalfd, clone, prctl); on macOS launchd supervises.
+#[cfg(target_os = "linux")]
 mod child;
 pub mod client;
+#[cfg(target_os = "linux")]
 mod daemon;
+#[cfg(target_os = "linux")]
 mod logfile;
 pub mod protocol;
 
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use crate::host::SYSTEM_STATE_DIR;
+use crate::spec::{Level, Service};
 
-pub use daemon::{log_path, run, Options};
+#[cfg(target_os = "linux")]
+pub use daemon::run;
+
+/// How `svc-any supervisor` runs.
+pub struct Options {
+    pub scope: Scope,
+    pub level: Level,
+    /// Run attached to the terminal (a container's PID 1), logging events to stderr.
+    pub foreground: bool,
+    /// Written to (one byte) once the socket accepts, then closed: the CLI waits on it.
+    pub ready_fd: Option<RawFd>,
+}
+
+/// The builtin supervisor needs Linux; elsewhere the host's own manager is the only choice.
+#[cfg(not(target_os = "linux"))]
+pub fn run(_opts: Options) -> anyhow::Result<i32> {
+    anyhow::bail!("the builtin supervisor runs on Linux only; use the host's init system")
+}
+
+/// Where a unit's output goes: its `log.file`, else `LOGS/UNIT.log`.
+pub fn log_path(scope: &Scope, key: &str, service: &Service) -> PathBuf {
+    match &service.log {
+        Some(l) => PathBuf::from(&l.file),
+        None => scope.logs_dir().join(format!("{key}.log")),
+    }
+}
 
 /// The directories of one supervisor scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
