@@ -5,6 +5,7 @@
 //! dialect cannot carry. Escapers never guess and never drop a byte: an error becomes exit 2 with
 //! the key named, before anything is written.
 
+pub mod plist;
 pub mod sh;
 pub mod systemd;
 
@@ -29,6 +30,8 @@ pub enum Unrepresentable {
     UnsafeInPath(char),
     /// A Unicode noncharacter, which the manager's strict UTF-8 check rejects.
     NotStrictUtf8,
+    /// A character outside XML 1.0's `Char` production (U+FFFE, U+FFFF).
+    NotXmlChar(char),
 }
 
 impl fmt::Display for Unrepresentable {
@@ -66,6 +69,9 @@ impl fmt::Display for Unrepresentable {
             ),
             Unrepresentable::NotStrictUtf8 => {
                 write!(f, "holds a Unicode noncharacter (U+FDD0..U+FDEF or U+xFFFE/U+xFFFF), which the manager rejects")
+            }
+            Unrepresentable::NotXmlChar(c) => {
+                write!(f, "holds {c:?}, which no XML document can carry")
             }
         }
     }
