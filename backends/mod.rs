@@ -5,6 +5,7 @@
 //! health checks, lives once in `src/` and is the same for every backend.
 
 pub mod builtin;
+pub mod launchd;
 pub mod openrc;
 pub mod systemd;
 pub mod sysv;
@@ -18,6 +19,7 @@ use crate::spec::Service;
 use crate::status::ServiceStatus;
 
 pub use self::builtin::Builtin;
+pub use self::launchd::Launchd;
 pub use self::openrc::Openrc;
 pub use self::systemd::Systemd;
 pub use self::sysv::Sysv;
@@ -85,6 +87,18 @@ pub trait Backend {
     fn disable(&self, ctx: &Ctx, _service: &Service, links: &[LinkSpec]) -> Result<bool> {
         crate::engine::remove_boot_links(ctx, links)
     }
+
+    /// Makes running `services` run their changed definitions (after `reload_manager`). A
+    /// restart, unless the manager reads a definition only when it loads it (launchd).
+    fn apply_changes(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
+        self.control(ctx, Verb::Restart, services)
+    }
+
+    /// Whether an installed service starts at boot until it is disabled (launchd loads every
+    /// plist in its directories), rather than only once enabled.
+    fn boots_when_installed(&self) -> bool {
+        false
+    }
 }
 
 /// The backends as one type, dispatched without boxing.
@@ -94,6 +108,7 @@ pub enum AnyBackend {
     Builtin,
     Openrc,
     Sysv,
+    Launchd,
 }
 
 /// The backend called `name`, if svc-any has it yet.
@@ -103,11 +118,12 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "builtin" => Some(Builtin.into()),
         "openrc" => Some(Openrc.into()),
         "sysv" => Some(Sysv.into()),
+        "launchd" => Some(Launchd.into()),
         _ => None,
     }
 }
 
 /// Names of the backends this build carries.
 pub fn available() -> Vec<&'static str> {
-    vec!["systemd", "builtin", "openrc", "sysv"]
+    vec!["systemd", "builtin", "openrc", "sysv", "launchd"]
 }

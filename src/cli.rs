@@ -482,6 +482,7 @@ fn context(cli: &Cli, level: Level, root: Option<&Path>) -> Result<Ctx> {
         offline_reason: root.map(|_| "--root".to_string()),
         renderer: Renderer::new(cli.template_dir.as_deref())?,
         home: host::home_dir()?,
+        probe_root: cli.probe_root.clone().unwrap_or_else(|| PathBuf::from("/")),
     })
 }
 

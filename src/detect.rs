@@ -43,8 +43,15 @@ pub fn detect(root: &Path) -> Detection {
     };
     let path = |p: &str| -> PathBuf { root.join(p.trim_start_matches('/')) };
 
-    if cfg!(target_os = "macos") {
-        ask("operating system", "macOS".into());
+    // Every macOS has this file; reading it (not only the build target) lets the tests stand up
+    // a fake macOS host.
+    let macos = cfg!(target_os = "macos")
+        || path("/System/Library/CoreServices/SystemVersion.plist").is_file();
+    if macos {
+        ask(
+            "operating system (/System/Library/CoreServices/SystemVersion.plist)",
+            "macOS".into(),
+        );
         return Detection {
             backend: "launchd".into(),
             live: true,

@@ -240,6 +240,8 @@ pub fn install(
         let enabled = opts.enable || sp.previous.as_ref().is_some_and(|r| r.enabled);
         if opts.enable {
             manager_needs_reload |= backend.enable(ctx, &sp.service, &sp.plan.enable_links)?;
+        } else if sp.previous.is_none() && backend.boots_when_installed() {
+            backend.disable(ctx, &sp.service, &sp.plan.enable_links)?;
         }
         crashpoint::reached("install:before-record");
         let record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
@@ -268,7 +270,7 @@ pub fn install(
         .map(|sp| &sp.service)
         .collect();
     if !restart.is_empty() {
-        backend.control(ctx, Verb::Restart, &restart)?;
+        backend.apply_changes(ctx, &restart)?;
         for s in &restart {
             say(format!("restarted {} (its definition changed)", s.name));
         }

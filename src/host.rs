@@ -20,6 +20,8 @@ pub struct Ctx {
     pub renderer: Renderer,
     /// The invoking user's home (user level paths).
     pub home: PathBuf,
+    /// Where probes of the running host read (`/`; tests point it at a fake host).
+    pub probe_root: PathBuf,
 }
 
 impl Ctx {

@@ -31,6 +31,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../templates/openrc.confd.tera"),
     ),
     ("sysv.initd", include_str!("../templates/sysv.initd.tera")),
+    (
+        "launchd.plist",
+        include_str!("../templates/launchd.plist.tera"),
+    ),
 ];
 
 /// The words that mark a file as svc-any's own. A file without them is never overwritten or

@@ -120,6 +120,9 @@ pub struct Service {
     pub health: Option<Health>,
     pub instances: Vec<String>,
     pub level: Level,
+    /// launchd's labels are reverse-DNS: `PREFIX.NAME` (default `org.svc-any`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launchd_label_prefix: Option<String>,
     /// The file it was read from, for the marker line; `None` for the quick form.
     pub source: Option<PathBuf>,
 }
@@ -215,6 +218,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "health",
     "instances",
     "level",
+    "launchd",
 ];
 
 type S<T> = Spanned<T>;
@@ -246,6 +250,13 @@ struct RawService {
     health: Option<RawHealth>,
     instances: Option<S<Vec<S<String>>>>,
     level: Option<S<String>>,
+    launchd: Option<RawLaunchd>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLaunchd {
+    label_prefix: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -682,6 +693,15 @@ fn validate(
         }
     };
 
+    let launchd_label_prefix = match raw.launchd.and_then(|l| l.label_prefix) {
+        None => None,
+        Some(p) => {
+            check_label_prefix(p.get_ref())
+                .map_err(|m| src.error(p.span(), "launchd.label_prefix", m))?;
+            Some(p.into_inner())
+        }
+    };
+
     let service = Service {
         name,
         description,
@@ -707,6 +727,7 @@ fn validate(
         health,
         instances,
         level,
+        launchd_label_prefix,
         source: src.path.clone(),
     };
     check_placeholders(&service).map_err(|e| e.at(src.label.clone()))?;
@@ -716,6 +737,22 @@ fn validate(
 // ---------------------------------------------------------------------------------------------
 // Field checks
 // ---------------------------------------------------------------------------------------------
+
+/// A reverse-DNS prefix for launchd labels: dot-separated words of letters, digits and `-`.
+fn check_label_prefix(prefix: &str) -> Result<(), String> {
+    let word_ok = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if prefix.len() > 128 || !prefix.split('.').all(word_ok) {
+        return Err(format!(
+            "`{}` is not a reverse-DNS prefix: write dot-separated words of letters, digits, `-` and `_`, like \"com.example\"",
+            prefix.escape_debug()
+        ));
+    }
+    Ok(())
+}
 
 /// Systemd unit suffixes: a service name ending in one would make a confusing unit name.
 const UNIT_SUFFIXES: &[&str] = &[
