@@ -14,7 +14,7 @@ use anyhow::Result;
 use enum_dispatch::enum_dispatch;
 
 use crate::host::Ctx;
-use crate::render::{LinkSpec, Plan};
+use crate::render::{FileSpec, LinkSpec, Plan};
 use crate::spec::Service;
 use crate::status::ServiceStatus;
 
@@ -92,6 +92,17 @@ pub trait Backend {
     /// restart, unless the manager reads a definition only when it loads it (launchd).
     fn apply_changes(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
         self.control(ctx, Verb::Restart, services)
+    }
+
+    /// Files that make a `[groups]` entry native (systemd's `GROUP.target`); most managers have
+    /// no such thing, and svc-any acts on the members itself.
+    fn render_group(
+        &self,
+        _ctx: &Ctx,
+        _group: &str,
+        _members: &[&Service],
+    ) -> Result<Vec<FileSpec>> {
+        Ok(Vec::new())
     }
 
     /// Whether an installed service starts at boot until it is disabled (launchd loads every

@@ -128,6 +128,12 @@ impl Systemd {
         );
         c.insert("after", &after);
         c.insert("requires", &deps(&service.requires));
+        let part_of: Vec<String> = service
+            .groups
+            .iter()
+            .map(|g| format!("{g}.target"))
+            .collect();
+        c.insert("part_of", &part_of);
         c.insert(
             "exec_start",
             &inst(esc::exec_line(&service.exec).map_err(field("exec"))?),
@@ -300,6 +306,28 @@ impl Backend for Systemd {
             cmd.args(["--unit", &unit]);
         }
         process::interactive(&mut cmd)
+    }
+
+    fn render_group(
+        &self,
+        ctx: &Ctx,
+        group: &str,
+        members: &[&Service],
+    ) -> Result<Vec<render::FileSpec>> {
+        let mut c = tera::Context::new();
+        c.insert("marker", &render::marker_line("#", group, None));
+        c.insert("name", group);
+        let units: Vec<String> = members
+            .iter()
+            .flat_map(|s| unit_names(s))
+            .map(|(_, u)| u)
+            .collect();
+        c.insert("members", &units);
+        Ok(vec![render::FileSpec {
+            path: unit_dir(ctx).join(format!("{group}.target")),
+            mode: 0o644,
+            content: ctx.renderer.render("systemd.target", &c)?,
+        }])
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {

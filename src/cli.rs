@@ -241,6 +241,26 @@ fn run(cli: Cli) -> Result<i32> {
                     );
                 }
             }
+            // The files that make each group native (systemd's GROUP.target).
+            let all: Vec<&Service> = spec::dependency_order(&services.iter().collect::<Vec<_>>());
+            let mut groups: Vec<&str> = all
+                .iter()
+                .flat_map(|s| s.groups.iter().map(String::as_str))
+                .collect();
+            groups.sort_unstable();
+            groups.dedup();
+            for group in groups {
+                let members: Vec<&Service> = all
+                    .iter()
+                    .copied()
+                    .filter(|s| s.groups.iter().any(|g| g == group))
+                    .collect();
+                for file in backend.render_group(&ctx, group, &members)? {
+                    println!();
+                    println!("### {} (mode {:o})", file.path.display(), file.mode);
+                    print!("{}", file.content);
+                }
+            }
             Ok(0)
         }
         Command::Install {

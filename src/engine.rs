@@ -250,6 +250,9 @@ pub fn install(
         }
     }
 
+    let installed: Vec<&Service> = plans.iter().map(|sp| &sp.service).collect();
+    manager_needs_reload |= update_groups(ctx, backend, &installed, true)?;
+
     if !ctx.live {
         let why = ctx.offline_reason.as_deref().unwrap_or("offline");
         if opts.start {
@@ -280,6 +283,101 @@ pub fn install(
         start_and_wait(ctx, backend, Verb::Start, &all, opts.wait)?;
     }
     Ok(())
+}
+
+/// Brings the group records (and the backend's group files) of the groups `services` belong
+/// to up to date, after they were installed (`joined`) or uninstalled. Returns whether a file
+/// changed (the manager must re-read its definitions).
+fn update_groups(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    services: &[&Service],
+    joined: bool,
+) -> Result<bool> {
+    let mut groups: BTreeSet<&str> = services
+        .iter()
+        .flat_map(|s| s.groups.iter().map(String::as_str))
+        .collect();
+    if !joined {
+        // An uninstalled service leaves every group that lists it, whatever its file says now.
+        for name in group_names(ctx)? {
+            if let Some(g) = state::load_group(ctx, &name)? {
+                if services.iter().any(|s| g.members.contains(&s.name)) {
+                    groups.insert(Box::leak(name.into_boxed_str()));
+                }
+            }
+        }
+    }
+    let mut changed = false;
+    for group in groups {
+        let mut record = state::load_group(ctx, group)?
+            .unwrap_or_else(|| state::GroupRecord::new(backend.name(), group));
+        let before = record.clone();
+        for s in services {
+            let listed = s.groups.iter().any(|g| g == group);
+            record.members.retain(|m| *m != s.name);
+            if joined && listed {
+                record.members.push(s.name.clone());
+            }
+        }
+        let member_records = installed(ctx, &record.members)?;
+        let members: Vec<&Service> = spec::dependency_order(
+            &member_records
+                .iter()
+                .map(|r| &r.service)
+                .collect::<Vec<_>>(),
+        );
+        record.members = members.iter().map(|s| s.name.clone()).collect();
+        let files = if members.is_empty() {
+            Vec::new()
+        } else {
+            backend.render_group(ctx, group, &members)?
+        };
+        for f in &files {
+            let target = ctx.on_target(&f.path);
+            if fsutil::read_existing(&target)?.as_deref() == Some(f.content.as_bytes()) {
+                continue;
+            }
+            if target.exists() && !has_marker(&target) {
+                bail!(
+                    "{} exists and was not written by svc-any; remove it to let svc-any make group `{group}`",
+                    target.display()
+                );
+            }
+            fsutil::write_atomic(&target, f.content.as_bytes(), f.mode)?;
+            say(format!("wrote {}", target.display()));
+            changed = true;
+        }
+        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        for old in before.files.iter().filter(|p| !paths.contains(p)) {
+            remove_owned(ctx, old)?;
+            changed = true;
+        }
+        record.files = paths;
+        if record.members.is_empty() {
+            state::remove_group(ctx, group)?;
+        } else if record != before {
+            state::save_group(ctx, &record)?;
+        }
+    }
+    Ok(changed)
+}
+
+/// Names of the installed groups.
+fn group_names(ctx: &Ctx) -> Result<Vec<String>> {
+    let dir = ctx.on_target(&ctx.state_dir().join("groups"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    Ok(entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .map(String::from)
+        })
+        .collect())
 }
 
 /// What a link is for, in what the engine says about it.
@@ -417,7 +515,7 @@ fn unified_diff(old_name: &str, new_name: &str, old: &str, new: &str) -> String 
 /// Stops, disables and removes exactly what the records say svc-any wrote.
 pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: bool) -> Result<()> {
     let mut records = Vec::new();
-    for name in names {
+    for name in &expand_groups(ctx, names)? {
         match state::load(ctx, name)? {
             Some(r) => records.push(r),
             None => say(format!("{name} is not installed")),
@@ -464,6 +562,8 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
         crashpoint::reached("uninstall:files-removed");
         state::remove(ctx, &r.service.name)?;
     }
+    let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();
+    update_groups(ctx, backend, &gone, false)?;
     if ctx.live {
         backend.reload_manager(ctx)?;
         say(format!("reloaded {}", backend.name()));
@@ -472,9 +572,29 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
 }
 
 /// The records of `names`; an unknown name is bad input.
+/// `names` with each installed group replaced by its members, in order, each name once.
+pub fn expand_groups(ctx: &Ctx, names: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let members = match state::load(ctx, name)? {
+            Some(_) => vec![name.clone()],
+            None => match state::load_group(ctx, name)? {
+                Some(g) => g.members,
+                None => vec![name.clone()],
+            },
+        };
+        for m in members {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn installed(ctx: &Ctx, names: &[String]) -> Result<Vec<Record>> {
     let mut out = Vec::new();
-    for name in names {
+    for name in &expand_groups(ctx, names)? {
         match state::load(ctx, name)? {
             Some(r) => out.push(r),
             None => {
@@ -677,7 +797,7 @@ pub fn status(ctx: &Ctx, backend: &AnyBackend, names: &[String]) -> Result<Vec<S
             .map(|r| (r.service.name.clone(), Some(r)))
             .collect()
     } else {
-        names
+        expand_groups(ctx, names)?
             .iter()
             .map(|n| Ok((n.clone(), state::load(ctx, n)?)))
             .collect::<Result<_>>()?

@@ -19,6 +19,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../templates/systemd.service.tera"),
     ),
     (
+        "systemd.target",
+        include_str!("../templates/systemd.target.tera"),
+    ),
+    (
         "builtin.toml",
         include_str!("../templates/builtin.toml.tera"),
     ),

@@ -120,6 +120,9 @@ pub struct Service {
     pub health: Option<Health>,
     pub instances: Vec<String>,
     pub level: Level,
+    /// The `[groups]` of its file that list it (systemd: `PartOf=GROUP.target`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     /// launchd's labels are reverse-DNS: `PREFIX.NAME` (default `org.svc-any`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launchd_label_prefix: Option<String>,
@@ -413,6 +416,15 @@ pub fn parse(
         }
         for (group, members) in raw.groups {
             check_name(&group).map_err(|m| src.error(members.span(), "groups", m))?;
+            if project.services.contains_key(&group) {
+                return Err(src
+                    .error(
+                        members.span(),
+                        &format!("groups.{group}"),
+                        format!("`{group}` names both a service and a group"),
+                    )
+                    .hint("`svc-any start NAME` must mean one thing: rename the group"));
+            }
             let mut names = Vec::new();
             for member in members.into_inner() {
                 if !project.services.contains_key(member.get_ref()) {
@@ -425,6 +437,13 @@ pub fn parse(
                         .hint("a group lists services defined under [services.NAME]"));
                 }
                 names.push(member.into_inner());
+            }
+            for member in &names {
+                if let Some(service) = project.services.get_mut(member) {
+                    if !service.groups.contains(&group) {
+                        service.groups.push(group.clone());
+                    }
+                }
             }
             project.groups.insert(group, names);
         }
@@ -727,6 +746,7 @@ fn validate(
         health,
         instances,
         level,
+        groups: Vec::new(),
         launchd_label_prefix,
         source: src.path.clone(),
     };
@@ -1149,22 +1169,24 @@ fn check_dependency_cycles(project: &Project) -> Result<(), BadInput> {
 /// Orders services so that each comes after everything it depends on (for start; reverse it for
 /// stop). Dependencies outside the set are ignored.
 pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
-    let names: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
-    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    // By position, not by name: the instances of one service share its name, and each must be
+    // placed (a dependency is met once every instance of it is).
+    let mut placed = vec![false; services.len()];
     let mut out = Vec::new();
     while out.len() < services.len() {
         let before = out.len();
-        for s in services {
-            if placed.contains(s.name.as_str()) {
+        for (i, s) in services.iter().enumerate() {
+            if placed[i] {
                 continue;
             }
-            let ready = s
-                .after
-                .iter()
-                .chain(&s.requires)
-                .all(|d| !names.contains(d.as_str()) || placed.contains(d.as_str()));
-            if ready {
-                placed.insert(&s.name);
+            let unplaced = |name: &str| {
+                services
+                    .iter()
+                    .zip(&placed)
+                    .any(|(other, done)| !done && other.name == name)
+            };
+            if s.after.iter().chain(&s.requires).all(|d| !unplaced(d)) {
+                placed[i] = true;
                 out.push(*s);
             }
         }
@@ -1173,10 +1195,49 @@ pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
             out.extend(
                 services
                     .iter()
-                    .filter(|s| !placed.contains(s.name.as_str())),
+                    .zip(&placed)
+                    .filter(|(_, done)| !**done)
+                    .map(|(s, _)| *s),
             );
             break;
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_instance_is_ordered_after_its_dependencies() {
+        let text = "[services.db]\nexec = [\"/bin/db\"]\n\
+            [services.worker]\nexec = [\"/bin/w\"]\ninstances = [\"1\", \"2\", \"3\"]\nrequires = [\"db\"]\n\
+            [services.api]\nexec = [\"/bin/api\"]\nafter = [\"worker\"]\n";
+        let src = Source {
+            label: "test".into(),
+            text,
+            path: None,
+        };
+        let opts = ParseOptions {
+            default_level: Level::System,
+            forced_level: None,
+            accounts: None,
+        };
+        let project = parse(&src, None, &opts).unwrap();
+        // As the supervisor sees them: one entry per instance, dependants first.
+        let api = &project.services["api"];
+        let db = &project.services["db"];
+        let workers: Vec<Service> = (1..=3)
+            .map(|i| project.services["worker"].for_instance(Some(&i.to_string())))
+            .collect();
+        let mut given: Vec<&Service> = vec![api];
+        given.extend(workers.iter());
+        given.push(db);
+        let order: Vec<String> = dependency_order(&given)
+            .iter()
+            .map(|s| s.exec[0].clone())
+            .collect();
+        assert_eq!(order, ["/bin/db", "/bin/w", "/bin/w", "/bin/w", "/bin/api"]);
+    }
 }

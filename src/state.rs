@@ -108,6 +108,60 @@ pub fn all(ctx: &Ctx) -> Result<Vec<Record>> {
     Ok(out)
 }
 
+/// A `[groups]` entry as installed: its members (in the order they start), and the files the
+/// backend wrote for the group itself (systemd's `GROUP.target`). `STATE_DIR/groups/NAME.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub generated_by: String,
+    pub format: u32,
+    pub backend: String,
+    pub name: String,
+    pub members: Vec<String>,
+    pub files: Vec<PathBuf>,
+}
+
+impl GroupRecord {
+    pub fn new(backend: &str, name: &str) -> GroupRecord {
+        GroupRecord {
+            generated_by: "svc-any".into(),
+            format: FORMAT,
+            backend: backend.into(),
+            name: name.into(),
+            members: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
+fn group_path(ctx: &Ctx, name: &str) -> PathBuf {
+    ctx.on_target(&ctx.state_dir().join("groups"))
+        .join(format!("{name}.json"))
+}
+
+pub fn load_group(ctx: &Ctx, name: &str) -> Result<Option<GroupRecord>> {
+    let path = group_path(ctx, name);
+    let Some(bytes) = fsutil::read_existing(&path)? else {
+        return Ok(None);
+    };
+    let record = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not a group record svc-any can read; remove it and reinstall",
+            path.display()
+        )
+    })?;
+    Ok(Some(record))
+}
+
+pub fn save_group(ctx: &Ctx, record: &GroupRecord) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(record).expect("plain data");
+    fsutil::write_atomic(&group_path(ctx, &record.name), &bytes, 0o644)
+}
+
+pub fn remove_group(ctx: &Ctx, name: &str) -> Result<()> {
+    fsutil::remove(&group_path(ctx, name))?;
+    Ok(())
+}
+
 /// The record's directory on the target, for messages.
 pub fn location(ctx: &Ctx) -> PathBuf {
     records_dir(ctx)
