@@ -286,8 +286,13 @@ impl Backend for Openrc {
             for (instance, unit) in units(service) {
                 let options = run(&format!("options/{unit}"));
                 let child = read(&options.join("child_pid")).and_then(|p| p.parse::<u32>().ok());
-                let supervisor = read(&options.join("pidfile"))
-                    .and_then(|f| read(Path::new(&f)))
+                // `supervise-daemon --start` returns before the supervisor it forks has
+                // written its pid: an empty pid file means it is still on its way up.
+                let supervisor_file = read(&options.join("pidfile")).map(|f| read(Path::new(&f)));
+                let supervisor_starting = matches!(&supervisor_file, Some(None))
+                    || matches!(&supervisor_file, Some(Some(p)) if p.is_empty());
+                let supervisor = supervisor_file
+                    .flatten()
                     .and_then(|p| p.parse::<u32>().ok());
                 let installed = ctx.on_target(&PathBuf::from(INIT_D).join(&unit)).exists();
                 let started = run(&format!("started/{unit}")).exists();
@@ -302,10 +307,14 @@ impl Backend for Openrc {
                         State::Starting,
                         Some("supervise-daemon is respawning it".to_string()),
                     )
+                } else if started && supervisor_starting {
+                    (State::Starting, None)
                 } else if started {
+                    // Giving up (respawn_max) marks the service failed, handled above: here
+                    // its supervisor is gone without a word (killed).
                     (
                         State::Failed,
-                        Some("supervise-daemon gave up (respawn_max)".to_string()),
+                        Some("its supervise-daemon is not running".to_string()),
                     )
                 } else {
                     (State::Stopped, None)

@@ -373,6 +373,12 @@ fn status_from_show(
         (_, "active" | "reloading" | "deactivating", _) => State::Running,
         (_, "activating", _) => State::Starting,
         (_, "inactive", _) => State::Stopped,
+        // systemd says `failed` both when the process ended uncleanly and Restart= did not
+        // bring it back, and when it gave up (start limit, a start that could not run). The
+        // model, like the builtin supervisor, calls the first `dead`.
+        (_, "failed", _) if matches!(get("Result"), "exit-code" | "signal" | "core-dump") => {
+            State::Dead
+        }
         (_, "failed", _) => State::Failed,
         _ => State::Unknown,
     };
@@ -432,12 +438,16 @@ NRestarts=1\nExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=@1700000000\
 Id=gone.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n\
 ExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=\nUnitFileState=\n\n\
 Id=jvm.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nNRestarts=5\n\
-ExecMainCode=2\nExecMainStatus=9\nStateChangeTimestamp=@1700000100\nUnitFileState=disabled\n";
+ExecMainCode=2\nExecMainStatus=9\nStateChangeTimestamp=@1700000100\nUnitFileState=disabled\n\
+Result=start-limit-hit\n\n\
+Id=once.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nNRestarts=0\n\
+ExecMainCode=1\nExecMainStatus=1\nStateChangeTimestamp=@1700000200\nUnitFileState=enabled\n\
+Result=exit-code\n";
 
     #[test]
     fn show_output_maps_to_the_status_model() {
         let blocks = parse_show(SHOW);
-        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks.len(), 4);
         let running = status_from_show("demo", None, "demo.service".into(), &blocks[0]);
         assert_eq!(running.state, State::Running);
         assert_eq!(running.pid, Some(4242));
@@ -457,6 +467,12 @@ ExecMainCode=2\nExecMainStatus=9\nStateChangeTimestamp=@1700000100\nUnitFileStat
             })
         );
         assert_eq!(failed.enabled, Some(false));
+        assert_eq!(failed.reason.as_deref(), Some("start-limit-hit"));
+        // Ended uncleanly and not restarted (Restart=no): dead, as the builtin says.
+        let dead = status_from_show("once", None, "once.service".into(), &blocks[3]);
+        assert_eq!(dead.state, State::Dead);
+        assert_eq!(dead.last_exit, Some(LastExit::Exited { code: 1 }));
+        assert_eq!(dead.reason.as_deref(), Some("exit-code"));
     }
 
     #[test]

@@ -691,8 +691,9 @@ fn start_and_wait(
     Ok(())
 }
 
-/// Waits until `service` is healthy (its health check passes) or, without a check, runs and
-/// stays up for [`SETTLE`]. On timeout: stop it, show its last log lines, fail.
+/// Waits until `service` is healthy (the manager runs it and its health check passes) or,
+/// without a check, runs and stays up for [`SETTLE`]. On timeout, or once the manager says it
+/// ended and will not come back: stop it, show its last log lines, fail.
 pub fn wait_ready(
     ctx: &Ctx,
     backend: &AnyBackend,
@@ -703,47 +704,64 @@ pub fn wait_ready(
         .or(service.health.as_ref().map(|h| h.timeout))
         .unwrap_or(DEFAULT_WAIT);
     let started = Instant::now();
-    let ready = match &service.health {
-        Some(h) => health::wait_until(timeout, || health::probe(&h.check)),
-        None => {
-            let mut stable_since: Option<(Vec<Option<u32>>, Instant)> = None;
-            health::wait_until(timeout, || {
-                let Ok(statuses) = backend.status(ctx, &[service]) else {
-                    return false;
-                };
-                if !statuses.iter().all(|s| s.state == State::Running) {
-                    stable_since = None;
-                    return false;
-                }
-                let pids: Vec<Option<u32>> = statuses.iter().map(|s| s.pid).collect();
-                match &stable_since {
-                    Some((seen, since)) if *seen == pids => since.elapsed() >= SETTLE,
-                    _ => {
-                        stable_since = Some((pids, Instant::now()));
-                        false
-                    }
-                }
-            })
+    let mut stable_since: Option<(Vec<Option<u32>>, Instant)> = None;
+    let mut ended: Option<String> = None;
+    let finished = health::wait_until(timeout, || {
+        let Ok(statuses) = backend.status(ctx, &[service]) else {
+            return false;
+        };
+        // Started by us a moment ago, so stopped, dead or failed means it ended by itself and
+        // the manager will not bring it back: waiting out the timeout would change nothing.
+        if let Some(s) = statuses
+            .iter()
+            .find(|s| matches!(s.state, State::Stopped | State::Dead | State::Failed))
+        {
+            ended = Some(match (&s.reason, &s.last_exit) {
+                (Some(reason), _) => format!("{}: {reason}", s.state.as_str()),
+                (None, Some(exit)) => format!("{}: {}", s.state.as_str(), describe_exit(exit)),
+                (None, None) => s.state.as_str().to_string(),
+            });
+            return true;
         }
+        if !statuses.iter().all(|s| s.state == State::Running) {
+            stable_since = None;
+            return false;
+        }
+        // A health check that passes while the manager does not run the service would be
+        // answered by something else (an old copy, another program on the port).
+        if let Some(h) = &service.health {
+            return health::probe(&h.check);
+        }
+        let pids: Vec<Option<u32>> = statuses.iter().map(|s| s.pid).collect();
+        match &stable_since {
+            Some((seen, since)) if *seen == pids => since.elapsed() >= SETTLE,
+            _ => {
+                stable_since = Some((pids, Instant::now()));
+                false
+            }
+        }
+    });
+    let why = match (finished, ended) {
+        (true, None) => {
+            say(format!(
+                "{} is {} ({:.1}s)",
+                service.name,
+                if service.health.is_some() {
+                    "healthy"
+                } else {
+                    "up"
+                },
+                started.elapsed().as_secs_f64()
+            ));
+            return Ok(());
+        }
+        (_, Some(ended)) => format!("ended before it became ready ({ended})"),
+        (false, None) => format!(
+            "did not become ready within {}",
+            humantime::format_duration(timeout)
+        ),
     };
-    if ready {
-        say(format!(
-            "{} is {} ({:.1}s)",
-            service.name,
-            if service.health.is_some() {
-                "healthy"
-            } else {
-                "up"
-            },
-            started.elapsed().as_secs_f64()
-        ));
-        return Ok(());
-    }
-    eprintln!(
-        "svc-any: {} did not become ready within {}; its last log lines:",
-        service.name,
-        humantime::format_duration(timeout)
-    );
+    eprintln!("svc-any: {} {why}; its last log lines:", service.name);
     let _ = backend.logs(
         ctx,
         service,
@@ -753,11 +771,14 @@ pub fn wait_ready(
         },
     );
     let _ = backend.control(ctx, Verb::Stop, &[service]);
-    bail!(
-        "{} did not become ready within {}; stopped it",
-        service.name,
-        humantime::format_duration(timeout)
-    )
+    bail!("{} {why}; stopped it", service.name)
+}
+
+fn describe_exit(exit: &crate::status::LastExit) -> String {
+    match exit {
+        crate::status::LastExit::Exited { code } => format!("exited with {code}"),
+        crate::status::LastExit::Killed { signal } => format!("killed by SIG{signal}"),
+    }
 }
 
 /// enable / disable: boot links only, as `systemctl enable` without `--now`.

@@ -72,13 +72,33 @@ pub fn probe(check: &HealthCheck) -> bool {
             .and_then(|(h, p)| resolve(&h, p))
             .is_some_and(|addr| TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).is_ok()),
         HealthCheck::Http(url) => http_ok(url).unwrap_or(false),
-        HealthCheck::Exec(argv) => Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success()),
+        HealthCheck::Exec(argv) => exec_ok(argv, PROBE_TIMEOUT),
+    }
+}
+
+/// Runs a check program; one that has not exited within `limit` is killed and counts as a
+/// failure. Without the limit a hung check would hold `--wait` past its own timeout forever.
+fn exec_ok(argv: &[String], limit: Duration) -> bool {
+    let Ok(mut child) = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
     }
 }
 
@@ -181,5 +201,19 @@ mod tests {
     fn exec_probe_uses_the_exit_code() {
         assert!(probe(&HealthCheck::Exec(vec!["/bin/true".into()])));
         assert!(!probe(&HealthCheck::Exec(vec!["/bin/false".into()])));
+    }
+
+    #[test]
+    fn a_hung_exec_probe_is_killed_and_fails() {
+        let pidfile = std::env::temp_dir().join(format!("svc-any-hung-{}", std::process::id()));
+        let script = format!("echo $$ > {}; exec sleep 30", pidfile.display());
+        let argv = vec!["/bin/sh".to_string(), "-c".to_string(), script];
+        assert!(!exec_ok(&argv, Duration::from_millis(500)));
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let _ = std::fs::remove_file(&pidfile);
+        assert!(
+            !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+            "the hung check was left running"
+        );
     }
 }

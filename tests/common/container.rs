@@ -31,11 +31,13 @@ fn harness() -> PathBuf {
 
 impl Container {
     /// Builds the tree if needed and boots a fresh container of `profile`. `instance` keeps
-    /// tests that run at the same time in separate containers.
+    /// tests that run at the same time in separate containers; `SVC_ANY_BOX_PREFIX` goes in
+    /// front of it, so two checkouts tested on one machine never share a container.
     pub fn boot(profile: &str, instance: &str) -> Container {
+        let prefix = std::env::var("SVC_ANY_BOX_PREFIX").unwrap_or_default();
         let c = Container {
             profile: profile.into(),
-            instance: instance.into(),
+            instance: format!("{prefix}{instance}"),
         };
         let out = c.harness(&["build", profile]);
         assert!(
