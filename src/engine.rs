@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 
 use crate::backends::{AnyBackend, Backend, LogOptions, Verb};
 use crate::crashpoint;
-use crate::error::bad;
+use crate::error::{bad, BadInput};
 use crate::fsutil;
 use crate::health;
 use crate::host::Ctx;
@@ -83,7 +83,7 @@ fn prepare(
     let mut out = Vec::new();
     let mut claimed = BTreeSet::new();
     for service in services {
-        let plan = backend.render(ctx, service)?;
+        let plan = render_located(ctx, backend, service)?;
         let previous = state::load(ctx, &service.name)?;
         let mut files = Vec::new();
         for file in &plan.files {
@@ -150,6 +150,16 @@ fn prepare(
         });
     }
     Ok(out)
+}
+
+/// The backend's plan; a value it refuses is reported at its line in the definition file.
+pub fn render_located(ctx: &Ctx, backend: &AnyBackend, service: &Service) -> Result<Plan> {
+    backend
+        .render(ctx, service)
+        .map_err(|e| match e.downcast::<BadInput>() {
+            Ok(b) => spec::place_in_definition(service, b).into(),
+            Err(e) => e,
+        })
 }
 
 fn mode_of(path: &Path) -> Option<u32> {
