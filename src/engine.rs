@@ -472,11 +472,31 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
         crashpoint::reached("uninstall:files-removed");
         state::remove(ctx, &r.service.name)?;
     }
+    remove_empty_state_dirs(ctx);
     if ctx.live {
         backend.reload_manager(ctx)?;
         say(format!("reloaded {}", backend.name()));
     }
     Ok(())
+}
+
+/// Removes svc-any's own directories that uninstall left empty, deepest first, so that removing
+/// the last service leaves the state directory as it was before the first install. Only
+/// directories nobody but svc-any puts anything in; a state directory the caller chose with
+/// `SVC_ANY_STATE_DIR` is the caller's and stays.
+fn remove_empty_state_dirs(ctx: &Ctx) {
+    let scope = crate::backends::builtin::scope(ctx);
+    let mut dirs = vec![
+        state::location(ctx),
+        ctx.on_target(&scope.enabled_dir()),
+        ctx.on_target(&scope.definitions_dir()),
+    ];
+    if std::env::var_os("SVC_ANY_STATE_DIR").is_none() {
+        dirs.push(ctx.on_target(&ctx.state_dir()));
+    }
+    for dir in dirs {
+        fsutil::remove_dir_if_empty(&dir);
+    }
 }
 
 /// The records of `names`; an unknown name is bad input.
