@@ -306,14 +306,27 @@ impl Source<'_> {
         bad(message).at(self.locate(span.start)).key(key)
     }
 
-    /// The key on the line of `offset` (`key = value`), for messages from the TOML parser.
+    /// The key on the line of `offset` (`key = value`), under the `[table]` it is in
+    /// (`env.A`), for messages from the TOML parser.
     fn key_on_line(&self, offset: usize) -> Option<String> {
         let offset = offset.min(self.text.len());
         let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
         let line = self.text[start..].lines().next()?;
         let (key, _) = line.split_once('=')?;
         let key = key.trim().trim_matches('"');
-        (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
+        if key.is_empty() || key.starts_with('[') {
+            return None;
+        }
+        let table = self.text[..start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('[') && !l.starts_with("[["))
+            .map(|l| l.trim_start_matches('[').trim_end_matches(']').trim());
+        Some(match table {
+            Some(t) if !t.is_empty() => format!("{t}.{key}"),
+            _ => key.to_string(),
+        })
     }
 }
 
@@ -491,12 +504,13 @@ pub fn parse(
             let service = validate(src, raw_service, Some(&name), opts)
                 .map_err(|e| src.place(e, &format!("services.{name}.")))?;
             if service.name != name {
-                return Err(
-                    bad(format!("service `{name}` sets name = \"{}\"", service.name))
-                        .at(src.label.clone())
-                        .key(format!("services.{name}.name"))
-                        .hint("drop `name`: in svc-any.toml the table key is the name"),
-                );
+                return Err(src
+                    .place(
+                        bad(format!("service `{name}` sets name = \"{}\"", service.name))
+                            .key(format!("services.{name}.name")),
+                        "",
+                    )
+                    .hint("drop `name`: in svc-any.toml the table key is the name"));
             }
             project.services.insert(name, service);
         }
