@@ -217,6 +217,7 @@ pub fn install(
 
     let mut manager_needs_reload = false;
     for sp in &plans {
+        let created_dirs = missing_dirs(ctx, sp, opts.enable);
         for f in &sp.files {
             match f.change {
                 Change::Same => say(format!("unchanged {}", f.target.display())),
@@ -252,7 +253,13 @@ pub fn install(
             manager_needs_reload |= backend.enable(ctx, &sp.service, &sp.plan.enable_links)?;
         }
         crashpoint::reached("install:before-record");
-        let record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
+        let mut record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
+        record.dirs = sp.previous.as_ref().map_or(Vec::new(), |r| r.dirs.clone());
+        for dir in created_dirs {
+            if !record.dirs.contains(&dir) {
+                record.dirs.push(dir);
+            }
+        }
         if sp.previous.as_ref() != Some(&record) {
             state::save(ctx, &record)?;
         }
@@ -288,6 +295,30 @@ pub fn install(
         start_and_wait(ctx, backend, Verb::Start, &all, opts.wait)?;
     }
     Ok(())
+}
+
+/// The directories (paths on the target system) that writing `sp`'s files and links will
+/// create. svc-any's own state directories are left out: they are svc-any's whoever made them.
+fn missing_dirs(ctx: &Ctx, sp: &ServicePlan, enable: bool) -> Vec<PathBuf> {
+    let state_dir = ctx.state_dir();
+    let mut paths: Vec<&Path> = sp.plan.files.iter().map(|f| f.path.as_path()).collect();
+    paths.extend(sp.plan.links.iter().map(|l| l.path.as_path()));
+    if enable {
+        paths.extend(sp.plan.enable_links.iter().map(|l| l.path.as_path()));
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        for dir in path.ancestors().skip(1) {
+            if dir.parent().is_none() || ctx.on_target(dir).exists() || dir.starts_with(&state_dir)
+            {
+                break;
+            }
+            if !out.iter().any(|d: &PathBuf| d == dir) {
+                out.push(dir.to_path_buf());
+            }
+        }
+    }
+    out
 }
 
 /// What a link is for, in what the engine says about it.
@@ -470,6 +501,12 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
             remove_owned(ctx, f)?;
         }
         crashpoint::reached("uninstall:files-removed");
+        let mut dirs = r.dirs.clone();
+        // Deepest first: a directory holds the ones below it.
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for dir in dirs {
+            fsutil::remove_dir_if_empty(&ctx.on_target(&dir));
+        }
         state::remove(ctx, &r.service.name)?;
     }
     remove_empty_state_dirs(ctx);
