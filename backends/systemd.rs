@@ -247,6 +247,14 @@ impl Backend for Systemd {
         if units.is_empty() {
             return Ok(());
         }
+        if matches!(verb, Verb::Start | Verb::Restart) {
+            // StartLimitBurst= counts every start, so a few deliberate restarts within the
+            // interval would be refused as a crash loop ("start ... attempted too often").
+            // restart_limit is about crashes: a start someone asks for clears the count, as
+            // the builtin supervisor does. Failure here is harmless; the start says what's wrong.
+            let mut reset = self.systemctl(ctx)?;
+            let _ = process::output(reset.arg("reset-failed").arg("--").args(&units));
+        }
         let mut cmd = self.systemctl(ctx)?;
         process::output(cmd.arg(verb.as_str()).arg("--").args(&units))?;
         Ok(())

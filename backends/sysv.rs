@@ -154,15 +154,17 @@ impl Backend for Sysv {
     }
 
     fn enable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        let Some(tool) = native_tool(ctx) else {
+            // Link by link, each one checked: an rc2.d link alone (an install killed halfway
+            // through the links) must not pass for the whole set.
+            return crate::engine::create_boot_links(ctx, links);
+        };
         if enabled_in_rc2(ctx, &service.name) {
             return Ok(false);
         }
-        match native_tool(ctx) {
-            Some("update-rc.d") => {
-                run(Command::new("update-rc.d").args([&service.name, "defaults"]))?
-            }
-            Some(tool) => run(Command::new(tool).args(["--add", &service.name]))?,
-            None => return crate::engine::create_boot_links(ctx, links),
+        match tool {
+            "update-rc.d" => run(Command::new("update-rc.d").args([&service.name, "defaults"]))?,
+            tool => run(Command::new(tool).args(["--add", &service.name]))?,
         }
         crate::engine::say(format!("enabled at boot: {} (rc?.d links)", service.name));
         Ok(true)

@@ -225,7 +225,7 @@ fn run(cli: Cli) -> Result<i32> {
             let ctx = context(&cli, level_of(&cli, &services)?, None)?;
             let backend = pick_backend(&cli, &ctx.root, true)?.0;
             for (i, service) in services.iter().enumerate() {
-                let plan = backend.render(&ctx, service)?;
+                let plan = crate::engine::render_located(&ctx, &backend, service)?;
                 for (j, file) in plan.files.iter().enumerate() {
                     if i + j > 0 {
                         println!();

@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 
 use crate::backends::{AnyBackend, Backend, LogOptions, Verb};
 use crate::crashpoint;
-use crate::error::bad;
+use crate::error::{bad, BadInput};
 use crate::fsutil;
 use crate::health;
 use crate::host::Ctx;
@@ -83,7 +83,7 @@ fn prepare(
     let mut out = Vec::new();
     let mut claimed = BTreeSet::new();
     for service in services {
-        let plan = backend.render(ctx, service)?;
+        let plan = render_located(ctx, backend, service)?;
         let previous = state::load(ctx, &service.name)?;
         let mut files = Vec::new();
         for file in &plan.files {
@@ -152,6 +152,16 @@ fn prepare(
     Ok(out)
 }
 
+/// The backend's plan; a value it refuses is reported at its line in the definition file.
+pub fn render_located(ctx: &Ctx, backend: &AnyBackend, service: &Service) -> Result<Plan> {
+    backend
+        .render(ctx, service)
+        .map_err(|e| match e.downcast::<BadInput>() {
+            Ok(b) => spec::place_in_definition(service, b).into(),
+            Err(e) => e,
+        })
+}
+
 fn mode_of(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
@@ -207,6 +217,7 @@ pub fn install(
 
     let mut manager_needs_reload = false;
     for sp in &plans {
+        let created_dirs = missing_dirs(ctx, sp, opts.enable);
         for f in &sp.files {
             match f.change {
                 Change::Same => say(format!("unchanged {}", f.target.display())),
@@ -244,7 +255,13 @@ pub fn install(
             backend.disable(ctx, &sp.service, &sp.plan.enable_links)?;
         }
         crashpoint::reached("install:before-record");
-        let record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
+        let mut record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
+        record.dirs = sp.previous.as_ref().map_or(Vec::new(), |r| r.dirs.clone());
+        for dir in created_dirs {
+            if !record.dirs.contains(&dir) {
+                record.dirs.push(dir);
+            }
+        }
         if sp.previous.as_ref() != Some(&record) {
             state::save(ctx, &record)?;
         }
@@ -378,6 +395,30 @@ fn group_names(ctx: &Ctx) -> Result<Vec<String>> {
                 .map(String::from)
         })
         .collect())
+}
+
+/// The directories (paths on the target system) that writing `sp`'s files and links will
+/// create. svc-any's own state directories are left out: they are svc-any's whoever made them.
+fn missing_dirs(ctx: &Ctx, sp: &ServicePlan, enable: bool) -> Vec<PathBuf> {
+    let state_dir = ctx.state_dir();
+    let mut paths: Vec<&Path> = sp.plan.files.iter().map(|f| f.path.as_path()).collect();
+    paths.extend(sp.plan.links.iter().map(|l| l.path.as_path()));
+    if enable {
+        paths.extend(sp.plan.enable_links.iter().map(|l| l.path.as_path()));
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        for dir in path.ancestors().skip(1) {
+            if dir.parent().is_none() || ctx.on_target(dir).exists() || dir.starts_with(&state_dir)
+            {
+                break;
+            }
+            if !out.iter().any(|d: &PathBuf| d == dir) {
+                out.push(dir.to_path_buf());
+            }
+        }
+    }
+    out
 }
 
 /// What a link is for, in what the engine says about it.
@@ -560,10 +601,17 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
             remove_owned(ctx, f)?;
         }
         crashpoint::reached("uninstall:files-removed");
+        let mut dirs = r.dirs.clone();
+        // Deepest first: a directory holds the ones below it.
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for dir in dirs {
+            fsutil::remove_dir_if_empty(&ctx.on_target(&dir));
+        }
         state::remove(ctx, &r.service.name)?;
     }
     let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();
     update_groups(ctx, backend, &gone, false)?;
+    remove_empty_state_dirs(ctx);
     if ctx.live {
         backend.reload_manager(ctx)?;
         say(format!("reloaded {}", backend.name()));
@@ -571,7 +619,26 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
     Ok(())
 }
 
-/// The records of `names`; an unknown name is bad input.
+/// Removes svc-any's own directories that uninstall left empty, deepest first, so that removing
+/// the last service leaves the state directory as it was before the first install. Only
+/// directories nobody but svc-any puts anything in; a state directory the caller chose with
+/// `SVC_ANY_STATE_DIR` is the caller's and stays.
+fn remove_empty_state_dirs(ctx: &Ctx) {
+    let scope = crate::backends::builtin::scope(ctx);
+    let mut dirs = vec![
+        state::location(ctx),
+        ctx.on_target(&ctx.state_dir().join("groups")),
+        ctx.on_target(&scope.enabled_dir()),
+        ctx.on_target(&scope.definitions_dir()),
+    ];
+    if std::env::var_os("SVC_ANY_STATE_DIR").is_none() {
+        dirs.push(ctx.on_target(&ctx.state_dir()));
+    }
+    for dir in dirs {
+        fsutil::remove_dir_if_empty(&dir);
+    }
+}
+
 /// `names` with each installed group replaced by its members, in order, each name once.
 pub fn expand_groups(ctx: &Ctx, names: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
@@ -592,6 +659,7 @@ pub fn expand_groups(ctx: &Ctx, names: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The records of `names` (groups expanded); an unknown name is bad input.
 pub fn installed(ctx: &Ctx, names: &[String]) -> Result<Vec<Record>> {
     let mut out = Vec::new();
     for name in &expand_groups(ctx, names)? {

@@ -11,11 +11,45 @@ use anyhow::{Context, Result};
 
 /// A temporary name in the same directory (rename is only atomic within one file system).
 fn temp_beside(path: &Path) -> PathBuf {
+    temp_name(path, std::process::id())
+}
+
+fn temp_name(path: &Path, pid: u32) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.svc-any-{}.tmp", std::process::id()))
+    path.with_file_name(format!(".{name}.svc-any-{pid}.tmp"))
+}
+
+/// Removes the temporary files of `path` that an svc-any killed before its rename left behind
+/// (their names carry the pid of a process that is gone), so that running the command again
+/// leaves no trace of the crash. A temporary file of a live svc-any is its own business.
+fn sweep_dead_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.svc-any-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name();
+        let Some(pid) = entry_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.parse::<i32>().ok())
+            .filter(|pid| *pid > 0)
+        else {
+            continue;
+        };
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH);
+        if gone {
+            let _ = fs::remove_file(temp_name(path, pid as u32));
+        }
+    }
 }
 
 /// Creates the directory and its parents (0755), as a package manager would.
@@ -27,6 +61,7 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().context("a file path has a parent")?;
     ensure_dir(dir)?;
+    sweep_dead_temps(path);
     let tmp = temp_beside(path);
     let result = (|| -> Result<()> {
         let mut f = OpenOptions::new()
@@ -56,17 +91,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 pub fn symlink_atomic(target: &Path, path: &Path) -> Result<()> {
     let dir = path.parent().context("a link path has a parent")?;
     ensure_dir(dir)?;
+    sweep_dead_temps(path);
     let tmp = temp_beside(path);
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)
         .with_context(|| format!("linking {}", tmp.display()))?;
+    crate::crashpoint::reached("link:before-rename");
     fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     sync_dir(dir)
 }
 
-/// Removes a file or link; a missing one is fine (the goal state is reached).
+/// Removes a file or link, and what a crashed write of it left; a missing one is fine (the
+/// goal state is reached).
 pub fn remove(path: &Path) -> Result<bool> {
+    sweep_dead_temps(path);
     match fs::remove_file(path) {
         Ok(()) => {
             if let Some(dir) = path.parent() {

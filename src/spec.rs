@@ -320,15 +320,127 @@ impl Source<'_> {
         bad(message).at(self.locate(span.start)).key(key)
     }
 
-    /// The key on the line of `offset` (`key = value`), for messages from the TOML parser.
+    /// The key on the line of `offset` (`key = value`), under the `[table]` it is in
+    /// (`env.A`), for messages from the TOML parser.
     fn key_on_line(&self, offset: usize) -> Option<String> {
         let offset = offset.min(self.text.len());
         let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
         let line = self.text[start..].lines().next()?;
         let (key, _) = line.split_once('=')?;
         let key = key.trim().trim_matches('"');
-        (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
+        if key.is_empty() || key.starts_with('[') {
+            return None;
+        }
+        let table = self.text[..start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('[') && !l.starts_with("[["))
+            .map(|l| l.trim_start_matches('[').trim_end_matches(']').trim());
+        Some(match table {
+            Some(t) if !t.is_empty() => format!("{t}.{key}"),
+            _ => key.to_string(),
+        })
     }
+}
+
+impl Source<'_> {
+    /// `label:line:col` of the value `key` names (`exec[1]`, `env.FOO`, `log.file`; the last
+    /// part may list alternatives, `services.a.after/requires`), or of the innermost enclosing
+    /// value the file has (the `[log]` that lacks `file`). For complaints made after parsing,
+    /// when the spans are gone.
+    pub fn locate_key(&self, key: &str) -> Option<String> {
+        let doc = toml::de::DeTable::parse(self.text).ok()?;
+        let (stem, last) = match key.rsplit_once('.') {
+            Some((stem, last)) => (format!("{stem}."), last),
+            None => (String::new(), key),
+        };
+        let found: Vec<(bool, Range<usize>)> = last
+            .split('/')
+            .filter_map(|alt| find_value(doc.get_ref(), &format!("{stem}{alt}")))
+            .collect();
+        let (_, span) = found
+            .iter()
+            .find(|(whole, _)| *whole)
+            .or(found.first())?
+            .clone();
+        Some(self.locate(span.start))
+    }
+
+    /// Gives a complaint without a line (made after parsing) the line of its key; `prefix`
+    /// leads to the service's table (`services.NAME.`) in a file of several.
+    fn place(&self, mut err: BadInput, prefix: &str) -> BadInput {
+        let unplaced = err.location.as_deref().is_none_or(|l| l == self.label);
+        if let (true, Some(key)) = (unplaced, &err.key) {
+            let key = match key.starts_with("services.") {
+                true => key.clone(),
+                false => format!("{prefix}{key}"),
+            };
+            err.location = Some(self.locate_key(&key).unwrap_or_else(|| self.label.clone()));
+        }
+        err
+    }
+}
+
+/// The span of the value at `key` (`a.b[2].c`): whether the whole key was found, and the span
+/// of the innermost value reached. Table keys may hold dots (service names do): the longest
+/// key that fits is taken.
+fn find_value(table: &toml::de::DeTable, key: &str) -> Option<(bool, Range<usize>)> {
+    let (name, value) = table
+        .iter()
+        .filter(|(k, _)| {
+            let k: &str = k.get_ref();
+            key == k
+                || key
+                    .strip_prefix(k)
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        })
+        .max_by_key(|(k, _)| k.get_ref().len())?;
+    let mut rest = &key[name.get_ref().len()..];
+    let mut value = value;
+    while let Some(after) = rest.strip_prefix('[') {
+        let (index, tail) = after.split_once(']')?;
+        let item = index
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| value.get_ref().as_array()?.get(i));
+        match item {
+            Some(item) => value = item,
+            None => return Some((false, value.span())),
+        }
+        rest = tail;
+    }
+    match rest.strip_prefix('.') {
+        None => Some((rest.is_empty(), value.span())),
+        Some(inner) => match value.get_ref().as_table() {
+            Some(t) => find_value(t, inner).or(Some((false, value.span()))),
+            None => Some((false, value.span())),
+        },
+    }
+}
+
+/// Where `err`, a backend's refusal of a value (it names the key, not the line), sits in the
+/// definition file `service` was read from.
+pub fn place_in_definition(service: &Service, err: BadInput) -> BadInput {
+    let Some(path) = &service.source else {
+        return err;
+    };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return err;
+    };
+    let src = Source {
+        label: path.display().to_string(),
+        text: &text,
+        path: None,
+    };
+    let in_project = text
+        .lines()
+        .any(|l| l.trim_start().starts_with("[services."));
+    let prefix = match in_project {
+        true => format!("services.{}.", service.name),
+        false => String::new(),
+    };
+    src.place(err, &prefix)
 }
 
 /// Turns a serde/TOML error into a located message, with a suggestion for a misspelt key.
@@ -403,14 +515,16 @@ pub fn parse(
     if table.contains_key("services") {
         let raw: RawProject = toml::from_str(src.text).map_err(|e| toml_error(src, e))?;
         for (name, raw_service) in raw.services {
-            let service = validate(src, raw_service, Some(&name), opts)?;
+            let service = validate(src, raw_service, Some(&name), opts)
+                .map_err(|e| src.place(e, &format!("services.{name}.")))?;
             if service.name != name {
-                return Err(
-                    bad(format!("service `{name}` sets name = \"{}\"", service.name))
-                        .at(src.label.clone())
-                        .key(format!("services.{name}.name"))
-                        .hint("drop `name`: in svc-any.toml the table key is the name"),
-                );
+                return Err(src
+                    .place(
+                        bad(format!("service `{name}` sets name = \"{}\"", service.name))
+                            .key(format!("services.{name}.name")),
+                        "",
+                    )
+                    .hint("drop `name`: in svc-any.toml the table key is the name"));
             }
             project.services.insert(name, service);
         }
@@ -449,10 +563,10 @@ pub fn parse(
         }
     } else {
         let raw: RawService = toml::from_str(src.text).map_err(|e| toml_error(src, e))?;
-        let service = validate(src, raw, fallback_name, opts)?;
+        let service = validate(src, raw, fallback_name, opts).map_err(|e| src.place(e, ""))?;
         project.services.insert(service.name.clone(), service);
     }
-    check_dependency_cycles(&project).map_err(|e| e.at(src.label.clone()))?;
+    check_dependency_cycles(&project).map_err(|e| src.place(e, ""))?;
     Ok(project)
 }
 
@@ -750,7 +864,7 @@ fn validate(
         launchd_label_prefix,
         source: src.path.clone(),
     };
-    check_placeholders(&service).map_err(|e| e.at(src.label.clone()))?;
+    check_placeholders(&service)?;
     Ok(service)
 }
 

@@ -32,6 +32,10 @@ pub struct Record {
     pub enable_links: Vec<LinkSpec>,
     /// Whether the service should start at boot.
     pub enabled: bool,
+    /// Directories the install created because they were missing (Debian's OpenRC has no
+    /// /etc/conf.d): uninstall removes them once empty, and no other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<PathBuf>,
 }
 
 impl Record {
@@ -46,6 +50,7 @@ impl Record {
             links: plan.links.clone(),
             enable_links: plan.enable_links.clone(),
             enabled,
+            dirs: Vec::new(),
         }
     }
 }

@@ -1,250 +1,230 @@
 //! Bad input: a message that names the key, line and fix; exit 2; nothing on disk changes.
+//!
+//! The corpus below is one table: each definition is installed with every backend into a scratch
+//! `--root` tree (accounts, records and the builtin supervisor's state all live in it), and each
+//! must exit 2, name its file, line and key in the message, and leave the tree byte for byte as
+//! it was.
 
 mod common;
 
+use std::path::Path;
+
 use common::*;
 
-/// Installs `toml` under a scratch `--root`; asserts exit 2, that stderr holds every `expect`
-/// fragment, and that the tree is exactly as before.
-fn rejected(case: &str, toml: &str, expect: &[&str]) {
-    let root = scratch(&format!("bad-{case}"));
-    std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
-    // An image's accounts are its own: the user check reads the tree's passwd and group.
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-    let spec_dir = scratch(&format!("bad-{case}-spec"));
+const BACKENDS: &[&str] = &["systemd", "openrc", "sysv", "builtin"];
+
+/// One bad definition: what the message must hold (the `file:line:` of the culprit first,
+/// or only `demo.toml:` where the culprit is a key that is missing), and the backends that
+/// refuse it (every one, unless the refusal is one dialect's limit).
+struct Bad {
+    case: &'static str,
+    toml: String,
+    expect: Vec<&'static str>,
+    backends: &'static [&'static str],
+}
+
+fn bad(case: &'static str, toml: impl Into<String>, expect: &[&'static str]) -> Bad {
+    Bad {
+        case,
+        toml: toml.into(),
+        expect: expect.to_vec(),
+        backends: BACKENDS,
+    }
+}
+
+/// Only systemd refuses these: its unit syntax cannot carry them; shell quoting can.
+fn systemd_only(b: Bad) -> Bad {
+    Bad {
+        backends: &["systemd"],
+        ..b
+    }
+}
+
+fn corpus() -> Vec<Bad> {
+    const T: &str = "exec = [\"/bin/true\"]\n";
+    let with = |rest: &str| format!("{T}{rest}");
+    vec![
+        // names: never a path, never odd bytes, never too long
+        bad("name-slash", "name = \"../etc/passwd\"\nexec = [\"/bin/true\"]\n", &["demo.toml:1:", "`name`", "letter or digit"]),
+        bad("name-inner-slash", "name = \"a/b\"\nexec = [\"/bin/true\"]\n", &["demo.toml:1:", "`name`", "holds `/`"]),
+        bad("name-dotdot", "name = \"..\"\nexec = [\"/bin/true\"]\n", &["demo.toml:1:", "`name`", "letter or digit"]),
+        bad("name-nul", "name = \"a\\u0000b\"\nexec = [\"/bin/true\"]\n", &["demo.toml:1:", "`name`", "holds `\\0`"]),
+        bad("name-space", "name = \"my service\"\nexec = [\"/bin/true\"]\n", &["demo.toml:1:", "`name`", "letters, digits"]),
+        bad("name-empty", "name = \"\"\nexec = [\"/bin/true\"]\n", &["demo.toml:1:", "`name`", "empty"]),
+        bad("name-long", format!("name = \"{}\"\nexec = [\"/bin/true\"]\n", "a".repeat(65)), &["demo.toml:1:", "`name`", "limit is 64"]),
+        bad("name-unit-suffix", "name = \"web.service\"\nexec = [\"/bin/true\"]\n", &["demo.toml:1:", "`name`", "bare service name"]),
+        bad("name-type", "name = 5\nexec = [\"/bin/true\"]\n", &["demo.toml:1:", "`name`", "invalid type"]),
+        // exec: an absolute program, each argument deliverable
+        bad("no-exec", "description = \"x\"\n", &["demo.toml:", "`exec`", "missing `exec`"]),
+        bad("empty-exec", "exec = []\n", &["demo.toml:1:", "`exec`", "empty"]),
+        bad("relative", "description = \"x\"\nexec = [\"sleep\", \"1\"]\n", &["demo.toml:2:", "`exec[0]`", "is not an absolute path", "full path"]),
+        bad("empty-program", "exec = [\"\"]\n", &["demo.toml:1:", "`exec[0]`", "not an absolute path"]),
+        bad("program-dotdot", "exec = [\"/usr/../bin/true\"]\n", &["demo.toml:1:", "`exec[0]`", "`..`"]),
+        bad("program-control", "exec = [\"/bin/tr\\nue\"]\n", &["demo.toml:1:", "`exec[0]`", "control character"]),
+        bad("wrong-type", "exec = \"/bin/true\"\n", &["demo.toml:1:8", "`exec`", "invalid type"]),
+        bad("exec-item-type", "exec = [\"/bin/true\", 5]\n", &["demo.toml:1:", "`exec`", "invalid type"]),
+        bad("nul", "exec = [\"/bin/echo\", \"a\\u0000b\"]\n", &["demo.toml:1:", "`exec`", "NUL"]),
+        bad("huge-arg", format!("exec = [\"/bin/echo\", \"{}\"]\n", "x".repeat(128 * 1024)), &["demo.toml:1:", "`exec`", "more than the kernel passes"]),
+        // keys: unknown ones get a suggestion, wrong types say so
+        bad("misspelt", with("restrat = \"always\"\n"), &["demo.toml:2:1", "unknown key `restrat`", "did you mean `restart`?"]),
+        bad("unknown-key", with("colour = \"blue\"\n"), &["demo.toml:2:", "unknown key `colour`"]),
+        bad("unknown-in-log", with("[log]\nfile = \"/var/log/d.log\"\nrotate = 3\n"), &["demo.toml:4:", "unknown key `rotate`"]),
+        bad("unknown-in-limits", with("[limits]\nnofiles = 10\n"), &["demo.toml:3:", "unknown key `nofiles`", "did you mean `nofile`?"]),
+        bad("unknown-in-health", with("[health]\ntpc = \"127.0.0.1:80\"\n"), &["demo.toml:3:", "unknown key `tpc`", "did you mean `tcp`?"]),
+        bad("not-toml", "this is not toml\n", &["demo.toml:1:"]),
+        bad("unclosed-string", "exec = [\"/bin/true]\n", &["demo.toml:1:"]),
+        bad("duplicate-key", "exec = [\"/bin/true\"]\nexec = [\"/bin/false\"]\n", &["demo.toml:2:", "duplicate"]),
+        // durations, counts, signals
+        bad("duration", with("restart_delay = \"soon\"\n"), &["demo.toml:2:17", "`restart_delay`", "\"500ms\""]),
+        bad("duration-number", with("stop_timeout = 10\n"), &["demo.toml:2:", "`stop_timeout`", "duration string"]),
+        bad("duration-negative", with("restart_delay = \"-1s\"\n"), &["demo.toml:2:", "`restart_delay`"]),
+        bad("health-timeout", with("[health]\ntcp = \"127.0.0.1:80\"\ntimeout = \"fast\"\n"), &["demo.toml:4:", "`health.timeout`"]),
+        bad("max-below-delay", with("restart_delay = \"5s\"\nrestart_max_delay = \"1s\"\n"), &["demo.toml:3:", "`restart_max_delay`", "shorter"]),
+        bad("restart-limit", with("restart_limit = -1\n"), &["demo.toml:2:", "`restart_limit`", "never give up"]),
+        bad("restart-limit-huge", with("restart_limit = 20000\n"), &["demo.toml:2:", "`restart_limit`", "10000"]),
+        bad("restart-limit-interval", with("restart_limit_interval = \"0s\"\n"), &["demo.toml:2:", "`restart_limit_interval`", "zero"]),
+        bad("restart", with("restart = \"on-fail\"\n"), &["demo.toml:2:", "`restart`", "did you mean \"on-failure\"?"]),
+        bad("signal", with("stop_signal = \"SIGNOPE\"\n"), &["demo.toml:2:", "`stop_signal`", "unknown signal", "TERM"]),
+        bad("signal-number", with("stop_signal = 15\n"), &["demo.toml:2:", "`stop_signal`", "invalid type"]),
+        bad("reload-signal", with("reload_signal = \"SIGFOO\"\n"), &["demo.toml:2:", "`reload_signal`", "unknown signal"]),
+        bad("exit-code-range", with("success_exit_codes = [0, 256]\n"), &["demo.toml:2:", "`success_exit_codes`", "0 to 255"]),
+        bad("exit-code-type", with("success_exit_codes = \"0\"\n"), &["demo.toml:2:", "`success_exit_codes`", "invalid type"]),
+        bad("limit-negative", with("[limits]\nnofile = -1\n"), &["demo.toml:3:", "`limits.nofile`", "not a limit"]),
+        bad("limit-word", with("[limits]\nnproc = \"lots\"\n"), &["demo.toml:3:", "`limits.nproc`", "\"infinity\""]),
+        bad("level", with("level = \"global\"\n"), &["demo.toml:2:", "`level`", "unknown level"]),
+        // accounts, environment, paths
+        bad("user", with("user = \"nosuchuser\"\n"), &["demo.toml:2:", "`user`", "no user `nosuchuser`", "useradd"]),
+        bad("group", with("group = \"nosuchgroup\"\n"), &["demo.toml:2:", "`group`", "no group `nosuchgroup`"]),
+        bad("user-invalid", with("user = \"Bad User\"\n"), &["demo.toml:2:", "`user`", "not a valid user name"]),
+        bad("user-level-user", with("level = \"user\"\nuser = \"root\"\n"), &["demo.toml:3:", "`user`", "runs as the user who installs it"]),
+        bad("env-name", with("env = { \"BAD-NAME\" = \"x\" }\n"), &["demo.toml:2:", "`env.BAD-NAME`", "not a valid environment variable name"]),
+        bad("env-digit", with("[env]\n1A = \"x\"\n"), &["demo.toml:3:", "`env.1A`", "not a valid environment variable name"]),
+        bad("env-nul", with("[env]\nA = \"x\\u0000y\"\n"), &["demo.toml:3:", "`env.A`", "NUL"]),
+        bad("env-type", with("[env]\nA = 1\n"), &["demo.toml:3:", "`env.A`", "invalid type"]),
+        bad("env-file-relative", with("env_file = \"etc/default/demo\"\n"), &["demo.toml:2:", "`env_file`", "not an absolute path"]),
+        bad("workdir", with("working_dir = \"/srv/../etc\"\n"), &["demo.toml:2:", "`working_dir`", "`..`"]),
+        bad("workdir-relative", with("working_dir = \"srv\"\n"), &["demo.toml:2:", "`working_dir`", "not an absolute path"]),
+        bad("workdir-trailing-space", with("working_dir = \"/srv/app \"\n"), &["demo.toml:2:", "`working_dir`", "white space"]),
+        bad("description-newline", with("description = \"a\\nb\"\n"), &["demo.toml:2:", "`description`", "control characters"]),
+        // log and health tables
+        bad("log-without-file", with("[log]\nkeep = 1\n"), &["demo.toml:2:", "`log.file`", "needs `file`"]),
+        bad("log-relative", with("[log]\nfile = \"demo.log\"\n"), &["demo.toml:3:", "`log.file`", "not an absolute path"]),
+        bad("log-keep", with("[log]\nfile = \"/var/log/d.log\"\nkeep = 5000\n"), &["demo.toml:4:", "`log.keep`", "0 to 1000"]),
+        bad("log-size", with("[log]\nfile = \"/var/log/d.log\"\nmax_size = \"big\"\n"), &["demo.toml:4:", "`log.max_size`"]),
+        bad("health-two", with("[health]\ntcp = \"127.0.0.1:80\"\nhttp = \"http://127.0.0.1/\"\n"), &["demo.toml:2:", "`health`", "exactly one"]),
+        bad("health-tcp", with("[health]\ntcp = \"localhost\"\n"), &["demo.toml:3:", "`health.tcp`"]),
+        bad("health-http", with("[health]\nhttp = \"ftp://127.0.0.1/\"\n"), &["demo.toml:3:", "`health.http`"]),
+        bad("health-exec-relative", with("[health]\nexec = [\"check\"]\n"), &["demo.toml:3:", "`health.exec[0]`", "not an absolute path"]),
+        // instances and their placeholder
+        bad("instance-unused", "exec = [\"/bin/echo\", \"{instance}\"]\n", &["demo.toml:1:", "`exec[1]`", "no instances"]),
+        bad("instance-typo", "exec = [\"/bin/echo\", \"{instanse}\"]\ninstances = [\"a\"]\n", &["demo.toml:1:", "`exec[1]`", "did you mean {instance}?"]),
+        bad("instance-in-workdir", with("description = \"x\"\nworking_dir = \"/srv/{instance}\"\n"), &["demo.toml:3:", "`working_dir`", "no instances"]),
+        bad("instances-empty", with("instances = []\n"), &["demo.toml:2:", "`instances`", "empty list"]),
+        bad("instances-twice", with("instances = [\"a\", \"a\"]\n"), &["demo.toml:2:", "`instances`", "listed twice"]),
+        bad("instance-name", with("instances = [\"a/b\"]\n"), &["demo.toml:2:", "`instances`", "instance names are"]),
+        bad("instances-with-at", "name = \"web@x\"\nexec = [\"/bin/true\"]\ninstances = [\"a\"]\n", &["demo.toml:3:", "`instances`", "`@`"]),
+        // dependencies
+        bad("after-self", "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"web\"]\n", &["demo.toml:3:", "`after`", "cannot depend on itself"]),
+        bad("requires-path", with("requires = [\"../db\"]\n"), &["demo.toml:2:", "`requires`", "letter or digit"]),
+        bad("cycle", "[services.a]\nexec = [\"/bin/true\"]\nafter = [\"b\"]\n[services.b]\nexec = [\"/bin/true\"]\nrequires = [\"a\"]\n", &["demo.toml:3:", "dependency cycle: a -> b -> a"]),
+        bad("group-member", "[services.a]\nexec = [\"/bin/true\"]\n[groups]\nall = [\"a\", \"b\"]\n", &["demo.toml:4:", "`groups.all`", "no service `b`"]),
+        bad("project-name", "[services.a]\nname = \"b\"\nexec = [\"/bin/true\"]\n", &["demo.toml:2:", "`services.a.name`", "sets name"]),
+        bad("project-relative", "[services.a]\ndescription = \"x\"\nexec = [\"true\"]\n", &["demo.toml:3:", "`exec[0]`", "not an absolute path"]),
+        // what systemd's unit syntax cannot carry (shell quoting can)
+        systemd_only(bad("trailing-backslash", with("description = \"ends in \\\\\"\n"), &["demo.toml:2:", "`description`", "backslash"])),
+        systemd_only(bad("quote-in-program", "exec = [\"/opt/a\\\"b\"]\n", &["demo.toml:1:", "`exec`", "program path"])),
+        systemd_only(bad("noncharacter", "description = \"x\"\nexec = [\"/bin/echo\", \"\\ufdd0\"]\n", &["demo.toml:2:", "`exec`", "noncharacter"])),
+        systemd_only(bad("project-noncharacter", "[services.a]\nexec = [\"/bin/echo\", \"\\ufdd0\"]\n", &["demo.toml:2:", "`exec`", "noncharacter"])),
+    ]
+}
+
+/// A tree with the accounts an image would have: the user check reads the tree's own.
+fn root_tree(dir: &Path) {
+    std::fs::create_dir_all(dir.join("etc/systemd/system")).unwrap();
+    std::fs::create_dir_all(dir.join("var/lib")).unwrap();
+    std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(dir.join("etc/group"), "root:x:0:\n").unwrap();
+}
+
+/// Installs `toml` with `backend` under a scratch `--root`; Err says how the answer fell short
+/// of exit 2, every `expect` fragment in stderr, and an unchanged tree.
+fn refused(case: &str, backend: &str, toml: &str, expect: &[&str]) -> Result<(), String> {
+    let root = scratch(&format!("bad-{case}-{backend}"));
+    root_tree(&root);
+    let spec_dir = scratch(&format!("bad-{case}-{backend}-spec"));
     let file = spec_dir.join("demo.toml");
     std::fs::write(&file, toml).unwrap();
     let before = snapshot(&root);
     let out = run(svc_any()
-        .args(["--backend", "systemd", "install", "--root"])
+        .args(["--backend", backend, "install", "--root"])
         .arg(&root)
         .arg("-f")
         .arg(&file));
     let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{case}: expected exit 2, got {:?}\n{stderr}",
-        out.status.code()
-    );
-    for fragment in expect {
-        assert!(
-            stderr.contains(fragment),
-            "{case}: stderr lacks `{fragment}`:\n{stderr}"
-        );
+    if out.status.code() != Some(2) {
+        return Err(format!(
+            "{case} ({backend}): exit {:?}, not 2:\n{stderr}",
+            out.status.code()
+        ));
     }
-    assert_eq!(snapshot(&root), before, "{case}: the tree changed");
+    if let Some(missing) = expect.iter().find(|f| !stderr.contains(**f)) {
+        return Err(format!("{case} ({backend}): no `{missing}` in:\n{stderr}"));
+    }
+    if snapshot(&root) != before {
+        return Err(format!("{case} ({backend}): the tree changed"));
+    }
+    Ok(())
 }
 
 #[test]
-fn misspelt_key_gets_a_suggestion_with_its_line() {
-    rejected(
-        "misspelt",
-        "exec = [\"/bin/true\"]\nrestrat = \"always\"\n",
-        &[
-            "demo.toml:2:1",
-            "unknown key `restrat`",
-            "did you mean `restart`?",
-        ],
+fn every_bad_definition_exits_2_names_its_line_and_key_and_changes_nothing() {
+    let corpus = corpus();
+    let mut names = std::collections::BTreeSet::new();
+    for b in &corpus {
+        assert!(names.insert(b.case), "case {} twice", b.case);
+    }
+    let mut runs = 0;
+    let mut failures = Vec::new();
+    for b in &corpus {
+        for backend in b.backends {
+            runs += 1;
+            if let Err(e) = refused(b.case, backend, &b.toml, &b.expect) {
+                failures.push(e);
+            }
+        }
+    }
+    eprintln!(
+        "bad input corpus: {} cases, {runs} runs over {} backends, {} failures",
+        corpus.len(),
+        BACKENDS.len(),
+        failures.len()
     );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// The same refusals from a definition svc-any finds itself, as `install NAME` does.
 #[test]
-fn relative_program() {
-    rejected(
-        "relative",
-        "exec = [\"sleep\", \"1\"]\n",
-        &["`exec[0]`", "is not an absolute path", "full path"],
+fn a_bad_definition_found_by_name_is_refused_the_same_way() {
+    let root = scratch("bad-by-name");
+    root_tree(&root);
+    let dir = scratch("bad-by-name-cwd");
+    std::fs::write(
+        dir.join("web.toml"),
+        "exec = [\"/bin/true\"]\nrestart = 3\n",
+    )
+    .unwrap();
+    let before = snapshot(&root);
+    let out = run(svc_any()
+        .current_dir(&dir)
+        .args(["--backend", "systemd", "install", "web", "--root"])
+        .arg(&root));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("web.toml:2:") && text(&out.stderr).contains("`restart`"),
+        "{}",
+        text(&out.stderr)
     );
-}
-
-#[test]
-fn missing_exec() {
-    rejected(
-        "no-exec",
-        "description = \"x\"\n",
-        &["`exec`", "missing `exec`"],
-    );
-}
-
-#[test]
-fn empty_exec() {
-    rejected("empty-exec", "exec = []\n", &["`exec`", "empty"]);
-}
-
-#[test]
-fn wrong_type() {
-    rejected(
-        "wrong-type",
-        "exec = \"/bin/true\"\n",
-        &["demo.toml:1:8", "`exec`", "invalid type"],
-    );
-}
-
-#[test]
-fn bad_duration() {
-    rejected(
-        "duration",
-        "exec = [\"/bin/true\"]\nrestart_delay = \"soon\"\n",
-        &["demo.toml:2:17", "`restart_delay`", "\"500ms\""],
-    );
-    rejected(
-        "duration-number",
-        "exec = [\"/bin/true\"]\nstop_timeout = 10\n",
-        &["`stop_timeout`", "duration string"],
-    );
-}
-
-#[test]
-fn bad_restart_limit() {
-    rejected(
-        "restart-limit",
-        "exec = [\"/bin/true\"]\nrestart_limit = -1\n",
-        &["`restart_limit`", "never give up"],
-    );
-    rejected(
-        "restart-limit-interval",
-        "exec = [\"/bin/true\"]\nrestart_limit_interval = \"0s\"\n",
-        &["`restart_limit_interval`", "zero"],
-    );
-}
-
-#[test]
-fn bad_signal() {
-    rejected(
-        "signal",
-        "exec = [\"/bin/true\"]\nstop_signal = \"SIGNOPE\"\n",
-        &["`stop_signal`", "unknown signal", "TERM"],
-    );
-}
-
-#[test]
-fn bad_restart_policy() {
-    rejected(
-        "restart",
-        "exec = [\"/bin/true\"]\nrestart = \"on-fail\"\n",
-        &["`restart`", "did you mean \"on-failure\"?"],
-    );
-}
-
-#[test]
-fn unknown_user() {
-    rejected(
-        "user",
-        "exec = [\"/bin/true\"]\nuser = \"nosuchuser\"\n",
-        &["`user`", "no user `nosuchuser`", "useradd"],
-    );
-}
-
-#[test]
-fn invalid_env_name() {
-    rejected(
-        "env-name",
-        "exec = [\"/bin/true\"]\nenv = { \"BAD-NAME\" = \"x\" }\n",
-        &["`env.BAD-NAME`", "not a valid environment variable name"],
-    );
-}
-
-#[test]
-fn nul_in_an_argument() {
-    rejected(
-        "nul",
-        "exec = [\"/bin/echo\", \"a\\u0000b\"]\n",
-        &["`exec`", "NUL"],
-    );
-}
-
-#[test]
-fn names_that_are_paths_or_too_long() {
-    rejected(
-        "name-slash",
-        "name = \"../etc/passwd\"\nexec = [\"/bin/true\"]\n",
-        &["`name`", "letter or digit"],
-    );
-    rejected(
-        "name-space",
-        "name = \"my service\"\nexec = [\"/bin/true\"]\n",
-        &["`name`", "letters, digits"],
-    );
-    rejected(
-        "name-long",
-        &format!("name = \"{}\"\nexec = [\"/bin/true\"]\n", "a".repeat(65)),
-        &["`name`", "limit is 64"],
-    );
-}
-
-#[test]
-fn an_argument_longer_than_the_kernel_takes() {
-    let toml = format!("exec = [\"/bin/echo\", \"{}\"]\n", "x".repeat(128 * 1024));
-    rejected(
-        "huge-arg",
-        &toml,
-        &["`exec`", "more than the kernel passes"],
-    );
-}
-
-#[test]
-fn misused_instance_placeholder() {
-    rejected(
-        "instance-unused",
-        "exec = [\"/bin/echo\", \"{instance}\"]\n",
-        &["`exec[1]`", "no instances"],
-    );
-    rejected(
-        "instance-typo",
-        "exec = [\"/bin/echo\", \"{instanse}\"]\ninstances = [\"a\"]\n",
-        &["`exec[1]`", "did you mean {instance}?"],
-    );
-}
-
-#[test]
-fn working_dir_with_parent_components() {
-    rejected(
-        "workdir",
-        "exec = [\"/bin/true\"]\nworking_dir = \"/srv/../etc\"\n",
-        &["`working_dir`", "`..`"],
-    );
-}
-
-#[test]
-fn a_value_systemd_cannot_carry() {
-    rejected(
-        "trailing-backslash",
-        "exec = [\"/bin/true\"]\ndescription = \"ends in \\\\\"\n",
-        &["`description`", "backslash"],
-    );
-    rejected(
-        "quote-in-program",
-        "exec = [\"/opt/a\\\"b\"]\n",
-        &["`exec`", "program path"],
-    );
-    // Deliverable, but systemd could then answer no status query for the unit.
-    rejected(
-        "noncharacter",
-        "exec = [\"/bin/echo\", \"\\ufdd0\"]\n",
-        &["`exec`", "noncharacter"],
-    );
-}
-
-#[test]
-fn not_toml_at_all() {
-    rejected("not-toml", "this is not toml\n", &["demo.toml:1:"]);
-}
-
-#[test]
-fn dependency_cycle_in_a_project_file() {
-    let toml = "[services.a]\nexec = [\"/bin/true\"]\nafter = [\"b\"]\n[services.b]\nexec = [\"/bin/true\"]\nrequires = [\"a\"]\n";
-    rejected("cycle", toml, &["dependency cycle: a -> b -> a"]);
-}
-
-#[test]
-fn user_key_at_user_level() {
-    rejected(
-        "user-level-user",
-        "exec = [\"/bin/true\"]\nlevel = \"user\"\nuser = \"root\"\n",
-        &["`user`", "runs as the user who installs it"],
-    );
+    assert_eq!(snapshot(&root), before);
 }
 
 #[test]

@@ -207,3 +207,37 @@ fn a_tree_without_a_running_init_is_detected_from_its_installed_init() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(root.join("etc/systemd/system/web.service").exists());
 }
+
+#[test]
+fn uninstall_removes_the_directories_install_made_and_keeps_those_it_found() {
+    // Debian's OpenRC ships no /etc/conf.d: the first install makes it, the last uninstall
+    // takes it away again; the directories it found, with others' entries, stay as they were.
+    let root = scratch("offline-made-dirs");
+    for dir in ["etc/init.d", "etc/runlevels/default", "var/lib"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        std::fs::write(root.join(dir).join("other"), "not svc-any's\n").unwrap();
+    }
+    let pristine = snapshot(&root);
+    let spec = write_spec(
+        &scratch("offline-made-dirs-spec"),
+        "exec = [\"/bin/sleep\", \"100\"]\n",
+    );
+    let out = run(svc_any()
+        .args(["--backend", "openrc", "install", "--root"])
+        .arg(&root)
+        .arg("-f")
+        .arg(&spec));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(root.join("etc/conf.d/web").is_file());
+    let out = run(svc_any()
+        .args(["--backend", "openrc", "uninstall", "web", "--root"])
+        .arg(&root));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The directories' own times change with their entries; kind and mode must not.
+    let without_times = |snap: Vec<String>| -> Vec<String> {
+        snap.iter()
+            .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(without_times(snapshot(&root)), without_times(pristine));
+}
