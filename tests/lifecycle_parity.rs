@@ -353,7 +353,14 @@ fn health_checked_start(h: &Host, b: &Backend) {
     assert_eq!((code, s["state"].as_str()), (3, Some("stopped")), "{s}");
     (b.native)(h, "hnever", "stopped", None);
     assert!(
-        !h.sh("pgrep -f '[a]ctor.py --never-ready'").status.success(),
+        // The share path keeps a local run from seeing the containers' actors (their paths
+        // differ), which the host's process table also lists.
+        !h.sh(&format!(
+            "pgrep -f '{}/lifecycle/[a]ctor.py --never-ready'",
+            h.share()
+        ))
+        .status
+        .success(),
         "the never-ready process still runs"
     );
     timed(&format!("{}: never healthy, --wait=3", b.name), started);
