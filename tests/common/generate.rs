@@ -107,11 +107,12 @@ pub fn is_noncharacter(c: char) -> bool {
     (0xFDD0..=0xFDEF).contains(&n) || (n & 0xFFFE) == 0xFFFE
 }
 
-/// One fragment of a value; `controls` allows control characters (tab, newline, ESC...).
-fn piece(controls: bool) -> BoxedStrategy<String> {
+/// One fragment of a value; `controls` allows control characters (tab, newline, ESC...),
+/// `noncharacters` Unicode noncharacters (which only systemd cannot carry).
+fn piece(controls: bool, noncharacters: bool) -> BoxedStrategy<String> {
     let any_char = any::<char>()
         .prop_filter("carriable everywhere", move |c| {
-            *c != '\0' && !is_noncharacter(*c) && (controls || !c.is_control())
+            *c != '\0' && (noncharacters || !is_noncharacter(*c)) && (controls || !c.is_control())
         })
         .prop_map(String::from);
     let mut options: Vec<(u32, BoxedStrategy<String>)> = vec![
@@ -124,11 +125,22 @@ fn piece(controls: bool) -> BoxedStrategy<String> {
     if controls {
         options.push((2, select(CONTROLS).prop_map(String::from).boxed()));
     }
+    if noncharacters {
+        options.push((1, noncharacter().prop_map(String::from).boxed()));
+    }
     Union::new_weighted(options).boxed()
 }
 
 fn joined(controls: bool, pieces: std::ops::Range<usize>) -> BoxedStrategy<String> {
-    vec(piece(controls), pieces)
+    joined_with(controls, false, pieces)
+}
+
+fn joined_with(
+    controls: bool,
+    noncharacters: bool,
+    pieces: std::ops::Range<usize>,
+) -> BoxedStrategy<String> {
+    vec(piece(controls, noncharacters), pieces)
         .prop_map(|p| p.concat())
         .boxed()
 }
@@ -144,8 +156,11 @@ fn cut(mut s: String, max: usize) -> String {
 }
 
 /// A value of 4-16 KiB: a generated stretch repeated, so quoting is exercised at every length.
-fn long(controls: bool) -> BoxedStrategy<String> {
-    (joined(controls, 4..24), 4096usize..=16384)
+fn long(controls: bool, noncharacters: bool) -> BoxedStrategy<String> {
+    (
+        joined_with(controls, noncharacters, 4..24),
+        4096usize..=16384,
+    )
         .prop_map(|(unit, len)| {
             let unit = if unit.is_empty() {
                 "x".to_string()
@@ -161,14 +176,20 @@ fn long(controls: bool) -> BoxedStrategy<String> {
 /// noncharacters (systemd refuses those), including control characters, the empty string
 /// and, one time in twenty, 4-16 KiB.
 pub fn value() -> BoxedStrategy<String> {
-    prop_oneof![19 => joined(true, 0..8), 1 => long(true)].boxed()
+    prop_oneof![19 => joined(true, 0..8), 1 => long(true, false)].boxed()
+}
+
+/// Anything a process can receive (all but NUL): [`value`] plus Unicode noncharacters, for
+/// the dialects that carry them (shell words, TOML).
+pub fn any_value() -> BoxedStrategy<String> {
+    prop_oneof![19 => joined_with(true, true, 0..8), 1 => long(true, true)].boxed()
 }
 
 /// A value systemd reads raw (Description=, WorkingDirectory=...): no control characters, no
 /// white space at either end (systemd strips it), no trailing backslash (a continuation), not
 /// empty.
 pub fn line() -> BoxedStrategy<String> {
-    prop_oneof![19 => joined(false, 1..8), 1 => long(false)]
+    prop_oneof![19 => joined(false, 1..8), 1 => long(false, false)]
         .prop_map(|s| {
             let s = s
                 .trim_matches(char::is_whitespace)
@@ -225,11 +246,13 @@ pub struct ServiceCase {
     pub working_dir: String,
 }
 
-/// A service's arguments (up to 24), environment (up to 8 values) and working directory.
-pub fn service_case() -> BoxedStrategy<ServiceCase> {
+/// A service's arguments (up to 24), environment (up to 8 values) and working directory;
+/// `noncharacters` for a backend that carries them.
+pub fn service_case(noncharacters: bool) -> BoxedStrategy<ServiceCase> {
+    let value = if noncharacters { any_value() } else { value() };
     (
-        vec(value(), 0..24),
-        btree_map(env_name(), value(), 0..8),
+        vec(value.clone(), 0..24),
+        btree_map(env_name(), value, 0..8),
         path(),
     )
         .prop_map(|(args, env, working_dir)| ServiceCase {
