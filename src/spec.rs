@@ -1110,24 +1110,30 @@ fn check_dependency_cycles(project: &Project) -> Result<(), BadInput> {
 }
 
 /// Orders services so that each comes after everything it depends on (for start; reverse it for
-/// stop). Dependencies outside the set are ignored.
+/// stop). Dependencies outside the set are ignored. Several entries may share a name (the
+/// supervisor orders one per instance): each is placed, and a dependency on that name waits for
+/// all of them.
 pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
-    let names: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
-    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let mut unplaced: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in services {
+        *unplaced.entry(s.name.as_str()).or_default() += 1;
+    }
+    let mut placed = vec![false; services.len()];
     let mut out = Vec::new();
     while out.len() < services.len() {
         let before = out.len();
-        for s in services {
-            if placed.contains(s.name.as_str()) {
+        for (i, s) in services.iter().enumerate() {
+            if placed[i] {
                 continue;
             }
             let ready = s
                 .after
                 .iter()
                 .chain(&s.requires)
-                .all(|d| !names.contains(d.as_str()) || placed.contains(d.as_str()));
+                .all(|d| unplaced.get(d.as_str()).is_none_or(|n| *n == 0));
             if ready {
-                placed.insert(&s.name);
+                placed[i] = true;
+                *unplaced.get_mut(s.name.as_str()).unwrap() -= 1;
                 out.push(*s);
             }
         }
@@ -1136,10 +1142,50 @@ pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
             out.extend(
                 services
                     .iter()
-                    .filter(|s| !placed.contains(s.name.as_str())),
+                    .zip(&placed)
+                    .filter(|(_, p)| !**p)
+                    .map(|(s, _)| *s),
             );
             break;
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(text: &str) -> Project {
+        let src = Source {
+            label: "t".into(),
+            text,
+            path: None,
+        };
+        let opts = ParseOptions {
+            default_level: Level::System,
+            forced_level: None,
+            accounts: None,
+        };
+        parse(&src, None, &opts).unwrap()
+    }
+
+    #[test]
+    fn dependency_order_keeps_every_instance_and_waits_for_all_of_them() {
+        let p = project(
+            "[services.db]\nexec = [\"/bin/true\"]\ninstances = [\"1\", \"2\"]\n\
+             [services.web]\nexec = [\"/bin/true\"]\nafter = [\"db\"]\ninstances = [\"a\", \"b\"]\n",
+        );
+        // One entry per instance, as the supervisor orders its units, dependants first.
+        let units: Vec<Service> = ["web", "web", "db", "db"]
+            .iter()
+            .map(|n| p.services[*n].clone())
+            .collect();
+        let refs: Vec<&Service> = units.iter().collect();
+        let order: Vec<&str> = dependency_order(&refs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["db", "db", "web", "web"]);
+    }
 }
