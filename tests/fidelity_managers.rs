@@ -23,8 +23,22 @@ const SERVICES: usize = 50;
 const RECORDS: &str = "/run/fid";
 const WORK: &str = "/srv/fid";
 
-/// One project file with a `[services.fidNN]` per case, and what each probe should receive.
-/// Every other service runs as `user`, when given, so the privilege drop carries the values too.
+/// Every fifth service has two instances, `{instance}` spliced into an argument, an
+/// environment value and its working directory.
+const INSTANCES: [&str; 2] = ["1", "b.2_x-y"];
+
+/// `{instance}` in the middle of `s`.
+fn with_placeholder(s: &str) -> String {
+    let mid = (0..=s.len() / 2)
+        .rev()
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}{{instance}}{}", &s[..mid], &s[mid..])
+}
+
+/// One project file with a `[services.fidNN]` per case, and what each probe should receive,
+/// by record name (`fidNN`, or `fidNN-INSTANCE`). Every other service runs as `user`, when
+/// given, so the privilege drop carries the values too.
 fn project(
     cases: &[ServiceCase],
     probe: &str,
@@ -36,14 +50,34 @@ fn project(
     let mut expected = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let name = format!("fid{i:02}");
-        let want = Adversarial::generated(case, work);
+        let mut want = Adversarial::generated(case, work);
         let mut extra = toml::Table::new();
         if let (Some(user), 1) = (user, i % 2) {
             extra.insert("user".into(), user.into());
         }
-        let table = want.probe_table(probe, &format!("{records}/{name}.json"), extra);
+        let instanced = i % 5 == 0;
+        let record = if instanced {
+            if let Some(a) = want.args.first_mut() {
+                *a = with_placeholder(a);
+            }
+            if let Some((_, v)) = want.env.iter_mut().next() {
+                *v = with_placeholder(v.as_str().unwrap()).into();
+            }
+            want.working_dir = want.working_dir.map(|d| with_placeholder(&d));
+            extra.insert("instances".into(), INSTANCES.to_vec().into());
+            format!("{records}/{name}-{{instance}}.json")
+        } else {
+            format!("{records}/{name}.json")
+        };
+        let table = want.probe_table(probe, &record, extra);
         services.insert(name.clone(), table.into());
-        expected.push((name, want));
+        if instanced {
+            for instance in INSTANCES {
+                expected.push((format!("{name}-{instance}"), want.for_instance(instance)));
+            }
+        } else {
+            expected.push((name, want));
+        }
     }
     let mut file = toml::Table::new();
     file.insert("services".into(), services.into());
@@ -75,7 +109,10 @@ fn on_real_manager(profile: &str, salt: u64) {
     assert!(
         c.wait_for(
             Duration::from_secs(60),
-            &format!("[ $(ls {RECORDS} | grep -c '\\.json$') -ge {SERVICES} ]")
+            &format!(
+                "[ $(ls {RECORDS} | grep -c '\\.json$') -ge {} ]",
+                expected.len()
+            )
         ),
         "not every probe ran: {}",
         c.sh_out(&format!("ls {RECORDS}"))
@@ -140,7 +177,8 @@ fn generated_services_arrive_exactly_under_the_builtin_supervisor() {
             .count()
     };
     assert!(
-        eventually(Duration::from_secs(60), || count(&records) >= SERVICES),
+        eventually(Duration::from_secs(60), || count(&records)
+            >= expected.len()),
         "not every probe ran: {} records",
         count(&records)
     );

@@ -48,6 +48,21 @@ impl Adversarial {
         }
     }
 
+    /// What the instance `name` of a service defined by `self` receives: `{instance}`
+    /// replaced in every value.
+    pub fn for_instance(&self, name: &str) -> Adversarial {
+        let sub = |s: &str| s.replace("{instance}", name);
+        Adversarial {
+            args: self.args.iter().map(|a| sub(a)).collect(),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), sub(v.as_str().unwrap()).into()))
+                .collect(),
+            working_dir: self.working_dir.as_deref().map(sub),
+        }
+    }
+
     /// The definition's keys: run `probe` (the probe's path where the manager runs it),
     /// recording to `record`, plus the `extra` keys.
     pub fn probe_table(&self, probe: &str, record: &str, extra: toml::Table) -> toml::Table {
@@ -167,7 +182,7 @@ pub fn check_all(
     }
     let count = |f: fn(&Adversarial) -> usize| expected.iter().map(|(_, a)| f(a)).sum::<usize>();
     eprintln!(
-        "{label}: {} services, {} values ({} arguments, {} environment values, {} working directories), {} mismatches",
+        "{label}: {} services and instances, {} values ({} arguments, {} environment values, {} working directories), {} mismatches",
         expected.len(),
         count(Adversarial::values),
         count(|a| a.args.len()),
