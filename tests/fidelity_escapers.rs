@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -40,11 +40,11 @@ fn sh_script(words: &[String]) -> String {
 }
 
 #[test]
-fn sh_sh_dash_and_bash_read_every_quoted_value_back_exactly() {
+fn sh_dash_and_bash_read_every_quoted_value_back_exactly() {
     let dir = scratch("fidelity-sh");
     let script = dir.join("batch.sh");
     let (checked, mismatched) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let failed = std::sync::atomic::AtomicBool::new(false);
+    let failed = AtomicBool::new(false);
     let mut runner = generate::runner(SH_BATCHES, 1);
     let result = runner.run(&vec(any_value(), SH_BATCH), |values| {
         let words: Vec<String> = values.iter().map(|v| sh::quote(v).unwrap()).collect();
@@ -503,7 +503,7 @@ fn a_value_a_dialect_cannot_carry_is_refused_with_exit_2_naming_the_key() {
         AtomicUsize::new(0),
         AtomicUsize::new(0),
     );
-    let failed = std::sync::atomic::AtomicBool::new(false);
+    let failed = AtomicBool::new(false);
     let mut runner = generate::runner(REFUSAL_CASES, 6);
     // A render that succeeds costs five times one that is refused: where a value is
     // carriable, one backend in turn proves it is not refused.

@@ -96,12 +96,12 @@ fn on_real_manager(profile: &str, salt: u64) {
         Some("alice"),
     );
     let c = Container::boot(profile, &format!("fid-{profile}"));
-    // Records are written by root and alice alike.
     let mut mkdir = vec!["mkdir".to_string(), "-p".into(), RECORDS.into()];
     mkdir.extend(expected.iter().map(|(_, a)| a.working_dir.clone().unwrap()));
     let argv: Vec<&str> = mkdir.iter().map(String::as_str).collect();
     let out = c.exec(&argv);
     assert!(out.status.success(), "{}", common::text(&out.stderr));
+    // Records are written by root and alice alike.
     c.sh_out(&format!("chmod 1777 {RECORDS}"));
     c.write_files(&[("/root/fid/svc-any.toml".into(), file)]);
 
