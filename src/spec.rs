@@ -1281,10 +1281,14 @@ fn check_dependency_cycles(project: &Project) -> Result<(), BadInput> {
 }
 
 /// Orders services so that each comes after everything it depends on (for start; reverse it for
-/// stop). Dependencies outside the set are ignored.
+/// stop). Dependencies outside the set are ignored. Several entries may share a name (the
+/// supervisor orders one per instance): each is placed, and a dependency on that name waits for
+/// all of them.
 pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
-    // By position, not by name: the instances of one service share its name, and each must be
-    // placed (a dependency is met once every instance of it is).
+    let mut unplaced: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in services {
+        *unplaced.entry(s.name.as_str()).or_default() += 1;
+    }
     let mut placed = vec![false; services.len()];
     let mut out = Vec::new();
     while out.len() < services.len() {
@@ -1293,14 +1297,14 @@ pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
             if placed[i] {
                 continue;
             }
-            let unplaced = |name: &str| {
-                services
-                    .iter()
-                    .zip(&placed)
-                    .any(|(other, done)| !done && other.name == name)
-            };
-            if s.after.iter().chain(&s.requires).all(|d| !unplaced(d)) {
+            let ready = s
+                .after
+                .iter()
+                .chain(&s.requires)
+                .all(|d| unplaced.get(d.as_str()).is_none_or(|n| *n == 0));
+            if ready {
                 placed[i] = true;
+                *unplaced.get_mut(s.name.as_str()).unwrap() -= 1;
                 out.push(*s);
             }
         }
@@ -1310,7 +1314,7 @@ pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
                 services
                     .iter()
                     .zip(&placed)
-                    .filter(|(_, done)| !**done)
+                    .filter(|(_, p)| !**p)
                     .map(|(s, _)| *s),
             );
             break;
@@ -1323,13 +1327,9 @@ pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_instance_is_ordered_after_its_dependencies() {
-        let text = "[services.db]\nexec = [\"/bin/db\"]\n\
-            [services.worker]\nexec = [\"/bin/w\"]\ninstances = [\"1\", \"2\", \"3\"]\nrequires = [\"db\"]\n\
-            [services.api]\nexec = [\"/bin/api\"]\nafter = [\"worker\"]\n";
+    fn project(text: &str) -> Project {
         let src = Source {
-            label: "test".into(),
+            label: "t".into(),
             text,
             path: None,
         };
@@ -1338,20 +1338,25 @@ mod tests {
             forced_level: None,
             accounts: None,
         };
-        let project = parse(&src, None, &opts).unwrap();
-        // As the supervisor sees them: one entry per instance, dependants first.
-        let api = &project.services["api"];
-        let db = &project.services["db"];
-        let workers: Vec<Service> = (1..=3)
-            .map(|i| project.services["worker"].for_instance(Some(&i.to_string())))
-            .collect();
-        let mut given: Vec<&Service> = vec![api];
-        given.extend(workers.iter());
-        given.push(db);
-        let order: Vec<String> = dependency_order(&given)
+        parse(&src, None, &opts).unwrap()
+    }
+
+    #[test]
+    fn dependency_order_keeps_every_instance_and_waits_for_all_of_them() {
+        let p = project(
+            "[services.db]\nexec = [\"/bin/true\"]\ninstances = [\"1\", \"2\"]\n\
+             [services.web]\nexec = [\"/bin/true\"]\nafter = [\"db\"]\ninstances = [\"a\", \"b\"]\n",
+        );
+        // One entry per instance, as the supervisor orders its units, dependants first.
+        let units: Vec<Service> = ["web", "web", "db", "db"]
             .iter()
-            .map(|s| s.exec[0].clone())
+            .map(|n| p.services[*n].clone())
             .collect();
-        assert_eq!(order, ["/bin/db", "/bin/w", "/bin/w", "/bin/w", "/bin/api"]);
+        let refs: Vec<&Service> = units.iter().collect();
+        let order: Vec<&str> = dependency_order(&refs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["db", "db", "web", "web"]);
     }
 }

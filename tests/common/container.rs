@@ -2,6 +2,7 @@
 //! tests. Needs root; enabled by `SVC_ANY_E2E=1` (tests/run sets it). Under CI a disabled
 //! end-to-end test fails instead of skipping, so a green CI always means they ran.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -55,7 +56,8 @@ impl Container {
         c
     }
 
-    fn harness(&self, args: &[&str]) -> Output {
+    /// box.sh with this container's settings.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("bash");
         cmd.arg(harness())
             .args(args)
@@ -66,6 +68,11 @@ impl Container {
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
             )
             .stdin(Stdio::null());
+        cmd
+    }
+
+    fn harness(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
         if !matches!(args.first(), Some(&"up" | &"reboot")) {
             return cmd.output().expect("bash runs box.sh");
         }
@@ -97,6 +104,53 @@ impl Container {
         let mut args = vec!["exec", self.profile.as_str()];
         args.extend_from_slice(argv);
         self.harness(&args)
+    }
+
+    /// Runs a command inside with `input` on its stdin: carries any bytes, of any size (an
+    /// argument of `sh -c` stops at 128 KiB).
+    pub fn exec_input(&self, argv: &[&str], input: &[u8]) -> Output {
+        let mut args = vec!["exec", self.profile.as_str()];
+        args.extend_from_slice(argv);
+        let mut child = self
+            .command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bash runs box.sh");
+        // A thread writes so that a command which answers before reading all its input
+        // cannot deadlock against us.
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let out = child.wait_with_output().expect("box.sh exec finishes");
+        let _ = writer.join();
+        out
+    }
+
+    /// Writes files inside (parent directories made), byte for byte, in one call.
+    pub fn write_files(&self, files: &[(String, String)]) {
+        let map: serde_json::Map<String, serde_json::Value> = files
+            .iter()
+            .map(|(p, c)| (p.clone(), c.as_str().into()))
+            .collect();
+        let script = r#"
+import json, os, sys
+for path, content in json.load(sys.stdin).items():
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(content.encode())
+"#;
+        let out = self.exec_input(
+            &["python3", "-c", script],
+            serde_json::to_string(&map).unwrap().as_bytes(),
+        );
+        assert!(
+            out.status.success(),
+            "writing {} files inside failed:\n{}",
+            files.len(),
+            text(&out.stderr)
+        );
     }
 
     /// Runs a shell snippet inside.

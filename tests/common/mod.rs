@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod container;
+pub mod generate;
 pub mod probe;
 pub mod scope;
 

@@ -1,0 +1,601 @@
+//! Every escaper gives back exactly the bytes it was given, as judged by the real parser of its
+//! dialect, over thousands of generated adversarial values (tests/common/generate.rs); and a
+//! value a dialect cannot carry is refused with exit 2 naming the key, never written wrong.
+//!
+//! Cases are batched: one shell process reads a whole batch of words, one systemd reads
+//! every `ExecStart=` line of one unit, so thousands of cases take seconds. Each test prints
+//! its counts (`--nocapture` shows them).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+use common::container::{enabled, Container};
+use common::generate::{self, any_value, line, noncharacter, path, value};
+use common::{run, scratch, snapshot, svc_any, text};
+use svc_any::escape::{sh, systemd};
+
+/// Values per shell process, and batches: 25 x 48 = 1,200 values per shell.
+const SH_BATCH: usize = 25;
+const SH_BATCHES: u32 = 48;
+
+/// The shells that read svc-any's shell words: `sh` (dash on Debian, and what LSB scripts
+/// and openrc-run run), dash by name, and bash in both its modes.
+const SHELLS: &[&[&str]] = &[&["sh"], &["dash"], &["bash"], &["bash", "--posix"]];
+
+/// A script that prints every quoted word NUL-terminated twice: as a command's arguments,
+/// then each assigned to a variable and expanded as `"$v"` (how conf.d values are read).
+fn sh_script(words: &[String]) -> String {
+    let mut script = format!("printf '%s\\0' {}\n", words.join(" "));
+    for w in words {
+        script.push_str(&format!("v={w}\nprintf '%s\\0' \"$v\"\n"));
+    }
+    script
+}
+
+#[test]
+fn sh_dash_and_bash_read_every_quoted_value_back_exactly() {
+    let dir = scratch("fidelity-sh");
+    let script = dir.join("batch.sh");
+    let (checked, mismatched) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let failed = AtomicBool::new(false);
+    let mut runner = generate::runner(SH_BATCHES, 1);
+    let result = runner.run(&vec(any_value(), SH_BATCH), |values| {
+        let words: Vec<String> = values.iter().map(|v| sh::quote(v).unwrap()).collect();
+        std::fs::write(&script, sh_script(&words)).unwrap();
+        let want: Vec<u8> = values
+            .iter()
+            .chain(&values)
+            .flat_map(|v| v.bytes().chain([0]))
+            .collect();
+        let mut bad = Vec::new();
+        for shell in SHELLS {
+            let out = Command::new(shell[0])
+                .args(&shell[1..])
+                .arg(&script)
+                .output()
+                .expect("the shell runs");
+            let got: Vec<&[u8]> = out.stdout.split_inclusive(|b| *b == 0).collect();
+            let want: Vec<&[u8]> = want.split_inclusive(|b| *b == 0).collect();
+            for (i, v) in values.iter().enumerate() {
+                let ok = out.status.success()
+                    && got.get(i) == want.get(i)
+                    && got.get(i + values.len()) == want.get(i + values.len());
+                if !ok {
+                    bad.push(format!("{}: {v:?} (quoted {})", shell.join(" "), words[i]));
+                }
+            }
+        }
+        // Counts stop at the first failing batch: shrinking re-runs smaller ones.
+        if !failed.load(Ordering::Relaxed) {
+            checked.fetch_add(values.len(), Ordering::Relaxed);
+            mismatched.fetch_add(bad.len(), Ordering::Relaxed);
+            failed.store(!bad.is_empty(), Ordering::Relaxed);
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(TestCaseError::fail(bad.join("\n")))
+        }
+    });
+    eprintln!(
+        "sh escaper (seed {}): {} values, each read by {} shells as an argument and as an assignment, {} mismatches",
+        generate::seed(),
+        checked.load(Ordering::Relaxed),
+        SHELLS.len(),
+        mismatched.load(Ordering::Relaxed)
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(checked.load(Ordering::Relaxed) >= 1000);
+}
+
+/// Arguments per `ExecStart=` line: long lines, but far from the kernel's argv limit.
+const ARGS_PER_LINE: usize = 25;
+const EXEC_ARGS: usize = 1200;
+const ENV_VALUES: usize = 1000;
+const RAW_PATHS: usize = 1000;
+const DESCRIPTIONS: usize = 200;
+
+/// Appends its arguments to a file, each NUL-terminated, after their count: the exact bytes
+/// systemd passed, with nothing in between that could decode them.
+const RECORDER: &str = "printf '%s\\0' \"$#\" \"$@\" >>/run/fid/args";
+
+fn owned(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Unit files for systemd to parse: one running the recorder with every generated argument,
+/// one dumping its environment, one with every raw path as an `EnvironmentFile=`, and one per
+/// description.
+fn escaper_units(
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    paths: &[String],
+    descriptions: &[String],
+) -> Vec<(String, String)> {
+    let mut units = Vec::new();
+    let mut unit = String::from("[Service]\nType=oneshot\n");
+    for chunk in args.chunks(ARGS_PER_LINE) {
+        let mut argv = owned(&["/bin/sh", "-c", RECORDER, "fid"]);
+        argv.extend_from_slice(chunk);
+        unit.push_str(&format!(
+            "ExecStart={}\n",
+            systemd::exec_line(&argv).unwrap()
+        ));
+    }
+    units.push(("fid-args.service".to_string(), unit));
+
+    let mut unit = String::from("[Service]\nType=oneshot\nStandardOutput=file:/run/fid/env\n");
+    unit.push_str(&format!(
+        "ExecStart={}\n",
+        systemd::exec_line(&owned(&["/usr/bin/env", "-0"])).unwrap()
+    ));
+    for (k, v) in env {
+        unit.push_str(&format!(
+            "Environment={}\n",
+            systemd::env_assignment(k, v).unwrap()
+        ));
+    }
+    units.push(("fid-env.service".to_string(), unit));
+
+    // `-`: the files need not exist; only the parsed paths matter.
+    let mut unit = String::from("[Service]\nExecStart=/bin/true\n");
+    for p in paths {
+        unit.push_str(&format!(
+            "EnvironmentFile=-{}\n",
+            systemd::raw_value(p).unwrap()
+        ));
+    }
+    units.push(("fid-raw.service".to_string(), unit));
+
+    for (i, d) in descriptions.iter().enumerate() {
+        units.push((
+            format!("fid-d{i}.service"),
+            format!(
+                "[Unit]\nDescription={}\n[Service]\nExecStart=/bin/true\n",
+                systemd::raw_value(d).unwrap()
+            ),
+        ));
+    }
+    units
+}
+
+/// `systemd-analyze verify` on this machine: systemd's parser must not warn about any line
+/// (it exits 0 on warnings, so the proof is an empty stderr).
+fn verify_on_host(units: &[(String, String)]) {
+    let dir = scratch("fidelity-verify");
+    let paths: Vec<_> = units
+        .iter()
+        .map(|(name, content)| {
+            let p = dir.join(name);
+            std::fs::write(&p, content).unwrap();
+            p
+        })
+        .collect();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&paths)
+        .output()
+        .expect("systemd-analyze is installed (package systemd)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify warned:\n{}",
+        text(&out.stderr)
+    );
+}
+
+/// NUL-terminated strings.
+fn nul_split(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut parts: Vec<&[u8]> = bytes.split(|b| *b == 0).collect();
+    assert_eq!(parts.pop(), Some(&b""[..]), "the record ends in NUL");
+    parts
+}
+
+/// The values of `systemctl show -p PROPERTY` lines, in order.
+fn shown<'a>(output: &'a str, property: &str) -> Vec<&'a str> {
+    let prefix = format!("{property}=");
+    output
+        .split('\n')
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .collect()
+}
+
+fn count_mismatches(
+    what: &str,
+    want: &[&[u8]],
+    got: &[&[u8]],
+    mismatches: &mut Vec<String>,
+) -> usize {
+    if want.len() != got.len() {
+        mismatches.push(format!(
+            "{what}: {} values came back, {} were written",
+            got.len(),
+            want.len()
+        ));
+    }
+    for (w, g) in want.iter().zip(got) {
+        if w != g {
+            mismatches.push(format!(
+                "{what}: wanted {:?}, got {:?}",
+                String::from_utf8_lossy(w),
+                String::from_utf8_lossy(g)
+            ));
+        }
+    }
+    want.len()
+}
+
+#[test]
+fn real_systemd_reads_exec_environment_and_raw_values_back_exactly() {
+    if !enabled("real_systemd_reads_exec_environment_and_raw_values_back_exactly") {
+        return;
+    }
+    let args = generate::sample(value(), EXEC_ARGS, 2);
+    let env: BTreeMap<String, String> = generate::sample(value(), ENV_VALUES, 3)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (format!("F_{i:04}"), v))
+        .collect();
+    let paths = generate::sample(path(), RAW_PATHS, 4);
+    let descriptions = generate::sample(line(), DESCRIPTIONS, 5);
+    let units = escaper_units(&args, &env, &paths, &descriptions);
+    verify_on_host(&units);
+
+    let c = Container::boot("systemd", "fid-esc");
+    let files: Vec<(String, String)> = units
+        .iter()
+        .map(|(name, content)| (format!("/etc/systemd/system/{name}"), content.clone()))
+        .collect();
+    c.write_files(&files);
+    c.sh_out("mkdir -p /run/fid && systemctl daemon-reload && systemctl start fid-args fid-env");
+    let mut mismatches = Vec::new();
+
+    // The recorder's lines: a count, then that many arguments, per ExecStart= line in order.
+    let record = c.exec(&["cat", "/run/fid/args"]).stdout;
+    let mut got = Vec::new();
+    let mut fields = nul_split(&record).into_iter();
+    while let Some(n) = fields.next() {
+        let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
+        got.extend(fields.by_ref().take(n));
+    }
+    let want: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let exec = count_mismatches("ExecStart=", &want, &got, &mut mismatches);
+
+    let dump = c.exec(&["cat", "/run/fid/env"]).stdout;
+    let got_env: BTreeMap<&[u8], &[u8]> = nul_split(&dump)
+        .into_iter()
+        .filter_map(|kv| {
+            let eq = kv.iter().position(|b| *b == b'=')?;
+            Some((&kv[..eq], &kv[eq + 1..]))
+        })
+        .filter(|(k, _)| k.starts_with(b"F_"))
+        .collect();
+    let want: Vec<&[u8]> = env.values().map(|v| v.as_bytes()).collect();
+    let got: Vec<&[u8]> = env
+        .keys()
+        .map(|k| got_env.get(k.as_bytes()).copied().unwrap_or(b"<unset>"))
+        .collect();
+    let environment = count_mismatches("Environment=", &want, &got, &mut mismatches);
+    assert_eq!(got_env.len(), env.len(), "no variable more or less");
+
+    let shown_files = c.sh_out("systemctl show -p EnvironmentFiles fid-raw");
+    let got: Vec<&[u8]> = shown(&shown_files, "EnvironmentFiles")
+        .into_iter()
+        .map(|l| {
+            l.strip_suffix(" (ignore_errors=yes)")
+                .unwrap_or(l)
+                .as_bytes()
+        })
+        .collect();
+    let want: Vec<&[u8]> = paths.iter().map(|p| p.as_bytes()).collect();
+    let raw = count_mismatches("EnvironmentFile=", &want, &got, &mut mismatches);
+
+    let names: Vec<String> = (0..descriptions.len())
+        .map(|i| format!("fid-d{i}.service"))
+        .collect();
+    let mut show = vec!["systemctl", "show", "-p", "Description"];
+    show.extend(names.iter().map(String::as_str));
+    let out = c.exec(&show);
+    let shown_descriptions = text(&out.stdout);
+    let got: Vec<&[u8]> = shown(&shown_descriptions, "Description")
+        .into_iter()
+        .map(str::as_bytes)
+        .collect();
+    let want: Vec<&[u8]> = descriptions.iter().map(|d| d.as_bytes()).collect();
+    let description = count_mismatches("Description=", &want, &got, &mut mismatches);
+
+    eprintln!(
+        "systemd escapers (seed {}), read back by systemd 252 as PID 1: {exec} ExecStart= arguments, {environment} Environment= values, {} raw values ({raw} EnvironmentFile= paths, {description} Description=), {} mismatches",
+        generate::seed(),
+        raw + description,
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{}",
+        mismatches[..mismatches.len().min(20)].join("\n")
+    );
+}
+
+/// Where a poisoned value goes in a definition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Field {
+    Arg,
+    Env,
+    WorkingDir,
+    EnvFile,
+    LogFile,
+    Description,
+}
+
+impl Field {
+    fn key(self) -> &'static str {
+        match self {
+            Field::Arg => "exec",
+            Field::Env => "env.F_POISON",
+            Field::WorkingDir => "working_dir",
+            Field::EnvFile => "env_file",
+            Field::LogFile => "log.file",
+            Field::Description => "description",
+        }
+    }
+
+    fn is_path(self) -> bool {
+        matches!(self, Field::WorkingDir | Field::EnvFile | Field::LogFile)
+    }
+}
+
+/// What makes the value uncarriable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Poison {
+    /// No process can receive it: every backend refuses.
+    Nul,
+    /// systemd's strict UTF-8 check refuses it; shells and TOML carry it.
+    Noncharacter(char),
+    /// Paths and descriptions have no escape for it: every backend refuses. (Arguments and
+    /// environment values carry it, so those cases are not poisoned.)
+    Control(char),
+    /// systemd reads a raw value's final `\` as a line continuation.
+    TrailingBackslash,
+}
+
+const BACKENDS: &[&str] = &["systemd", "openrc", "sysv", "builtin"];
+
+/// Whether `backend` must refuse `poison` in `field`; None when the value is carriable and
+/// not a refusal case at all.
+fn refused(backend: &str, field: Field, poison: Poison) -> Option<bool> {
+    match poison {
+        Poison::Nul => Some(true),
+        Poison::Noncharacter(_) => Some(backend == "systemd"),
+        Poison::Control(_) if field.is_path() || field == Field::Description => Some(true),
+        Poison::Control(_) => None,
+        Poison::TrailingBackslash if field.is_path() || field == Field::Description => {
+            Some(backend == "systemd")
+        }
+        Poison::TrailingBackslash => None,
+    }
+}
+
+/// A definition whose every value is clean but one, which holds `poison`.
+fn poisoned_definition(
+    field: Field,
+    poison: Poison,
+    clean: &str,
+    at: prop::sample::Index,
+    dir: &str,
+) -> toml::Table {
+    let insert = |base: &str| -> String {
+        let mut s = base.to_string();
+        match poison {
+            Poison::TrailingBackslash => s.push('\\'),
+            Poison::Nul | Poison::Noncharacter(_) | Poison::Control(_) => {
+                let c = match poison {
+                    Poison::Nul => '\0',
+                    Poison::Noncharacter(c) | Poison::Control(c) => c,
+                    Poison::TrailingBackslash => unreachable!(),
+                };
+                // After a path's leading `/`: before it, the path would be relative.
+                let first = usize::from(field.is_path());
+                let bounds: Vec<usize> = (first..=s.len())
+                    .filter(|i| s.is_char_boundary(*i))
+                    .collect();
+                s.insert(bounds[at.index(bounds.len())], c);
+            }
+        }
+        s
+    };
+    let value_of = |f: Field, clean_value: String| {
+        if f == field {
+            insert(&clean_value)
+        } else {
+            clean_value
+        }
+    };
+    let mut def = toml::Table::new();
+    def.insert(
+        "exec".into(),
+        toml::Value::Array(vec![
+            "/bin/echo".into(),
+            "first".into(),
+            value_of(Field::Arg, clean.to_string()).into(),
+        ]),
+    );
+    let mut env = toml::Table::new();
+    env.insert(
+        "F_POISON".into(),
+        value_of(Field::Env, clean.to_string()).into(),
+    );
+    def.insert("env".into(), env.into());
+    def.insert(
+        "working_dir".into(),
+        value_of(Field::WorkingDir, format!("{dir}/work")).into(),
+    );
+    def.insert(
+        "env_file".into(),
+        value_of(Field::EnvFile, format!("{dir}/env")).into(),
+    );
+    let mut log = toml::Table::new();
+    log.insert(
+        "file".into(),
+        value_of(Field::LogFile, format!("{dir}/log")).into(),
+    );
+    def.insert("log".into(), log.into());
+    let description = clean
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .trim_end_matches('\\')
+        .trim()
+        .to_string();
+    let description = if description.is_empty() {
+        "poisoned".to_string()
+    } else {
+        description
+    };
+    def.insert(
+        "description".into(),
+        value_of(Field::Description, description).into(),
+    );
+    def
+}
+
+fn poison() -> impl Strategy<Value = Poison> {
+    prop_oneof![
+        Just(Poison::Nul),
+        noncharacter().prop_map(Poison::Noncharacter),
+        prop::sample::select(&['\n', '\r', '\t', '\u{1b}', '\u{7f}'][..]).prop_map(Poison::Control),
+        Just(Poison::TrailingBackslash),
+    ]
+}
+
+fn field() -> impl Strategy<Value = Field> {
+    prop::sample::select(
+        &[
+            Field::Arg,
+            Field::Env,
+            Field::WorkingDir,
+            Field::EnvFile,
+            Field::LogFile,
+            Field::Description,
+        ][..],
+    )
+}
+
+const REFUSAL_CASES: u32 = 200;
+
+#[test]
+fn a_value_a_dialect_cannot_carry_is_refused_with_exit_2_naming_the_key() {
+    let dir = scratch("fidelity-refusal");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let file = dir.join("poisoned.toml");
+    let (refusals, acceptances, mismatched) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    let failed = AtomicBool::new(false);
+    let mut runner = generate::runner(REFUSAL_CASES, 6);
+    // A render that succeeds costs five times one that is refused: where a value is
+    // carriable, one backend in turn proves it is not refused.
+    let carrier = prop::sample::select(&BACKENDS[1..]);
+    let strategy = (
+        field(),
+        poison(),
+        value(),
+        any::<prop::sample::Index>(),
+        carrier,
+    )
+        .prop_filter("only values some backend cannot carry", |(f, p, ..)| {
+            refused("builtin", *f, *p).is_some()
+        });
+    let result = runner.run(&strategy, |(field, poison, clean, at, carrier)| {
+        // Long values add nothing here but time: the escapers' readback tests cover them.
+        let clean: String = clean.chars().take(64).collect();
+        let def = poisoned_definition(field, poison, &clean, at, "/srv/fid");
+        std::fs::write(&file, toml::to_string(&def).unwrap()).unwrap();
+        let mut bad = Vec::new();
+        let (mut refused_here, mut accepted_here) = (0, 0);
+        for backend in BACKENDS {
+            let must_refuse = refused(backend, field, poison).unwrap();
+            if !must_refuse && *backend != carrier {
+                continue;
+            }
+            let case = format!("{backend}, {poison:?} in {field:?}");
+            let out = run(svc_any()
+                .args(["--backend", backend, "render", "-f"])
+                .arg(&file));
+            let stderr = text(&out.stderr);
+            if !must_refuse {
+                if out.status.success() {
+                    accepted_here += 1;
+                } else {
+                    bad.push(format!("{case}: refused a value it can carry: {stderr}"));
+                }
+                continue;
+            }
+            if out.status.code() != Some(2) || !out.stdout.is_empty() {
+                bad.push(format!(
+                    "{case}: render exited {:?} and printed:\n{}",
+                    out.status.code(),
+                    text(&out.stdout)
+                ));
+            } else if !stderr.contains(&format!("`{}`", field.key())) {
+                bad.push(format!(
+                    "{case}: the message does not name `{}`: {stderr}",
+                    field.key()
+                ));
+            }
+            // The same definition installed into a tree changes nothing there.
+            let before = snapshot(&root);
+            let out = run(svc_any()
+                .args(["--backend", backend, "install", "--root"])
+                .arg(&root)
+                .arg("-f")
+                .arg(&file));
+            if out.status.code() != Some(2) || snapshot(&root) != before {
+                bad.push(format!(
+                    "{case}: install --root exited {:?}; the tree {}",
+                    out.status.code(),
+                    if snapshot(&root) == before {
+                        "is unchanged"
+                    } else {
+                        "changed"
+                    }
+                ));
+            }
+            refused_here += 1;
+        }
+        // Counts stop at the first failing case: shrinking re-runs smaller ones.
+        if !failed.load(Ordering::Relaxed) {
+            refusals.fetch_add(refused_here, Ordering::Relaxed);
+            acceptances.fetch_add(accepted_here, Ordering::Relaxed);
+            mismatched.fetch_add(bad.len(), Ordering::Relaxed);
+            failed.store(!bad.is_empty(), Ordering::Relaxed);
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(TestCaseError::fail(bad.join("\n")))
+        }
+    });
+    eprintln!(
+        "refusals (seed {}): {REFUSAL_CASES} poisoned definitions, {} refusals checked (render and install --root: exit 2, key named, nothing written), {} renders where the dialect carries the value, {} mismatches",
+        generate::seed(),
+        refusals.load(Ordering::Relaxed),
+        acceptances.load(Ordering::Relaxed),
+        mismatched.load(Ordering::Relaxed)
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
