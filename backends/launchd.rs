@@ -556,17 +556,8 @@ fn parse_disabled(text: &str) -> Vec<String> {
 /// The one status model from what launchd printed (`None`: not loaded, i.e. stopped).
 fn status_from_print(service: &Service, printed: Option<&PrintedJob>) -> ServiceStatus {
     let mut status = ServiceStatus {
-        name: service.name.clone(),
-        instance: None,
-        backend: "launchd".into(),
-        unit: String::new(),
         state: State::Stopped,
-        pid: None,
-        since: None,
-        restarts: None,
-        last_exit: None,
-        enabled: None,
-        reason: None,
+        ..ServiceStatus::not_installed(&service.name, "launchd")
     };
     let Some(p) = printed else {
         return status;

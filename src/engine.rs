@@ -311,22 +311,23 @@ fn update_groups(
     services: &[&Service],
     joined: bool,
 ) -> Result<bool> {
-    let mut groups: BTreeSet<&str> = services
+    let mut groups: BTreeSet<String> = services
         .iter()
-        .flat_map(|s| s.groups.iter().map(String::as_str))
+        .flat_map(|s| s.groups.iter().cloned())
         .collect();
     if !joined {
         // An uninstalled service leaves every group that lists it, whatever its file says now.
-        for name in group_names(ctx)? {
+        for name in state::group_names(ctx) {
             if let Some(g) = state::load_group(ctx, &name)? {
                 if services.iter().any(|s| g.members.contains(&s.name)) {
-                    groups.insert(Box::leak(name.into_boxed_str()));
+                    groups.insert(name);
                 }
             }
         }
     }
     let mut changed = false;
-    for group in groups {
+    for group in &groups {
+        let group = group.as_str();
         let mut record = state::load_group(ctx, group)?
             .unwrap_or_else(|| state::GroupRecord::new(backend.name(), group));
         let before = record.clone();
@@ -378,23 +379,6 @@ fn update_groups(
         }
     }
     Ok(changed)
-}
-
-/// Names of the installed groups.
-fn group_names(ctx: &Ctx) -> Result<Vec<String>> {
-    let dir = ctx.on_target(&ctx.state_dir().join("groups"));
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
-    };
-    Ok(entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".json"))
-                .map(String::from)
-        })
-        .collect())
 }
 
 /// The directories (paths on the target system) that writing `sp`'s files and links will

@@ -87,11 +87,10 @@ pub fn remove(ctx: &Ctx, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Every record, sorted by name.
-pub fn all(ctx: &Ctx) -> Result<Vec<Record>> {
-    let dir = records_dir(ctx);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
+/// The names of the `NAME.json` records in `dir`, sorted (temporary `.NAME...` files skipped).
+fn json_names(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
     };
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
@@ -104,8 +103,13 @@ pub fn all(ctx: &Ctx) -> Result<Vec<Record>> {
         .filter(|n| !n.starts_with('.'))
         .collect();
     names.sort();
+    names
+}
+
+/// Every record, sorted by name.
+pub fn all(ctx: &Ctx) -> Result<Vec<Record>> {
     let mut out = Vec::new();
-    for name in names {
+    for name in json_names(&records_dir(ctx)) {
         if let Some(r) = load(ctx, &name)? {
             out.push(r);
         }
@@ -138,9 +142,17 @@ impl GroupRecord {
     }
 }
 
-fn group_path(ctx: &Ctx, name: &str) -> PathBuf {
+fn groups_dir(ctx: &Ctx) -> PathBuf {
     ctx.on_target(&ctx.state_dir().join("groups"))
-        .join(format!("{name}.json"))
+}
+
+fn group_path(ctx: &Ctx, name: &str) -> PathBuf {
+    groups_dir(ctx).join(format!("{name}.json"))
+}
+
+/// Names of the installed groups, sorted.
+pub fn group_names(ctx: &Ctx) -> Vec<String> {
+    json_names(&groups_dir(ctx))
 }
 
 pub fn load_group(ctx: &Ctx, name: &str) -> Result<Option<GroupRecord>> {
