@@ -11,22 +11,19 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 
 use crate::backends::{Backend, LogOptions, Verb};
-use crate::host::Ctx;
-use crate::render::{self, Plan};
-use crate::spec::Service;
-use crate::status::ServiceStatus;
+use crate::dialect::render::{self, Plan};
+use crate::model::spec::Service;
+use crate::model::status::ServiceStatus;
 use crate::supervisor::protocol::{unit_key, Request};
 use crate::supervisor::{client, log_path, Scope};
+use crate::system::host::Ctx;
 
 pub struct Builtin;
 
 /// The scope the CLI's context points at (paths on this machine: builtin is never rendered
 /// for another one's manager to read).
-pub fn scope(ctx: &Ctx) -> Scope {
-    Scope {
-        state_dir: ctx.state_dir(),
-        runtime_dir: ctx.runtime_dir(),
-    }
+fn scope(ctx: &Ctx) -> Scope {
+    Scope::of(ctx)
 }
 
 fn unit_keys(service: &Service) -> Vec<String> {
@@ -107,13 +104,13 @@ impl Backend for Builtin {
 
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         let files: Vec<PathBuf> = match &service.log {
-            Some(log) => crate::engine::log_files(service, &log.file),
+            Some(log) => crate::system::logfiles::log_files(service, &log.file),
             None => unit_keys(service)
                 .iter()
                 .map(|k| log_path(&scope(ctx), k, service))
                 .collect(),
         };
-        crate::engine::tail_files(&files, options)
+        crate::system::logfiles::tail_files(ctx, &files, options)
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {

@@ -5,7 +5,7 @@
 //! The traps this module owns:
 //! - The plist is XML written by the `plist` crate from the table the template renders, so no
 //!   string is ever spliced into XML by hand; what XML cannot carry at all (C0 controls, a
-//!   carriage return) is refused by [`crate::escape::plist`].
+//!   carriage return) is refused by [`crate::dialect::escape::plist`].
 //! - launchd loads every plist in its directories at boot: "installed, not enabled" is a
 //!   `launchctl disable` override in launchd's own database, not a missing link.
 //! - launchd reads a plist only when it is bootstrapped: a changed definition is applied with
@@ -23,14 +23,14 @@ use std::process::Command;
 use anyhow::{anyhow, Context as _, Result};
 
 use crate::backends::{Backend, LogOptions, Verb};
-use crate::error::{bad, BadInput};
-use crate::escape::{plist as esc, Unrepresentable};
-use crate::host::Ctx;
-use crate::process;
-use crate::render::{self, FileSpec, Plan};
-use crate::signal::Signal;
-use crate::spec::{Level, Limit, Restart, Service};
-use crate::status::{LastExit, ServiceStatus, State};
+use crate::dialect::escape::{plist as esc, Unrepresentable};
+use crate::dialect::render::{self, FileSpec, Plan};
+use crate::model::error::{bad, BadInput};
+use crate::model::signal::Signal;
+use crate::model::spec::{Level, Limit, Restart, Service};
+use crate::model::status::{LastExit, ServiceStatus, State};
+use crate::system::host::Ctx;
+use crate::system::process;
 
 pub struct Launchd;
 
@@ -211,12 +211,10 @@ impl Launchd {
     }
 
     /// `launchctl print DOMAIN/LABEL`: `None` when the job is not loaded.
-    fn print(&self, domain: &str, label: &str) -> Result<Option<PrintedJob>> {
+    fn print(&self, ctx: &Ctx, domain: &str, label: &str) -> Result<Option<PrintedJob>> {
         let mut cmd = self.launchctl()?;
         cmd.arg("print").arg(format!("{domain}/{label}"));
-        if crate::verbose() {
-            eprintln!("svc-any: running launchctl print {domain}/{label}");
-        }
+        ctx.report.command(&process::describe(&cmd));
         let out = cmd
             .stdin(std::process::Stdio::null())
             .output()
@@ -228,9 +226,9 @@ impl Launchd {
         Ok(Some(parse_print(&String::from_utf8_lossy(&out.stdout))))
     }
 
-    fn run(&self, args: &[&str]) -> Result<()> {
+    fn run(&self, ctx: &Ctx, args: &[&str]) -> Result<()> {
         let mut cmd = self.launchctl()?;
-        process::output(cmd.args(args))?;
+        ctx.run(cmd.args(args))?;
         Ok(())
     }
 
@@ -241,13 +239,13 @@ impl Launchd {
                 .with_context(|| format!("creating the log directory {}", dir.display()))?;
         }
         let path = plist_path(ctx, &job.label);
-        self.run(&["bootstrap", domain, &path.to_string_lossy()])
+        self.run(ctx, &["bootstrap", domain, &path.to_string_lossy()])
     }
 
     /// Unloads (and so stops) a loaded job, then loads it again from its current plist.
     fn reload_job(&self, ctx: &Ctx, domain: &str, job: &Job, loaded: bool) -> Result<()> {
         if loaded {
-            self.run(&["bootout", &format!("{domain}/{}", job.label)])?;
+            self.run(ctx, &["bootout", &format!("{domain}/{}", job.label)])?;
         }
         self.bootstrap(ctx, domain, job)
     }
@@ -293,18 +291,18 @@ impl Backend for Launchd {
                         .service
                         .reload_signal
                         .ok_or_else(|| anyhow!("{} has no reload_signal", service.name))?;
-                    self.run(&["kill", &signal.sig_name(), &target])?;
+                    self.run(ctx, &["kill", &signal.sig_name(), &target])?;
                     continue;
                 }
-                let printed = self.print(&domain, &job.label)?;
+                let printed = self.print(ctx, &domain, &job.label)?;
                 let running = printed.as_ref().is_some_and(|p| p.state == "running");
                 match verb {
                     // A loaded job that is not running may hold an older plist: load it again.
                     Verb::Start if running => {}
                     Verb::Start => self.reload_job(ctx, &domain, &job, printed.is_some())?,
-                    Verb::Stop if printed.is_some() => self.run(&["bootout", &target])?,
+                    Verb::Stop if printed.is_some() => self.run(ctx, &["bootout", &target])?,
                     Verb::Stop => {}
-                    Verb::Restart if running => self.run(&["kickstart", "-k", &target])?,
+                    Verb::Restart if running => self.run(ctx, &["kickstart", "-k", &target])?,
                     Verb::Restart => self.reload_job(ctx, &domain, &job, printed.is_some())?,
                     Verb::Reload => unreachable!("reload is sent above"),
                 }
@@ -317,7 +315,7 @@ impl Backend for Launchd {
         let domain = ctx_domain(ctx);
         for service in services {
             for job in jobs(service) {
-                let loaded = self.print(&domain, &job.label)?.is_some();
+                let loaded = self.print(ctx, &domain, &job.label)?.is_some();
                 self.reload_job(ctx, &domain, &job, loaded)?;
             }
         }
@@ -330,11 +328,11 @@ impl Backend for Launchd {
         }
         let domain = ctx_domain(ctx);
         let mut cmd = self.launchctl()?;
-        let disabled = parse_disabled(&process::output(cmd.arg("print-disabled").arg(&domain))?);
+        let disabled = parse_disabled(&ctx.run(cmd.arg("print-disabled").arg(&domain))?);
         let mut out = Vec::new();
         for service in services {
             for job in jobs(service) {
-                let printed = self.print(&domain, &job.label)?;
+                let printed = self.print(ctx, &domain, &job.label)?;
                 let mut status = status_from_print(&job.service, printed.as_ref());
                 status.name = service.name.clone();
                 status.instance = job.instance.clone();
@@ -349,7 +347,7 @@ impl Backend for Launchd {
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         let mut files: Vec<PathBuf> = jobs(service).iter().map(|j| log_path(ctx, j)).collect();
         files.dedup();
-        crate::engine::tail_files(&files, options)
+        crate::system::logfiles::tail_files(ctx, &files, options)
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
@@ -383,16 +381,16 @@ impl Launchd {
     fn set_override(&self, ctx: &Ctx, service: &Service, verb: &str) -> Result<bool> {
         if !ctx.live {
             if verb == "disable" {
-                eprintln!(
-                    "svc-any: warning: {} will start at boot: launchd's disable override can only be set on the running system",
+                ctx.warn(format!(
+                    "warning: {} will start at boot: launchd's disable override can only be set on the running system",
                     service.name
-                );
+                ));
             }
             return Ok(false);
         }
         let domain = ctx_domain(ctx);
         for job in jobs(service) {
-            self.run(&[verb, &format!("{domain}/{}", job.label)])?;
+            self.run(ctx, &[verb, &format!("{domain}/{}", job.label)])?;
         }
         Ok(false)
     }

@@ -13,10 +13,12 @@ pub mod sysv;
 use anyhow::Result;
 use enum_dispatch::enum_dispatch;
 
-use crate::host::Ctx;
-use crate::render::{FileSpec, LinkSpec, Plan};
-use crate::spec::Service;
-use crate::status::ServiceStatus;
+use crate::dialect::render::{FileSpec, LinkSpec, Plan};
+use crate::model::spec::Service;
+use crate::model::status::ServiceStatus;
+use crate::system::bootlinks;
+use crate::system::host::Ctx;
+pub use crate::system::logfiles::LogOptions;
 
 pub use self::builtin::Builtin;
 pub use self::launchd::Launchd;
@@ -42,13 +44,6 @@ impl Verb {
             Verb::Reload => "reload",
         }
     }
-}
-
-/// How `logs` should read.
-#[derive(Debug, Clone, Copy)]
-pub struct LogOptions {
-    pub follow: bool,
-    pub lines: usize,
 }
 
 /// One init system. Every method that takes several services asks the manager once for all of
@@ -80,12 +75,12 @@ pub trait Backend {
     /// Makes `service` start at boot; returns whether anything changed. Most managers enable
     /// with links the plan lists; SysV asks update-rc.d or chkconfig where they exist.
     fn enable(&self, ctx: &Ctx, _service: &Service, links: &[LinkSpec]) -> Result<bool> {
-        crate::engine::create_boot_links(ctx, links)
+        bootlinks::create_boot_links(ctx, links)
     }
 
     /// Undoes [`Backend::enable`].
     fn disable(&self, ctx: &Ctx, _service: &Service, links: &[LinkSpec]) -> Result<bool> {
-        crate::engine::remove_boot_links(ctx, links)
+        bootlinks::remove_boot_links(ctx, links)
     }
 
     /// Makes running `services` run their changed definitions (after `reload_manager`). A
@@ -122,7 +117,10 @@ pub enum AnyBackend {
     Launchd,
 }
 
-/// The backend called `name`, if svc-any has it yet.
+/// The names users pass to `--backend`, one per backend this build carries.
+pub const NAMES: &[&str] = &["systemd", "builtin", "openrc", "sysv", "launchd"];
+
+/// The backend called `name`.
 pub fn by_name(name: &str) -> Option<AnyBackend> {
     match name {
         "systemd" => Some(Systemd.into()),
@@ -132,9 +130,4 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "launchd" => Some(Launchd.into()),
         _ => None,
     }
-}
-
-/// Names of the backends this build carries.
-pub fn available() -> Vec<&'static str> {
-    vec!["systemd", "builtin", "openrc", "sysv", "launchd"]
 }

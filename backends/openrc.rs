@@ -6,7 +6,7 @@
 //! - openrc-run expands `command`, `command_args`, `directory`, `command_user` and the log
 //!   paths *unquoted* (word splitting, globbing) and then `eval`s them. Quoting a value once is
 //!   not enough (two spaces become one). So conf.d holds every value as one single-quoted
-//!   shell word ([`crate::escape::sh`]) in a `svc_any_*` variable, and those settings only hold
+//!   shell word ([`crate::dialect::escape::sh`]) in a `svc_any_*` variable, and those settings only hold
 //!   `"$svc_any_…"` references, which pass both steps unchanged.
 //! - Debian's openrc uses dpkg's start-stop-daemon, which does not notice a crashed
 //!   `command_background` daemon; `supervisor=supervise-daemon` does, and respawns it.
@@ -20,13 +20,13 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::backends::{Backend, LogOptions, Verb};
-use crate::error::{bad, BadInput};
-use crate::escape::{sh, Unrepresentable};
-use crate::host::Ctx;
-use crate::process;
-use crate::render::{self, FileSpec, LinkSpec, Plan};
-use crate::spec::{Limit, Service};
-use crate::status::{ServiceStatus, State};
+use crate::dialect::escape::{sh, Unrepresentable};
+use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
+use crate::model::error::{bad, BadInput};
+use crate::model::spec::{Limit, Service};
+use crate::model::status::{ServiceStatus, State};
+use crate::system::host::Ctx;
+use crate::system::process;
 
 pub struct Openrc;
 
@@ -171,8 +171,8 @@ impl Openrc {
         let live_root = ctx.root == Path::new("/") && process::find_tool("rc-update").is_ok();
         if !live_root {
             return match action {
-                "add" => crate::engine::create_boot_links(ctx, links),
-                _ => crate::engine::remove_boot_links(ctx, links),
+                "add" => crate::system::bootlinks::create_boot_links(ctx, links),
+                _ => crate::system::bootlinks::remove_boot_links(ctx, links),
             };
         }
         let mut changed = false;
@@ -188,21 +188,21 @@ impl Openrc {
                 .unwrap_or_default()
                 .to_string();
             let mut cmd = process::tool("rc-update")?;
-            process::output(cmd.args([action, &unit, "default"]))?;
+            ctx.run(cmd.args([action, &unit, "default"]))?;
             let verb = if action == "add" {
                 "enabled at boot:"
             } else {
                 "disabled at boot:"
             };
-            crate::engine::say(format!("{verb} rc-update {action} {unit} default"));
+            ctx.say(format!("{verb} rc-update {action} {unit} default"));
             changed = true;
         }
         Ok(changed)
     }
 
-    fn rc_service(&self, unit: &str, action: &str) -> Result<()> {
+    fn rc_service(&self, ctx: &Ctx, unit: &str, action: &str) -> Result<()> {
         let mut cmd = process::tool("rc-service")?;
-        process::output(cmd.args([unit, action]))?;
+        ctx.run(cmd.args([unit, action]))?;
         Ok(())
     }
 }
@@ -269,10 +269,10 @@ impl Backend for Openrc {
         Ok(())
     }
 
-    fn control(&self, _ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
+    fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
         for service in services {
             for (_, unit) in units(service) {
-                self.rc_service(&unit, verb.as_str())?;
+                self.rc_service(ctx, &unit, verb.as_str())?;
             }
         }
         Ok(())
@@ -342,12 +342,12 @@ impl Backend for Openrc {
         Ok(out)
     }
 
-    fn logs(&self, _ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+    fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         let files: Vec<PathBuf> = units(service)
             .iter()
             .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))
             .collect();
-        crate::engine::tail_files(&files, options)
+        crate::system::logfiles::tail_files(ctx, &files, options)
     }
 
     /// `rc-update add UNIT default` on the live root (it makes exactly the planned link);

@@ -3,7 +3,7 @@
 //!
 //! The traps this module owns:
 //! - `ExecStart=` expands `%` specifiers and, at run time, `$VAR`: the line carries the `:`
-//!   prefix and every argument is quoted by [`crate::escape::systemd`].
+//!   prefix and every argument is quoted by [`crate::dialect::escape::systemd`].
 //! - A JVM (or a shell with a TERM trap) stopped with SIGTERM exits 143, which systemd would call
 //!   a failure: `SuccessExitStatus=` lists 128 + the stop signal and the signal itself.
 //! - `systemd-analyze verify` exits 0 on warnings; the tests demand an empty stderr instead.
@@ -17,15 +17,15 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::backends::{Backend, LogOptions, Verb};
-use crate::duration::seconds_text;
-use crate::error::{bad, BadInput};
-use crate::escape::{systemd as esc, Unrepresentable};
-use crate::host::Ctx;
-use crate::process;
-use crate::render::{self, Plan};
-use crate::signal::Signal;
-use crate::spec::{Level, Limit, Service, INSTANCE_PLACEHOLDER};
-use crate::status::{LastExit, ServiceStatus, State};
+use crate::dialect::escape::{systemd as esc, Unrepresentable};
+use crate::dialect::render::{self, Plan};
+use crate::model::duration::seconds_text;
+use crate::model::error::{bad, BadInput};
+use crate::model::signal::Signal;
+use crate::model::spec::{Level, Limit, Service, INSTANCE_PLACEHOLDER};
+use crate::model::status::{LastExit, ServiceStatus, State};
+use crate::system::host::Ctx;
+use crate::system::process;
 
 pub struct Systemd;
 
@@ -234,7 +234,7 @@ impl Backend for Systemd {
 
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
         let mut cmd = self.systemctl(ctx)?;
-        process::output(cmd.arg("daemon-reload"))?;
+        ctx.run(cmd.arg("daemon-reload"))?;
         Ok(())
     }
 
@@ -253,10 +253,10 @@ impl Backend for Systemd {
             // restart_limit is about crashes: a start someone asks for clears the count, as
             // the builtin supervisor does. Failure here is harmless; the start says what's wrong.
             let mut reset = self.systemctl(ctx)?;
-            let _ = process::output(reset.arg("reset-failed").arg("--").args(&units));
+            let _ = ctx.run(reset.arg("reset-failed").arg("--").args(&units));
         }
         let mut cmd = self.systemctl(ctx)?;
-        process::output(cmd.arg(verb.as_str()).arg("--").args(&units))?;
+        ctx.run(cmd.arg(verb.as_str()).arg("--").args(&units))?;
         Ok(())
     }
 
@@ -277,7 +277,7 @@ impl Backend for Systemd {
             "--",
         ]);
         cmd.args(targets.iter().map(|(_, _, u)| u));
-        let text = process::output(&mut cmd)?;
+        let text = ctx.run(&mut cmd)?;
         let blocks = parse_show(&text);
         if blocks.len() != targets.len() {
             anyhow::bail!(
@@ -297,8 +297,9 @@ impl Backend for Systemd {
 
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         if let Some(log) = &service.log {
-            return crate::engine::tail_files(
-                &crate::engine::log_files(service, &log.file),
+            return crate::system::logfiles::tail_files(
+                ctx,
+                &crate::system::logfiles::log_files(service, &log.file),
                 options,
             );
         }
@@ -313,7 +314,7 @@ impl Backend for Systemd {
         for (_, unit) in unit_names(service) {
             cmd.args(["--unit", &unit]);
         }
-        process::interactive(&mut cmd)
+        ctx.run_attached(&mut cmd)
     }
 
     fn render_group(

@@ -16,13 +16,13 @@ use std::process::Command;
 use anyhow::{Context as _, Result};
 
 use crate::backends::{Backend, Builtin, LogOptions, Verb};
-use crate::error::bad;
-use crate::escape::sh;
-use crate::host::Ctx;
-use crate::process;
-use crate::render::{self, FileSpec, LinkSpec, Plan};
-use crate::spec::Service;
-use crate::status::ServiceStatus;
+use crate::dialect::escape::sh;
+use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
+use crate::model::error::bad;
+use crate::model::spec::Service;
+use crate::model::status::ServiceStatus;
+use crate::system::host::Ctx;
+use crate::system::process;
 
 pub struct Sysv;
 
@@ -157,16 +157,19 @@ impl Backend for Sysv {
         let Some(tool) = native_tool(ctx) else {
             // Link by link, each one checked: an rc2.d link alone (an install killed halfway
             // through the links) must not pass for the whole set.
-            return crate::engine::create_boot_links(ctx, links);
+            return crate::system::bootlinks::create_boot_links(ctx, links);
         };
         if enabled_in_rc2(ctx, &service.name) {
             return Ok(false);
         }
         match tool {
-            "update-rc.d" => run(Command::new("update-rc.d").args([&service.name, "defaults"]))?,
-            tool => run(Command::new(tool).args(["--add", &service.name]))?,
+            "update-rc.d" => run(
+                ctx,
+                Command::new("update-rc.d").args([&service.name, "defaults"]),
+            )?,
+            tool => run(ctx, Command::new(tool).args(["--add", &service.name]))?,
         }
-        crate::engine::say(format!("enabled at boot: {} (rc?.d links)", service.name));
+        ctx.say(format!("enabled at boot: {} (rc?.d links)", service.name));
         Ok(true)
     }
 
@@ -177,13 +180,14 @@ impl Backend for Sysv {
         }
         match native_tool(ctx) {
             // -f: the script is still there; every rc?.d link goes, as uninstall promises.
-            Some("update-rc.d") => {
-                run(Command::new("update-rc.d").args(["-f", &service.name, "remove"]))?
-            }
-            Some(tool) => run(Command::new(tool).args(["--del", &service.name]))?,
-            None => return crate::engine::remove_boot_links(ctx, links),
+            Some("update-rc.d") => run(
+                ctx,
+                Command::new("update-rc.d").args(["-f", &service.name, "remove"]),
+            )?,
+            Some(tool) => run(ctx, Command::new(tool).args(["--del", &service.name]))?,
+            None => return crate::system::bootlinks::remove_boot_links(ctx, links),
         }
-        crate::engine::say(format!(
+        ctx.say(format!(
             "disabled at boot: {} (rc?.d links removed)",
             service.name
         ));
@@ -191,8 +195,8 @@ impl Backend for Sysv {
     }
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
-    process::output(cmd).map(drop)
+fn run(ctx: &Ctx, cmd: &mut Command) -> Result<()> {
+    ctx.run(cmd).map(drop)
 }
 
 #[cfg(test)]

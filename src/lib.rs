@@ -1,48 +1,31 @@
 //! svc-any: one service definition, every init system.
 //!
-//! The front end ([`cli`]) reads a definition ([`spec`]), finds the host's init system
-//! ([`detect`]), and hands both to the install engine ([`engine`]), which asks a backend
-//! ([`backends`], one module per init system behind one trait) for the native files and drives
-//! the native manager. Backends render through [`render`] with one escaper per dialect
-//! ([`escape`]) and report through one status model ([`status`]).
+//! The crate is built in layers, each importing only the ones below it:
+//!
+//! | layer | what it holds |
+//! |---|---|
+//! | [`model`] | the definition ([`model::spec`]), durations, signals, the status model, exit-code classes |
+//! | [`dialect`] | one escaper per dialect of the emitted files, and the template renderer |
+//! | [`system`] | the host: context, detection, atomic files, boot links, logs, records, health probes |
+//! | [`supervisor`] | svc-any's own supervisor, for hosts with no init system and for SysV |
+//! | [`backends`] | one module per init system behind one trait |
+//! | [`engine`] | install, uninstall, control, wait and status, the same for every backend |
+//! | [`cli`] | the command line: parse, resolve, run |
+//!
+//! The library prints nothing: what a verb has to say goes to the
+//! [`Reporter`](system::report::Reporter) of its [`Ctx`](system::host::Ctx).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+pub mod model;
 
-pub mod accounts;
-#[path = "../backends/mod.rs"]
-pub mod backends;
-pub mod cli;
-pub mod crashpoint;
-pub mod detect;
-pub mod duration;
-pub mod engine;
-pub mod error;
-pub mod escape;
-pub mod fsutil;
-pub mod health;
-pub mod host;
-pub mod process;
-pub mod render;
-pub mod signal;
-pub mod spec;
-pub mod state;
-pub mod status;
+pub mod dialect;
+
+pub mod system;
+
 pub mod supervisor;
 
-static VERBOSE: AtomicBool = AtomicBool::new(false);
-static QUIET: AtomicBool = AtomicBool::new(false);
+#[path = "../backends/mod.rs"]
+pub mod backends;
 
-/// `-v`: say which manager commands run.
-pub fn verbose() -> bool {
-    VERBOSE.load(Ordering::Relaxed)
-}
+pub mod engine;
 
-/// `-q`: print only errors.
-pub fn quiet() -> bool {
-    QUIET.load(Ordering::Relaxed)
-}
-
-pub fn set_output(verbose: bool, quiet: bool) {
-    VERBOSE.store(verbose, Ordering::Relaxed);
-    QUIET.store(quiet, Ordering::Relaxed);
-}
+pub mod cli;

@@ -19,7 +19,7 @@ use proptest::test_runner::TestCaseError;
 use common::container::{enabled, Container};
 use common::generate::{self, any_value, line, noncharacter, path, value};
 use common::{run, scratch, snapshot, svc_any, text};
-use svc_any::escape::{sh, systemd};
+use svc_any::dialect::escape::{sh, systemd};
 
 /// Values per shell process, and batches: 25 x 48 = 1,200 values per shell.
 const SH_BATCH: usize = 25;

@@ -13,10 +13,10 @@ use std::process::Command;
 use common::generate::{sample, service_case, ServiceCase};
 use common::{scratch, text};
 use svc_any::backends::{Backend, Launchd};
-use svc_any::error::BadInput;
-use svc_any::host::Ctx;
-use svc_any::render::Renderer;
-use svc_any::spec::{self, Level, ParseOptions, Source};
+use svc_any::dialect::render::Renderer;
+use svc_any::model::error::BadInput;
+use svc_any::model::spec::{self, Level, ParseOptions, Source};
+use svc_any::system::host::Ctx;
 
 const CASES: usize = 400;
 
@@ -29,6 +29,7 @@ fn ctx() -> Ctx {
         renderer: Renderer::new(None).unwrap(),
         home: PathBuf::from("/home/test"),
         probe_root: PathBuf::from("/nonexistent"),
+        report: std::sync::Arc::new(svc_any::system::report::Silent),
     }
 }
 

@@ -321,7 +321,7 @@ fn agents_without_a_console_session_go_to_the_user_domain() {
 #[test]
 fn printed_samples_parse_to_their_fields() {
     use svc_any::backends::launchd::parse_print;
-    use svc_any::status::LastExit;
+    use svc_any::model::status::LastExit;
     let sample = |name: &str| {
         std::fs::read_to_string(Path::new(&fixtures()).join(format!("launchd/print-{name}.txt")))
             .unwrap()

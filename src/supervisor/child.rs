@@ -16,7 +16,7 @@ use nix::sched::CloneFlags;
 use nix::sys::resource::{Resource, RLIM_INFINITY};
 use nix::unistd::{Gid, Pid, Uid};
 
-use crate::spec::{Level, Limit, Service};
+use crate::model::spec::{Level, Limit, Service};
 
 /// The PATH a service gets, as systemd gives its services.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

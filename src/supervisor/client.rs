@@ -12,7 +12,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::protocol::{Request, Response};
 use super::Scope;
-use crate::spec::Level;
+use crate::model::spec::Level;
 
 /// How long a request may take: stop waits for the slowest stop_timeout, so be generous.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);

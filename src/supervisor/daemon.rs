@@ -26,9 +26,9 @@ use super::child;
 use super::logfile::LogFile;
 use super::protocol::{unit_key, Request, Response};
 use super::{log_path, Options, Scope};
-use crate::signal::Signal;
-use crate::spec::{self, Level, Restart, Service};
-use crate::status::{LastExit, ServiceStatus, State};
+use crate::model::signal::Signal;
+use crate::model::spec::{self, Level, Restart, Service};
+use crate::model::status::{LastExit, ServiceStatus, State};
 
 /// A run at least this long counts as stable: the next crash restarts after exactly
 /// `restart_delay` again, with the backoff reset.
@@ -1065,17 +1065,17 @@ mod tests {
     use super::*;
 
     fn service(delay_ms: u64, max_ms: u64) -> Service {
-        let src = crate::spec::Source {
+        let src = crate::model::spec::Source {
             label: "t".into(),
             text: "exec = [\"/bin/true\"]\n",
             path: None,
         };
-        let opts = crate::spec::ParseOptions {
+        let opts = crate::model::spec::ParseOptions {
             default_level: Level::System,
             forced_level: None,
             accounts: None,
         };
-        let mut s = crate::spec::parse(&src, Some("t"), &opts)
+        let mut s = crate::model::spec::parse(&src, Some("t"), &opts)
             .unwrap()
             .services
             .remove("t")

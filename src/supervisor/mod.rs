@@ -30,8 +30,8 @@ pub mod protocol;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
-use crate::host::SYSTEM_STATE_DIR;
-use crate::spec::{Level, Service};
+use crate::model::spec::{Level, Service};
+use crate::system::host::SYSTEM_STATE_DIR;
 
 #[cfg(target_os = "linux")]
 pub use daemon::run;
@@ -68,6 +68,14 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The scope a command's context acts on: the system's, or the invoking user's.
+    pub fn of(ctx: &crate::system::host::Ctx) -> Scope {
+        Scope {
+            state_dir: ctx.state_dir(),
+            runtime_dir: ctx.runtime_dir(),
+        }
+    }
+
     pub fn definitions_dir(&self) -> PathBuf {
         self.state_dir.join("builtin")
     }

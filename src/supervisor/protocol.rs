@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::status::ServiceStatus;
+use crate::model::status::ServiceStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]

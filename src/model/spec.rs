@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::error::{bad, BadInput};
-use crate::signal::Signal;
+use crate::model::error::{bad, BadInput};
+use crate::model::signal::Signal;
 
 /// Where a service runs: the system manager, or the invoking user's own manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ pub enum HealthCheck {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub check: HealthCheck,
-    #[serde(with = "crate::duration::serde_text")]
+    #[serde(with = "crate::model::duration::serde_text")]
     pub timeout: Duration,
 }
 
@@ -99,17 +99,17 @@ pub struct Service {
     pub env: BTreeMap<String, String>,
     pub env_file: Option<String>,
     pub restart: Restart,
-    #[serde(with = "crate::duration::serde_text")]
+    #[serde(with = "crate::model::duration::serde_text")]
     pub restart_delay: Duration,
-    #[serde(with = "crate::duration::serde_text")]
+    #[serde(with = "crate::model::duration::serde_text")]
     pub restart_max_delay: Duration,
     /// More than this many automatic restarts within `restart_limit_interval` is a crash loop:
     /// the service is left `failed`. 0 never gives up.
     pub restart_limit: u32,
-    #[serde(with = "crate::duration::serde_text")]
+    #[serde(with = "crate::model::duration::serde_text")]
     pub restart_limit_interval: Duration,
     pub stop_signal: Signal,
-    #[serde(with = "crate::duration::serde_text")]
+    #[serde(with = "crate::model::duration::serde_text")]
     pub stop_timeout: Duration,
     pub reload_signal: Option<Signal>,
     pub success_exit_codes: Vec<u8>,
@@ -500,7 +500,7 @@ pub struct ParseOptions {
     /// Force this level (the `--user` flag); a file that says otherwise is an error.
     pub forced_level: Option<Level>,
     /// Checks that a named user or group exists; `None` skips the check (e.g. `render`).
-    pub accounts: Option<crate::accounts::Accounts>,
+    pub accounts: Option<crate::system::accounts::Accounts>,
 }
 
 /// Parses a file that holds one service (`NAME.toml`, `name` optional) or several
@@ -769,10 +769,12 @@ fn validate(
             })?;
             let max_size = match &l.max_size {
                 None => None,
-                Some(v) => Some(crate::duration::parse_size(v.get_ref()).map_err(|m| {
-                    src.error(v.span(), "log.max_size", m)
-                        .hint("write a size like \"10M\", \"512K\" or a number of bytes")
-                })?),
+                Some(v) => Some(
+                    crate::model::duration::parse_size(v.get_ref()).map_err(|m| {
+                        src.error(v.span(), "log.max_size", m)
+                            .hint("write a size like \"10M\", \"512K\" or a number of bytes")
+                    })?,
+                ),
             };
             let keep = match &l.keep {
                 None => defaults::LOG_KEEP,
@@ -1097,7 +1099,7 @@ fn duration_key(
     let Some(v) = v else { return Ok(None) };
     let hint = "write a duration as a string with a unit: \"500ms\", \"1s\", \"2m\"";
     match v.get_ref() {
-        toml::Value::String(s) => crate::duration::parse_duration(s)
+        toml::Value::String(s) => crate::model::duration::parse_duration(s)
             .map(Some)
             .map_err(|m| src.error(v.span(), key, m).hint(hint)),
         other => Err(src
@@ -1154,11 +1156,11 @@ fn health_key(src: &Source, h: RawHealth) -> Result<Health, BadInput> {
         .hint("e.g. tcp = \"127.0.0.1:8080\" or http = \"http://127.0.0.1:8080/health\""));
     }
     let check = if let Some(tcp) = h.tcp {
-        crate::health::parse_tcp_target(tcp.get_ref())
+        crate::system::health::parse_tcp_target(tcp.get_ref())
             .map_err(|m| src.error(tcp.span(), "health.tcp", m))?;
         HealthCheck::Tcp(tcp.into_inner())
     } else if let Some(http) = h.http {
-        crate::health::parse_http_url(http.get_ref())
+        crate::system::health::parse_http_url(http.get_ref())
             .map_err(|m| src.error(http.span(), "health.http", m))?;
         HealthCheck::Http(http.into_inner())
     } else {

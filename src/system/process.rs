@@ -25,7 +25,7 @@ pub fn tool(name: &str) -> Result<Command> {
     Ok(Command::new(find_tool(name)?))
 }
 
-fn describe(cmd: &Command) -> String {
+pub fn describe(cmd: &Command) -> String {
     let mut words = vec![cmd.get_program().to_string_lossy().into_owned()];
     words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
     words.join(" ")
@@ -33,9 +33,6 @@ fn describe(cmd: &Command) -> String {
 
 /// Runs `cmd`, returns its stdout; a non-zero exit is an error carrying stderr.
 pub fn output(cmd: &mut Command) -> Result<String> {
-    if crate::verbose() {
-        eprintln!("svc-any: running {}", describe(cmd));
-    }
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -54,9 +51,6 @@ pub fn output(cmd: &mut Command) -> Result<String> {
 
 /// Runs `cmd` with the terminal attached (for `logs -f`); returns its exit code.
 pub fn interactive(cmd: &mut Command) -> Result<i32> {
-    if crate::verbose() {
-        eprintln!("svc-any: running {}", describe(cmd));
-    }
     let status = cmd
         .status()
         .with_context(|| format!("running {}", describe(cmd)))?;

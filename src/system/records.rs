@@ -1,7 +1,7 @@
 //! What svc-any installed: one JSON record per service, so that uninstall removes exactly what
 //! was written and every other verb knows the definition without the original file.
 //!
-//! Records live in `STATE_DIR/services/NAME.json` (see [`crate::host::Ctx::state_dir`]), are
+//! Records live in `STATE_DIR/services/NAME.json` (see [`crate::system::host::Ctx::state_dir`]), are
 //! written atomically, and are plain enough to read with `cat`.
 
 use std::path::PathBuf;
@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil;
-use crate::host::Ctx;
-use crate::render::{LinkSpec, Plan};
-use crate::spec::Service;
+use crate::dialect::render::{LinkSpec, Plan};
+use crate::model::spec::Service;
+use crate::system::files;
+use crate::system::host::Ctx;
 
 const FORMAT: u32 = 1;
 
@@ -65,7 +65,7 @@ fn record_path(ctx: &Ctx, name: &str) -> PathBuf {
 
 pub fn load(ctx: &Ctx, name: &str) -> Result<Option<Record>> {
     let path = record_path(ctx, name);
-    let Some(bytes) = fsutil::read_existing(&path)? else {
+    let Some(bytes) = files::read_existing(&path)? else {
         return Ok(None);
     };
     let record = serde_json::from_slice(&bytes).with_context(|| {
@@ -79,11 +79,11 @@ pub fn load(ctx: &Ctx, name: &str) -> Result<Option<Record>> {
 
 pub fn save(ctx: &Ctx, record: &Record) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(record).expect("plain data");
-    fsutil::write_atomic(&record_path(ctx, &record.service.name), &bytes, 0o644)
+    files::write_atomic(&record_path(ctx, &record.service.name), &bytes, 0o644)
 }
 
 pub fn remove(ctx: &Ctx, name: &str) -> Result<()> {
-    fsutil::remove(&record_path(ctx, name))?;
+    files::remove(&record_path(ctx, name))?;
     Ok(())
 }
 
@@ -157,7 +157,7 @@ pub fn group_names(ctx: &Ctx) -> Vec<String> {
 
 pub fn load_group(ctx: &Ctx, name: &str) -> Result<Option<GroupRecord>> {
     let path = group_path(ctx, name);
-    let Some(bytes) = fsutil::read_existing(&path)? else {
+    let Some(bytes) = files::read_existing(&path)? else {
         return Ok(None);
     };
     let record = serde_json::from_slice(&bytes).with_context(|| {
@@ -171,11 +171,11 @@ pub fn load_group(ctx: &Ctx, name: &str) -> Result<Option<GroupRecord>> {
 
 pub fn save_group(ctx: &Ctx, record: &GroupRecord) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(record).expect("plain data");
-    fsutil::write_atomic(&group_path(ctx, &record.name), &bytes, 0o644)
+    files::write_atomic(&group_path(ctx, &record.name), &bytes, 0o644)
 }
 
 pub fn remove_group(ctx: &Ctx, name: &str) -> Result<()> {
-    fsutil::remove(&group_path(ctx, name))?;
+    files::remove(&group_path(ctx, name))?;
     Ok(())
 }
 

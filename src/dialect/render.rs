@@ -9,35 +9,38 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::error::bad;
+use crate::model::error::bad;
 
 /// Every template svc-any ships: (name, text). A file `NAME.tera` in the template directory
 /// replaces the built-in one of the same name.
 const BUILTIN: &[(&str, &str)] = &[
     (
         "systemd.service",
-        include_str!("../templates/systemd.service.tera"),
+        include_str!("../../templates/systemd.service.tera"),
     ),
     (
         "systemd.target",
-        include_str!("../templates/systemd.target.tera"),
+        include_str!("../../templates/systemd.target.tera"),
     ),
     (
         "builtin.toml",
-        include_str!("../templates/builtin.toml.tera"),
+        include_str!("../../templates/builtin.toml.tera"),
     ),
     (
         "openrc.initd",
-        include_str!("../templates/openrc.initd.tera"),
+        include_str!("../../templates/openrc.initd.tera"),
     ),
     (
         "openrc.confd",
-        include_str!("../templates/openrc.confd.tera"),
+        include_str!("../../templates/openrc.confd.tera"),
     ),
-    ("sysv.initd", include_str!("../templates/sysv.initd.tera")),
+    (
+        "sysv.initd",
+        include_str!("../../templates/sysv.initd.tera"),
+    ),
     (
         "launchd.plist",
-        include_str!("../templates/launchd.plist.tera"),
+        include_str!("../../templates/launchd.plist.tera"),
     ),
 ];
 
@@ -163,7 +166,7 @@ fn tera_chain(e: &tera::Error) -> String {
 }
 
 /// A template context that already holds the marker line of `service` (`{{ marker }}`).
-pub fn context(service: &crate::spec::Service) -> tera::Context {
+pub fn context(service: &crate::model::spec::Service) -> tera::Context {
     let mut c = tera::Context::new();
     c.insert(
         "marker",

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::spec::HealthCheck;
+use crate::model::spec::HealthCheck;
 
 /// How long one probe may take before it counts as a failure.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

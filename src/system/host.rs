@@ -1,11 +1,15 @@
 //! The target of a command: which root, which level, whether a manager is there to talk to.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
-use crate::render::Renderer;
-use crate::spec::Level;
+use crate::dialect::render::Renderer;
+use crate::model::spec::Level;
+use crate::system::process;
+use crate::system::report::Reporter;
 
 /// Everything a backend needs to know about where it acts.
 pub struct Ctx {
@@ -22,6 +26,8 @@ pub struct Ctx {
     pub home: PathBuf,
     /// Where probes of the running host read (`/`; tests point it at a fake host).
     pub probe_root: PathBuf,
+    /// Where what the library has to say goes.
+    pub report: Arc<dyn Reporter>,
 }
 
 impl Ctx {
@@ -50,6 +56,29 @@ impl Ctx {
     /// `$XDG_CONFIG_HOME` or `~/.config`.
     pub fn user_config_dir(&self) -> PathBuf {
         xdg_dir("XDG_CONFIG_HOME", &self.home, ".config")
+    }
+
+    /// Tells the reporter what a verb did.
+    pub fn say(&self, line: impl AsRef<str>) {
+        self.report.say(line.as_ref());
+    }
+
+    /// Tells the reporter what went wrong without failing the command.
+    pub fn warn(&self, line: impl AsRef<str>) {
+        self.report.warn(line.as_ref());
+    }
+
+    /// Runs a manager tool and returns its stdout (see [`process::output`]), telling the
+    /// reporter first which command runs.
+    pub fn run(&self, cmd: &mut Command) -> Result<String> {
+        self.report.command(&process::describe(cmd));
+        process::output(cmd)
+    }
+
+    /// Runs a tool attached to the terminal (`logs -f`) and returns its exit code.
+    pub fn run_attached(&self, cmd: &mut Command) -> Result<i32> {
+        self.report.command(&process::describe(cmd));
+        process::interactive(cmd)
     }
 }
 

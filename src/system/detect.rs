@@ -10,9 +10,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// The backends svc-any knows by name.
-pub const BACKEND_NAMES: &[&str] = &["systemd", "openrc", "sysv", "launchd", "builtin"];
-
 /// One question asked of the host, and its answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
@@ -23,7 +20,7 @@ pub struct Probe {
 /// The verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Detection {
-    /// One of [`BACKEND_NAMES`].
+    /// The name of the backend for it (`crate::backends::NAMES`).
     pub backend: String,
     /// Whether that manager is running here (false in a chroot: write files, start nothing).
     pub live: bool,

@@ -76,7 +76,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.sync_all()
             .with_context(|| format!("syncing {}", tmp.display()))?;
-        crate::crashpoint::reached("write:before-rename");
+        crate::system::crashpoint::reached("write:before-rename");
         fs::rename(&tmp, path)
             .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
         sync_dir(dir)
@@ -96,7 +96,7 @@ pub fn symlink_atomic(target: &Path, path: &Path) -> Result<()> {
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)
         .with_context(|| format!("linking {}", tmp.display()))?;
-    crate::crashpoint::reached("link:before-rename");
+    crate::system::crashpoint::reached("link:before-rename");
     fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     sync_dir(dir)

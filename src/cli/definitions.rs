@@ -1,0 +1,173 @@
+//! Finding the definitions a command names: the quick form after `--`, `-f FILE`,
+//! `./NAME.toml`, `./svc-any.toml`, `/etc/svc-any/NAME.toml`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use super::args::{Cli, Definition};
+use super::resolve::flag_level;
+use crate::model::error::bad;
+use crate::model::spec::{self, Level, ParseOptions, Project, Service, Source};
+use crate::system::accounts::Accounts;
+
+/// Refuses a name that could never be a service (a path, a space): bad input, exit 2.
+pub fn check_names(names: &[String]) -> Result<()> {
+    for name in names {
+        spec::check_name(name).map_err(|m| bad(m).key("NAME"))?;
+    }
+    Ok(())
+}
+
+fn parse_options(cli: &Cli, accounts: Option<Accounts>) -> ParseOptions {
+    ParseOptions {
+        default_level: flag_level(cli),
+        forced_level: cli.user.then_some(Level::User),
+        accounts,
+    }
+}
+
+/// The services a command names: from the quick form, `-f FILE`, `./NAME.toml`,
+/// `./svc-any.toml` or `/etc/svc-any/NAME.toml`, in that order.
+pub fn load_definitions(
+    cli: &Cli,
+    def: &Definition,
+    accounts: Option<Accounts>,
+) -> Result<Vec<Service>> {
+    let opts = parse_options(cli, accounts);
+    if !def.argv.is_empty() {
+        return quick_form(def, &opts);
+    }
+    let quick_flags = def.user_name.is_some()
+        || !def.env.is_empty()
+        || def.workdir.is_some()
+        || def.restart.is_some();
+    if quick_flags {
+        return Err(bad("--user-name, --env, --workdir and --restart belong to the quick form")
+            .hint("add `-- /absolute/program args...` after them, or put the keys in the definition file")
+            .into());
+    }
+    if let Some(name) = &def.name {
+        spec::check_name(name).map_err(|m| bad(m).key("NAME"))?;
+    }
+    let file = match (&def.file, &def.name) {
+        (Some(f), _) => f.clone(),
+        (None, Some(name)) => {
+            let candidates = [
+                PathBuf::from(format!("{name}.toml")),
+                PathBuf::from("svc-any.toml"),
+                PathBuf::from(format!("/etc/svc-any/{name}.toml")),
+            ];
+            candidates
+                .iter()
+                .find(|c| c.is_file())
+                .cloned()
+                .ok_or_else(|| {
+                    bad(format!("no definition for `{name}`")).hint(format!(
+                        "looked for {}; pass -f FILE, or give the program after `--`",
+                        candidates
+                            .iter()
+                            .map(|c| c.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?
+        }
+        (None, None) => {
+            return Err(bad("name a service, or give -f FILE")
+                .hint("e.g. `svc-any install demo` reads ./demo.toml")
+                .into())
+        }
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?;
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| *s != "svc-any")
+        .map(String::from);
+    let absolute = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+    let src = Source {
+        label: file.display().to_string(),
+        text: &text,
+        path: Some(absolute),
+    };
+    // `install web -f anything.toml`: the name on the command line names a one-service file.
+    let fallback = def.name.clone().or(stem);
+    let project = spec::parse(&src, fallback.as_deref(), &opts)?;
+    select(project, def.name.as_deref(), &file)
+}
+
+/// The named service or group from a project, or all of it.
+fn select(mut project: Project, name: Option<&str>, file: &Path) -> Result<Vec<Service>> {
+    let Some(name) = name else {
+        return Ok(project.services.into_values().collect());
+    };
+    if let Some(service) = project.services.remove(name) {
+        return Ok(vec![service]);
+    }
+    if let Some(members) = project.groups.get(name) {
+        return Ok(members
+            .iter()
+            .filter_map(|m| project.services.get(m).cloned())
+            .collect());
+    }
+    Err(bad(format!(
+        "{} defines no service or group `{name}`",
+        file.display()
+    ))
+    .hint(format!(
+        "it defines: {}",
+        project
+            .services
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .into())
+}
+
+/// `svc-any install NAME [--user-name U] [--env K=V] [--workdir D] [--restart R] -- PROG ARGS`,
+/// validated by the same parser as a file, so the same checks and messages apply.
+fn quick_form(def: &Definition, opts: &ParseOptions) -> Result<Vec<Service>> {
+    let name = def
+        .name
+        .clone()
+        .ok_or_else(|| bad("the quick form needs a NAME before `--`").key("NAME"))?;
+    let mut table = toml::Table::new();
+    table.insert("name".into(), name.clone().into());
+    table.insert(
+        "exec".into(),
+        toml::Value::Array(def.argv.iter().map(|a| a.clone().into()).collect()),
+    );
+    if let Some(u) = &def.user_name {
+        table.insert("user".into(), u.clone().into());
+    }
+    if let Some(w) = &def.workdir {
+        table.insert("working_dir".into(), w.clone().into());
+    }
+    if let Some(r) = &def.restart {
+        table.insert("restart".into(), r.clone().into());
+    }
+    let mut env = toml::Table::new();
+    for kv in &def.env {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| bad(format!("--env {kv} is not KEY=VALUE")).key("--env"))?;
+        env.insert(k.to_string(), v.into());
+    }
+    if !env.is_empty() {
+        table.insert("env".into(), env.into());
+    }
+    let text = toml::to_string(&table).context("encoding the quick form")?;
+    let src = Source {
+        label: "<command line>".into(),
+        text: &text,
+        path: None,
+    };
+    Ok(spec::parse(&src, Some(&name), opts)?
+        .services
+        .into_values()
+        .collect())
+}

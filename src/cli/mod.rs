@@ -1,0 +1,335 @@
+//! The command line: parse ([`args`]) → resolve ([`resolve`], [`definitions`]) → run one verb,
+//! and map the result to DESIGN.md's exit codes (0 ok, 1 failed, 2 bad input; `status` follows
+//! LSB).
+
+mod args;
+mod definitions;
+mod resolve;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+use serde::Serialize;
+
+use self::args::{Cli, Command};
+use self::definitions::{check_names, load_definitions};
+use self::resolve::{flag_level, invocation, level_of, Invocation};
+use crate::backends::{Backend, LogOptions, Verb};
+use crate::engine::{self, InstallOptions};
+use crate::model::error::{exit_code, BadInput};
+use crate::model::spec::{self, Level, Service};
+use crate::model::status;
+use crate::system::accounts::Accounts;
+use crate::system::detect;
+use crate::system::host;
+use crate::system::records;
+use crate::system::report::Reporter;
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap says 0 for --help/--version and 2 for usage errors, as DESIGN.md wants.
+            return e.exit_code();
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            match err.chain().find_map(|c| c.downcast_ref::<BadInput>()) {
+                Some(b) => eprintln!("svc-any: error: {b}"),
+                None => eprintln!("svc-any: error: {err:#}"),
+            }
+            exit_code(&err)
+        }
+    }
+}
+
+/// The reporter of the command line: what was done on stdout (unless `-q`), warnings on
+/// stderr, manager commands on stderr with `-v`.
+struct Terminal {
+    quiet: bool,
+    verbose: bool,
+}
+
+impl Reporter for Terminal {
+    fn say(&self, line: &str) {
+        if !self.quiet {
+            println!("{line}");
+        }
+    }
+
+    fn output(&self, text: &str) {
+        println!("{text}");
+    }
+
+    fn warn(&self, line: &str) {
+        eprintln!("svc-any: {line}");
+    }
+
+    fn command(&self, line: &str) {
+        if self.verbose {
+            eprintln!("svc-any: running {line}");
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let probe_root = cli.probe_root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    match &cli.command {
+        Command::Detect { explain, json } => {
+            let d = detect::detect(&probe_root);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else if *explain {
+                print!("{}", d.explain());
+            } else {
+                println!("{}", d.backend);
+            }
+            Ok(0)
+        }
+        Command::Render(def) => {
+            let services = load_definitions(&cli, def, None)?;
+            let ctx = resolve::context(&cli, level_of(&cli, &services)?, None)?;
+            let backend = resolve::pick_backend(&cli, &ctx.root)?.0;
+            render(&ctx, &backend, &services)?;
+            Ok(0)
+        }
+        Command::Install {
+            definition,
+            start,
+            wait,
+            no_enable,
+            force,
+            dry_run,
+            root,
+        } => {
+            let accounts = match root {
+                Some(dir) => Accounts::Tree(dir.clone()),
+                None => Accounts::Host,
+            };
+            let services = load_definitions(&cli, definition, Some(accounts))?;
+            let Invocation { ctx, backend } =
+                invocation(&cli, level_of(&cli, &services)?, root.as_deref())?;
+            let opts = InstallOptions {
+                start: *start || wait.is_some(),
+                wait: wait.map(|w| w.limit()),
+                enable: !*no_enable,
+                force: *force,
+                dry_run: *dry_run,
+            };
+            engine::install(&ctx, &backend, &services, &opts)?;
+            Ok(0)
+        }
+        Command::Uninstall {
+            names,
+            dry_run,
+            root,
+        } => {
+            check_names(names)?;
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), root.as_deref())?;
+            engine::uninstall(&ctx, &backend, names, *dry_run)?;
+            Ok(0)
+        }
+        Command::Start(args)
+        | Command::Stop(args)
+        | Command::Restart(args)
+        | Command::Reload(args) => {
+            let verb = match &cli.command {
+                Command::Start(_) => Verb::Start,
+                Command::Stop(_) => Verb::Stop,
+                Command::Restart(_) => Verb::Restart,
+                _ => Verb::Reload,
+            };
+            check_names(&args.names)?;
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
+            engine::control(
+                &ctx,
+                &backend,
+                verb,
+                &args.names,
+                args.wait.map(|w| w.limit()),
+            )?;
+            Ok(0)
+        }
+        Command::Enable { names, root } | Command::Disable { names, root } => {
+            check_names(names)?;
+            let enable = matches!(cli.command, Command::Enable { .. });
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), root.as_deref())?;
+            engine::set_enabled(&ctx, &backend, names, enable)?;
+            Ok(0)
+        }
+        Command::Status { names, json } => {
+            check_names(names)?;
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
+            let statuses = engine::status(&ctx, &backend, names)?;
+            if *json {
+                println!("{}", status::to_json(&statuses));
+            } else if statuses.is_empty() {
+                println!("svc-any manages no services here");
+            } else {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                print!("{}", status::to_table(&statuses, now));
+            }
+            Ok(status::exit_code(&statuses))
+        }
+        Command::Logs {
+            name,
+            follow,
+            lines,
+        } => {
+            check_names(std::slice::from_ref(name))?;
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
+            let record = engine::installed(&ctx, std::slice::from_ref(name))?.remove(0);
+            backend.logs(
+                &ctx,
+                &record.service,
+                LogOptions {
+                    follow: *follow,
+                    lines: *lines,
+                },
+            )
+        }
+        Command::Supervisor {
+            foreground,
+            state_dir,
+            runtime_dir,
+            ready_fd,
+        } => {
+            // No render context: a long-lived process should not carry the template engine.
+            let level = flag_level(&cli);
+            let scope = crate::supervisor::Scope {
+                state_dir: match state_dir {
+                    Some(d) => d.clone(),
+                    None => host::state_dir(level, &host::home_dir()?),
+                },
+                runtime_dir: runtime_dir
+                    .clone()
+                    .unwrap_or_else(|| host::runtime_dir(level)),
+            };
+            crate::supervisor::run(crate::supervisor::Options {
+                scope,
+                level,
+                foreground: *foreground,
+                ready_fd: *ready_fd,
+            })
+        }
+        Command::List { json } => {
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
+            let entries = list(&ctx, &backend)?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&ListOutput { services: entries })?
+                );
+            } else {
+                for e in entries {
+                    let enabled = match e.enabled {
+                        Some(true) => "enabled",
+                        Some(false) => "disabled",
+                        None => "no record",
+                    };
+                    println!("{}\t{}\t{}", e.name, e.backend, enabled);
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Every file (and boot link) install would write, then the files that make each group native.
+fn render(
+    ctx: &host::Ctx,
+    backend: &crate::backends::AnyBackend,
+    services: &[Service],
+) -> Result<()> {
+    for (i, service) in services.iter().enumerate() {
+        let plan = engine::render_located(ctx, backend, service)?;
+        for (j, file) in plan.files.iter().enumerate() {
+            if i + j > 0 {
+                println!();
+            }
+            println!("### {} (mode {:o})", file.path.display(), file.mode);
+            print!("{}", file.content);
+        }
+        for link in &plan.enable_links {
+            println!(
+                "### enable: {} -> {}",
+                link.path.display(),
+                link.target.display()
+            );
+        }
+    }
+    let all: Vec<&Service> = spec::dependency_order(&services.iter().collect::<Vec<_>>());
+    let mut groups: Vec<&str> = all
+        .iter()
+        .flat_map(|s| s.groups.iter().map(String::as_str))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    for group in groups {
+        let members: Vec<&Service> = all
+            .iter()
+            .copied()
+            .filter(|s| s.groups.iter().any(|g| g == group))
+            .collect();
+        for file in backend.render_group(ctx, group, &members)? {
+            println!();
+            println!("### {} (mode {:o})", file.path.display(), file.mode);
+            print!("{}", file.content);
+        }
+    }
+    Ok(())
+}
+
+/// `list --json`: `{"services": [...]}`.
+#[derive(Serialize)]
+struct ListOutput {
+    services: Vec<ListEntry>,
+}
+
+/// One service svc-any manages here, from its record, or from a file that carries svc-any's
+/// marker when the record was lost by hand (`recorded` false, the other fields null).
+#[derive(Serialize)]
+struct ListEntry {
+    name: String,
+    backend: String,
+    level: Option<Level>,
+    enabled: Option<bool>,
+    instances: Option<Vec<String>>,
+    files: Option<Vec<PathBuf>>,
+    recorded: bool,
+}
+
+fn list(ctx: &host::Ctx, backend: &crate::backends::AnyBackend) -> Result<Vec<ListEntry>> {
+    let records = records::all(ctx)?;
+    let mut names: Vec<String> = records.iter().map(|r| r.service.name.clone()).collect();
+    for found in backend.list(ctx)? {
+        if !names.contains(&found) {
+            names.push(found);
+        }
+    }
+    names.sort();
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let record = records.iter().find(|r| r.service.name == name);
+            ListEntry {
+                backend: record
+                    .map_or(backend.name(), |r| r.backend.as_str())
+                    .to_string(),
+                level: record.map(|r| r.service.level),
+                enabled: record.map(|r| r.enabled),
+                instances: record.map(|r| r.service.instances.clone()),
+                files: record.map(|r| r.files.clone()),
+                recorded: record.is_some(),
+                name,
+            }
+        })
+        .collect())
+}

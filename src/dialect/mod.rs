@@ -1,0 +1,7 @@
+//! The dialects of the emitted files: one escaper per dialect, and the template renderer.
+//!
+//! A backend turns a definition's values into safe words of its dialect here and lays them out
+//! with its template; nothing here knows which manager runs or touches the disk.
+
+pub mod escape;
+pub mod render;

@@ -1,0 +1,157 @@
+//! start / stop / restart / reload, enable / disable, and status: one manager call for all the
+//! services named.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::*;
+use crate::backends::{AnyBackend, Backend, Verb};
+use crate::model::error::bad;
+use crate::model::spec::{self, Service};
+use crate::model::status::{ServiceStatus, State};
+use crate::system::host::Ctx;
+use crate::system::records::{self, Record};
+
+/// start / stop / restart / reload, then `--wait` for start and restart.
+pub fn control(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    verb: Verb,
+    names: &[String],
+    wait: Option<Option<Duration>>,
+) -> Result<()> {
+    let records = installed(ctx, names)?;
+    if verb == Verb::Reload {
+        if let Some(r) = records.iter().find(|r| r.service.reload_signal.is_none()) {
+            return Err(bad(format!(
+                "`{}` has no reload_signal, so it cannot be reloaded",
+                r.service.name
+            ))
+            .key("reload_signal")
+            .hint("add reload_signal = \"HUP\" to the definition, or use restart")
+            .into());
+        }
+    }
+    require_live(ctx, backend)?;
+    let services: Vec<&Service> = records.iter().map(|r| &r.service).collect();
+    match verb {
+        Verb::Start | Verb::Restart => start_and_wait(ctx, backend, verb, &services, wait),
+        Verb::Stop => {
+            let mut order = spec::dependency_order(&services);
+            order.reverse();
+            backend.control(ctx, Verb::Stop, &order)?;
+            for s in order {
+                ctx.say(format!("stopped {}", s.name));
+            }
+            Ok(())
+        }
+        Verb::Reload => {
+            backend.control(ctx, Verb::Reload, &services)?;
+            for s in services {
+                ctx.say(format!("reloaded {}", s.name));
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn start_and_wait(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    verb: Verb,
+    services: &[&Service],
+    wait: Option<Option<Duration>>,
+) -> Result<()> {
+    let order = spec::dependency_order(services);
+    backend.control(ctx, verb, &order)?;
+    for s in &order {
+        ctx.say(format!(
+            "{} {}",
+            if verb == Verb::Start {
+                "started"
+            } else {
+                "restarted"
+            },
+            s.name
+        ));
+    }
+    if let Some(limit) = wait {
+        for s in &order {
+            wait_ready(ctx, backend, s, limit)?;
+        }
+    }
+    Ok(())
+}
+
+/// enable / disable: boot links only, as `systemctl enable` without `--now`.
+pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bool) -> Result<()> {
+    let records = installed(ctx, names)?;
+    let mut changed = false;
+    for mut r in records {
+        changed |= if enable {
+            backend.enable(ctx, &r.service, &r.enable_links)?
+        } else {
+            backend.disable(ctx, &r.service, &r.enable_links)?
+        };
+        if r.enabled != enable {
+            r.enabled = enable;
+            records::save(ctx, &r)?;
+        }
+        if !changed {
+            ctx.say(format!(
+                "{} is already {}",
+                r.service.name,
+                if enable { "enabled" } else { "disabled" }
+            ));
+        }
+    }
+    if changed && ctx.live {
+        backend.reload_manager(ctx)?;
+    }
+    Ok(())
+}
+
+/// Status of `names`, or of every installed service when none are named; the manager is asked
+/// once for all of them.
+pub fn status(ctx: &Ctx, backend: &AnyBackend, names: &[String]) -> Result<Vec<ServiceStatus>> {
+    let wanted: Vec<(String, Option<Record>)> = if names.is_empty() {
+        records::all(ctx)?
+            .into_iter()
+            .map(|r| (r.service.name.clone(), Some(r)))
+            .collect()
+    } else {
+        expand_groups(ctx, names)?
+            .iter()
+            .map(|n| Ok((n.clone(), records::load(ctx, n)?)))
+            .collect::<Result<_>>()?
+    };
+    let installed: Vec<&Service> = wanted
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().map(|r| &r.service))
+        .collect();
+    let mut answers = if ctx.live && !installed.is_empty() {
+        backend.status(ctx, &installed)?
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::new();
+    for (name, record) in wanted {
+        match record {
+            None => out.push(ServiceStatus::not_installed(&name, backend.name())),
+            Some(_) if ctx.live => {
+                let (mine, rest): (Vec<_>, Vec<_>) =
+                    answers.into_iter().partition(|s| s.name == name);
+                answers = rest;
+                out.extend(mine);
+            }
+            // Installed, but no manager to ask (a chroot): say what the record knows.
+            Some(r) => out.push(ServiceStatus {
+                state: State::Unknown,
+                enabled: Some(r.enabled),
+                ..ServiceStatus::not_installed(&name, backend.name())
+            }),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,452 @@
+//! Install: render everything (pure) → refuse conflicts → write files atomically → boot links
+//! → record → one manager reload → restart what was running and changed → start. Files carry the
+//! marker before the record exists, so a re-run after a crash adopts them instead of refusing
+//! them.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use super::control::start_and_wait;
+use super::uninstall::remove_owned;
+use super::*;
+use crate::backends::{AnyBackend, Backend, Verb};
+use crate::dialect::render::{has_marker, LinkSpec, Plan, MARKER};
+use crate::model::error::{bad, BadInput};
+use crate::model::spec::{self, Service};
+use crate::model::status::State;
+use crate::system::bootlinks::{create_links, link_present, LinkKind};
+use crate::system::crashpoint;
+use crate::system::files;
+use crate::system::host::Ctx;
+use crate::system::records::{self, Record};
+
+#[derive(Debug, Clone, Default)]
+pub struct InstallOptions {
+    pub start: bool,
+    /// `--wait[=SECS]`: `Some(None)` waits for the service's own timeout.
+    pub wait: Option<Option<Duration>>,
+    pub enable: bool,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Change {
+    Create,
+    Update,
+    Same,
+}
+
+struct FileAction {
+    target: PathBuf,
+    mode: u32,
+    content: String,
+    old: Option<Vec<u8>>,
+    change: Change,
+}
+
+struct ServicePlan {
+    service: Service,
+    plan: Plan,
+    files: Vec<FileAction>,
+    stale_files: Vec<PathBuf>,
+    stale_links: Vec<LinkSpec>,
+    previous: Option<Record>,
+}
+
+impl ServicePlan {
+    fn changed(&self) -> bool {
+        self.files.iter().any(|f| f.change != Change::Same) || !self.stale_files.is_empty()
+    }
+}
+
+fn prepare(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    services: &[Service],
+    force: bool,
+) -> Result<Vec<ServicePlan>> {
+    let mut out = Vec::new();
+    let mut claimed = BTreeSet::new();
+    for service in services {
+        let plan = render_located(ctx, backend, service)?;
+        let previous = records::load(ctx, &service.name)?;
+        let mut files = Vec::new();
+        for file in &plan.files {
+            if !claimed.insert(file.path.clone()) {
+                bail!(bad(format!(
+                    "two services would write {}",
+                    file.path.display()
+                )));
+            }
+            let target = ctx.on_target(&file.path);
+            let old = files::read_existing(&target)?;
+            let change = match &old {
+                None => Change::Create,
+                Some(bytes)
+                    if bytes == file.content.as_bytes() && mode_of(&target) == Some(file.mode) =>
+                {
+                    Change::Same
+                }
+                Some(bytes) => {
+                    let ours = String::from_utf8_lossy(bytes).contains(MARKER);
+                    if !ours && !force {
+                        return Err(bad(format!(
+                            "{} exists and was not written by svc-any",
+                            target.display()
+                        ))
+                        .key("name")
+                        .hint("choose another name, or pass --force to overwrite it")
+                        .into());
+                    }
+                    Change::Update
+                }
+            };
+            files.push(FileAction {
+                target,
+                mode: file.mode,
+                content: file.content.clone(),
+                old,
+                change,
+            });
+        }
+        let (stale_files, stale_links) = match &previous {
+            Some(rec) => (
+                rec.files
+                    .iter()
+                    .filter(|f| !plan.files.iter().any(|p| &p.path == *f))
+                    .cloned()
+                    .collect(),
+                rec.enable_links
+                    .iter()
+                    .chain(&rec.links)
+                    .filter(|l| !plan.enable_links.contains(l) && !plan.links.contains(l))
+                    .cloned()
+                    .collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        out.push(ServicePlan {
+            service: service.clone(),
+            plan,
+            files,
+            stale_files,
+            stale_links,
+            previous,
+        });
+    }
+    Ok(out)
+}
+
+/// The backend's plan; a value it refuses is reported at its line in the definition file.
+pub fn render_located(ctx: &Ctx, backend: &AnyBackend, service: &Service) -> Result<Plan> {
+    backend
+        .render(ctx, service)
+        .map_err(|e| match e.downcast::<BadInput>() {
+            Ok(b) => spec::place_in_definition(service, b).into(),
+            Err(e) => e,
+        })
+}
+
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// Writes, enables, reloads, (re)starts. Same definition twice: nothing is touched.
+pub fn install(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    services: &[Service],
+    opts: &InstallOptions,
+) -> Result<()> {
+    let plans = prepare(ctx, backend, services, opts.force)?;
+
+    if opts.dry_run {
+        for sp in &plans {
+            print_dry_run(ctx, sp, opts);
+        }
+        return Ok(());
+    }
+
+    let changed: Vec<&ServicePlan> = plans.iter().filter(|sp| sp.changed()).collect();
+    // Which of the changed services run now: those get a restart after the reload.
+    let running_before: BTreeSet<String> = if ctx.live && !changed.is_empty() {
+        let installed: Vec<&Service> = changed
+            .iter()
+            .filter(|sp| sp.previous.is_some())
+            .map(|sp| &sp.service)
+            .collect();
+        // A manager that cannot answer must not block the install that may be the fix.
+        match backend.status(ctx, &installed) {
+            Ok(statuses) => statuses
+                .into_iter()
+                .filter(|s| s.state == State::Running)
+                .map(|s| s.name)
+                .collect(),
+            Err(e) => {
+                ctx.warn(format!(
+                    "warning: cannot tell what runs ({e:#}); nothing will be restarted"
+                ));
+                BTreeSet::new()
+            }
+        }
+    } else {
+        BTreeSet::new()
+    };
+
+    let mut manager_needs_reload = false;
+    for sp in &plans {
+        let created_dirs = missing_dirs(ctx, sp, opts.enable);
+        for f in &sp.files {
+            match f.change {
+                Change::Same => ctx.say(format!("unchanged {}", f.target.display())),
+                change => {
+                    files::write_atomic(&f.target, f.content.as_bytes(), f.mode)?;
+                    crashpoint::reached("install:file-written");
+                    manager_needs_reload = true;
+                    ctx.say(format!(
+                        "{} {}",
+                        if change == Change::Create {
+                            "created"
+                        } else {
+                            "updated"
+                        },
+                        f.target.display()
+                    ));
+                }
+            }
+        }
+        manager_needs_reload |= create_links(ctx, &sp.plan.links, LinkKind::Install)?;
+        for path in &sp.stale_files {
+            remove_owned(ctx, path)?;
+            manager_needs_reload = true;
+        }
+        for link in &sp.stale_links {
+            if files::remove(&ctx.on_target(&link.path))? {
+                ctx.say(format!("removed {}", ctx.on_target(&link.path).display()));
+                manager_needs_reload = true;
+            }
+        }
+        let enabled = opts.enable || sp.previous.as_ref().is_some_and(|r| r.enabled);
+        if opts.enable {
+            manager_needs_reload |= backend.enable(ctx, &sp.service, &sp.plan.enable_links)?;
+        } else if sp.previous.is_none() && backend.boots_when_installed() {
+            backend.disable(ctx, &sp.service, &sp.plan.enable_links)?;
+        }
+        crashpoint::reached("install:before-record");
+        let mut record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
+        record.dirs = sp.previous.as_ref().map_or(Vec::new(), |r| r.dirs.clone());
+        for dir in created_dirs {
+            if !record.dirs.contains(&dir) {
+                record.dirs.push(dir);
+            }
+        }
+        if sp.previous.as_ref() != Some(&record) {
+            records::save(ctx, &record)?;
+        }
+    }
+
+    let installed: Vec<&Service> = plans.iter().map(|sp| &sp.service).collect();
+    manager_needs_reload |= update_groups(ctx, backend, &installed, true)?;
+
+    if !ctx.live {
+        let why = ctx.offline_reason.as_deref().unwrap_or("offline");
+        if opts.start {
+            ctx.say(format!(
+                "not started: {} is not running here ({why}); enabled services start at boot",
+                backend.name()
+            ));
+        }
+        return Ok(());
+    }
+    if manager_needs_reload {
+        backend.reload_manager(ctx)?;
+        ctx.say(format!("reloaded {}", backend.name()));
+    }
+    let restart: Vec<&Service> = changed
+        .iter()
+        .filter(|sp| running_before.contains(&sp.service.name))
+        .map(|sp| &sp.service)
+        .collect();
+    if !restart.is_empty() {
+        backend.apply_changes(ctx, &restart)?;
+        for s in &restart {
+            ctx.say(format!("restarted {} (its definition changed)", s.name));
+        }
+    }
+    if opts.start {
+        let all: Vec<&Service> = plans.iter().map(|sp| &sp.service).collect();
+        start_and_wait(ctx, backend, Verb::Start, &all, opts.wait)?;
+    }
+    Ok(())
+}
+
+/// Brings the group records (and the backend's group files) of the groups `services` belong
+/// to up to date, after they were installed (`joined`) or uninstalled. Returns whether a file
+/// changed (the manager must re-read its definitions).
+pub(super) fn update_groups(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    services: &[&Service],
+    joined: bool,
+) -> Result<bool> {
+    let mut groups: BTreeSet<String> = services
+        .iter()
+        .flat_map(|s| s.groups.iter().cloned())
+        .collect();
+    if !joined {
+        // An uninstalled service leaves every group that lists it, whatever its file says now.
+        for name in records::group_names(ctx) {
+            if let Some(g) = records::load_group(ctx, &name)? {
+                if services.iter().any(|s| g.members.contains(&s.name)) {
+                    groups.insert(name);
+                }
+            }
+        }
+    }
+    let mut changed = false;
+    for group in &groups {
+        let group = group.as_str();
+        let mut record = records::load_group(ctx, group)?
+            .unwrap_or_else(|| records::GroupRecord::new(backend.name(), group));
+        let before = record.clone();
+        for s in services {
+            let listed = s.groups.iter().any(|g| g == group);
+            record.members.retain(|m| *m != s.name);
+            if joined && listed {
+                record.members.push(s.name.clone());
+            }
+        }
+        let member_records = installed(ctx, &record.members)?;
+        let members: Vec<&Service> = spec::dependency_order(
+            &member_records
+                .iter()
+                .map(|r| &r.service)
+                .collect::<Vec<_>>(),
+        );
+        record.members = members.iter().map(|s| s.name.clone()).collect();
+        let files = if members.is_empty() {
+            Vec::new()
+        } else {
+            backend.render_group(ctx, group, &members)?
+        };
+        for f in &files {
+            let target = ctx.on_target(&f.path);
+            if files::read_existing(&target)?.as_deref() == Some(f.content.as_bytes()) {
+                continue;
+            }
+            if target.exists() && !has_marker(&target) {
+                bail!(
+                    "{} exists and was not written by svc-any; remove it to let svc-any make group `{group}`",
+                    target.display()
+                );
+            }
+            files::write_atomic(&target, f.content.as_bytes(), f.mode)?;
+            ctx.say(format!("wrote {}", target.display()));
+            changed = true;
+        }
+        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        for old in before.files.iter().filter(|p| !paths.contains(p)) {
+            remove_owned(ctx, old)?;
+            changed = true;
+        }
+        record.files = paths;
+        if record.members.is_empty() {
+            records::remove_group(ctx, group)?;
+        } else if record != before {
+            records::save_group(ctx, &record)?;
+        }
+    }
+    Ok(changed)
+}
+
+/// The directories (paths on the target system) that writing `sp`'s files and links will
+/// create. svc-any's own state directories are left out: they are svc-any's whoever made them.
+fn missing_dirs(ctx: &Ctx, sp: &ServicePlan, enable: bool) -> Vec<PathBuf> {
+    let state_dir = ctx.state_dir();
+    let mut paths: Vec<&Path> = sp.plan.files.iter().map(|f| f.path.as_path()).collect();
+    paths.extend(sp.plan.links.iter().map(|l| l.path.as_path()));
+    if enable {
+        paths.extend(sp.plan.enable_links.iter().map(|l| l.path.as_path()));
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        for dir in path.ancestors().skip(1) {
+            if dir.parent().is_none() || ctx.on_target(dir).exists() || dir.starts_with(&state_dir)
+            {
+                break;
+            }
+            if !out.iter().any(|d: &PathBuf| d == dir) {
+                out.push(dir.to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+fn print_dry_run(ctx: &Ctx, sp: &ServicePlan, opts: &InstallOptions) {
+    for f in &sp.files {
+        match f.change {
+            Change::Same => ctx
+                .report
+                .output(&format!("unchanged {}", f.target.display())),
+            Change::Create => {
+                ctx.report.output(&format!(
+                    "would create {} (mode {:o})",
+                    f.target.display(),
+                    f.mode
+                ));
+                let diff =
+                    unified_diff("/dev/null", &f.target.display().to_string(), "", &f.content);
+                ctx.report.output(diff.trim_end_matches('\n'));
+            }
+            Change::Update => {
+                ctx.report
+                    .output(&format!("would update {}", f.target.display()));
+                let old = String::from_utf8_lossy(f.old.as_deref().unwrap_or_default());
+                let name = f.target.display().to_string();
+                let diff = unified_diff(&name, &name, &old, &f.content);
+                ctx.report.output(diff.trim_end_matches('\n'));
+            }
+        }
+    }
+    for path in &sp.stale_files {
+        ctx.report
+            .output(&format!("would remove {}", ctx.on_target(path).display()));
+    }
+    for link in sp.plan.links.iter().filter(|l| !link_present(ctx, l)) {
+        ctx.report.output(&format!(
+            "would link {} -> {}",
+            ctx.on_target(&link.path).display(),
+            link.target.display()
+        ));
+    }
+    if opts.enable {
+        for link in sp
+            .plan
+            .enable_links
+            .iter()
+            .filter(|l| !link_present(ctx, l))
+        {
+            ctx.report.output(&format!(
+                "would enable at boot: {} -> {}",
+                ctx.on_target(&link.path).display(),
+                link.target.display()
+            ));
+        }
+    }
+}
+
+fn unified_diff(old_name: &str, new_name: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
+}

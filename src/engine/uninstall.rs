@@ -1,0 +1,125 @@
+//! Uninstall: stop, disable, remove exactly what the record says install wrote, and nothing
+//! a person put there since.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::install::update_groups;
+use super::*;
+use crate::backends::{AnyBackend, Backend, Verb};
+use crate::dialect::render::has_marker;
+use crate::model::spec::{self, Service};
+use crate::system::bootlinks::{link_present, remove_links, LinkKind};
+use crate::system::crashpoint;
+use crate::system::files;
+use crate::system::host::Ctx;
+use crate::system::records::{self};
+
+/// Removes a file svc-any wrote, unless someone replaced it with a file of their own.
+pub(super) fn remove_owned(ctx: &Ctx, path: &Path) -> Result<()> {
+    let target = ctx.on_target(path);
+    if !target.exists() {
+        return Ok(());
+    }
+    if !has_marker(&target) {
+        ctx.warn(format!(
+            "warning: kept {}: it no longer carries svc-any's marker",
+            target.display()
+        ));
+        return Ok(());
+    }
+    files::remove(&target)?;
+    ctx.say(format!("removed {}", target.display()));
+    Ok(())
+}
+
+/// Stops, disables and removes exactly what the records say svc-any wrote.
+pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: bool) -> Result<()> {
+    let mut records = Vec::new();
+    for name in &expand_groups(ctx, names)? {
+        match records::load(ctx, name)? {
+            Some(r) => records.push(r),
+            None => ctx.say(format!("{name} is not installed")),
+        }
+    }
+    if dry_run {
+        for r in &records {
+            ctx.report.output(&format!("would stop {}", r.service.name));
+            for l in r.enable_links.iter().filter(|l| link_present(ctx, l)) {
+                ctx.report.output(&format!(
+                    "would remove {}",
+                    ctx.on_target(&l.path).display()
+                ));
+            }
+            for f in &r.files {
+                ctx.report
+                    .output(&format!("would remove {}", ctx.on_target(f).display()));
+            }
+            ctx.report.output(&format!(
+                "would remove {}",
+                records::location(ctx)
+                    .join(format!("{}.json", r.service.name))
+                    .display()
+            ));
+        }
+        return Ok(());
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    let services: Vec<&Service> = records.iter().map(|r| &r.service).collect();
+    if ctx.live {
+        // Reverse dependency order: dependants stop before what they depend on.
+        let mut order = spec::dependency_order(&services);
+        order.reverse();
+        backend.control(ctx, Verb::Stop, &order)?;
+        for s in &order {
+            ctx.say(format!("stopped {}", s.name));
+        }
+    }
+    for r in &records {
+        backend.disable(ctx, &r.service, &r.enable_links)?;
+        remove_links(ctx, &r.links, LinkKind::Install)?;
+        crashpoint::reached("uninstall:links-removed");
+        for f in &r.files {
+            remove_owned(ctx, f)?;
+        }
+        crashpoint::reached("uninstall:files-removed");
+        let mut dirs = r.dirs.clone();
+        // Deepest first: a directory holds the ones below it.
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for dir in dirs {
+            files::remove_dir_if_empty(&ctx.on_target(&dir));
+        }
+        records::remove(ctx, &r.service.name)?;
+    }
+    let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();
+    update_groups(ctx, backend, &gone, false)?;
+    remove_empty_state_dirs(ctx);
+    if ctx.live {
+        backend.reload_manager(ctx)?;
+        ctx.say(format!("reloaded {}", backend.name()));
+    }
+    Ok(())
+}
+
+/// Removes svc-any's own directories that uninstall left empty, deepest first, so that removing
+/// the last service leaves the state directory as it was before the first install. Only
+/// directories nobody but svc-any puts anything in; a state directory the caller chose with
+/// `SVC_ANY_STATE_DIR` is the caller's and stays.
+fn remove_empty_state_dirs(ctx: &Ctx) {
+    let scope = crate::supervisor::Scope::of(ctx);
+    let mut dirs = vec![
+        records::location(ctx),
+        ctx.on_target(&ctx.state_dir().join("groups")),
+        ctx.on_target(&scope.enabled_dir()),
+        ctx.on_target(&scope.definitions_dir()),
+    ];
+    if std::env::var_os("SVC_ANY_STATE_DIR").is_none() {
+        dirs.push(ctx.on_target(&ctx.state_dir()));
+    }
+    for dir in dirs {
+        files::remove_dir_if_empty(&dir);
+    }
+}

@@ -1,0 +1,16 @@
+//! Access to the host: the command's context, detection of the init system, files written
+//! atomically, boot links, log files, manager tools, accounts, install records, health probes.
+//!
+//! Backends and the engine reach the machine through these; none of it knows a backend.
+
+pub mod accounts;
+pub mod bootlinks;
+pub mod crashpoint;
+pub mod detect;
+pub mod files;
+pub mod health;
+pub mod host;
+pub mod logfiles;
+pub mod process;
+pub mod records;
+pub mod report;
