@@ -10,16 +10,16 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 use super::control::start_and_wait;
-use super::uninstall::remove_owned;
-use super::*;
+use super::groups::update_groups;
 use crate::backends::{AnyBackend, Backend, Verb};
-use crate::dialect::render::{has_marker, LinkSpec, Plan, MARKER};
+use crate::dialect::render::{LinkSpec, Plan, MARKER};
 use crate::model::error::{bad, BadInput};
 use crate::model::spec::{self, Service};
 use crate::model::status::State;
 use crate::system::bootlinks::{create_links, link_present, LinkKind};
 use crate::system::crashpoint;
 use crate::system::files;
+use crate::system::files::remove_owned;
 use crate::system::host::Ctx;
 use crate::system::records::{self, Record};
 
@@ -285,85 +285,6 @@ pub fn install(
         start_and_wait(ctx, backend, Verb::Start, &all, opts.wait)?;
     }
     Ok(())
-}
-
-/// Brings the group records (and the backend's group files) of the groups `services` belong
-/// to up to date, after they were installed (`joined`) or uninstalled. Returns whether a file
-/// changed (the manager must re-read its definitions).
-pub(super) fn update_groups(
-    ctx: &Ctx,
-    backend: &AnyBackend,
-    services: &[&Service],
-    joined: bool,
-) -> Result<bool> {
-    let mut groups: BTreeSet<String> = services
-        .iter()
-        .flat_map(|s| s.groups.iter().cloned())
-        .collect();
-    if !joined {
-        // An uninstalled service leaves every group that lists it, whatever its file says now.
-        for name in records::group_names(ctx) {
-            if let Some(g) = records::load_group(ctx, &name)? {
-                if services.iter().any(|s| g.members.contains(&s.name)) {
-                    groups.insert(name);
-                }
-            }
-        }
-    }
-    let mut changed = false;
-    for group in &groups {
-        let group = group.as_str();
-        let mut record = records::load_group(ctx, group)?
-            .unwrap_or_else(|| records::GroupRecord::new(backend.name(), group));
-        let before = record.clone();
-        for s in services {
-            let listed = s.groups.iter().any(|g| g == group);
-            record.members.retain(|m| *m != s.name);
-            if joined && listed {
-                record.members.push(s.name.clone());
-            }
-        }
-        let member_records = installed(ctx, &record.members)?;
-        let members: Vec<&Service> = spec::dependency_order(
-            &member_records
-                .iter()
-                .map(|r| &r.service)
-                .collect::<Vec<_>>(),
-        );
-        record.members = members.iter().map(|s| s.name.clone()).collect();
-        let files = if members.is_empty() {
-            Vec::new()
-        } else {
-            backend.render_group(ctx, group, &members)?
-        };
-        for f in &files {
-            let target = ctx.on_target(&f.path);
-            if files::read_existing(&target)?.as_deref() == Some(f.content.as_bytes()) {
-                continue;
-            }
-            if target.exists() && !has_marker(&target) {
-                bail!(
-                    "{} exists and was not written by svc-any; remove it to let svc-any make group `{group}`",
-                    target.display()
-                );
-            }
-            files::write_atomic(&target, f.content.as_bytes(), f.mode)?;
-            ctx.say(format!("wrote {}", target.display()));
-            changed = true;
-        }
-        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-        for old in before.files.iter().filter(|p| !paths.contains(p)) {
-            remove_owned(ctx, old)?;
-            changed = true;
-        }
-        record.files = paths;
-        if record.members.is_empty() {
-            records::remove_group(ctx, group)?;
-        } else if record != before {
-            records::save_group(ctx, &record)?;
-        }
-    }
-    Ok(changed)
 }
 
 /// The directories (paths on the target system) that writing `sp`'s files and links will

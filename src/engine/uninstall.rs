@@ -1,38 +1,18 @@
 //! Uninstall: stop, disable, remove exactly what the record says install wrote, and nothing
 //! a person put there since.
 
-use std::path::Path;
-
 use anyhow::Result;
 
-use super::install::update_groups;
+use super::groups::update_groups;
 use super::*;
 use crate::backends::{AnyBackend, Backend, Verb};
-use crate::dialect::render::has_marker;
 use crate::model::spec::{self, Service};
 use crate::system::bootlinks::{link_present, remove_links, LinkKind};
 use crate::system::crashpoint;
 use crate::system::files;
+use crate::system::files::remove_owned;
 use crate::system::host::Ctx;
 use crate::system::records::{self};
-
-/// Removes a file svc-any wrote, unless someone replaced it with a file of their own.
-pub(super) fn remove_owned(ctx: &Ctx, path: &Path) -> Result<()> {
-    let target = ctx.on_target(path);
-    if !target.exists() {
-        return Ok(());
-    }
-    if !has_marker(&target) {
-        ctx.warn(format!(
-            "warning: kept {}: it no longer carries svc-any's marker",
-            target.display()
-        ));
-        return Ok(());
-    }
-    files::remove(&target)?;
-    ctx.say(format!("removed {}", target.display()));
-    Ok(())
-}
 
 /// Stops, disables and removes exactly what the records say svc-any wrote.
 pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: bool) -> Result<()> {

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::dialect::render::has_marker;
+use crate::system::host::Ctx;
+
 /// A temporary name in the same directory (rename is only atomic within one file system).
 fn temp_beside(path: &Path) -> PathBuf {
     temp_name(path, std::process::id())
@@ -136,6 +139,24 @@ pub fn read_existing(path: &Path) -> Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// Removes a file svc-any wrote, unless someone replaced it with a file of their own.
+pub fn remove_owned(ctx: &Ctx, path: &Path) -> Result<()> {
+    let target = ctx.on_target(path);
+    if !target.exists() {
+        return Ok(());
+    }
+    if !has_marker(&target) {
+        ctx.warn(format!(
+            "warning: kept {}: it no longer carries svc-any's marker",
+            target.display()
+        ));
+        return Ok(());
+    }
+    remove(&target)?;
+    ctx.say(format!("removed {}", target.display()));
+    Ok(())
 }
 
 #[cfg(test)]
