@@ -155,3 +155,52 @@ fn the_backend_flag_and_variable_override_detection() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("[Service]"));
 }
+
+#[test]
+fn the_distribution_comes_from_os_release_of_the_probed_tree() {
+    let root = host(
+        "os-release",
+        Some("systemd"),
+        false,
+        &["/run/systemd/system/"],
+    );
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "PRETTY_NAME=\"Debian GNU/Linux 11 (bullseye)\"\nNAME=\"Debian GNU/Linux\"\n\
+         VERSION_ID=\"11\"\nVERSION_CODENAME=bullseye\nID=debian\n",
+    )
+    .unwrap();
+    let d = detect(&root);
+    assert_eq!(d["distribution"]["id"], "debian");
+    assert_eq!(d["distribution"]["version_id"], "11");
+    assert_eq!(d["distribution"]["codename"], "bullseye");
+
+    // Only /usr/lib/os-release, as os-release(5) allows: still read.
+    let usr_only = host("os-release-usr", Some("init"), false, &["/usr/lib/"]);
+    std::fs::write(
+        usr_only.join("usr/lib/os-release"),
+        "ID=alpine\nID_LIKE=\"busybox musl\"\nVERSION_ID=3.20.1\n",
+    )
+    .unwrap();
+    let d = detect(&usr_only);
+    assert_eq!(d["distribution"]["id"], "alpine");
+    assert_eq!(d["distribution"]["version_id"], "3.20.1");
+    assert_eq!(
+        d["distribution"]["like"],
+        serde_json::json!(["busybox", "musl"])
+    );
+
+    let explained = run(svc_any()
+        .args(["detect", "--explain", "--probe-root"])
+        .arg(&usr_only));
+    assert!(
+        text(&explained.stdout).contains("alpine 3.20.1"),
+        "{}",
+        text(&explained.stdout)
+    );
+
+    // A tree without os-release says so, and is still detected.
+    let bare = host("os-release-none", Some("init"), false, &[]);
+    assert!(detect(&bare)["distribution"].is_null());
+}

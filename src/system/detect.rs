@@ -25,7 +25,40 @@ pub struct Detection {
     /// Whether that manager is running here (false in a chroot: write files, start nothing).
     pub live: bool,
     pub reason: String,
+    /// The distribution and release, from os-release(5); `None` where the tree has none.
+    pub distribution: Option<Distribution>,
     pub probes: Vec<Probe>,
+}
+
+/// What os-release(5) says of the tree: `debian` `12` "Debian GNU/Linux 12 (bookworm)".
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Distribution {
+    /// `ID`: `debian`, `alpine`, `ubuntu`...
+    pub id: String,
+    /// `ID_LIKE`, split: what a derivative follows (`["debian"]` for Ubuntu).
+    pub like: Vec<String>,
+    /// `VERSION_ID`: `12`, `3.20.1`; empty on rolling releases.
+    pub version_id: String,
+    /// `VERSION_CODENAME`: `bookworm`.
+    pub codename: String,
+    /// `PRETTY_NAME`, for people.
+    pub pretty_name: String,
+}
+
+/// Reads `ROOT/etc/os-release`, else `ROOT/usr/lib/os-release`, as os-release(5) says.
+pub fn distribution(root: &Path) -> Option<Distribution> {
+    ["etc/os-release", "usr/lib/os-release"]
+        .iter()
+        .map(|p| root.join(p))
+        .find(|p| p.is_file())
+        .and_then(|p| os_release::OsRelease::new_from(p).ok())
+        .map(|r| Distribution {
+            like: r.id_like.split_whitespace().map(String::from).collect(),
+            id: r.id,
+            version_id: r.version_id,
+            codename: r.version_codename,
+            pretty_name: r.pretty_name,
+        })
 }
 
 /// Detects the init system of the host whose file system is at `root` (`/` normally).
@@ -42,6 +75,7 @@ pub fn detect(root: &Path) -> Detection {
 
     // Every macOS has this file; reading it (not only the build target) lets the tests stand up
     // a fake macOS host.
+    let distribution = distribution(root);
     let macos = cfg!(target_os = "macos")
         || path("/System/Library/CoreServices/SystemVersion.plist").is_file();
     if macos {
@@ -53,10 +87,19 @@ pub fn detect(root: &Path) -> Detection {
             backend: "launchd".into(),
             live: true,
             reason: "macOS always runs launchd as PID 1".into(),
+            distribution,
             probes,
         };
     }
     ask("operating system", std::env::consts::OS.into());
+    ask(
+        "distribution (/etc/os-release)",
+        match &distribution {
+            Some(d) if d.pretty_name.is_empty() => format!("{} {}", d.id, d.version_id),
+            Some(d) => format!("{} ({} {})", d.pretty_name, d.id, d.version_id),
+            None => "unknown (no os-release file)".into(),
+        },
+    );
 
     let pid1_comm = std::fs::read_to_string(path("/proc/1/comm"))
         .map(|s| s.trim().to_string())
@@ -168,6 +211,7 @@ pub fn detect(root: &Path) -> Detection {
         backend,
         live,
         reason,
+        distribution,
         probes,
     }
 }
