@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use crate::backends::{Backend, Builtin, LogOptions, Verb};
 use crate::dialect::escape::sh;
@@ -106,7 +106,7 @@ impl Backend for Sysv {
         c.insert("short", &service.description);
         c.insert("reload", &service.reload_signal.is_some());
         // The script runs svc-any by absolute path: boot-time PATHs are short.
-        let exe = std::env::current_exe().context("finding the svc-any binary")?;
+        let exe = process::svc_any_binary()?;
         let exe = exe
             .to_str()
             .ok_or_else(|| bad("the svc-any binary's path is not UTF-8"))?;

@@ -10,10 +10,11 @@
 //! | [`supervisor`] | svc-any's own supervisor, for hosts with no init system and for SysV |
 //! | [`backends`] | one module per init system behind one trait |
 //! | [`engine`] | install, uninstall, control, wait and status, the same for every backend |
+//! | [`manager`] | the library's face: [`Manager`] detects the host's init and drives the engine |
 //! | [`cli`] | the command line: parse, resolve, run |
 //!
 //! The library prints nothing: what a verb has to say goes to the
-//! [`Reporter`](system::report::Reporter) of its [`Ctx`](system::host::Ctx).
+//! [`Reporter`] of its [`Ctx`](system::host::Ctx).
 
 pub mod model;
 
@@ -28,4 +29,11 @@ pub mod backends;
 
 pub mod engine;
 
+pub mod manager;
+
 pub mod cli;
+
+pub use manager::{parse_definitions, quick_definition, Manager};
+pub use model::spec::{Level, Service};
+pub use model::status::{ServiceStatus, State};
+pub use system::report::{Reporter, Silent};

@@ -562,3 +562,46 @@ fn working_dir_env_file_and_env_reach_the_process() {
     assert_eq!(string(&got["env"]["ODD"]), "a=b 'c' \"d\" $e %f");
     assert!(got["env"]["PATH"].is_array());
 }
+
+/// The library's face: `examples/self_service.rs` installs, starts (waiting for it), checks
+/// and uninstalls itself through `svc_any::Manager`, and the supervisor it asked really ran it.
+#[test]
+fn a_program_installs_and_uninstalls_itself_through_the_library() {
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "self_service"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "cargo build --example self_service failed");
+    let example = common::bin()
+        .parent()
+        .unwrap()
+        .join("examples/self_service");
+    let scope = TestScope::new("library");
+    let out = common::run(
+        std::process::Command::new(&example)
+            .env("SVC_ANY_STATE_DIR", scope.state())
+            .env("SVC_ANY_RUNTIME_DIR", scope.runtime())
+            .env("SVC_ANY_BIN", common::bin())
+            .env("SVC_ANY_BACKEND", "builtin")
+            .env_remove("XDG_STATE_HOME"),
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("backend: builtin"), "{stdout}");
+    assert!(
+        stdout.contains("self-service: running (pid Some("),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("after uninstall: not-installed"),
+        "{stdout}"
+    );
+    // It was the scope's supervisor that ran it, and the uninstall left no record behind.
+    assert!(
+        scope.supervisor_pid().is_some(),
+        "no supervisor of this scope ran"
+    );
+    assert!(!scope.state().join("services/self-service.json").exists());
+    assert!(processes_matching("self_service --serve").is_empty());
+}

@@ -1,4 +1,4 @@
-//! The command line: parse ([`args`]) → resolve ([`resolve`], [`definitions`]) → run one verb,
+//! The command line: parse (`args`) → resolve (`resolve`, `definitions`) → run one verb,
 //! and map the result to DESIGN.md's exit codes (0 ok, 1 failed, 2 bad input; `status` follows
 //! LSB).
 
@@ -94,7 +94,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Render(def) => {
             let services = load_definitions(&cli, def, None)?;
             let ctx = resolve::context(&cli, level_of(&cli, &services)?, None)?;
-            let backend = resolve::pick_backend(&cli, &ctx.root)?.0;
+            let backend = crate::manager::pick_backend(&ctx, cli.backend.as_deref())?.0;
             render(&ctx, &backend, &services)?;
             Ok(0)
         }

@@ -2,7 +2,7 @@
 //!
 //! Parsing happens in two steps. Serde reads the file into `Raw*` types that keep the byte span
 //! of every value, so that every later complaint can name the file, line, column and key. Then
-//! [`validate`] turns the raw values into typed ones (durations, signals, paths). Nothing that
+//! `validate` turns the raw values into typed ones (durations, signals, paths). Nothing that
 //! fails here ever reaches a backend, and nothing is written before this succeeds.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -83,7 +83,7 @@ pub fn ensure_running(scope: &Scope, level: Level) -> Result<()> {
             return Ok(());
         }
     }
-    let exe = std::env::current_exe().context("finding the svc-any binary")?;
+    let exe = crate::system::process::svc_any_binary()?;
     // pipe() then close-on-exec rather than pipe2, which macOS lacks; nothing execs between.
     let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe()?;
     for end in [&read, &write] {

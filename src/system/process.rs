@@ -20,6 +20,35 @@ pub fn find_tool(name: &str) -> Result<PathBuf> {
     bail!("`{name}` was not found on PATH; is this backend's manager installed?")
 }
 
+/// The svc-any program itself, which the builtin supervisor and SysV scripts run: this
+/// process when it is svc-any, else `$SVC_ANY_BIN`, else `svc-any` on PATH. A program that
+/// uses the crate as a library is not svc-any, and cannot be the supervisor.
+pub fn svc_any_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding the running program")?;
+    let is_svc_any = exe
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n == "svc-any" || n.starts_with("svc-any-") || n.starts_with("svc-any."));
+    if is_svc_any {
+        return Ok(exe);
+    }
+    if let Some(bin) = std::env::var_os("SVC_ANY_BIN").map(PathBuf::from) {
+        if bin.is_absolute() && bin.is_file() {
+            return Ok(bin);
+        }
+        bail!(
+            "SVC_ANY_BIN={} is not an absolute path to a file",
+            bin.display()
+        );
+    }
+    which::which("svc-any").map_err(|_| {
+        anyhow::anyhow!(
+            "the builtin supervisor and SysV scripts run the svc-any program, which is not on PATH; \
+             install it (cargo install svc-any) or set SVC_ANY_BIN to its absolute path"
+        )
+    })
+}
+
 /// Builds a command for a tool found with [`find_tool`].
 pub fn tool(name: &str) -> Result<Command> {
     Ok(Command::new(find_tool(name)?))
