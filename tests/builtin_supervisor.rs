@@ -605,3 +605,61 @@ fn a_program_installs_and_uninstalls_itself_through_the_library() {
     assert!(!scope.state().join("services/self-service.json").exists());
     assert!(processes_matching("self_service --serve").is_empty());
 }
+
+/// A service that exits at once: `start --wait` says how it exited as soon as it does (not
+/// after its timeout), returns 1, and `status` then reads failed with the reason, exiting 1
+/// even beside a stopped service, until the next start.
+#[test]
+fn a_wait_that_sees_a_crash_fails_at_once_and_status_says_failed() {
+    let scope = TestScope::new("crash-wait");
+    scope.ok(&[
+        "install",
+        "crash",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo boom; exit 1",
+    ]);
+    scope.ok(&["install", "idle", "--", "/bin/sleep", "1000"]);
+    let began = Instant::now();
+    let out = scope.run(&["start", "crash", "--wait=60"]);
+    let waited = began.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("exited with 1"), "{stderr}");
+    assert!(
+        text(&out.stdout).contains("boom"),
+        "the last log lines are shown"
+    );
+    // Far from the 60 s it was allowed: it did not wait out its timeout.
+    assert!(waited < Duration::from_secs(30), "waited {waited:?}");
+
+    let (code, json) = scope.status("crash");
+    assert_eq!(code, 1);
+    assert_eq!(json["services"][0]["state"], "failed");
+    let reason = json["services"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("exited with 1"), "{reason}");
+    let table = scope.run(&["status", "crash"]);
+    assert!(
+        text(&table.stdout).contains("exited with 1"),
+        "the table says why"
+    );
+
+    // One failed and one stopped: the failure decides the exit code.
+    assert_eq!(
+        scope.run(&["status", "crash", "idle"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        scope.run(&["status", "idle", "crash"]).status.code(),
+        Some(1)
+    );
+
+    // A new start forgets the old failure; uninstall leaves no trace of it.
+    let failed_dir = scope.state().join("failed");
+    assert!(failed_dir.join("crash").is_file());
+    scope.run(&["start", "crash"]);
+    assert!(!failed_dir.join("crash").exists());
+    scope.ok(&["uninstall", "crash", "idle"]);
+    assert!(!failed_dir.exists());
+}

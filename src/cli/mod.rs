@@ -36,6 +36,17 @@ pub fn main() -> i32 {
             return e.exit_code();
         }
     };
+    if !matches!(cli.command, Command::Supervisor { .. }) {
+        // `svc-any status | head` should end quietly, as other tools do, not panic on EPIPE.
+        // Not for the supervisor: a client that hangs up must never kill it.
+        // SAFETY: set before any thread starts; the default action is always valid.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            );
+        }
+    }
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -83,7 +94,11 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Detect { explain, json } => {
             let d = detect::detect(&probe_root);
             if *json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                let doc = Versioned {
+                    schema: status::JSON_SCHEMA,
+                    body: &d,
+                };
+                println!("{}", serde_json::to_string_pretty(&doc)?);
             } else if *explain {
                 print!("{}", d.explain());
             } else {
@@ -225,7 +240,10 @@ fn run(cli: Cli) -> Result<i32> {
             if *json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&ListOutput { services: entries })?
+                    serde_json::to_string_pretty(&Versioned {
+                        schema: status::JSON_SCHEMA,
+                        body: ListOutput { services: entries },
+                    })?
                 );
             } else {
                 for e in entries {
@@ -287,7 +305,15 @@ fn render(
     Ok(())
 }
 
-/// `list --json`: `{"services": [...]}`.
+/// A `--json` document: the schema version beside the fields of `body`.
+#[derive(Serialize)]
+struct Versioned<T: Serialize> {
+    schema: u32,
+    #[serde(flatten)]
+    body: T,
+}
+
+/// `list --json`: `{"schema": 1, "services": [...]}`.
 #[derive(Serialize)]
 struct ListOutput {
     services: Vec<ListEntry>,

@@ -64,6 +64,9 @@ pub(super) fn start_and_wait(
     wait: Option<Option<Duration>>,
 ) -> Result<()> {
     let order = spec::dependency_order(services);
+    for s in &order {
+        records::clear_failure(ctx, &s.name)?;
+    }
     backend.control(ctx, verb, &order)?;
     for s in &order {
         ctx.say(format!(
@@ -143,7 +146,16 @@ pub fn status(ctx: &Ctx, backend: &AnyBackend, names: &[String]) -> Result<Vec<S
                 let (mine, rest): (Vec<_>, Vec<_>) =
                     answers.into_iter().partition(|s| s.name == name);
                 answers = rest;
-                out.extend(mine);
+                // svc-any itself stopped a start that `--wait` gave up on: the manager says
+                // stopped, the truth is failed, and why.
+                let failure = records::load_failure(ctx, &name);
+                out.extend(mine.into_iter().map(|mut s| {
+                    if let (Some(why), State::Stopped | State::Dead) = (&failure, s.state) {
+                        s.state = State::Failed;
+                        s.reason = Some(format!("start --wait gave up: {why}"));
+                    }
+                    s
+                }));
             }
             // Installed, but no manager to ask (a chroot): say what the record knows.
             Some(r) => out.push(ServiceStatus {

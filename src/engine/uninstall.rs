@@ -72,6 +72,7 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
         for dir in dirs {
             files::remove_dir_if_empty(&ctx.on_target(&dir));
         }
+        records::clear_failure(ctx, &r.service.name)?;
         records::remove(ctx, &r.service.name)?;
     }
     let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();

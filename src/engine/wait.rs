@@ -6,9 +6,10 @@ use anyhow::{bail, Result};
 
 use crate::backends::{AnyBackend, Backend, LogOptions, Verb};
 use crate::model::spec::Service;
-use crate::model::status::State;
+use crate::model::status::{ServiceStatus, State};
 use crate::system::health;
 use crate::system::host::Ctx;
+use crate::system::records;
 
 pub const SETTLE: Duration = Duration::from_secs(1);
 /// `--wait` without a number and without a health timeout.
@@ -27,8 +28,10 @@ pub fn wait_ready(
         .or(service.health.as_ref().map(|h| h.timeout))
         .unwrap_or(DEFAULT_WAIT);
     let started = Instant::now();
+    let started_at = epoch_secs();
     let mut stable_since: Option<(Vec<Option<u32>>, Instant)> = None;
     let mut ended: Option<String> = None;
+    let mut first_seen = FirstSeen::default();
     let finished = health::wait_until(timeout, || {
         let Ok(statuses) = backend.status(ctx, &[service]) else {
             return false;
@@ -44,6 +47,12 @@ pub fn wait_ready(
                 (None, Some(exit)) => format!("{}: {}", s.state.as_str(), describe_exit(exit)),
                 (None, None) => s.state.as_str().to_string(),
             });
+            return true;
+        }
+        // It ended and the manager restarts it: not ready, and a restart will not make it so
+        // in any way `--wait` could promise. Say so at once rather than wait out the timeout.
+        if let Some(how) = first_seen.exited(&statuses, started_at) {
+            ended = Some(how);
             return true;
         }
         if !statuses.iter().all(|s| s.state == State::Running) {
@@ -85,6 +94,9 @@ pub fn wait_ready(
         ),
     };
     ctx.warn(format!("{} {why}; its last log lines:", service.name));
+    if let Err(e) = records::save_failure(ctx, &service.name, &why) {
+        ctx.warn(format!("warning: cannot remember the failure: {e:#}"));
+    }
     let _ = backend.logs(
         ctx,
         service,
@@ -95,6 +107,48 @@ pub fn wait_ready(
     );
     let _ = backend.control(ctx, Verb::Stop, &[service]);
     bail!("{} {why}; stopped it", service.name)
+}
+
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What each unit looked like when `--wait` first saw it, to tell a crash that the manager
+/// already restarted (a new pid, a higher restart count) from a unit still starting.
+#[derive(Default)]
+struct FirstSeen {
+    units: std::collections::BTreeMap<String, (Option<u32>, Option<u32>)>,
+}
+
+impl FirstSeen {
+    /// How a unit ended since the start, if one did: a new pid after a running one, more
+    /// restarts than at first sight, or waiting for its restart with an exit recorded since the
+    /// start (`since` is in whole seconds, as managers report it).
+    fn exited(&mut self, statuses: &[ServiceStatus], started_at: u64) -> Option<String> {
+        for s in statuses {
+            let exit = s.last_exit.as_ref().map(describe_exit);
+            let how = || exit.clone().unwrap_or_else(|| "exited".into());
+            let seen = self
+                .units
+                .entry(s.label())
+                .or_insert((s.pid.filter(|_| s.state == State::Running), s.restarts));
+            let crashed_before_first_look = s.state == State::Starting
+                && s.last_exit.is_some()
+                && s.since.is_some_and(|t| t >= started_at);
+            let new_pid = matches!((seen.0, s.pid), (Some(a), Some(b)) if a != b)
+                || (seen.0.is_some() && s.state == State::Starting);
+            let restarted = matches!((seen.1, s.restarts), (Some(a), Some(b)) if b > a);
+            if crashed_before_first_look || new_pid || restarted {
+                return Some(format!("{} and is being restarted", how()));
+            }
+            if seen.0.is_none() && s.state == State::Running {
+                seen.0 = s.pid;
+            }
+        }
+        None
+    }
 }
 
 pub(super) fn describe_exit(exit: &crate::model::status::LastExit) -> String {

@@ -33,6 +33,17 @@ impl State {
         }
     }
 
+    /// How bad the state is for `status` of several services: the worst decides the exit code,
+    /// so a failure is never masked by a stopped or unknown neighbour.
+    fn severity(self) -> u8 {
+        match self {
+            State::Running => 0,
+            State::Stopped => 1,
+            State::Starting | State::NotInstalled | State::Unknown => 2,
+            State::Dead | State::Failed => 3,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Running => "running",
@@ -103,19 +114,27 @@ impl ServiceStatus {
     }
 }
 
-/// The exit code of `status` for several services: 0 only if every one runs, else the largest
-/// LSB code among them (so "not installed" outranks "stopped", which outranks "dead").
+/// The exit code of `status` for several services: the LSB code of the worst state among
+/// them: failed or dead (1) before unknown, starting or not installed (4) before stopped (3);
+/// 0 only if every one runs.
 pub fn exit_code(statuses: &[ServiceStatus]) -> i32 {
     statuses
         .iter()
-        .map(|s| s.state.lsb_code())
-        .max()
-        .unwrap_or(0)
+        .map(|s| s.state)
+        .max_by_key(|s| s.severity())
+        .map_or(0, State::lsb_code)
 }
 
-/// The JSON document of `status --json`: `{"services": [...]}`.
+/// The version of the documented `--json` shapes (`status`, `list`, `detect`, `show`): fields
+/// are added without changing it; a rename or removal would.
+pub const JSON_SCHEMA: u32 = 1;
+
+/// The JSON document of `status --json`: `{"schema": 1, "services": [...]}`.
 pub fn to_json(statuses: &[ServiceStatus]) -> String {
-    serde_json::to_string_pretty(&serde_json::json!({ "services": statuses })).expect("plain data")
+    serde_json::to_string_pretty(
+        &serde_json::json!({ "schema": JSON_SCHEMA, "services": statuses }),
+    )
+    .expect("plain data")
 }
 
 /// A table for people.
@@ -128,6 +147,7 @@ pub fn to_table(statuses: &[ServiceStatus], now: u64) -> String {
         "RESTARTS".into(),
         "LAST EXIT".into(),
         "BOOT".into(),
+        "REASON".into(),
     ]];
     for s in statuses {
         rows.push([
@@ -146,9 +166,10 @@ pub fn to_table(statuses: &[ServiceStatus], now: u64) -> String {
                 Some(false) => "disabled".into(),
                 None => "-".into(),
             },
+            s.reason.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
+    let widths: Vec<usize> = (0..8)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -203,7 +224,24 @@ mod tests {
             exit_code(&[status(State::Running), status(State::Stopped)]),
             3
         );
-        assert_eq!(exit_code(&[status(State::Dead), status(State::Stopped)]), 3);
+        // A failure is never masked by a neighbour that is merely stopped or unknown.
+        assert_eq!(exit_code(&[status(State::Dead), status(State::Stopped)]), 1);
+        assert_eq!(
+            exit_code(&[status(State::Stopped), status(State::Failed)]),
+            1
+        );
+        assert_eq!(
+            exit_code(&[status(State::NotInstalled), status(State::Failed)]),
+            1
+        );
+        assert_eq!(
+            exit_code(&[status(State::Stopped), status(State::Unknown)]),
+            4
+        );
+        assert_eq!(
+            exit_code(&[status(State::Starting), status(State::Running)]),
+            4
+        );
         assert_eq!(exit_code(&[]), 0);
     }
 
@@ -215,6 +253,7 @@ mod tests {
             signal: "KILL".into(),
         });
         let v: serde_json::Value = serde_json::from_str(&to_json(&[s])).unwrap();
+        assert_eq!(v["schema"], JSON_SCHEMA);
         let first = &v["services"][0];
         assert_eq!(first["state"], "running");
         assert_eq!(first["pid"], 42);
@@ -228,6 +267,20 @@ mod tests {
         let table = to_table(&[status(State::Stopped)], 100);
         assert!(table.starts_with("SERVICE"));
         let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
-        assert_eq!(row, ["demo", "stopped", "-", "-", "-", "-", "-"]);
+        assert_eq!(row, ["demo", "stopped", "-", "-", "-", "-", "-", "-"]);
+    }
+
+    #[test]
+    fn the_table_says_why_a_service_failed() {
+        let mut s = status(State::Failed);
+        s.reason = Some("crash loop: 5 starts ended within 10s".into());
+        s.last_exit = Some(LastExit::Exited { code: 1 });
+        let table = to_table(&[s], 100);
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.contains("exit 1"), "{row}");
+        assert!(
+            row.ends_with("crash loop: 5 starts ended within 10s"),
+            "{row}"
+        );
     }
 }

@@ -183,3 +183,33 @@ pub fn remove_group(ctx: &Ctx, name: &str) -> Result<()> {
 pub fn location(ctx: &Ctx) -> PathBuf {
     records_dir(ctx)
 }
+
+/// Where a start that `--wait` gave up on is remembered: `STATE_DIR/failed/NAME`, one line
+/// saying why. svc-any stopped the service itself, so the manager calls it stopped; this is
+/// how `status` still says failed, and why, until the next start.
+pub fn failures_location(ctx: &Ctx) -> PathBuf {
+    ctx.on_target(&ctx.state_dir().join("failed"))
+}
+
+pub fn save_failure(ctx: &Ctx, name: &str, reason: &str) -> Result<()> {
+    files::write_atomic(
+        &failures_location(ctx).join(name),
+        format!("{reason}\n").as_bytes(),
+        0o644,
+    )
+}
+
+pub fn load_failure(ctx: &Ctx, name: &str) -> Option<String> {
+    std::fs::read_to_string(failures_location(ctx).join(name))
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+/// Forgets a failed start (a new start, or uninstall); the directory goes once empty.
+pub fn clear_failure(ctx: &Ctx, name: &str) -> Result<()> {
+    let dir = failures_location(ctx);
+    if files::remove(&dir.join(name))? {
+        files::remove_dir_if_empty(&dir);
+    }
+    Ok(())
+}
