@@ -663,3 +663,44 @@ fn a_wait_that_sees_a_crash_fails_at_once_and_status_says_failed() {
     scope.ok(&["uninstall", "crash", "idle"]);
     assert!(!failed_dir.exists());
 }
+
+/// Once installed, a service's definition is known from its record: `render`, `install
+/// --dry-run` and `show` need no file in the current directory.
+#[test]
+fn an_installed_definition_is_known_without_its_file() {
+    let scope = TestScope::new("known");
+    let def = scope.definition("known", "exec = [\"/bin/sleep\", \"1000\"]\n");
+    scope.ok(&["install", "known", "-f", &def]);
+    std::fs::remove_file(&def).unwrap();
+
+    let rendered = scope.ok(&["render", "known"]);
+    assert!(
+        rendered.contains("exec = [\"/bin/sleep\", \"1000\"]"),
+        "{rendered}"
+    );
+    let dry = scope.ok(&["install", "known", "--dry-run"]);
+    assert!(dry.contains("unchanged"), "{dry}");
+
+    let shown = scope.ok(&["show", "known"]);
+    assert!(shown.contains("installed for builtin"), "{shown}");
+    assert!(
+        shown.contains("exec = [\"/bin/sleep\", \"1000\"]"),
+        "{shown}"
+    );
+    assert!(shown.contains("manager says:"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&scope.ok(&["show", "known", "--json"])).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["services"][0]["definition"]["exec"][1], "1000");
+    assert_eq!(json["services"][0]["status"][0]["name"], "known");
+
+    // What was never installed, with no file either, is still bad input that says so.
+    let missing = scope.run(&["render", "nothing-here"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("not installed"));
+    // A "definition" that never ends is refused, not read forever.
+    let endless = scope.run(&["render", "-f", "/dev/zero"]);
+    assert_eq!(endless.status.code(), Some(2));
+    assert!(text(&endless.stderr).contains("not a definition"));
+    scope.ok(&["uninstall", "known"]);
+}

@@ -117,6 +117,12 @@ pub enum Command {
         #[arg(short = 'n', long, default_value_t = 50)]
         lines: usize,
     },
+    /// An installed service: its definition, the files svc-any wrote, what the manager says.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Services svc-any manages here.
     List {
         #[arg(long)]

@@ -58,20 +58,25 @@ pub fn load_definitions(
                 PathBuf::from("svc-any.toml"),
                 PathBuf::from(format!("/etc/svc-any/{name}.toml")),
             ];
-            candidates
-                .iter()
-                .find(|c| c.is_file())
-                .cloned()
-                .ok_or_else(|| {
-                    bad(format!("no definition for `{name}`")).hint(format!(
-                        "looked for {}; pass -f FILE, or give the program after `--`",
-                        candidates
-                            .iter()
-                            .map(|c| c.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })?
+            match candidates.iter().find(|c| c.is_file()) {
+                Some(found) => found.clone(),
+                // Installed earlier from a file that is not here: its record knows it.
+                None => match installed_definitions(cli, name)? {
+                    Some(services) => return Ok(services),
+                    None => {
+                        return Err(bad(format!("no definition for `{name}`"))
+                            .hint(format!(
+                                "looked for {}, and it is not installed; pass -f FILE, or give the program after `--`",
+                                candidates
+                                    .iter()
+                                    .map(|c| c.display().to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                            .into())
+                    }
+                },
+            }
         }
         (None, None) => {
             return Err(bad("name a service, or give -f FILE")
@@ -79,8 +84,7 @@ pub fn load_definitions(
                 .into())
         }
     };
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?;
+    let text = read_definition_file(&file)?;
     let stem = file
         .file_stem()
         .and_then(|s| s.to_str())
@@ -170,4 +174,48 @@ fn quick_form(def: &Definition, opts: &ParseOptions) -> Result<Vec<Service>> {
         .services
         .into_values()
         .collect())
+}
+
+/// No definition is anywhere near this size; a larger file (or `/dev/zero`) is a mistake, and
+/// reading it whole would never end.
+const MAX_DEFINITION_BYTES: u64 = 1 << 20;
+
+fn read_definition_file(file: &Path) -> Result<String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| bad(format!("cannot read {}: {e}", file.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .map_err(cannot)?
+        .take(MAX_DEFINITION_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_DEFINITION_BYTES {
+        return Err(bad(format!(
+            "{} is larger than {} KiB: not a definition",
+            file.display(),
+            MAX_DEFINITION_BYTES >> 10
+        ))
+        .hint("pass the service's NAME.toml or svc-any.toml")
+        .into());
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        bad(format!("{} is not UTF-8 text", file.display()))
+            .hint("a definition is a TOML file")
+            .into()
+    })
+}
+
+/// The definitions of an installed service (or of every member of an installed group), from
+/// the records install left: `render NAME` and `install NAME --dry-run` work without the file.
+fn installed_definitions(cli: &Cli, name: &str) -> Result<Option<Vec<Service>>> {
+    let ctx = super::resolve::context(cli, flag_level(cli), None)?;
+    let names = crate::engine::expand_groups(&ctx, &[name.to_string()])?;
+    let mut services = Vec::new();
+    for n in names {
+        match crate::system::records::load(&ctx, &n)? {
+            Some(r) => services.push(r.service),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(services))
 }

@@ -234,6 +234,11 @@ fn run(cli: Cli) -> Result<i32> {
                 ready_fd: *ready_fd,
             })
         }
+        Command::Show { name, json } => {
+            check_names(std::slice::from_ref(name))?;
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
+            show(&ctx, &backend, name, *json)
+        }
         Command::List { json } => {
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
             let entries = list(&ctx, &backend)?;
@@ -303,6 +308,97 @@ fn render(
         }
     }
     Ok(())
+}
+
+/// `show NAME`: what the record says svc-any installed, and what the manager says now. Exits
+/// as `status` does.
+fn show(
+    ctx: &host::Ctx,
+    backend: &crate::backends::AnyBackend,
+    name: &str,
+    json: bool,
+) -> Result<i32> {
+    let records = engine::installed(ctx, &[name.to_string()])?;
+    let statuses = engine::status(ctx, backend, &[name.to_string()])?;
+    if json {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            services: Vec<ShownService<'a>>,
+        }
+        #[derive(Serialize)]
+        struct ShownService<'a> {
+            name: &'a str,
+            backend: &'a str,
+            enabled: bool,
+            files: &'a [PathBuf],
+            boot_links: &'a [crate::dialect::render::LinkSpec],
+            definition: &'a Service,
+            status: Vec<&'a status::ServiceStatus>,
+        }
+        let doc = Versioned {
+            schema: status::JSON_SCHEMA,
+            body: Shown {
+                services: records
+                    .iter()
+                    .map(|r| ShownService {
+                        name: &r.service.name,
+                        backend: &r.backend,
+                        enabled: r.enabled,
+                        files: &r.files,
+                        boot_links: &r.enable_links,
+                        definition: &r.service,
+                        status: statuses
+                            .iter()
+                            .filter(|s| s.name == r.service.name)
+                            .collect(),
+                    })
+                    .collect(),
+            },
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for r in &records {
+            println!(
+                "{}: installed for {} ({} level), {} at boot",
+                r.service.name,
+                r.backend,
+                match r.service.level {
+                    Level::System => "system",
+                    Level::User => "user",
+                },
+                if r.enabled { "enabled" } else { "disabled" }
+            );
+            if let Some(src) = &r.service.source {
+                println!("  from {}", src.display());
+            }
+            println!("files:");
+            for f in &r.files {
+                println!("  {}", f.display());
+            }
+            for l in &r.enable_links {
+                println!(
+                    "  {} -> {} (boot link)",
+                    l.path.display(),
+                    l.target.display()
+                );
+            }
+            println!("definition:");
+            // TOML, as definitions are written; JSON where a value has no TOML form.
+            let text = toml::to_string(&r.service)
+                .or_else(|_| serde_json::to_string_pretty(&r.service))?;
+            for line in text.lines() {
+                println!("{}", format!("  {line}").trim_end());
+            }
+        }
+        println!("manager says:");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for line in status::to_table(&statuses, now).lines() {
+            println!("  {line}");
+        }
+    }
+    Ok(status::exit_code(&statuses))
 }
 
 /// A `--json` document: the schema version beside the fields of `body`.
