@@ -516,7 +516,16 @@ fn stop_escalates_to_kill_and_a_failed_health_check_stops_the_service() {
         "the last log lines: {}",
         text(&out.stdout)
     );
-    assert_eq!(scope.field("unhealthy", "state"), "stopped");
+    // svc-any stopped it itself; status still says it failed, and why.
+    assert_eq!(scope.field("unhealthy", "state"), "failed");
+    let reason = scope.field("unhealthy", "reason");
+    assert!(
+        reason
+            .as_str()
+            .unwrap_or_default()
+            .contains("did not become ready within 1s"),
+        "{reason}"
+    );
     assert!(processes_matching("sleep 1005").is_empty());
 }
 
@@ -703,4 +712,67 @@ fn an_installed_definition_is_known_without_its_file() {
     assert_eq!(endless.status.code(), Some(2));
     assert!(text(&endless.stderr).contains("not a definition"));
     scope.ok(&["uninstall", "known"]);
+}
+
+/// What cannot start is said at install (a warning: a package may bring the file later) and
+/// refused at start, naming the key, before the manager fails in its own words.
+#[test]
+fn install_warns_and_start_refuses_what_cannot_start() {
+    let scope = TestScope::new("cannot-start");
+    let script = scope.dir.join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    let cases = [
+        (
+            "gone",
+            format!("exec = [\"{}/missing\"]\n", scope.dir.display()),
+            "exec",
+            "does not exist",
+        ),
+        (
+            "noexec",
+            format!("exec = [\"{}\"]\n", script.display()),
+            "exec",
+            "not executable",
+        ),
+        (
+            "nodir",
+            "exec = [\"/bin/sleep\", \"1000\"]\nworking_dir = \"/nonexistent/dir\"\n".into(),
+            "working_dir",
+            "does not exist",
+        ),
+        (
+            "noenv",
+            "exec = [\"/bin/sleep\", \"1000\"]\nenv_file = \"/nonexistent/env\"\n".into(),
+            "env_file",
+            "does not exist",
+        ),
+    ];
+    for (name, toml, key, says) in cases {
+        let def = scope.definition(name, &toml);
+        let installed = scope.run(&["install", name, "-f", &def]);
+        assert_eq!(
+            installed.status.code(),
+            Some(0),
+            "{name}: {}",
+            text(&installed.stderr)
+        );
+        let warning = text(&installed.stderr);
+        assert!(
+            warning.contains(&format!("`{key}`")) && warning.contains(says),
+            "{name}: {warning}"
+        );
+
+        let started = scope.run(&["start", name]);
+        assert_eq!(started.status.code(), Some(2), "{name}");
+        let refusal = text(&started.stderr);
+        assert!(
+            refusal.contains(&format!("`{key}`")) && refusal.contains(says),
+            "{name}: {refusal}"
+        );
+        assert!(
+            refusal.contains(&def),
+            "the refusal names the file: {refusal}"
+        );
+    }
+    scope.ok(&["uninstall", "gone", "noexec", "nodir", "noenv"]);
 }

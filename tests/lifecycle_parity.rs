@@ -349,8 +349,16 @@ fn health_checked_start(h: &Host, b: &Backend) {
         "{}: the last log lines are not shown:\n{stdout}{stderr}",
         b.name
     );
+    // svc-any stopped it itself, so the manager says stopped; svc-any still says failed.
     let (code, s) = h.status("hnever");
-    assert_eq!((code, s["state"].as_str()), (3, Some("stopped")), "{s}");
+    assert_eq!((code, s["state"].as_str()), (1, Some("failed")), "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("did not become ready"),
+        "{s}"
+    );
     (b.native)(h, "hnever", "stopped", None);
     assert!(
         // The share path keeps a local run from seeing the containers' actors (their paths

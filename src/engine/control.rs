@@ -65,6 +65,15 @@ pub(super) fn start_and_wait(
 ) -> Result<()> {
     let order = spec::dependency_order(services);
     for s in &order {
+        if let Some(problem) = super::preflight::missing(ctx, s).into_iter().next() {
+            let at = s
+                .source
+                .as_ref()
+                .map_or_else(|| s.name.clone(), |p| p.display().to_string());
+            return Err(problem.at(at).into());
+        }
+    }
+    for s in &order {
         records::clear_failure(ctx, &s.name)?;
     }
     backend.control(ctx, verb, &order)?;

@@ -166,6 +166,12 @@ pub fn install(
     opts: &InstallOptions,
 ) -> Result<()> {
     let plans = prepare(ctx, backend, services, opts.force)?;
+    // Only a warning: a package may bring the program later, an image tree may lack it yet.
+    for service in services {
+        for problem in super::preflight::missing(ctx, service) {
+            ctx.warn(format!("warning: {}: {problem}", service.name));
+        }
+    }
 
     if opts.dry_run {
         for sp in &plans {

@@ -13,6 +13,7 @@ use crate::system::host::Ctx;
 mod control;
 mod groups;
 mod install;
+mod preflight;
 mod uninstall;
 mod wait;
 

@@ -1,0 +1,52 @@
+//! What a definition needs from the host that validation cannot see: its program, its working
+//! directory, its environment file. Missing at install, it is a warning (a package may bring the
+//! file later, and an image build never has it yet); missing at start, svc-any refuses before the
+//! manager fails in its own words.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::model::error::{bad, BadInput};
+use crate::model::spec::Service;
+use crate::system::host::Ctx;
+
+/// What is missing for `service` (every instance) on the target, as bad input naming the key.
+pub fn missing(ctx: &Ctx, service: &Service) -> Vec<BadInput> {
+    let mut problems = Vec::new();
+    for instance in service.instance_names() {
+        let s = service.for_instance(instance);
+        let program = ctx.on_target(std::path::Path::new(&s.exec[0]));
+        match std::fs::metadata(&program) {
+            Err(_) => problems.push(
+                bad(format!("the program {} does not exist", s.exec[0]))
+                    .key("exec")
+                    .hint("install it first, or correct exec[0]"),
+            ),
+            Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => problems.push(
+                bad(format!("the program {} is not executable", s.exec[0]))
+                    .key("exec")
+                    .hint(format!("chmod +x {}", s.exec[0])),
+            ),
+            Ok(_) => {}
+        }
+        if let Some(dir) = &s.working_dir {
+            if !ctx.on_target(std::path::Path::new(dir)).is_dir() {
+                problems.push(
+                    bad(format!("the working directory {dir} does not exist"))
+                        .key("working_dir")
+                        .hint(format!("mkdir -p {dir}")),
+                );
+            }
+        }
+        if let Some(file) = &s.env_file {
+            if !ctx.on_target(std::path::Path::new(file)).is_file() {
+                problems.push(
+                    bad(format!("the environment file {file} does not exist"))
+                        .key("env_file")
+                        .hint("create it, or remove env_file"),
+                );
+            }
+        }
+    }
+    problems.dedup_by(|a, b| a.message == b.message);
+    problems
+}
