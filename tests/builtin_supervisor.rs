@@ -776,3 +776,40 @@ fn install_warns_and_start_refuses_what_cannot_start() {
     }
     scope.ok(&["uninstall", "gone", "noexec", "nodir", "noenv"]);
 }
+
+/// `--wait` means something on every verb that takes it: `stop --wait=SECS` gives a service
+/// that ignores its stop signal at most SECS (then KILL) and returns once it is gone;
+/// `reload --wait` checks it still runs afterwards; `install --wait` without `--start` is
+/// refused rather than starting silently.
+#[test]
+fn wait_is_honoured_by_stop_and_reload_and_refused_without_start() {
+    let scope = TestScope::new("wait-flags");
+    let def = scope.definition(
+        "stubborn",
+        "exec = [\"/bin/sh\", \"-c\", \"trap '' TERM HUP; exec sleep 1011\"]\nstop_timeout = \"60s\"\nreload_signal = \"HUP\"\n",
+    );
+    let refused = scope.run(&["install", "stubborn", "-f", &def, "--wait"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("add --start"));
+    assert!(
+        !scope.state().join("services/stubborn.json").exists(),
+        "nothing installed"
+    );
+
+    scope.ok(&["install", "stubborn", "-f", &def, "--start", "--wait"]);
+    let reloaded = scope.ok(&["reload", "stubborn", "--wait=5"]);
+    assert!(reloaded.contains("stubborn is up"), "{reloaded}");
+
+    let began = Instant::now();
+    scope.ok(&["stop", "stubborn", "--wait=1"]);
+    let took = began.elapsed();
+    assert!(
+        processes_matching("sleep 1011").is_empty(),
+        "stop returned before it was gone"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "stop --wait=1 waited out the 60 s stop_timeout: {took:?}"
+    );
+    scope.ok(&["uninstall", "stubborn"]);
+}

@@ -122,6 +122,14 @@ fn run(cli: Cli) -> Result<i32> {
             dry_run,
             root,
         } => {
+            if wait.is_some() && !*start {
+                return Err(
+                    crate::model::error::bad("--wait waits for a start: add --start")
+                        .key("--wait")
+                        .hint("svc-any install NAME --start --wait")
+                        .into(),
+                );
+            }
             let accounts = match root {
                 Some(dir) => Accounts::Tree(dir.clone()),
                 None => Accounts::Host,
@@ -130,7 +138,7 @@ fn run(cli: Cli) -> Result<i32> {
             let Invocation { ctx, backend } =
                 invocation(&cli, level_of(&cli, &services)?, root.as_deref())?;
             let opts = InstallOptions {
-                start: *start || wait.is_some(),
+                start: *start,
                 wait: wait.map(|w| w.limit()),
                 enable: !*no_enable,
                 force: *force,

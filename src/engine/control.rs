@@ -40,7 +40,7 @@ pub fn control(
         Verb::Stop => {
             let mut order = spec::dependency_order(&services);
             order.reverse();
-            backend.control(ctx, Verb::Stop, &order)?;
+            super::stop::stop_verified(ctx, backend, &order, wait.flatten())?;
             for s in order {
                 ctx.say(format!("stopped {}", s.name));
             }
@@ -48,8 +48,15 @@ pub fn control(
         }
         Verb::Reload => {
             backend.control(ctx, Verb::Reload, &services)?;
-            for s in services {
+            for s in &services {
                 ctx.say(format!("reloaded {}", s.name));
+            }
+            // The manager cannot tell when a reload is done; what can be checked is that the
+            // service still runs, and passes its health check, afterwards.
+            if let Some(limit) = wait {
+                for s in &services {
+                    wait_ready(ctx, backend, s, limit)?;
+                }
             }
             Ok(())
         }

@@ -14,6 +14,7 @@ mod control;
 mod groups;
 mod install;
 mod preflight;
+mod stop;
 mod uninstall;
 mod wait;
 

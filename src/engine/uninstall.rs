@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::groups::update_groups;
 use super::*;
-use crate::backends::{AnyBackend, Backend, Verb};
+use crate::backends::{AnyBackend, Backend};
 use crate::model::spec::{self, Service};
 use crate::system::bootlinks::{link_present, remove_links, LinkKind};
 use crate::system::crashpoint;
@@ -53,7 +53,7 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
         // Reverse dependency order: dependants stop before what they depend on.
         let mut order = spec::dependency_order(&services);
         order.reverse();
-        backend.control(ctx, Verb::Stop, &order)?;
+        super::stop::stop_verified(ctx, backend, &order, None)?;
         for s in &order {
             ctx.say(format!("stopped {}", s.name));
         }

@@ -12,5 +12,6 @@ pub mod health;
 pub mod host;
 pub mod logfiles;
 pub mod process;
+pub mod processes;
 pub mod records;
 pub mod report;

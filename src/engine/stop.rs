@@ -1,0 +1,106 @@
+//! `stop` that verifies, as the daemontools seed's `svcstop` did: the service's processes are
+//! gone afterwards. A manager that lost track of its service (OpenRC's supervise-daemon killed,
+//! say) reports it stopped while it still serves; svc-any then stops what is left itself, with
+//! the service's stop signal and KILL after its stop timeout, and fails naming any pid that
+//! survives.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use nix::sys::signal::Signal as NixSignal;
+
+use crate::backends::{AnyBackend, Backend, Verb};
+use crate::model::spec::Service;
+use crate::system::host::Ctx;
+use crate::system::processes::Process;
+
+/// How long after the manager's stop returned (plus the stop timeout) its processes may take to
+/// be reaped before svc-any steps in.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Stops `order` (dependants first) through the manager, then makes sure every process the
+/// manager reported for them is gone. `limit` replaces each service's stop timeout.
+pub fn stop_verified(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    order: &[&Service],
+    limit: Option<Duration>,
+) -> Result<()> {
+    // What runs now, by pid and start time; a status that cannot be read verifies nothing,
+    // but must not stop the stop.
+    let before: Vec<(String, Process, &Service)> = backend
+        .status(ctx, order)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| {
+            let service = order.iter().find(|o| o.name == s.name)?;
+            Some((s.label(), Process::of(s.pid?)?, *service))
+        })
+        .collect();
+    // With a limit, the manager's own stop (which waits out each stop_timeout) may outlast it:
+    // once the limit passes, whatever still runs is killed, and the manager's stop then ends.
+    std::thread::scope(|scope| {
+        let stopping = scope.spawn(|| backend.control(ctx, Verb::Stop, order));
+        if let Some(limit) = limit {
+            let deadline = Instant::now() + limit;
+            while !stopping.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !stopping.is_finished() {
+                for (label, process, _) in before.iter().filter(|(_, p, _)| p.alive()) {
+                    ctx.warn(format!(
+                        "warning: {label}: still running after --wait={}; sending SIGKILL to pid {}",
+                        limit.as_secs_f64(),
+                        process.pid
+                    ));
+                    let _ = process.signal(NixSignal::SIGKILL);
+                }
+            }
+        }
+        stopping.join().expect("the stop thread does not panic")
+    })?;
+    let mut survivors = Vec::new();
+    for (label, process, service) in before {
+        let timeout = limit.unwrap_or(service.stop_timeout);
+        if gone_within(&process, timeout + GRACE) {
+            continue;
+        }
+        ctx.warn(format!(
+            "warning: {label}: the manager reports it stopped, but its process {} still runs; \
+             stopping it with SIG{} (KILL after {})",
+            process.pid,
+            service.stop_signal.name(),
+            humantime::format_duration(timeout)
+        ));
+        let _ = process.signal(service.stop_signal.to_nix());
+        if gone_within(&process, timeout) {
+            continue;
+        }
+        let _ = process.signal(NixSignal::SIGKILL);
+        if !gone_within(&process, GRACE) {
+            survivors.push(format!("{label} (pid {})", process.pid));
+        }
+    }
+    if !survivors.is_empty() {
+        bail!(
+            "still running after stop and SIGKILL: {}",
+            survivors.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn gone_within(process: &Process, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if !process.alive() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,85 @@
+//! Processes as the kernel sees them, by pid and start time, so that a pid the kernel gave to a
+//! newer process is never taken for the service's.
+
+use nix::sys::signal::{kill, killpg, Signal as NixSignal};
+use nix::unistd::{getpgid, Pid};
+
+/// One process: its pid and its start time (field 22 of /proc/PID/stat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub start_time: u64,
+}
+
+impl Process {
+    /// The process now running as `pid`, if any.
+    pub fn of(pid: u32) -> Option<Process> {
+        Some(Process {
+            pid,
+            start_time: start_time(pid)?,
+        })
+    }
+
+    /// Whether this very process still runs (a zombie counts as gone: it runs nothing).
+    pub fn alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start_time) && !is_zombie(self.pid)
+    }
+
+    /// Sends `signal` to the process's whole group when it leads one (services run in their own
+    /// session), else to the process alone: never to a group it merely belongs to, which may be
+    /// its manager's.
+    pub fn signal(&self, signal: NixSignal) -> nix::Result<()> {
+        let pid = Pid::from_raw(self.pid as i32);
+        match getpgid(Some(pid)) {
+            Ok(group) if group == pid => killpg(group, signal),
+            _ => kill(pid, signal),
+        }
+    }
+}
+
+/// The kernel's start time of `pid`, in clock ticks since boot.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: count fields after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_reused_pid_is_not_it() {
+        let me = Process::of(std::process::id()).unwrap();
+        assert!(me.alive());
+        let impostor = Process {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert!(!impostor.alive());
+    }
+
+    #[test]
+    fn a_child_that_exited_is_gone() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let p = Process::of(child.id()).unwrap();
+        assert!(p.alive());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!p.alive());
+    }
+}
