@@ -23,5 +23,4 @@ pub use model::{
     INSTANCE_PLACEHOLDER,
 };
 pub use parse::{parse, ParseOptions};
-pub use raw::SERVICE_KEYS;
 pub use validate::{check_absolute, check_env_name, check_name, MAX_ARG_BYTES};

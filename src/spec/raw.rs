@@ -6,37 +6,11 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-/// Every key a service table may hold; used for did-you-mean.
-pub const SERVICE_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "exec",
-    "user",
-    "group",
-    "working_dir",
-    "env",
-    "env_file",
-    "restart",
-    "restart_delay",
-    "restart_max_delay",
-    "restart_limit",
-    "restart_limit_interval",
-    "stop_signal",
-    "stop_timeout",
-    "reload_signal",
-    "success_exit_codes",
-    "after",
-    "requires",
-    "limits",
-    "log",
-    "health",
-    "instances",
-    "level",
-    "launchd",
-];
-
 pub(super) type S<T> = Spanned<T>;
 
+/// One service table. An unknown key is refused by serde, whose message lists the known ones:
+/// did-you-mean draws its candidates from there (`location::toml_error`), so no list of keys is
+/// kept by hand.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawService {
