@@ -23,4 +23,6 @@ pub use model::{
     INSTANCE_PLACEHOLDER,
 };
 pub use parse::{parse, ParseOptions};
-pub use validate::{check_absolute, check_env_name, check_name, MAX_ARG_BYTES};
+pub use validate::{
+    check_absolute, check_env_name, check_name, parse_http_url, parse_tcp_target, MAX_ARG_BYTES,
+};

@@ -17,6 +17,7 @@ use super::model::Service;
 use super::parse::ParseOptions;
 use super::raw::{RawService, S};
 
+pub use health::{parse_http_url, parse_tcp_target};
 pub use names::check_name;
 pub use process::{check_absolute, check_env_name, MAX_ARG_BYTES};
 
