@@ -16,7 +16,7 @@ mod parse;
 mod raw;
 mod validate;
 
-pub use deps::dependency_order;
+pub use deps::{dependency_order, refuse_systemd_units, Dependency};
 pub use location::{did_you_mean, place_in_definition, Source};
 pub use model::{
     defaults, Health, HealthCheck, Level, Limit, Limits, LogSpec, Project, Restart, Service,

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::signal::Signal;
 
+use super::deps::Dependency;
+
 /// Where a service runs: the system manager, or the invoking user's own manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -105,8 +107,10 @@ pub struct Service {
     pub stop_timeout: Duration,
     pub reload_signal: Option<Signal>,
     pub success_exit_codes: Vec<u8>,
-    pub after: Vec<String>,
-    pub requires: Vec<String>,
+    /// Ordering: started after these, wherever the manager can express it.
+    pub after: Vec<Dependency>,
+    /// Hard dependencies: ordered like `after`, and on systemd also pulled in and stopped with.
+    pub requires: Vec<Dependency>,
     pub limits: Limits,
     pub log: Option<LogSpec>,
     pub health: Option<Health>,
@@ -151,6 +155,20 @@ impl Service {
             log.file = sub(&log.file);
         }
         out
+    }
+
+    /// Every dependency with the key that locates it in the file (`requires[0]`, `after[2]`),
+    /// `requires` first.
+    pub fn dependencies(&self) -> impl Iterator<Item = (String, &Dependency)> {
+        fn keyed<'a>(
+            key: &'static str,
+            list: &'a [Dependency],
+        ) -> impl Iterator<Item = (String, &'a Dependency)> {
+            list.iter()
+                .enumerate()
+                .map(move |(i, dep)| (format!("{key}[{i}]"), dep))
+        }
+        keyed("requires", &self.requires).chain(keyed("after", &self.after))
     }
 
     /// The instance names, or a single `None` for a service without instances.

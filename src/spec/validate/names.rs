@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::error::{bad, BadInput};
 
+use super::super::deps::SYSTEMD_UNIT_SUFFIXES;
 use super::super::location::Source;
 use super::super::model::Service;
 use super::super::raw::{RawLaunchd, S};
@@ -32,12 +33,6 @@ pub(super) fn service_name(
             .hint("add name = \"NAME\" or name the file NAME.toml")),
     }
 }
-
-/// Systemd unit suffixes: a service name ending in one would make a confusing unit name.
-pub(super) const UNIT_SUFFIXES: &[&str] = &[
-    ".service", ".target", ".socket", ".timer", ".mount", ".path", ".slice", ".scope", ".device",
-    ".swap",
-];
 
 /// A service or group name: `[A-Za-z0-9][A-Za-z0-9_.@-]*`, at most 64 characters, never a path.
 pub fn check_name(name: &str) -> Result<(), String> {
@@ -68,7 +63,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
             badc.escape_debug()
         ));
     }
-    if let Some(suffix) = UNIT_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
+    // A dependency with a unit suffix names a systemd unit (`Dependency::parse`): a service
+    // named so could never be depended on.
+    if let Some(suffix) = SYSTEMD_UNIT_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
         return Err(format!(
             "the name `{name}` ends in `{suffix}`; give the bare service name"
         ));
