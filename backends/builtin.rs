@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::host::Ctx;
 use crate::render::{self, Plan};
-use crate::spec::Service;
+use crate::spec::{self, Service};
 use crate::status::ServiceStatus;
 use crate::supervisor::protocol::{unit_key, Request};
 use crate::supervisor::{client, log_path, Scope};
@@ -49,6 +49,8 @@ impl Backend for Builtin {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        // The supervisor orders the services it runs by name; it has no units to wait for.
+        spec::refuse_systemd_units(service, self.name())?;
         let definitions = scope(ctx).definitions_dir();
         let file = definitions.join(format!("{}.toml", service.name));
         // The toml serializer is this dialect's escaper: every string round-trips exactly.

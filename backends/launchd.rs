@@ -29,7 +29,7 @@ use crate::host::Ctx;
 use crate::process;
 use crate::render::{self, FileSpec, Plan};
 use crate::signal::Signal;
-use crate::spec::{Level, Limit, Restart, Service};
+use crate::spec::{self, Level, Limit, Restart, Service};
 use crate::status::{LastExit, ServiceStatus, State};
 
 pub struct Launchd;
@@ -259,6 +259,9 @@ impl Backend for Launchd {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        // launchd orders nothing (svc-any orders the starts it makes), but a systemd unit has
+        // no meaning here at all: refused like everywhere outside systemd.
+        spec::refuse_systemd_units(service, self.name())?;
         let mut files = Vec::new();
         for job in jobs(service) {
             let table = ctx
