@@ -223,7 +223,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Render(def) => {
             let services = load_definitions(&cli, def, None)?;
             let ctx = context(&cli, level_of(&cli, &services)?, None)?;
-            let backend = pick_backend(&cli, &ctx.root, true)?.0;
+            let backend = pick_backend(&cli, &ctx.root)?.0;
             for (i, service) in services.iter().enumerate() {
                 let plan = crate::engine::render_located(&ctx, &backend, service)?;
                 for (j, file) in plan.files.iter().enumerate() {
@@ -507,7 +507,7 @@ fn context(cli: &Cli, level: Level, root: Option<&Path>) -> Result<Ctx> {
 }
 
 /// The backend to use and the detection behind it.
-fn pick_backend(cli: &Cli, root: &Path, for_render: bool) -> Result<(AnyBackend, Detection)> {
+fn pick_backend(cli: &Cli, root: &Path) -> Result<(AnyBackend, Detection)> {
     let probe_root = match (&cli.probe_root, root == Path::new("/")) {
         (Some(p), _) => p.clone(),
         (None, true) => PathBuf::from("/"),
@@ -521,36 +521,20 @@ fn pick_backend(cli: &Cli, root: &Path, for_render: bool) -> Result<(AnyBackend,
     if let Some(b) = backends::by_name(&name) {
         return Ok((b, detection));
     }
-    if !detect::BACKEND_NAMES.contains(&name.as_str()) {
-        let known = detect::BACKEND_NAMES.join(", ");
-        let hint = match spec::did_you_mean(&name, detect::BACKEND_NAMES) {
-            Some(near) => format!("did you mean `{near}`? (known: {known})"),
-            None => format!("known backends: {known}"),
-        };
-        return Err(bad(format!("unknown backend `{name}`"))
-            .key("--backend")
-            .hint(hint)
-            .into());
-    }
-    let how = if cli.backend.is_some() {
-        "was asked for".to_string()
-    } else {
-        format!("was detected ({})", detection.reason)
+    let known = detect::BACKEND_NAMES.join(", ");
+    let hint = match spec::did_you_mean(&name, detect::BACKEND_NAMES) {
+        Some(near) => format!("did you mean `{near}`? (known: {known})"),
+        None => format!("known backends: {known}"),
     };
-    let what = if for_render {
-        "render for it"
-    } else {
-        "drive it"
-    };
-    anyhow::bail!(
-        "backend `{name}` {how}, but this build of svc-any cannot {what} yet (available: {}); pass --backend to choose one",
-        backends::available().join(", ")
-    )
+    Err(bad(format!("unknown backend `{name}`"))
+        .key("--backend")
+        .hint(hint)
+        .into())
 }
 
 /// Picks the backend and decides whether its manager is live here.
 fn with_backend(cli: &Cli, mut ctx: Ctx) -> Result<(AnyBackend, Ctx)> {
-    let (backend, detection) = pick_backend(cli, &ctx.root.clone(), false)?;
+    let (backend, detection) = pick_backend(cli, &ctx.root.clone())?;
     if ctx.live {
         if backend.name() == "builtin" {
             // svc-any's own supervisor runs on any booted host (SysV scripts rely on it);
