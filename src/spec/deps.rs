@@ -30,7 +30,7 @@ pub(super) const SYSTEMD_UNIT_SUFFIXES: &[&str] = &[
 /// What one entry of `after` or `requires` names. [`Dependency::parse`] is the only place that
 /// reads the entry's text; backends match on the variants. Stored and serialized as the entry
 /// was written, so install records and the supervisor's definitions read the same as before.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Dependency {
     /// A service of this definition or one svc-any installed, by its svc-any name (`db`).
