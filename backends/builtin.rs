@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::render::{self, Plan};
-use crate::model::spec::Service;
+use crate::model::spec::{self, Service};
 use crate::model::status::ServiceStatus;
 use crate::supervisor::protocol::{unit_key, Request};
 use crate::supervisor::{client, log_path, Scope};
@@ -46,6 +46,8 @@ impl Backend for Builtin {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        // The supervisor orders the services it runs by name; it has no units to wait for.
+        spec::refuse_systemd_units(service, self.name())?;
         let definitions = scope(ctx).definitions_dir();
         let file = definitions.join(format!("{}.toml", service.name));
         // The toml serializer is this dialect's escaper: every string round-trips exactly.

@@ -27,7 +27,7 @@ use crate::dialect::escape::{plist as esc, Unrepresentable};
 use crate::dialect::render::{self, FileSpec, Plan};
 use crate::model::error::{bad, BadInput};
 use crate::model::signal::Signal;
-use crate::model::spec::{Level, Limit, Restart, Service};
+use crate::model::spec::{self, Level, Limit, Restart, Service};
 use crate::model::status::{LastExit, ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
@@ -257,6 +257,9 @@ impl Backend for Launchd {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        // launchd orders nothing (svc-any orders the starts it makes), but a systemd unit has
+        // no meaning here at all: refused like everywhere outside systemd.
+        spec::refuse_systemd_units(service, self.name())?;
         let mut files = Vec::new();
         for job in jobs(service) {
             let table = ctx

@@ -23,7 +23,7 @@ use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::escape::{sh, Unrepresentable};
 use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::model::error::{bad, BadInput};
-use crate::model::spec::{Limit, Service};
+use crate::model::spec::{self, Dependency, Limit, Service};
 use crate::model::status::{ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
@@ -110,17 +110,22 @@ impl Openrc {
         c.insert("rc_ulimit", &(!ulimit.is_empty()).then(|| ulimit.join(" ")));
         c.insert("reload_signal", &service.reload_signal.map(|s| s.name()));
         // Only svc-any's own services: a distribution may lack `net` or `localmount`.
-        let own = |deps: &[String]| {
+        spec::refuse_systemd_units(service, self.name())?;
+        let own = |deps: &[Dependency]| -> Vec<String> {
             deps.iter()
-                .filter(|d| !d.contains(".target"))
-                .cloned()
-                .collect::<Vec<_>>()
+                .filter_map(|dep| match dep {
+                    Dependency::Service(name) => Some(name.clone()),
+                    // Only a target is left after the refusal: runlevels order boot here.
+                    Dependency::Native(_) => None,
+                })
+                .collect()
         };
-        c.insert("need", &own(&service.requires));
+        let need = own(&service.requires);
         let after: Vec<String> = own(&service.after)
             .into_iter()
-            .filter(|d| !service.requires.contains(d))
+            .filter(|d| !need.contains(d))
             .collect();
+        c.insert("need", &need);
         c.insert("after", &after);
         ctx.renderer.render("openrc.initd", &c)
     }

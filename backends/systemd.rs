@@ -22,7 +22,7 @@ use crate::dialect::render::{self, Plan};
 use crate::model::duration::seconds_text;
 use crate::model::error::{bad, BadInput};
 use crate::model::signal::Signal;
-use crate::model::spec::{Level, Limit, Service, INSTANCE_PLACEHOLDER};
+use crate::model::spec::{Dependency, Level, Limit, Service, INSTANCE_PLACEHOLDER};
 use crate::model::status::{LastExit, ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
@@ -61,19 +61,11 @@ fn unit_names(service: &Service) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
-/// A dependency as a unit name: svc-any names get `.service`, native unit names pass through.
-fn dependency_unit(dep: &str) -> String {
-    if dep.contains('.')
-        && dep.rsplit('.').next().is_some_and(|s| {
-            matches!(
-                s,
-                "service" | "target" | "socket" | "mount" | "path" | "timer" | "slice"
-            )
-        })
-    {
-        dep.to_string()
-    } else {
-        format!("{dep}.service")
+/// A dependency as a unit name: svc-any names get `.service`, systemd's own units pass through.
+fn dependency_unit(dep: &Dependency) -> String {
+    match dep {
+        Dependency::Service(name) => format!("{name}.service"),
+        Dependency::Native(unit) => unit.clone(),
     }
 }
 
@@ -117,7 +109,7 @@ impl Systemd {
             "description",
             &inst(esc::raw_value(&service.description).map_err(field("description"))?),
         );
-        let deps = |list: &[String]| list.iter().map(|d| dependency_unit(d)).collect::<Vec<_>>();
+        let deps = |list: &[Dependency]| list.iter().map(dependency_unit).collect::<Vec<_>>();
         let mut after = deps(&service.after);
         // A hard dependency is also started first, as on every other backend.
         after.extend(
@@ -486,14 +478,12 @@ Result=exit-code\n";
 
     #[test]
     fn dependencies_become_unit_names() {
-        assert_eq!(dependency_unit("db"), "db.service");
-        assert_eq!(
-            dependency_unit("network-online.target"),
-            "network-online.target"
-        );
-        assert_eq!(
-            dependency_unit("com.example.api"),
-            "com.example.api.service"
-        );
+        let unit = |entry: &str| dependency_unit(&Dependency::parse(entry).unwrap());
+        assert_eq!(unit("db"), "db.service");
+        assert_eq!(unit("network-online.target"), "network-online.target");
+        assert_eq!(unit("com.example.api"), "com.example.api.service");
+        // Every unit type is systemd's own, the rarer ones too.
+        assert_eq!(unit("dev-sda1.device"), "dev-sda1.device");
+        assert_eq!(unit("home.automount"), "home.automount");
     }
 }

@@ -19,7 +19,7 @@ use crate::backends::{Backend, Builtin, LogOptions, Verb};
 use crate::dialect::escape::sh;
 use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::model::error::bad;
-use crate::model::spec::Service;
+use crate::model::spec::{self, Dependency, Service};
 use crate::model::status::ServiceStatus;
 use crate::system::host::Ctx;
 use crate::system::process;
@@ -97,9 +97,15 @@ impl Backend for Sysv {
         c.insert("name", &service.name);
         c.insert("quoted_name", &sh::quote(&service.name)?);
         let mut required = vec!["$remote_fs".to_string(), "$syslog".to_string()];
+        spec::refuse_systemd_units(service, self.name())?;
         for dep in service.requires.iter().chain(&service.after) {
-            if !dep.contains(".target") && !required.contains(dep) {
-                required.push(dep.clone());
+            let name = match dep {
+                Dependency::Service(name) => name,
+                // Only a target is left after the refusal: runlevels order boot here.
+                Dependency::Native(_) => continue,
+            };
+            if !required.contains(name) {
+                required.push(name.clone());
             }
         }
         c.insert("required", &required.join(" "));

@@ -159,10 +159,13 @@ fn every_verb_sends_the_modern_launchctl_commands() {
     );
 
     // Stop is bootout: a kill would only be a KeepAlive restart.
+    // (The status first: stop then checks that the process it reported is gone.)
     mac.ok(&["stop", "web"]);
     assert_eq!(
         mac.calls(),
         calls(&[
+            "print-disabled DOMAIN",
+            "print DOMAIN/org.svc-any.web",
             "print DOMAIN/org.svc-any.web",
             "bootout DOMAIN/org.svc-any.web"
         ])
@@ -210,6 +213,8 @@ fn every_verb_sends_the_modern_launchctl_commands() {
     assert_eq!(
         mac.calls(),
         calls(&[
+            "print-disabled DOMAIN",
+            "print DOMAIN/org.svc-any.web",
             "print DOMAIN/org.svc-any.web",
             "bootout DOMAIN/org.svc-any.web",
             "disable DOMAIN/org.svc-any.web",

@@ -121,3 +121,65 @@ fn instances_share_one_script_with_a_conf_d_each() {
         out.contains("### enable: /etc/runlevels/default/instances.4 -> /etc/init.d/instances.4")
     );
 }
+
+/// `svc-any --backend BACKEND render -f FILE` of `toml` written to a scratch `FILE`.
+fn render_definition(case: &str, file: &str, backend: &str, toml: &str) -> std::process::Output {
+    let path = scratch(&format!("openrc-{case}")).join(file);
+    std::fs::write(&path, toml).unwrap();
+    run(svc_any()
+        .args(["--backend", backend, "render", "-f"])
+        .arg(&path))
+}
+
+#[test]
+fn a_systemd_unit_dependency_is_refused_with_its_key_and_value() {
+    let toml = "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"db.service\"]\n";
+    let out = render_definition("systemd-unit", "web.toml", "openrc", toml);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for part in [
+        "web.toml:3:10:",
+        "`after[0]`",
+        "`db.service`",
+        "openrc",
+        "hint:",
+        "\"db\"",
+    ] {
+        assert!(err.contains(part), "missing `{part}` in\n{err}");
+    }
+    assert!(
+        out.stdout.is_empty(),
+        "nothing rendered as if db.service were a service"
+    );
+
+    // systemd has the unit: the same definition carries it as written.
+    let out = render_definition("systemd-unit-on-systemd", "web.toml", "systemd", toml);
+    let unit = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(unit.lines().any(|l| l == "After=db.service"), "{unit}");
+}
+
+#[test]
+fn a_service_of_the_file_is_named_in_depend_on_openrc_and_systemd() {
+    let toml = "[services.db]\nexec = [\"/bin/true\"]\n\
+                [services.web]\nexec = [\"/bin/true\"]\nafter = [\"db\"]\n";
+    let out = render_definition("service-of-file", "svc-any.toml", "openrc", toml);
+    let rendered = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let web = files(&rendered)
+        .into_iter()
+        .find(|(path, _)| path == "/etc/init.d/web")
+        .expect("web's script")
+        .1;
+    assert!(web.lines().any(|l| l == "\tafter db"), "{web}");
+
+    let out = render_definition(
+        "service-of-file-on-systemd",
+        "svc-any.toml",
+        "systemd",
+        toml,
+    );
+    let units = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(units.lines().any(|l| l == "After=db.service"), "{units}");
+}

@@ -97,3 +97,65 @@ fn the_header_orders_after_dependencies_and_the_verbs_are_lsb() {
     );
     assert!(script("minimal.toml").contains("has no reload_signal: use restart"));
 }
+
+/// `svc-any --backend BACKEND render -f FILE` of `toml` written to a scratch `FILE`.
+fn render_definition(case: &str, file: &str, backend: &str, toml: &str) -> std::process::Output {
+    let path = scratch(&format!("sysv-{case}")).join(file);
+    std::fs::write(&path, toml).unwrap();
+    run(svc_any()
+        .args(["--backend", backend, "render", "-f"])
+        .arg(&path))
+}
+
+#[test]
+fn a_systemd_unit_dependency_is_refused_with_its_key_and_value() {
+    // In a file of several services, the line is found under the service's own table.
+    let toml = "[services.db]\nexec = [\"/bin/true\"]\n\
+                [services.web]\nexec = [\"/bin/true\"]\nrequires = [\"db\", \"db.service\"]\n";
+    let out = render_definition("systemd-unit", "svc-any.toml", "sysv", toml);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for part in [
+        "svc-any.toml:5:19:",
+        "`requires[1]`",
+        "`db.service`",
+        "sysv",
+        "hint:",
+    ] {
+        assert!(err.contains(part), "missing `{part}` in\n{err}");
+    }
+    // db's files come out before web is refused; none of them names db.service.
+    let rendered = text(&out.stdout);
+    assert!(!rendered.contains("db.service"), "{rendered}");
+
+    // systemd has the unit: the same definition carries it as written.
+    let out = render_definition("systemd-unit-on-systemd", "svc-any.toml", "systemd", toml);
+    let units = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(units.lines().any(|l| l == "Requires=db.service"), "{units}");
+}
+
+#[test]
+fn a_service_of_the_file_is_required_in_the_lsb_header_and_on_systemd() {
+    let toml = "[services.db]\nexec = [\"/bin/true\"]\n\
+                [services.web]\nexec = [\"/bin/true\"]\nafter = [\"db\"]\n";
+    let out = render_definition("service-of-file", "svc-any.toml", "sysv", toml);
+    let rendered = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        rendered
+            .lines()
+            .any(|l| l == "# Required-Start:    $remote_fs $syslog db"),
+        "{rendered}"
+    );
+
+    let out = render_definition(
+        "service-of-file-on-systemd",
+        "svc-any.toml",
+        "systemd",
+        toml,
+    );
+    let units = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(units.lines().any(|l| l == "After=db.service"), "{units}");
+}

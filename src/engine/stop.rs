@@ -2,7 +2,8 @@
 //! gone afterwards. A manager that lost track of its service (OpenRC's supervise-daemon killed,
 //! say) reports it stopped while it still serves; svc-any then stops what is left itself, with
 //! the service's stop signal and KILL after its stop timeout, and fails naming any pid that
-//! survives.
+//! survives. Only a process seen running the service's program before the stop is ever
+//! signalled: a pid alone could name anything by then.
 
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,8 @@ pub fn stop_verified(
         .into_iter()
         .filter_map(|s| {
             let service = order.iter().find(|o| o.name == s.name)?;
-            Some((s.label(), Process::of(s.pid?)?, *service))
+            let process = Process::of(s.pid?).filter(|p| p.runs(&service.exec[0]))?;
+            Some((s.label(), process, *service))
         })
         .collect();
     // With a limit, the manager's own stop (which waits out each stop_timeout) may outlast it:

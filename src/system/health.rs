@@ -5,60 +5,12 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::model::spec::HealthCheck;
+use crate::model::spec::{parse_http_url, parse_tcp_target, HealthCheck};
 
 /// How long one probe may take before it counts as a failure.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause between probes: short enough that `--wait` returns promptly.
 const POLL: Duration = Duration::from_millis(100);
-
-/// Checks `host:port` syntax (the port must be a number).
-pub fn parse_tcp_target(target: &str) -> Result<(String, u16), String> {
-    let (host, port) = target
-        .rsplit_once(':')
-        .ok_or_else(|| format!("`{target}` is not host:port"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("`{port}` is not a port number"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err(format!("`{target}` has no host"));
-    }
-    Ok((host.to_string(), port))
-}
-
-/// Splits `http://host[:port][/path]` into (host, port, path). Only plain HTTP: a health endpoint
-/// is local, and TLS would need a crate this check does not earn.
-pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        format!("`{url}` must start with http:// (https is not supported for health checks)")
-    })?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`{url}` holds white space in its path"));
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
-            h.to_string(),
-            p.parse()
-                .map_err(|_| format!("`{p}` is not a port number"))?,
-        ),
-        _ => (authority.to_string(), 80),
-    };
-    if host.is_empty() {
-        return Err(format!("`{url}` has no host"));
-    }
-    Ok((
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-        port,
-        path.to_string(),
-    ))
-}
 
 fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
     (host, port).to_socket_addrs().ok()?.next()
@@ -145,26 +97,6 @@ pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
 mod tests {
     use super::*;
     use std::net::TcpListener;
-
-    #[test]
-    fn targets_and_urls_parse() {
-        assert_eq!(
-            parse_tcp_target("127.0.0.1:8080").unwrap(),
-            ("127.0.0.1".into(), 8080)
-        );
-        assert_eq!(parse_tcp_target("[::1]:80").unwrap(), ("::1".into(), 80));
-        assert!(parse_tcp_target("localhost").is_err());
-        assert!(parse_tcp_target("host:http").is_err());
-        assert_eq!(
-            parse_http_url("http://127.0.0.1:9/health").unwrap(),
-            ("127.0.0.1".into(), 9, "/health".into())
-        );
-        assert_eq!(
-            parse_http_url("http://localhost").unwrap(),
-            ("localhost".into(), 80, "/".into())
-        );
-        assert!(parse_http_url("https://x/").is_err());
-    }
 
     #[test]
     fn tcp_probe_sees_a_listener_and_its_absence() {

@@ -25,6 +25,19 @@ impl Process {
         start_time(self.pid) == Some(self.start_time) && !is_zombie(self.pid)
     }
 
+    /// Whether it runs `program` (its argv[0] is that path, or has that file name): a pid a
+    /// manager reports is only acted on once it is seen to run the service's program, never
+    /// because a number matched.
+    pub fn runs(&self, program: &str) -> bool {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", self.pid)) else {
+            return false;
+        };
+        let argv0 = String::from_utf8_lossy(cmdline.split(|b| *b == 0).next().unwrap_or_default())
+            .into_owned();
+        let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+        !argv0.is_empty() && (argv0 == program || name(&argv0) == name(program))
+    }
+
     /// Sends `signal` to the process's whole group when it leads one (services run in their own
     /// session), else to the process alone: never to a group it merely belongs to, which may be
     /// its manager's.
@@ -68,6 +81,25 @@ mod tests {
             ..me
         };
         assert!(!impostor.alive());
+    }
+
+    #[test]
+    fn a_process_is_known_by_its_program() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let p = Process::of(child.id()).unwrap();
+        // Between fork and exec the child still shows its parent's command line.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !p.runs("/bin/sleep") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(p.runs("/bin/sleep"));
+        assert!(p.runs("/usr/bin/sleep"), "the same program by another path");
+        assert!(!p.runs("/usr/bin/python3"));
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]

@@ -1,0 +1,382 @@
+//! Dependencies: what one entry of `after` or `requires` names ([`Dependency`], decided once
+//! at validation), and the graph the entries draw across services (no cycles within a file; the
+//! order to start, or reversed to stop, a set of services in).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::error::{bad, BadInput};
+
+use super::model::{Project, Service};
+use super::validate::check_name;
+
+/// The unit types of systemd. An entry that ends in one names a unit of systemd's own; a
+/// service name may not end in one (`check_name`), so the two readings never overlap.
+pub(super) const SYSTEMD_UNIT_SUFFIXES: &[&str] = &[
+    ".service",
+    ".socket",
+    ".device",
+    ".mount",
+    ".automount",
+    ".swap",
+    ".target",
+    ".path",
+    ".timer",
+    ".slice",
+    ".scope",
+];
+
+/// What one entry of `after` or `requires` names. [`Dependency::parse`] is the only place that
+/// reads the entry's text; backends match on the variants. Stored and serialized as the entry
+/// was written, so install records and the supervisor's definitions read the same as before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Dependency {
+    /// A service of this definition or one svc-any installed, by its svc-any name (`db`).
+    Service(String),
+    /// A unit of systemd's own, as written (`postgresql.service`, `network-online.target`).
+    /// Only systemd can wait for it; elsewhere see [`refuse_systemd_units`].
+    Native(String),
+}
+
+impl Dependency {
+    /// Reads an entry: a name with a systemd unit suffix is a systemd unit, anything else an
+    /// svc-any service name. Either way the name must be one `check_name` accepts, less the
+    /// suffix, so that no entry can smuggle in a path or a byte a manager would misread.
+    pub fn parse(entry: &str) -> Result<Dependency, String> {
+        match unit_stem(entry) {
+            Some(stem) => {
+                check_name(stem)?;
+                Ok(Dependency::Native(entry.to_string()))
+            }
+            None => {
+                check_name(entry)?;
+                Ok(Dependency::Service(entry.to_string()))
+            }
+        }
+    }
+
+    /// The entry as the definition wrote it.
+    pub fn as_written(&self) -> &str {
+        match self {
+            Dependency::Service(name) | Dependency::Native(name) => name,
+        }
+    }
+
+    /// The svc-any service this names, if it names one.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Dependency::Service(name) => Some(name),
+            Dependency::Native(_) => None,
+        }
+    }
+
+    /// The name less any unit suffix: `db` for both `db` and `db.service`.
+    pub fn stem(&self) -> &str {
+        let written = self.as_written();
+        unit_stem(written).unwrap_or(written)
+    }
+
+    /// Whether this is a systemd target: a point in systemd's boot (`network-online.target`)
+    /// that no process stands behind.
+    pub fn is_systemd_target(&self) -> bool {
+        matches!(self, Dependency::Native(unit) if unit.ends_with(".target"))
+    }
+}
+
+impl TryFrom<String> for Dependency {
+    type Error = String;
+
+    fn try_from(entry: String) -> Result<Self, String> {
+        Dependency::parse(&entry)
+    }
+}
+
+impl From<Dependency> for String {
+    fn from(dep: Dependency) -> String {
+        match dep {
+            Dependency::Service(name) | Dependency::Native(name) => name,
+        }
+    }
+}
+
+/// `entry` less its systemd unit suffix, if it has one.
+fn unit_stem(entry: &str) -> Option<&str> {
+    SYSTEMD_UNIT_SUFFIXES
+        .iter()
+        .find_map(|suffix| entry.strip_suffix(suffix))
+}
+
+/// For a manager that has no systemd units (every backend but systemd): refuses the first
+/// dependency on a systemd unit, naming its key, its value and `backend`. Rendered as if it were
+/// a service name, `db.service` would make the manager wait for a service that does not exist.
+/// A target is left out, not refused: it is a milestone of systemd's boot with no process behind
+/// it, and these managers order boot by their own runlevels, so a definition written with
+/// `after = ["network-online.target"]` still installs everywhere.
+pub fn refuse_systemd_units(service: &Service, backend: &str) -> Result<(), BadInput> {
+    for (key, dep) in service.dependencies() {
+        match dep {
+            Dependency::Service(_) => {}
+            Dependency::Native(_) if dep.is_systemd_target() => {}
+            Dependency::Native(unit) => {
+                let stem = dep.stem();
+                return Err(bad(format!(
+                    "`{unit}` names a systemd unit, which {backend} cannot depend on"
+                ))
+                .key(key)
+                .hint(format!(
+                    "if svc-any installs it, use its svc-any name, \"{stem}\"; otherwise remove \
+                     it, since only systemd can wait for a systemd unit"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `after` and `requires` across one file must not loop.
+pub(super) fn check_dependency_cycles(project: &Project) -> Result<(), BadInput> {
+    fn visit<'a>(
+        name: &'a str,
+        project: &'a Project,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Result<(), BadInput> {
+        if let Some(pos) = path.iter().position(|p| *p == name) {
+            let mut cycle: Vec<&str> = path[pos..].to_vec();
+            cycle.push(name);
+            return Err(bad(format!("dependency cycle: {}", cycle.join(" -> ")))
+                .key(format!("services.{}.after/requires", path[pos]))
+                .hint("break the loop: one of these must not wait for the other"));
+        }
+        if done.contains(name) {
+            return Ok(());
+        }
+        let Some(service) = project.services.get(name) else {
+            return Ok(());
+        };
+        path.push(name);
+        for dep in service.after.iter().chain(&service.requires) {
+            if let Some(dep) = dep.service() {
+                visit(dep, project, path, done)?;
+            }
+        }
+        path.pop();
+        done.insert(name);
+        Ok(())
+    }
+    let mut done = BTreeSet::new();
+    for name in project.services.keys() {
+        visit(name, project, &mut Vec::new(), &mut done)?;
+    }
+    Ok(())
+}
+
+/// Orders services so that each comes after everything it depends on (for start; reverse it for
+/// stop). Dependencies outside the set are ignored. Several entries may share a name (the
+/// supervisor orders one per instance): each is placed, and a dependency on that name waits for
+/// all of them.
+pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
+    let mut unplaced: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in services {
+        *unplaced.entry(s.name.as_str()).or_default() += 1;
+    }
+    let mut placed = vec![false; services.len()];
+    let mut out = Vec::new();
+    while out.len() < services.len() {
+        let before = out.len();
+        for (i, s) in services.iter().enumerate() {
+            if placed[i] {
+                continue;
+            }
+            let ready = s
+                .after
+                .iter()
+                .chain(&s.requires)
+                .filter_map(Dependency::service)
+                .all(|d| unplaced.get(d).is_none_or(|n| *n == 0));
+            if ready {
+                placed[i] = true;
+                *unplaced.get_mut(s.name.as_str()).unwrap() -= 1;
+                out.push(*s);
+            }
+        }
+        if out.len() == before {
+            // A cycle cannot pass validation; keep the rest in the given order regardless.
+            out.extend(
+                services
+                    .iter()
+                    .zip(&placed)
+                    .filter(|(_, p)| !**p)
+                    .map(|(s, _)| *s),
+            );
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{parse, Level, ParseOptions, Source};
+
+    fn project(text: &str) -> Project {
+        let src = Source {
+            label: "t".into(),
+            text,
+            path: None,
+        };
+        let opts = ParseOptions {
+            default_level: Level::System,
+            forced_level: None,
+            accounts: None,
+        };
+        parse(&src, None, &opts).unwrap()
+    }
+
+    fn refusal(text: &str, backend: &str) -> Option<BadInput> {
+        let p = project(text);
+        p.services
+            .values()
+            .find_map(|s| refuse_systemd_units(s, backend).err())
+    }
+
+    #[test]
+    fn an_entry_is_read_once_by_its_suffix() {
+        let read = |entry: &str| Dependency::parse(entry).unwrap();
+        assert_eq!(read("db"), Dependency::Service("db".into()));
+        assert_eq!(read("db.service"), Dependency::Native("db.service".into()));
+        // Dots alone do not make a unit: reverse-DNS service names are services.
+        assert_eq!(
+            read("com.example.api"),
+            Dependency::Service("com.example.api".into())
+        );
+        for unit in [
+            "network-online.target",
+            "dev-sda1.device",
+            "home.automount",
+            "x.socket",
+        ] {
+            assert_eq!(read(unit), Dependency::Native(unit.into()), "{unit}");
+        }
+        assert!(read("network-online.target").is_systemd_target());
+        assert!(!read("db.service").is_systemd_target());
+        assert!(!read("db").is_systemd_target());
+        assert_eq!(read("db.service").stem(), "db");
+        assert_eq!(read("db.service").service(), None);
+        assert_eq!(read("db").service(), Some("db"));
+    }
+
+    #[test]
+    fn an_entry_is_a_name_with_or_without_its_suffix() {
+        for bad in [
+            "",
+            "../db",
+            "db/x.service",
+            ".service",
+            "a b",
+            "db.service.service",
+        ] {
+            assert!(Dependency::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn records_keep_the_entries_as_written() {
+        let p = project(
+            "name = \"web\"\nexec = [\"/bin/true\"]\n\
+             after = [\"db\", \"network-online.target\"]\nrequires = [\"cache.service\"]\n",
+        );
+        let web = &p.services["web"];
+        let json = serde_json::to_value(web).unwrap();
+        assert_eq!(
+            json["after"],
+            serde_json::json!(["db", "network-online.target"])
+        );
+        assert_eq!(json["requires"], serde_json::json!(["cache.service"]));
+        let back: Service = serde_json::from_value(json).unwrap();
+        assert_eq!(&back, web);
+        // The builtin supervisor reads its definitions back from TOML.
+        let back: Service = toml::from_str(&toml::to_string(web).unwrap()).unwrap();
+        assert_eq!(&back, web);
+    }
+
+    #[test]
+    fn a_service_cannot_depend_on_its_own_unit() {
+        let src = Source {
+            label: "t".into(),
+            text: "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"web.service\"]\n",
+            path: None,
+        };
+        let opts = ParseOptions {
+            default_level: Level::System,
+            forced_level: None,
+            accounts: None,
+        };
+        let err = parse(&src, None, &opts).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("after"));
+        assert!(err.message.contains("cannot depend on itself"), "{err}");
+    }
+
+    #[test]
+    fn a_manager_without_units_refuses_a_unit_but_not_a_target() {
+        let err = refusal(
+            "name = \"web\"\nexec = [\"/bin/true\"]\n\
+             after = [\"db\", \"network-online.target\", \"db.service\"]\n",
+            "openrc",
+        )
+        .expect("db.service refused");
+        assert_eq!(err.key.as_deref(), Some("after[2]"));
+        assert!(err.message.contains("`db.service`"), "{err}");
+        assert!(err.message.contains("openrc"), "{err}");
+        assert!(err.hint.unwrap().contains("\"db\""));
+        assert!(refusal(
+            "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"db\", \"network-online.target\"]\n",
+            "sysv",
+        )
+        .is_none());
+        // `requires` is checked first, and named as such.
+        let err = refusal(
+            "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"a.socket\"]\nrequires = [\"b.mount\"]\n",
+            "sysv",
+        )
+        .expect("b.mount refused");
+        assert_eq!(err.key.as_deref(), Some("requires[0]"));
+    }
+
+    #[test]
+    fn units_neither_order_services_nor_close_a_cycle() {
+        // `a.service` is systemd's unit, not svc-any's service `a`: no cycle a -> b -> a.
+        let p = project(
+            "[services.a]\nexec = [\"/bin/true\"]\nafter = [\"b\"]\n\
+             [services.b]\nexec = [\"/bin/true\"]\nafter = [\"a.service\"]\n",
+        );
+        let refs: Vec<&Service> = vec![&p.services["a"], &p.services["b"]];
+        let order: Vec<&str> = dependency_order(&refs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["b", "a"]);
+    }
+
+    #[test]
+    fn dependency_order_keeps_every_instance_and_waits_for_all_of_them() {
+        let p = project(
+            "[services.db]\nexec = [\"/bin/true\"]\ninstances = [\"1\", \"2\"]\n\
+             [services.web]\nexec = [\"/bin/true\"]\nafter = [\"db\"]\ninstances = [\"a\", \"b\"]\n",
+        );
+        // One entry per instance, as the supervisor orders its units, dependants first.
+        let units: Vec<Service> = ["web", "web", "db", "db"]
+            .iter()
+            .map(|n| p.services[*n].clone())
+            .collect();
+        let refs: Vec<&Service> = units.iter().collect();
+        let order: Vec<&str> = dependency_order(&refs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["db", "db", "web", "web"]);
+    }
+}

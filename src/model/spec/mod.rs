@@ -1,0 +1,28 @@
+//! The service definition: TOML in, a validated [`Service`] out.
+//!
+//! Parsing happens in two steps. Serde reads the file into the `Raw*` types of `raw.rs`, which
+//! keep the byte span of every value, so that every later complaint can name the file, line,
+//! column and key (`location.rs`). Then `validate/` turns the raw values into the typed ones of
+//! `model.rs` (durations, signals, paths), one group of keys per file, and `deps.rs` checks the
+//! graph the dependencies draw across the file. Nothing that fails here ever reaches a backend,
+//! and nothing is written before this succeeds.
+//!
+//! Everything a caller needs is re-exported here: `crate::model::spec::X` is the only path to use.
+
+mod deps;
+mod location;
+mod model;
+mod parse;
+mod raw;
+mod validate;
+
+pub use deps::{dependency_order, refuse_systemd_units, Dependency};
+pub use location::{did_you_mean, place_in_definition, Source};
+pub use model::{
+    defaults, Health, HealthCheck, Level, Limit, Limits, LogSpec, Project, Restart, Service,
+    INSTANCE_PLACEHOLDER,
+};
+pub use parse::{parse, ParseOptions};
+pub use validate::{
+    check_absolute, check_env_name, check_name, parse_http_url, parse_tcp_target, MAX_ARG_BYTES,
+};

@@ -1,0 +1,27 @@
+//! `after` and `requires`: each entry read once into a [`Dependency`], and never the service
+//! itself. Whether the entries form a cycle is a question for the whole file (`deps.rs`).
+
+use crate::model::error::BadInput;
+
+use super::super::deps::Dependency;
+use super::super::location::Source;
+use super::super::raw::S;
+
+pub(super) fn dependency_list(
+    src: &Source,
+    key: &str,
+    v: &Option<S<Vec<S<String>>>>,
+    own: &str,
+) -> Result<Vec<Dependency>, BadInput> {
+    let Some(list) = v else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for item in list.get_ref() {
+        let dep = Dependency::parse(item.get_ref()).map_err(|m| src.error(item.span(), key, m))?;
+        // `web.service` is `web` itself to systemd.
+        if dep.stem() == own {
+            return Err(src.error(item.span(), key, format!("`{own}` cannot depend on itself")));
+        }
+        out.push(dep);
+    }
+    Ok(out)
+}

@@ -1,0 +1,116 @@
+//! Raw values to typed ones (durations, signals, paths), one group of keys per file. The order
+//! of the checks below is the order of the complaints a user sees: the first one wins.
+
+mod dependencies;
+mod health;
+mod lifecycle;
+mod names;
+mod process;
+mod resources;
+
+use std::time::Duration;
+
+use crate::model::error::BadInput;
+
+use super::location::Source;
+use super::model::Service;
+use super::parse::ParseOptions;
+use super::raw::{RawService, S};
+
+pub use health::{parse_http_url, parse_tcp_target};
+pub use names::check_name;
+pub use process::{check_absolute, check_env_name, MAX_ARG_BYTES};
+
+/// One service table, checked key by key; `fallback_name` is the file's or the table's name.
+pub(super) fn validate(
+    src: &Source,
+    raw: RawService,
+    fallback_name: Option<&str>,
+    opts: &ParseOptions,
+) -> Result<Service, BadInput> {
+    let name = names::service_name(src, &raw.name, fallback_name)?;
+    let exec = process::exec(src, &raw.exec)?;
+    let level = process::level(src, &raw.level, opts)?;
+    let description = process::description(src, &raw.description, &name)?;
+    let user = process::account_key(src, "user", &raw.user, opts, level)?;
+    let group = process::account_key(src, "group", &raw.group, opts, level)?;
+    let working_dir = process::path_key(src, "working_dir", &raw.working_dir)?;
+    let env_file = process::path_key(src, "env_file", &raw.env_file)?;
+    let env = process::env(src, &raw.env)?;
+    let lifecycle::RestartAndStop {
+        restart,
+        restart_delay,
+        restart_max_delay,
+        restart_limit,
+        restart_limit_interval,
+        stop_signal,
+        stop_timeout,
+        reload_signal,
+        success_exit_codes,
+    } = lifecycle::restart_and_stop(src, &raw)?;
+    let after = dependencies::dependency_list(src, "after", &raw.after, &name)?;
+    let requires = dependencies::dependency_list(src, "requires", &raw.requires, &name)?;
+    let limits = resources::limits(src, &raw.limits)?;
+    let log = resources::log(src, &raw.log)?;
+    let health = match &raw.health {
+        None => None,
+        Some(h) => Some(health::health(src, h)?),
+    };
+    let instances = names::instances(src, &raw.instances, &name)?;
+    let launchd_label_prefix = names::label_prefix(src, &raw.launchd)?;
+
+    let service = Service {
+        name,
+        description,
+        exec,
+        user,
+        group,
+        working_dir,
+        env,
+        env_file,
+        restart,
+        restart_delay,
+        restart_max_delay,
+        restart_limit,
+        restart_limit_interval,
+        stop_signal,
+        stop_timeout,
+        reload_signal,
+        success_exit_codes,
+        after,
+        requires,
+        limits,
+        log,
+        health,
+        instances,
+        level,
+        groups: Vec::new(),
+        launchd_label_prefix,
+        source: src.path.clone(),
+    };
+    names::check_placeholders(&service)?;
+    Ok(service)
+}
+
+/// A duration written as text with a unit; a bare number is refused, since nobody can tell
+/// whether `10` meant seconds or milliseconds.
+fn duration_key(
+    src: &Source,
+    key: &str,
+    v: &Option<S<toml::Value>>,
+) -> Result<Option<Duration>, BadInput> {
+    let Some(v) = v else { return Ok(None) };
+    let hint = "write a duration as a string with a unit: \"500ms\", \"1s\", \"2m\"";
+    match v.get_ref() {
+        toml::Value::String(s) => crate::model::duration::parse_duration(s)
+            .map(Some)
+            .map_err(|m| src.error(v.span(), key, m).hint(hint)),
+        other => Err(src
+            .error(
+                v.span(),
+                key,
+                format!("expected a duration string, found {}", other.type_str()),
+            )
+            .hint(hint)),
+    }
+}
