@@ -788,7 +788,7 @@ fn wait_is_honoured_by_stop_and_reload_and_refused_without_start() {
     let scope = TestScope::new("wait-flags");
     let def = scope.definition(
         "stubborn",
-        "exec = [\"/bin/sh\", \"-c\", \"trap '' TERM HUP; exec sleep 1011\"]\nstop_timeout = \"60s\"\nreload_signal = \"HUP\"\n",
+        "exec = [\"/usr/bin/python3\", \"-c\", \"import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); signal.signal(signal.SIGHUP, signal.SIG_IGN); time.sleep(1011)\"]\nstop_timeout = \"60s\"\nreload_signal = \"HUP\"\n",
     );
     let refused = scope.run(&["install", "stubborn", "-f", &def, "--wait"]);
     assert_eq!(refused.status.code(), Some(2));
@@ -806,7 +806,7 @@ fn wait_is_honoured_by_stop_and_reload_and_refused_without_start() {
     scope.ok(&["stop", "stubborn", "--wait=1"]);
     let took = began.elapsed();
     assert!(
-        processes_matching("sleep 1011").is_empty(),
+        processes_matching("time.sleep(1011)").is_empty(),
         "stop returned before it was gone"
     );
     assert!(
