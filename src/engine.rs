@@ -770,7 +770,7 @@ pub fn wait_ready(
         {
             ended = Some(match (&s.reason, &s.last_exit) {
                 (Some(reason), _) => format!("{}: {reason}", s.state.as_str()),
-                (None, Some(exit)) => format!("{}: {}", s.state.as_str(), describe_exit(exit)),
+                (None, Some(exit)) => format!("{}: {exit}", s.state.as_str()),
                 (None, None) => s.state.as_str().to_string(),
             });
             return true;
@@ -824,13 +824,6 @@ pub fn wait_ready(
     );
     let _ = backend.control(ctx, Verb::Stop, &[service]);
     bail!("{} {why}; stopped it", service.name)
-}
-
-fn describe_exit(exit: &crate::status::LastExit) -> String {
-    match exit {
-        crate::status::LastExit::Exited { code } => format!("exited with {code}"),
-        crate::status::LastExit::Killed { signal } => format!("killed by SIG{signal}"),
-    }
 }
 
 /// enable / disable: boot links only, as `systemctl enable` without `--now`.

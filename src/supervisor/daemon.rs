@@ -503,10 +503,7 @@ impl Supervisor {
         unit.last_exit = Some(how.clone());
         unit.since = now_unix();
         let ran = unit.started.map_or(Duration::ZERO, |s| now - s);
-        let described = match &how {
-            LastExit::Exited { code } => format!("exited with {code}"),
-            LastExit::Killed { signal } => format!("killed by SIG{signal}"),
-        };
+        let described = how.to_string();
         if unit.phase == Phase::Stopping {
             unit.phase = Phase::Stopped;
             unit.reason = None;
@@ -521,12 +518,7 @@ impl Supervisor {
             }
             return;
         }
-        let clean = match &how {
-            LastExit::Exited { code } => {
-                *code == 0 || unit.service.clean_exit_codes().contains(&(*code as u8))
-            }
-            LastExit::Killed { signal } => *signal == unit.service.stop_signal.name(),
-        };
+        let clean = how.is_clean(unit.service.stop_signal, &unit.service.success_exit_codes);
         let restart = match unit.service.restart {
             Restart::Always => true,
             Restart::OnFailure => !clean,
