@@ -549,18 +549,13 @@ mod tests {
         assert_eq!(run.unit.restarts(), 8);
     }
 
+    /// `svc-any install crash -- /bin/sh -c 'echo boom; exit 1'`, with every default.
     #[test]
-    fn more_than_restart_limit_restarts_within_the_interval_is_a_crash_loop() {
-        let mut run = Run::new(Policy {
-            restart_delay: 100 * MS,
-            restart_max_delay: 400 * MS,
-            restart_limit_interval: 60 * SEC,
-            ..policy(Restart::Always)
-        });
-        let delays = [100 * MS, 200 * MS, 400 * MS, 400 * MS, 400 * MS];
-        assert_eq!(run.crash_quickly(5), delays);
-        let exit = run.ends_after(100 * MS, exited(3));
-        let reason = "crash loop: 5 restarts within 1m, last exited with 3";
+    fn a_crash_loop_backs_off_then_fails_with_the_reason() {
+        let mut run = Run::new(policy(Restart::OnFailure));
+        assert_eq!(run.crash_quickly(5), [1, 2, 4, 8, 16].map(|s| s * SEC));
+        let exit = run.ends_after(100 * MS, exited(1));
+        let reason = "crash loop: 6 starts in a row ended within 10s; last: exited with 1";
         assert_eq!(
             exit,
             Exit::Failed {

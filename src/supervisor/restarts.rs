@@ -1,6 +1,12 @@
 //! How long a unit that keeps ending waits before each restart, and when restarting it stops:
 //! the backoff and the crash-loop rule. Pure like the machine that owns it
 //! ([`super::machine`]): the time comes in as an argument.
+//!
+//! A crash loop is caught two ways. More than `restart_limit` restarts within
+//! `restart_limit_interval` is systemd's rule, but backoff spreads a loop out until it never
+//! fills the window (1, 2, 4, 8 s...: never 5 in 10 s). So, as supervisord's startsecs and
+//! startretries do, the unit also fails once `restart_limit` + 1 starts in a row each ended
+//! before `STABLE_RUN`: the first start and `restart_limit` retries, all in vain.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -9,7 +15,7 @@ use super::machine::Policy;
 use crate::status::LastExit;
 
 /// A run at least this long counts as stable: the next crash restarts after exactly
-/// `restart_delay` again, with the backoff reset.
+/// `restart_delay` again, with the backoff and the count of quick ends in a row reset.
 pub const STABLE_RUN: Duration = Duration::from_secs(10);
 
 /// The restarts of one unit since a person last started it.
@@ -48,18 +54,26 @@ impl Restarts {
         let limit = policy.restart_limit;
         if limit > 0 && self.recent.len() as u32 >= limit {
             return Err(format!(
-                "crash loop: {} restarts within {}, last {how}",
+                "crash loop: {} restarts within {}; last: {how}",
                 self.recent.len(),
                 humantime::format_duration(interval)
             ));
         }
-        if ran >= STABLE_RUN {
-            self.quick_failures = 0;
+        let quick = ran < STABLE_RUN;
+        let quick_before = if quick { self.quick_failures } else { 0 };
+        self.quick_failures = if quick {
+            quick_before.saturating_add(1)
+        } else {
+            0
+        };
+        if limit > 0 && self.quick_failures > limit {
+            return Err(format!(
+                "crash loop: {} starts in a row ended within {}; last: {how}",
+                self.quick_failures,
+                humantime::format_duration(STABLE_RUN)
+            ));
         }
-        let delay = backoff(policy, self.quick_failures);
-        if ran < STABLE_RUN {
-            self.quick_failures = self.quick_failures.saturating_add(1);
-        }
+        let delay = backoff(policy, quick_before);
         self.recent.push_back(now);
         self.count += 1;
         Ok(delay)
@@ -154,9 +168,38 @@ mod tests {
         let p = policy(100 * MS, 400 * MS, 5, 60 * SEC);
         let mut want = [100, 200, 400, 400, 400].map(|ms| Ok(ms * MS)).to_vec();
         want.push(Err(
-            "crash loop: 5 restarts within 1m, last exited with 1".into()
+            "crash loop: 5 restarts within 1m; last: exited with 1".into()
         ));
         assert_eq!(delays(&p, &[QUICK; 7]), want);
+    }
+
+    #[test]
+    fn starts_that_keep_ending_quickly_are_a_crash_loop_however_far_backoff_spreads_them() {
+        // The defaults: 1 s doubling, at most 5 restarts within 10 s. Backoff alone keeps
+        // fewer than 5 restarts in any 10 s, so the window never fills.
+        let p = policy(SEC, 60 * SEC, 5, 10 * SEC);
+        let mut want = [1, 2, 4, 8, 16].map(|s| Ok(s * SEC)).to_vec();
+        let reason = "crash loop: 6 starts in a row ended within 10s; last: exited with 1";
+        want.push(Err(reason.into()));
+        assert_eq!(delays(&p, &[QUICK; 8]), want);
+    }
+
+    #[test]
+    fn a_stable_run_starts_the_count_of_quick_ends_afresh() {
+        let p = policy(SEC, 60 * SEC, 5, 10 * SEC);
+        let runs = [[QUICK; 5].as_slice(), &[STABLE_RUN], &[QUICK; 6]].concat();
+        let verdicts = delays(&p, &runs);
+        assert_eq!(verdicts.len(), 12);
+        assert!(verdicts[..11].iter().all(Result::is_ok), "{verdicts:?}");
+        assert!(verdicts[11].as_ref().is_err_and(|e| e.contains("6 starts")));
+    }
+
+    #[test]
+    fn restart_limit_0_never_gives_up() {
+        for delay in [Duration::ZERO, SEC] {
+            let p = policy(delay, 60 * SEC, 0, 10 * SEC);
+            assert!(delays(&p, &[QUICK; 100]).iter().all(Result::is_ok));
+        }
     }
 
     #[test]
