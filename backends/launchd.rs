@@ -26,7 +26,6 @@ use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::escape::{plist as esc, Unrepresentable};
 use crate::dialect::render::{self, FileSpec, Plan};
 use crate::model::error::{bad, BadInput};
-use crate::model::signal::Signal;
 use crate::model::spec::{self, Level, Limit, Restart, Service};
 use crate::model::status::{LastExit, ServiceStatus, State};
 use crate::system::host::Ctx;
@@ -566,13 +565,10 @@ fn status_from_print(service: &Service, printed: Option<&PrintedJob>) -> Service
     status.pid = p.pid;
     status.restarts = p.runs.map(|r| r.saturating_sub(1));
     status.last_exit = p.last_exit.clone();
-    let clean = match &p.last_exit {
-        None => true,
-        Some(LastExit::Exited { code }) => {
-            *code == 0 || u8::try_from(*code).is_ok_and(|c| service.clean_exit_codes().contains(&c))
-        }
-        Some(LastExit::Killed { signal }) => Signal::from_name(signal) == Some(service.stop_signal),
-    };
+    let clean = p
+        .last_exit
+        .as_ref()
+        .is_none_or(|exit| exit.is_clean(service.stop_signal, &service.success_exit_codes));
     status.state = match p.state.as_str() {
         "running" => State::Running,
         // Not running and not about to be: launchd will not bring it back.

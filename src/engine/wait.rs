@@ -44,7 +44,7 @@ pub fn wait_ready(
         {
             ended = Some(match (&s.reason, &s.last_exit) {
                 (Some(reason), _) => format!("{}: {reason}", s.state.as_str()),
-                (None, Some(exit)) => format!("{}: {}", s.state.as_str(), describe_exit(exit)),
+                (None, Some(exit)) => format!("{}: {exit}", s.state.as_str()),
                 (None, None) => s.state.as_str().to_string(),
             });
             return true;
@@ -128,7 +128,7 @@ impl FirstSeen {
     /// start (`since` is in whole seconds, as managers report it).
     fn exited(&mut self, statuses: &[ServiceStatus], started_at: u64) -> Option<String> {
         for s in statuses {
-            let exit = s.last_exit.as_ref().map(describe_exit);
+            let exit = s.last_exit.as_ref().map(ToString::to_string);
             let how = || exit.clone().unwrap_or_else(|| "exited".into());
             let seen = self
                 .units
@@ -148,12 +148,5 @@ impl FirstSeen {
             }
         }
         None
-    }
-}
-
-pub(super) fn describe_exit(exit: &crate::model::status::LastExit) -> String {
-    match exit {
-        crate::model::status::LastExit::Exited { code } => format!("exited with {code}"),
-        crate::model::status::LastExit::Killed { signal } => format!("killed by SIG{signal}"),
     }
 }

@@ -1,6 +1,10 @@
 //! One status model for every backend, printed as a table or as stable JSON.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+use crate::model::signal::Signal;
 
 /// What a service is doing, in words every manager's states map onto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +69,34 @@ pub enum LastExit {
     Exited { code: i32 },
     /// A signal ended it.
     Killed { signal: String },
+}
+
+impl LastExit {
+    /// Whether this end is a clean stop rather than a failure, the one rule of every backend:
+    /// exit 0, an exit listed in `success_exit_codes`, death by the stop signal, or exit
+    /// 128 + the stop signal (what a JVM or a shell's TERM trap does with it; without this a
+    /// stop would read as a crash).
+    pub fn is_clean(&self, stop_signal: Signal, success_exit_codes: &[u8]) -> bool {
+        match self {
+            LastExit::Exited { code } => {
+                *code == 0
+                    || u8::try_from(*code).is_ok_and(|c| {
+                        c == stop_signal.exit_code() || success_exit_codes.contains(&c)
+                    })
+            }
+            LastExit::Killed { signal } => Signal::from_name(signal) == Some(stop_signal),
+        }
+    }
+}
+
+/// How people read it in a reason, a log line or an error: `exited with 3`, `killed by SIGKILL`.
+impl fmt::Display for LastExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LastExit::Exited { code } => write!(f, "exited with {code}"),
+            LastExit::Killed { signal } => write!(f, "killed by SIG{signal}"),
+        }
+    }
 }
 
 /// The status of one service (or one instance of it).
@@ -260,6 +292,49 @@ mod tests {
         assert_eq!(first["last_exit"]["how"], "killed");
         assert_eq!(first["last_exit"]["signal"], "KILL");
         assert_eq!(first["instance"], serde_json::Value::Null);
+    }
+
+    fn exited(code: i32) -> LastExit {
+        LastExit::Exited { code }
+    }
+
+    fn killed(signal: &str) -> LastExit {
+        LastExit::Killed {
+            signal: signal.into(),
+        }
+    }
+
+    #[test]
+    fn clean_is_exit_0_a_success_code_or_the_stop_signal_either_way() {
+        let int = Signal::from_name("INT").unwrap();
+        for (exit, stop_signal, success, clean) in [
+            (exited(0), Signal::TERM, &[][..], true),
+            (exited(1), Signal::TERM, &[], false),
+            (exited(3), Signal::TERM, &[3], true),
+            (exited(143), Signal::TERM, &[], true),
+            (exited(143), int, &[], false),
+            (exited(130), int, &[], true),
+            (exited(399), Signal::TERM, &[], false),
+            (exited(-113), Signal::TERM, &[143], false),
+            (killed("TERM"), Signal::TERM, &[], true),
+            (killed("KILL"), Signal::TERM, &[], false),
+            (killed("TERM"), int, &[], false),
+            (killed("INT"), int, &[], true),
+            (killed("SEGV"), Signal::TERM, &[139], false),
+        ] {
+            assert_eq!(
+                exit.is_clean(stop_signal, success),
+                clean,
+                "{exit} with stop_signal {} and success {success:?}",
+                stop_signal.name()
+            );
+        }
+    }
+
+    #[test]
+    fn an_exit_reads_as_a_sentence() {
+        assert_eq!(exited(3).to_string(), "exited with 3");
+        assert_eq!(killed("KILL").to_string(), "killed by SIGKILL");
     }
 
     #[test]

@@ -344,15 +344,6 @@ unsafe fn child_main(setup: &Setup) -> isize {
     fail(10)
 }
 
-/// The kernel's start time of `pid` (field 22 of /proc/PID/stat), to tell a process from a
-/// later one that reuses its number.
-pub fn start_time(pid: Pid) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: count fields after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,12 +371,5 @@ mod tests {
         .collect();
         assert_eq!(got, want);
         std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn start_time_of_this_process_is_stable() {
-        let me = nix::unistd::getpid();
-        let t = start_time(me).unwrap();
-        assert_eq!(start_time(me), Some(t));
     }
 }

@@ -5,296 +5,61 @@
 //! carries the service's stdout and stderr to its log file. Timers (restart delays, stop
 //! timeouts) are the poll timeout; with none pending it sleeps until something happens, so an
 //! idle supervisor makes no wakeups at all.
+//!
+//! This file is the plumbing: it turns what poll reports into calls on each unit's state
+//! machine ([`super::machine`]) and carries out the answers (fork and exec through
+//! [`super::child`], signals, pid files). Requests arrive through [`super::control`].
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::os::fd::AsFd;
+use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{killpg, SigSet, Signal as NixSignal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::{killpg, Signal as NixSignal};
+use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::child;
+use super::control::{ControlServer, Units};
 use super::logfile::LogFile;
-use super::protocol::{unit_key, Request, Response};
-use super::{log_path, Options, Scope};
+use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
+use super::startup;
+use super::unit::{load_definitions, now_unix, Unit};
+use super::{Options, Scope};
 use crate::model::signal::Signal;
-use crate::model::spec::{self, Level, Restart, Service};
-use crate::model::status::{LastExit, ServiceStatus, State};
-
-/// A run at least this long counts as stable: the next crash restarts after exactly
-/// `restart_delay` again, with the backoff reset.
-const STABLE_RUN: Duration = Duration::from_secs(10);
-/// Default rotation of the logs svc-any keeps itself (when `log.file` is not set).
-const DEFAULT_LOG_MAX: u64 = 10 << 20;
-const DEFAULT_LOG_KEEP: u32 = 5;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Not running, as asked (or never started).
-    Stopped,
-    Running,
-    /// Stop signal sent; KILL at `kill_at`.
-    Stopping,
-    /// Crashed; restarts at `restart_at`.
-    Waiting,
-    /// Exited uncleanly and its policy says no restart.
-    Dead,
-    /// Gave up: crash loop, or it cannot be started.
-    Failed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AfterStop {
-    Nothing,
-    Start,
-    /// The definition is gone: forget the unit once it has stopped.
-    Remove,
-}
-
-struct Unit {
-    name: String,
-    instance: Option<String>,
-    /// The definition with `{instance}` replaced.
-    service: Service,
-    enabled: bool,
-    phase: Phase,
-    pid: Option<Pid>,
-    started: Option<Instant>,
-    since: u64,
-    restarts: u32,
-    recent_restarts: VecDeque<Instant>,
-    quick_failures: u32,
-    last_exit: Option<LastExit>,
-    reason: Option<String>,
-    restart_at: Option<Instant>,
-    kill_at: Option<Instant>,
-    after_stop: AfterStop,
-    output: Option<OwnedFd>,
-    log: LogFile,
-}
-
-struct Client {
-    stream: UnixStream,
-    buffer: Vec<u8>,
-    /// Answered once none of these units is stopping any more.
-    waiting_for: Option<(Vec<String>, Response)>,
-}
+use crate::model::spec::{self, Level, Service};
+use crate::model::status::{LastExit, ServiceStatus};
 
 struct Supervisor {
     scope: Scope,
     level: Level,
     foreground: bool,
     units: BTreeMap<String, Unit>,
-    clients: Vec<Client>,
     /// Units still to stop, in order, while shutting down.
     shutdown: Option<VecDeque<String>>,
     events: LogFile,
 }
 
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Reads every definition in the scope: (unit key → (name, instance, service, enabled)).
-fn load_definitions(scope: &Scope) -> BTreeMap<String, (String, Option<String>, Service, bool)> {
-    let mut out = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(scope.definitions_dir()) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        let service: Service = match std::fs::read_to_string(&path)
-            .map_err(anyhow::Error::from)
-            .and_then(|t| Ok(toml::from_str(&t)?))
-        {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("svc-any supervisor: ignoring {}: {e:#}", path.display());
-                continue;
-            }
-        };
-        for instance in service.instance_names() {
-            let key = unit_key(&service.name, instance);
-            let enabled = scope.enabled_dir().join(&key).exists();
-            out.insert(
-                key,
-                (
-                    service.name.clone(),
-                    instance.map(String::from),
-                    service.for_instance(instance),
-                    enabled,
-                ),
-            );
-        }
-    }
-    out
-}
-
-impl Unit {
-    fn new(
-        scope: &Scope,
-        name: String,
-        instance: Option<String>,
-        service: Service,
-        enabled: bool,
-    ) -> Unit {
-        let key = unit_key(&name, instance.as_deref());
-        let log = log_for(scope, &key, &service);
-        Unit {
-            name,
-            instance,
-            service,
-            enabled,
-            phase: Phase::Stopped,
-            pid: None,
-            started: None,
-            since: now_unix(),
-            restarts: 0,
-            recent_restarts: VecDeque::new(),
-            quick_failures: 0,
-            last_exit: None,
-            reason: None,
-            restart_at: None,
-            kill_at: None,
-            after_stop: AfterStop::Nothing,
-            output: None,
-            log,
-        }
-    }
-
-    fn key(&self) -> String {
-        unit_key(&self.name, self.instance.as_deref())
-    }
-
-    fn status(&self) -> ServiceStatus {
-        let state = match self.phase {
-            Phase::Running | Phase::Stopping => State::Running,
-            Phase::Waiting => State::Starting,
-            Phase::Stopped => State::Stopped,
-            Phase::Dead => State::Dead,
-            Phase::Failed => State::Failed,
-        };
-        ServiceStatus {
-            name: self.name.clone(),
-            instance: self.instance.clone(),
-            backend: "builtin".into(),
-            unit: self.key(),
-            state,
-            pid: self.pid.map(|p| p.as_raw() as u32),
-            since: Some(self.since),
-            restarts: Some(self.restarts),
-            last_exit: self.last_exit.clone(),
-            enabled: Some(self.enabled),
-            reason: self.reason.clone(),
-        }
-    }
-}
-
-fn log_for(scope: &Scope, key: &str, service: &Service) -> LogFile {
-    let (max, keep) = match &service.log {
-        Some(l) => (l.max_size, l.keep),
-        None => (Some(DEFAULT_LOG_MAX), DEFAULT_LOG_KEEP),
-    };
-    LogFile::new(log_path(scope, key, service), max, keep)
-}
-
-/// Closes every descriptor this process inherited except stdio and `keep`: a supervisor
-/// started from a test harness or a shell must not hold their pipes open.
-fn close_inherited(keep: Option<RawFd>) {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let fds: Vec<RawFd> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2 && Some(*fd) != keep)
-        .collect();
-    for fd in fds {
-        // The directory's own descriptor is among them and already gone: EBADF is fine.
-        let _ = nix::unistd::close(fd);
-    }
-}
-
 /// Runs the supervisor until it is told to stop or has nothing left to supervise.
 pub fn run(opts: Options) -> Result<i32> {
-    close_inherited(opts.ready_fd);
-    if let Some(fd) = opts.ready_fd {
-        // Services started before readiness is signalled must not inherit it.
-        // SAFETY: fcntl on a descriptor number this process owns; no memory is involved.
-        unsafe { nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
-    }
-    let scope = opts.scope;
-    let private = opts.level == Level::User;
-    std::fs::create_dir_all(&scope.runtime_dir)
-        .with_context(|| format!("creating {}", scope.runtime_dir.display()))?;
-    std::fs::set_permissions(
-        &scope.runtime_dir,
-        std::fs::Permissions::from_mode(if private { 0o700 } else { 0o755 }),
-    )?;
-    std::fs::create_dir_all(scope.pids_dir())?;
-
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(scope.lock_path())
-        .context("opening the supervisor lock")?;
-    let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => lock,
-        Err((_, Errno::EWOULDBLOCK)) => {
-            // Another supervisor for this scope won the race: it serves the socket.
-            if let Some(fd) = opts.ready_fd {
-                signal_ready(fd, b"1");
-            }
-            return Ok(0);
-        }
-        Err((_, e)) => bail!("locking {}: {e}", scope.lock_path().display()),
+    let Some(mut claimed) = startup::claim(&opts.scope, opts.level, opts.ready_fd)? else {
+        return Ok(0);
     };
-
-    let mut mask = SigSet::empty();
-    for sig in [
-        NixSignal::SIGCHLD,
-        NixSignal::SIGTERM,
-        NixSignal::SIGINT,
-        NixSignal::SIGHUP,
-    ] {
-        mask.add(sig);
-    }
-    mask.thread_block().context("blocking signals")?;
-    let mut signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
-    // Orphans of services (double-forked daemons) come to us, and we reap them.
-    nix::sys::prctl::set_child_subreaper(true).context("becoming a subreaper")?;
-
-    kill_leftovers(&scope);
-
-    let socket = scope.socket_path();
-    let _ = std::fs::remove_file(&socket);
-    let listener =
-        UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
-    listener.set_nonblocking(true)?;
-
-    let events = LogFile::new(scope.logs_dir().join("supervisor.log"), Some(1 << 20), 1);
+    let mut control = ControlServer::bind(&opts.scope)?;
+    let events = LogFile::new(
+        opts.scope.logs_dir().join("supervisor.log"),
+        Some(1 << 20),
+        1,
+    );
     let mut sup = Supervisor {
-        scope,
+        scope: opts.scope,
         level: opts.level,
         foreground: opts.foreground,
         units: BTreeMap::new(),
-        clients: Vec::new(),
         shutdown: None,
         events,
     };
@@ -308,41 +73,11 @@ pub fn run(opts: Options) -> Result<i32> {
         .collect();
     sup.start_in_order(&enabled, true);
     if let Some(fd) = opts.ready_fd {
-        signal_ready(fd, b"1");
+        startup::signal_ready(fd, b"1");
     }
-    let code = sup.run_loop(&listener, &mut signals);
+    let code = sup.run_loop(&mut control, &mut claimed.signals);
     sup.cleanup();
     Ok(code)
-}
-
-fn signal_ready(fd: RawFd, message: &[u8]) {
-    // SAFETY: the descriptor was handed to us for this one write and is not used elsewhere.
-    let mut pipe = unsafe { std::fs::File::from_raw_fd(fd) };
-    let _ = pipe.write_all(message);
-}
-
-/// Kills the process groups a previous supervisor of this scope left behind (it was killed
-/// before its services' death signal could matter, or they escaped it).
-fn kill_leftovers(scope: &Scope) {
-    let Ok(entries) = std::fs::read_dir(scope.pids_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        let mut words = text.split_whitespace();
-        let (Some(pid), Some(start)) = (
-            words.next().and_then(|p| p.parse().ok()),
-            words.next().and_then(|s| s.parse().ok()),
-        ) else {
-            let _ = std::fs::remove_file(entry.path());
-            continue;
-        };
-        let pid = Pid::from_raw(pid);
-        if child::start_time(pid) == Some(start) {
-            let _ = killpg(pid, NixSignal::SIGKILL);
-        }
-        let _ = std::fs::remove_file(entry.path());
-    }
 }
 
 impl Supervisor {
@@ -354,92 +89,83 @@ impl Supervisor {
         let _ = self.events.write(line.as_bytes());
     }
 
-    fn run_loop(&mut self, listener: &UnixListener, signals: &mut SignalFd) -> i32 {
+    fn run_loop(&mut self, control: &mut ControlServer, signals: &mut SignalFd) -> i32 {
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
-            if self.finished() {
+            if self.finished(control) {
                 return 0;
             }
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
-            let (sig_ready, listen_ready, client_ready, output_ready) = {
-                let mut fds = vec![
-                    PollFd::new(signals.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(listener.as_fd(), PollFlags::POLLIN),
-                ];
-                for c in &self.clients {
-                    fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+            let timeout = match self.next_deadline() {
+                None => PollTimeout::NONE,
+                // Round up: waking a millisecond early would only loop again.
+                Some(d) => {
+                    let wait = d.saturating_duration_since(Instant::now());
+                    PollTimeout::try_from(
+                        wait.as_millis().saturating_add(1).min(i32::MAX as u128) as i32
+                    )
+                    .unwrap_or(PollTimeout::MAX)
                 }
-                let output_keys: Vec<String> = self
+            };
+            let (sig_ready, listen_ready, client_ready, output_ready) = {
+                let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+                fds.extend(control.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+                let clients = fds.len() - 2;
+                let outputs: Vec<(&String, &Unit)> = self
                     .units
                     .iter()
                     .filter(|(_, u)| u.output.is_some())
-                    .map(|(k, _)| k.clone())
                     .collect();
-                for k in &output_keys {
-                    fds.push(PollFd::new(
-                        self.units[k].output.as_ref().expect("filtered").as_fd(),
-                        PollFlags::POLLIN,
-                    ));
+                for (_, unit) in &outputs {
+                    let fd = unit.output.as_ref().expect("filtered").as_fd();
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
                 }
-                let timeout = match timeout {
-                    None => PollTimeout::NONE,
-                    // Round up: waking a millisecond early would only loop again.
-                    Some(d) => PollTimeout::try_from(
-                        d.as_millis().saturating_add(1).min(i32::MAX as u128) as i32,
-                    )
-                    .unwrap_or(PollTimeout::MAX),
-                };
                 match poll(&mut fds, timeout) {
                     Ok(_) | Err(Errno::EINTR) => {}
                     Err(e) => {
+                        drop(fds);
                         self.event(&format!("poll failed: {e}"));
                         return 1;
                     }
                 }
                 let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-                let clients: Vec<usize> = (0..self.clients.len())
-                    .filter(|i| ready(&fds[2 + i]))
-                    .collect();
-                let base = 2 + self.clients.len();
-                let outputs: Vec<String> = output_keys
+                let client_ready: Vec<usize> =
+                    (0..clients).filter(|i| ready(&fds[2 + i])).collect();
+                let base = 2 + clients;
+                let output_ready: Vec<String> = outputs
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| ready(&fds[base + i]))
-                    .map(|(_, k)| k.clone())
+                    .map(|(_, (k, _))| (*k).clone())
                     .collect();
-                (ready(&fds[0]), ready(&fds[1]), clients, outputs)
+                (ready(&fds[0]), ready(&fds[1]), client_ready, output_ready)
             };
             // Output first: a process's last words belong before the news of its exit.
             for key in output_ready {
-                self.drain_output(&key, &mut buffer);
+                if let Some(unit) = self.units.get_mut(&key) {
+                    unit.drain_output(&mut buffer);
+                }
             }
             if sig_ready {
                 self.handle_signals(signals);
             }
             self.fire_timers();
             if listen_ready {
-                self.accept(listener);
+                control.accept();
             }
-            for i in client_ready.into_iter().rev() {
-                self.read_client(i);
-            }
-            self.answer_waiting_clients();
+            control.serve(&client_ready, self);
+            control.answer_waiting_clients(self);
             self.advance_shutdown();
         }
     }
 
     /// Nothing left to do: shutting down with every unit stopped, or no definitions at all.
-    fn finished(&self) -> bool {
+    fn finished(&self, control: &ControlServer) -> bool {
         let idle = self
             .units
             .values()
-            .all(|u| !matches!(u.phase, Phase::Running | Phase::Stopping));
+            .all(|u| !matches!(u.machine.phase(), Phase::Running | Phase::Stopping));
         match &self.shutdown {
-            Some(queue) => {
-                queue.is_empty() && idle && self.clients.iter().all(|c| c.waiting_for.is_none())
-            }
+            Some(queue) => queue.is_empty() && idle && !control.has_waiting_clients(),
             None => false,
         }
     }
@@ -447,8 +173,7 @@ impl Supervisor {
     fn next_deadline(&self) -> Option<Instant> {
         self.units
             .values()
-            .flat_map(|u| [u.restart_at, u.kill_at])
-            .flatten()
+            .filter_map(|u| u.machine.next_deadline())
             .min()
     }
 
@@ -499,135 +224,71 @@ impl Supervisor {
         let now = Instant::now();
         let unit = self.units.get_mut(&key).expect("found above");
         unit.pid = None;
-        unit.kill_at = None;
-        unit.last_exit = Some(how.clone());
         unit.since = now_unix();
-        let ran = unit.started.map_or(Duration::ZERO, |s| now - s);
-        let described = match &how {
-            LastExit::Exited { code } => format!("exited with {code}"),
-            LastExit::Killed { signal } => format!("killed by SIG{signal}"),
-        };
-        if unit.phase == Phase::Stopping {
-            unit.phase = Phase::Stopped;
-            unit.reason = None;
-            let after = std::mem::replace(&mut unit.after_stop, AfterStop::Nothing);
-            self.event(&format!("{key} stopped ({described})"));
-            match after {
-                AfterStop::Start => self.spawn(&key),
-                AfterStop::Remove => {
-                    self.units.remove(&key);
+        let described = how.to_string();
+        let restart = unit.service.restart.as_str();
+        match unit.machine.on_exit(how, now) {
+            Exit::Stopped { then } => {
+                self.event(&format!("{key} stopped ({described})"));
+                match then {
+                    AfterStop::Start => self.spawn(&key),
+                    AfterStop::Remove => {
+                        self.units.remove(&key);
+                    }
+                    AfterStop::Nothing => {}
                 }
-                AfterStop::Nothing => {}
             }
-            return;
-        }
-        let clean = match &how {
-            LastExit::Exited { code } => {
-                *code == 0 || unit.service.clean_exit_codes().contains(&(*code as u8))
+            Exit::NotRestarted { .. } => self.event(&format!(
+                "{key} {described}; not restarted (restart = \"{restart}\")"
+            )),
+            Exit::Failed { reason } => self.event(&format!("{key} failed: {reason}")),
+            Exit::Restart { delay } if delay.is_zero() => {
+                self.event(&format!("{key} {described}; restarting"));
+                self.spawn(&key);
             }
-            LastExit::Killed { signal } => *signal == unit.service.stop_signal.name(),
-        };
-        let restart = match unit.service.restart {
-            Restart::Always => true,
-            Restart::OnFailure => !clean,
-            Restart::No => false,
-        };
-        if !restart {
-            unit.phase = if clean { Phase::Stopped } else { Phase::Dead };
-            unit.reason = (!clean).then(|| described.clone());
-            let text = format!(
-                "{key} {described}; not restarted (restart = \"{}\")",
-                unit.service.restart.as_str()
-            );
-            self.event(&text);
-            return;
-        }
-        let interval = unit.service.restart_limit_interval;
-        unit.recent_restarts
-            .retain(|t| now.duration_since(*t) < interval);
-        let limit = unit.service.restart_limit;
-        if limit > 0 && unit.recent_restarts.len() as u32 >= limit {
-            unit.phase = Phase::Failed;
-            unit.restart_at = None;
-            let reason = format!(
-                "crash loop: {} restarts within {}, last {described}",
-                unit.recent_restarts.len(),
-                humantime::format_duration(interval)
-            );
-            unit.reason = Some(reason.clone());
-            self.event(&format!("{key} failed: {reason}"));
-            return;
-        }
-        if ran >= STABLE_RUN {
-            unit.quick_failures = 0;
-        }
-        let delay = backoff(&unit.service, unit.quick_failures);
-        if ran < STABLE_RUN {
-            unit.quick_failures = unit.quick_failures.saturating_add(1);
-        }
-        unit.recent_restarts.push_back(now);
-        unit.restarts += 1;
-        unit.reason = Some(described.clone());
-        unit.phase = Phase::Waiting;
-        if delay.is_zero() {
-            self.event(&format!("{key} {described}; restarting"));
-            self.spawn(&key);
-        } else {
-            unit.restart_at = Some(now + delay);
-            self.event(&format!(
+            Exit::Restart { delay } => self.event(&format!(
                 "{key} {described}; restarting in {}",
                 humantime::format_duration(delay)
-            ));
+            )),
         }
     }
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
-        let due: Vec<String> = self
+        let due: Vec<(String, Timer)> = self
             .units
-            .iter()
-            .filter(|(_, u)| u.restart_at.is_some_and(|t| t <= now))
-            .map(|(k, _)| k.clone())
+            .iter_mut()
+            .filter_map(|(k, u)| Some((k.clone(), u.machine.on_timer(now)?)))
             .collect();
-        for key in due {
-            if let Some(u) = self.units.get_mut(&key) {
-                u.restart_at = None;
-            }
-            self.spawn(&key);
-        }
-        let overdue: Vec<String> = self
-            .units
-            .iter()
-            .filter(|(_, u)| u.kill_at.is_some_and(|t| t <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in overdue {
-            let unit = self.units.get_mut(&key).expect("listed");
-            unit.kill_at = None;
-            if let Some(pid) = unit.pid {
-                let _ = killpg(pid, NixSignal::SIGKILL);
-                self.event(&format!(
-                    "{key} did not stop in time: SIGKILL to its process group"
-                ));
+        for (key, timer) in due {
+            match timer {
+                Timer::Spawn => self.spawn(&key),
+                Timer::Kill => {
+                    if let Some(pid) = self.units.get(&key).and_then(|u| u.pid) {
+                        let _ = killpg(pid, NixSignal::SIGKILL);
+                        self.event(&format!(
+                            "{key} did not stop in time: SIGKILL to its process group"
+                        ));
+                    }
+                }
             }
         }
     }
 
-    /// Starts a unit now (from Stopped, Dead, Failed or Waiting).
+    /// Starts a unit's process now (from stopped, dead, failed or waiting).
     fn spawn(&mut self, key: &str) {
         let level = self.level;
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
-        if matches!(unit.phase, Phase::Running | Phase::Stopping) {
+        if !unit.machine.can_spawn() {
             return;
         }
-        unit.restart_at = None;
         let (read, write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK) {
             Ok(p) => p,
             Err(e) => {
-                unit.phase = Phase::Failed;
-                unit.reason = Some(format!("cannot make a pipe: {e}"));
+                unit.machine
+                    .on_spawn_failed(format!("cannot make a pipe: {e}"));
                 return;
             }
         };
@@ -636,20 +297,18 @@ impl Supervisor {
         match child::spawn(&unit.service, level, write) {
             Ok(pid) => {
                 unit.pid = Some(pid);
-                unit.phase = Phase::Running;
-                unit.started = Some(Instant::now());
+                unit.machine.on_spawned(Instant::now());
                 unit.since = now_unix();
                 unit.output = Some(read);
                 let _ = unit.log.touch();
-                if let Some(start) = child::start_time(pid) {
+                if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
                     let _ =
                         std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
                 }
                 self.event(&format!("{key} started (pid {pid})"));
             }
             Err(e) => {
-                unit.phase = Phase::Failed;
-                unit.reason = Some(format!("{e:#}"));
+                unit.machine.on_spawn_failed(format!("{e:#}"));
                 let text = format!("{key} failed: {e:#}");
                 let _ = unit.log.write(format!("svc-any: {text}\n").as_bytes());
                 self.event(&text);
@@ -657,49 +316,30 @@ impl Supervisor {
         }
     }
 
-    /// A manual start: fresh counters, then spawn. A unit waiting out its restart delay is
-    /// already on its way up: starting it again would skip the backoff and reset the count
-    /// that ends a crash loop.
+    /// A start asked for by a person or at boot: fresh crash counters, then spawn.
     fn start(&mut self, key: &str) {
-        if let Some(u) = self.units.get_mut(key) {
-            if u.phase == Phase::Waiting {
-                return;
-            }
-            if matches!(u.phase, Phase::Running | Phase::Stopping) {
-                if u.phase == Phase::Stopping {
-                    u.after_stop = AfterStop::Start;
-                }
-                return;
-            }
-            u.restarts = 0;
-            u.quick_failures = 0;
-            u.recent_restarts.clear();
-            u.reason = None;
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        if unit.machine.on_start() == Start::SpawnNow {
+            self.spawn(key);
         }
-        self.spawn(key);
     }
 
     fn stop(&mut self, key: &str, then: AfterStop) {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
-        match (unit.phase, unit.pid) {
-            (Phase::Running, Some(pid)) => {
-                let signal = unit.service.stop_signal.to_nix();
-                unit.phase = Phase::Stopping;
-                unit.after_stop = then;
-                unit.kill_at = Some(Instant::now() + unit.service.stop_timeout);
-                let _ = killpg(pid, signal);
-                let text = format!(
-                    "{key} stopping: SIG{} to its process group",
-                    unit.service.stop_signal.name()
-                );
+        match unit.machine.on_stop(Instant::now(), then) {
+            Stop::Signal { signal, .. } => {
+                if let Some(pid) = unit.pid {
+                    let _ = killpg(pid, signal.to_nix());
+                }
+                let text = format!("{key} stopping: SIG{} to its process group", signal.name());
                 self.event(&text);
             }
-            (Phase::Stopping, _) => unit.after_stop = then,
-            _ => {
-                unit.restart_at = None;
-                unit.phase = Phase::Stopped;
+            Stop::AlreadyStopping => {}
+            Stop::Stopped { then } => {
                 unit.since = now_unix();
                 match then {
                     AfterStop::Start => self.start(key),
@@ -712,27 +352,35 @@ impl Supervisor {
         }
     }
 
-    /// Starts units so that each comes after what it depends on.
-    fn start_in_order(&mut self, keys: &[String], only_stopped: bool) {
-        let services: Vec<(String, Service)> = keys
+    /// The keys among `keys` (of units that exist), so that each comes after what it depends
+    /// on.
+    fn in_dependency_order(&self, keys: &[String]) -> Vec<String> {
+        // One copy per key, so each placed service points back at exactly one key even when a
+        // request names a unit twice.
+        let services: Vec<(&String, Service)> = keys
             .iter()
-            .filter_map(|k| self.units.get(k).map(|u| (k.clone(), u.service.clone())))
+            .filter_map(|k| self.units.get(k).map(|u| (k, u.service.clone())))
             .collect();
         let refs: Vec<&Service> = services.iter().map(|(_, s)| s).collect();
         let mut ordered: Vec<String> = Vec::new();
         for s in spec::dependency_order(&refs) {
             for (k, svc) in &services {
                 if std::ptr::eq(svc, s) {
-                    ordered.push(k.clone());
+                    ordered.push((*k).clone());
                 }
             }
         }
-        for key in ordered {
+        ordered
+    }
+
+    /// Starts units so that each comes after what it depends on.
+    fn start_in_order(&mut self, keys: &[String], only_stopped: bool) {
+        for key in self.in_dependency_order(keys) {
             if only_stopped
                 && self
                     .units
                     .get(&key)
-                    .is_some_and(|u| u.phase != Phase::Stopped)
+                    .is_some_and(|u| u.machine.phase() != Phase::Stopped)
             {
                 continue;
             }
@@ -744,21 +392,19 @@ impl Supervisor {
         if self.shutdown.is_some() {
             return;
         }
-        let running: Vec<(String, Service)> = self
+        let up: Vec<String> = self
             .units
             .iter()
-            .filter(|(_, u)| matches!(u.phase, Phase::Running | Phase::Stopping | Phase::Waiting))
-            .map(|(k, u)| (k.clone(), u.service.clone()))
+            .filter(|(_, u)| {
+                matches!(
+                    u.machine.phase(),
+                    Phase::Running | Phase::Stopping | Phase::Waiting
+                )
+            })
+            .map(|(k, _)| k.clone())
             .collect();
-        let refs: Vec<&Service> = running.iter().map(|(_, s)| s).collect();
-        let mut order: Vec<String> = Vec::new();
-        for s in spec::dependency_order(&refs).into_iter().rev() {
-            for (k, svc) in &running {
-                if std::ptr::eq(svc, s) {
-                    order.push(k.clone());
-                }
-            }
-        }
+        let mut order = self.in_dependency_order(&up);
+        order.reverse();
         self.shutdown = Some(order.into());
     }
 
@@ -766,194 +412,17 @@ impl Supervisor {
     /// stop before what they depend on.
     fn advance_shutdown(&mut self) {
         loop {
-            if self.units.values().any(|u| u.phase == Phase::Stopping) {
+            if self
+                .units
+                .values()
+                .any(|u| u.machine.phase() == Phase::Stopping)
+            {
                 return;
             }
             let Some(next) = self.shutdown.as_mut().and_then(|q| q.pop_front()) else {
                 return;
             };
             self.stop(&next, AfterStop::Nothing);
-        }
-    }
-
-    fn drain_output(&mut self, key: &str, buffer: &mut [u8]) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let Some(fd) = &unit.output else { return };
-        let mut file = std::fs::File::from(fd.try_clone().expect("dup of a pipe"));
-        loop {
-            match file.read(buffer) {
-                Ok(0) => {
-                    unit.output = None;
-                    return;
-                }
-                Ok(n) => {
-                    let _ = unit.log.write(&buffer[..n]);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    unit.output = None;
-                    return;
-                }
-            }
-        }
-    }
-
-    fn accept(&mut self, listener: &UnixListener) {
-        while let Ok((stream, _)) = listener.accept() {
-            let _ = stream.set_nonblocking(true);
-            self.clients.push(Client {
-                stream,
-                buffer: Vec::new(),
-                waiting_for: None,
-            });
-        }
-    }
-
-    fn read_client(&mut self, index: usize) {
-        let line = match read_request_line(&mut self.clients[index]) {
-            ReadOutcome::Pending => return,
-            ReadOutcome::Closed => {
-                if self.clients[index].waiting_for.is_none() {
-                    self.clients.remove(index);
-                }
-                return;
-            }
-            ReadOutcome::Line(line) => line,
-        };
-        let request: Request = match serde_json::from_slice(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                let client = self.clients.remove(index);
-                respond(client.stream, &Response::error(format!("bad request: {e}")));
-                return;
-            }
-        };
-        match self.handle(request) {
-            Handled::Now(response) => {
-                let client = self.clients.remove(index);
-                respond(client.stream, &response);
-            }
-            Handled::WhenStopped(keys) => {
-                self.clients[index].waiting_for = Some((keys, Response::ok(Vec::new())));
-            }
-        }
-    }
-
-    fn answer_waiting_clients(&mut self) {
-        let mut i = 0;
-        while i < self.clients.len() {
-            let done = match &self.clients[i].waiting_for {
-                Some((keys, _)) => keys
-                    .iter()
-                    .all(|k| self.units.get(k).is_none_or(|u| u.phase != Phase::Stopping)),
-                None => false,
-            };
-            if done {
-                let client = self.clients.remove(i);
-                let (keys, _) = client.waiting_for.expect("checked");
-                let statuses = keys
-                    .iter()
-                    .filter_map(|k| self.units.get(k).map(Unit::status))
-                    .collect();
-                respond(client.stream, &Response::ok(statuses));
-            } else {
-                i += 1;
-            }
-        }
-    }
-
-    fn unknown(&self, keys: &[String]) -> Option<String> {
-        keys.iter()
-            .find(|k| !self.units.contains_key(*k))
-            .map(|k| format!("no unit `{k}` is defined here"))
-    }
-
-    fn handle(&mut self, request: Request) -> Handled {
-        match request {
-            Request::Ping => Handled::Now(Response::ok(Vec::new())),
-            Request::Reload => {
-                self.reload();
-                Handled::Now(Response::ok(Vec::new()))
-            }
-            Request::Status { units } => {
-                if let Some(e) = self.unknown(&units) {
-                    return Handled::Now(Response::error(e));
-                }
-                let list = if units.is_empty() {
-                    self.units.values().map(Unit::status).collect()
-                } else {
-                    units.iter().map(|k| self.units[k].status()).collect()
-                };
-                Handled::Now(Response::ok(list))
-            }
-            Request::Start { units } => {
-                if let Some(e) = self.unknown(&units) {
-                    return Handled::Now(Response::error(e));
-                }
-                self.start_in_order(&units, false);
-                let statuses: Vec<ServiceStatus> =
-                    units.iter().map(|k| self.units[k].status()).collect();
-                let failed: Vec<String> = statuses
-                    .iter()
-                    .filter(|s| s.state == State::Failed)
-                    .map(|s| format!("{}: {}", s.unit, s.reason.clone().unwrap_or_default()))
-                    .collect();
-                if failed.is_empty() {
-                    Handled::Now(Response::ok(statuses))
-                } else {
-                    Handled::Now(Response {
-                        ok: false,
-                        error: Some(failed.join("; ")),
-                        units: statuses,
-                    })
-                }
-            }
-            Request::Stop { units } => {
-                if let Some(e) = self.unknown(&units) {
-                    return Handled::Now(Response::error(e));
-                }
-                for k in &units {
-                    self.stop(k, AfterStop::Nothing);
-                }
-                Handled::WhenStopped(units)
-            }
-            Request::Restart { units } => {
-                if let Some(e) = self.unknown(&units) {
-                    return Handled::Now(Response::error(e));
-                }
-                for k in &units {
-                    if self.units[k].phase == Phase::Running {
-                        self.stop(k, AfterStop::Start);
-                    } else {
-                        self.start(k);
-                    }
-                }
-                Handled::WhenStopped(units)
-            }
-            Request::Signal { units, signal } => {
-                if let Some(e) = self.unknown(&units) {
-                    return Handled::Now(Response::error(e));
-                }
-                let Some(sig) = Signal::from_name(&signal) else {
-                    return Handled::Now(Response::error(format!("unknown signal {signal}")));
-                };
-                for k in &units {
-                    if let Some(pid) = self.units[k].pid {
-                        let _ = nix::sys::signal::kill(pid, sig.to_nix());
-                    }
-                }
-                Handled::Now(Response::ok(
-                    units.iter().map(|k| self.units[k].status()).collect(),
-                ))
-            }
-            Request::Shutdown => {
-                self.begin_shutdown();
-                let keys = self.units.keys().cloned().collect();
-                Handled::WhenStopped(keys)
-            }
         }
     }
 
@@ -970,17 +439,11 @@ impl Supervisor {
         for key in gone {
             self.stop(&key, AfterStop::Remove);
         }
-        for (key, (name, instance, service, enabled)) in defined {
+        for (key, definition) in defined {
             match self.units.get_mut(&key) {
-                Some(unit) => {
-                    unit.enabled = enabled;
-                    if unit.service != service {
-                        unit.log = log_for(&self.scope, &key, &service);
-                        unit.service = service;
-                    }
-                }
+                Some(unit) => unit.redefine(&self.scope, definition),
                 None => {
-                    let unit = Unit::new(&self.scope, name, instance, service, enabled);
+                    let unit = Unit::new(&self.scope, definition);
                     self.units.insert(key, unit);
                 }
             }
@@ -1000,101 +463,59 @@ impl Supervisor {
     }
 }
 
-enum ReadOutcome {
-    /// No complete line yet.
-    Pending,
-    /// The client hung up (or misbehaved).
-    Closed,
-    Line(Vec<u8>),
-}
+impl Units for Supervisor {
+    fn exists(&self, key: &str) -> bool {
+        self.units.contains_key(key)
+    }
 
-/// Reads what a client sent; one request is one line, at most 1 MiB.
-fn read_request_line(client: &mut Client) -> ReadOutcome {
-    let mut chunk = [0u8; 4096];
-    loop {
-        match client.stream.read(&mut chunk) {
-            Ok(0) => return ReadOutcome::Closed,
-            Ok(n) => client.buffer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return ReadOutcome::Closed,
+    fn stopping(&self, key: &str) -> bool {
+        self.units
+            .get(key)
+            .is_some_and(|u| u.machine.phase() == Phase::Stopping)
+    }
+
+    fn statuses(&self, keys: &[String]) -> Vec<ServiceStatus> {
+        keys.iter()
+            .filter_map(|k| self.units.get(k).map(Unit::status))
+            .collect()
+    }
+
+    fn all_statuses(&self) -> Vec<ServiceStatus> {
+        self.units.values().map(Unit::status).collect()
+    }
+
+    fn start(&mut self, keys: &[String]) {
+        self.start_in_order(keys, false);
+    }
+
+    fn stop(&mut self, keys: &[String]) {
+        for key in keys {
+            Supervisor::stop(self, key, AfterStop::Nothing);
         }
-        if client.buffer.len() > 1 << 20 {
-            return ReadOutcome::Closed;
+    }
+
+    fn restart(&mut self, keys: &[String]) {
+        for key in keys {
+            if self.units[key].machine.phase() == Phase::Running {
+                Supervisor::stop(self, key, AfterStop::Start);
+            } else {
+                Supervisor::start(self, key);
+            }
         }
     }
-    if client.waiting_for.is_some() {
-        return ReadOutcome::Pending;
-    }
-    match client.buffer.iter().position(|b| *b == b'\n') {
-        Some(end) => {
-            let line = client.buffer[..end].to_vec();
-            client.buffer.clear();
-            ReadOutcome::Line(line)
+
+    fn signal(&mut self, keys: &[String], signal: Signal) {
+        for pid in keys.iter().filter_map(|k| self.units[k].pid) {
+            let _ = nix::sys::signal::kill(pid, signal.to_nix());
         }
-        None => ReadOutcome::Pending,
-    }
-}
-
-enum Handled {
-    Now(Response),
-    /// Answer once none of these units is stopping.
-    WhenStopped(Vec<String>),
-}
-
-fn respond(mut stream: UnixStream, response: &Response) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let mut line = serde_json::to_vec(response).expect("plain data");
-    line.push(b'\n');
-    let _ = stream.write_all(&line);
-}
-
-/// The delay before restart number `quick_failures + 1` of a crash streak: `restart_delay`,
-/// doubled for every quick crash before it, at most `restart_max_delay`.
-pub fn backoff(service: &Service, quick_failures: u32) -> Duration {
-    let factor = 1u32.checked_shl(quick_failures.min(31)).unwrap_or(u32::MAX);
-    service
-        .restart_delay
-        .saturating_mul(factor)
-        .min(service.restart_max_delay.max(service.restart_delay))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn service(delay_ms: u64, max_ms: u64) -> Service {
-        let src = crate::model::spec::Source {
-            label: "t".into(),
-            text: "exec = [\"/bin/true\"]\n",
-            path: None,
-        };
-        let opts = crate::model::spec::ParseOptions {
-            default_level: Level::System,
-            forced_level: None,
-            accounts: None,
-        };
-        let mut s = crate::model::spec::parse(&src, Some("t"), &opts)
-            .unwrap()
-            .services
-            .remove("t")
-            .unwrap();
-        s.restart_delay = Duration::from_millis(delay_ms);
-        s.restart_max_delay = Duration::from_millis(max_ms);
-        s
     }
 
-    #[test]
-    fn backoff_doubles_from_the_delay_up_to_the_ceiling() {
-        let s = service(500, 3000);
-        let delays: Vec<u128> = (0..5).map(|n| backoff(&s, n).as_millis()).collect();
-        assert_eq!(delays, [500, 1000, 2000, 3000, 3000]);
+    fn reload(&mut self) {
+        Supervisor::reload(self);
     }
 
-    #[test]
-    fn a_zero_delay_stays_zero() {
-        let s = service(0, 60_000);
-        assert!((0..40).all(|n| backoff(&s, n).is_zero()));
+    fn shutdown(&mut self) -> Vec<String> {
+        self.begin_shutdown();
+        self.units.keys().cloned().collect()
     }
 }

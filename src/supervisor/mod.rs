@@ -22,10 +22,20 @@
 mod child;
 pub mod client;
 #[cfg(target_os = "linux")]
+mod control;
+#[cfg(target_os = "linux")]
 mod daemon;
 #[cfg(target_os = "linux")]
 mod logfile;
+#[cfg(target_os = "linux")]
+mod machine;
 pub mod protocol;
+#[cfg(target_os = "linux")]
+mod restarts;
+#[cfg(target_os = "linux")]
+mod startup;
+#[cfg(target_os = "linux")]
+mod unit;
 
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};

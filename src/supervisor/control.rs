@@ -1,0 +1,268 @@
+//! The control server: the scope's socket, its clients, and what each request asks of the
+//! supervisor.
+//!
+//! A request is one JSON line and so is its answer ([`super::protocol`]). Most are answered at
+//! once; `stop`, `restart` and `shutdown` only once none of their units is stopping any more,
+//! so the client's command returns when the processes are gone. Everything is non-blocking:
+//! the poll loop says which client has something to read, and the server never waits on one.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::protocol::{Request, Response};
+use super::Scope;
+use crate::model::signal::Signal;
+use crate::model::status::{ServiceStatus, State};
+
+/// A request line longer than this is not a request: the client is dropped.
+const MAX_REQUEST: usize = 1 << 20;
+
+/// What the control server asks of the supervisor. Keys are unit keys (`NAME@INSTANCE`);
+/// the server has checked that each names a unit before it calls a verb.
+pub trait Units {
+    fn exists(&self, key: &str) -> bool;
+    /// Still on its way down from a stop.
+    fn stopping(&self, key: &str) -> bool;
+    /// The status of each unit that (still) exists, in the order asked.
+    fn statuses(&self, keys: &[String]) -> Vec<ServiceStatus>;
+    fn all_statuses(&self) -> Vec<ServiceStatus>;
+    fn start(&mut self, keys: &[String]);
+    fn stop(&mut self, keys: &[String]);
+    fn restart(&mut self, keys: &[String]);
+    fn signal(&mut self, keys: &[String], signal: Signal);
+    fn reload(&mut self);
+    /// Stops every unit, dependants first, and then the supervisor; the units to wait for.
+    fn shutdown(&mut self) -> Vec<String>;
+}
+
+struct Client {
+    stream: UnixStream,
+    buffer: Vec<u8>,
+    /// Answered once none of these units is stopping any more.
+    waiting_for: Option<Vec<String>>,
+}
+
+pub struct ControlServer {
+    listener: UnixListener,
+    clients: Vec<Client>,
+}
+
+enum ReadOutcome {
+    /// No complete line yet.
+    Pending,
+    /// The client hung up (or misbehaved).
+    Closed,
+    Line(Vec<u8>),
+}
+
+enum Handled {
+    Now(Response),
+    /// Answer once none of these units is stopping.
+    WhenStopped(Vec<String>),
+}
+
+impl ControlServer {
+    /// Listens on the scope's socket, mode 0600: only its owner may drive the supervisor.
+    pub fn bind(scope: &Scope) -> Result<ControlServer> {
+        let socket = scope.socket_path();
+        let _ = std::fs::remove_file(&socket);
+        let listener =
+            UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        Ok(ControlServer {
+            listener,
+            clients: Vec::new(),
+        })
+    }
+
+    /// What to poll for reading: the listener first, then each client, in the order
+    /// [`ControlServer::serve`] takes their indexes in.
+    pub fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        std::iter::once(self.listener.as_fd()).chain(self.clients.iter().map(|c| c.stream.as_fd()))
+    }
+
+    /// Some client waits for a stop to finish: the supervisor must not exit before it is told.
+    pub fn has_waiting_clients(&self) -> bool {
+        self.clients.iter().any(|c| c.waiting_for.is_some())
+    }
+
+    /// Takes every pending connection.
+    pub fn accept(&mut self) {
+        while let Ok((stream, _)) = self.listener.accept() {
+            let _ = stream.set_nonblocking(true);
+            self.clients.push(Client {
+                stream,
+                buffer: Vec::new(),
+                waiting_for: None,
+            });
+        }
+    }
+
+    /// Reads and handles what the clients at `ready` (indexes in the order of
+    /// [`ControlServer::fds`], without the listener) sent.
+    pub fn serve(&mut self, ready: &[usize], units: &mut impl Units) {
+        // From the back: answering a client removes it, which moves those after it.
+        for &index in ready.iter().rev() {
+            self.read_client(index, units);
+        }
+    }
+
+    fn read_client(&mut self, index: usize, units: &mut impl Units) {
+        let line = match read_request_line(&mut self.clients[index]) {
+            ReadOutcome::Pending => return,
+            ReadOutcome::Closed => {
+                if self.clients[index].waiting_for.is_none() {
+                    self.clients.remove(index);
+                }
+                return;
+            }
+            ReadOutcome::Line(line) => line,
+        };
+        let request: Request = match serde_json::from_slice(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                let client = self.clients.remove(index);
+                respond(client.stream, &Response::error(format!("bad request: {e}")));
+                return;
+            }
+        };
+        match handle(request, units) {
+            Handled::Now(response) => {
+                let client = self.clients.remove(index);
+                respond(client.stream, &response);
+            }
+            Handled::WhenStopped(keys) => self.clients[index].waiting_for = Some(keys),
+        }
+    }
+
+    /// Answers each client whose units are all down now.
+    pub fn answer_waiting_clients(&mut self, units: &impl Units) {
+        let mut i = 0;
+        while i < self.clients.len() {
+            let done = self.clients[i]
+                .waiting_for
+                .as_ref()
+                .is_some_and(|keys| keys.iter().all(|k| !units.stopping(k)));
+            if done {
+                let client = self.clients.remove(i);
+                let keys = client.waiting_for.expect("checked");
+                respond(client.stream, &Response::ok(units.statuses(&keys)));
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+fn unknown(units: &impl Units, keys: &[String]) -> Option<Response> {
+    keys.iter()
+        .find(|k| !units.exists(k))
+        .map(|k| Response::error(format!("no unit `{k}` is defined here")))
+}
+
+fn handle(request: Request, units: &mut impl Units) -> Handled {
+    let keys = match &request {
+        Request::Start { units: keys }
+        | Request::Stop { units: keys }
+        | Request::Restart { units: keys }
+        | Request::Signal { units: keys, .. }
+        | Request::Status { units: keys } => keys.as_slice(),
+        Request::Ping | Request::Reload | Request::Shutdown => &[],
+    };
+    if let Some(error) = unknown(units, keys) {
+        return Handled::Now(error);
+    }
+    match request {
+        Request::Ping => Handled::Now(Response::ok(Vec::new())),
+        Request::Reload => {
+            units.reload();
+            Handled::Now(Response::ok(Vec::new()))
+        }
+        Request::Status { units: keys } if keys.is_empty() => {
+            Handled::Now(Response::ok(units.all_statuses()))
+        }
+        Request::Status { units: keys } => Handled::Now(Response::ok(units.statuses(&keys))),
+        Request::Start { units: keys } => {
+            units.start(&keys);
+            let statuses = units.statuses(&keys);
+            let failed: Vec<String> = statuses
+                .iter()
+                .filter(|s| s.state == State::Failed)
+                .map(|s| format!("{}: {}", s.unit, s.reason.clone().unwrap_or_default()))
+                .collect();
+            if failed.is_empty() {
+                Handled::Now(Response::ok(statuses))
+            } else {
+                Handled::Now(Response {
+                    ok: false,
+                    error: Some(failed.join("; ")),
+                    units: statuses,
+                })
+            }
+        }
+        Request::Stop { units: keys } => {
+            units.stop(&keys);
+            Handled::WhenStopped(keys)
+        }
+        Request::Restart { units: keys } => {
+            units.restart(&keys);
+            Handled::WhenStopped(keys)
+        }
+        Request::Signal {
+            units: keys,
+            signal,
+        } => {
+            let Some(sig) = Signal::from_name(&signal) else {
+                return Handled::Now(Response::error(format!("unknown signal {signal}")));
+            };
+            units.signal(&keys, sig);
+            Handled::Now(Response::ok(units.statuses(&keys)))
+        }
+        Request::Shutdown => Handled::WhenStopped(units.shutdown()),
+    }
+}
+
+/// Reads what a client sent; one request is one line.
+fn read_request_line(client: &mut Client) -> ReadOutcome {
+    let mut chunk = [0u8; 4096];
+    loop {
+        match client.stream.read(&mut chunk) {
+            Ok(0) => return ReadOutcome::Closed,
+            Ok(n) => client.buffer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return ReadOutcome::Closed,
+        }
+        if client.buffer.len() > MAX_REQUEST {
+            return ReadOutcome::Closed;
+        }
+    }
+    // One request per connection: what a waiting client sends more is not read as another.
+    if client.waiting_for.is_some() {
+        return ReadOutcome::Pending;
+    }
+    match client.buffer.iter().position(|b| *b == b'\n') {
+        Some(end) => {
+            let line = client.buffer[..end].to_vec();
+            client.buffer.clear();
+            ReadOutcome::Line(line)
+        }
+        None => ReadOutcome::Pending,
+    }
+}
+
+/// Writes the answer and closes the connection; a client that does not read within 5 s loses
+/// it rather than stall the supervisor.
+fn respond(mut stream: UnixStream, response: &Response) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let mut line = serde_json::to_vec(response).expect("plain data");
+    line.push(b'\n');
+    let _ = stream.write_all(&line);
+}
