@@ -23,7 +23,7 @@ fn parse_options(cli: &Cli, accounts: Option<Accounts>) -> ParseOptions {
     ParseOptions {
         default_level: flag_level(cli),
         forced_level: cli.user.then_some(Level::User),
-        accounts,
+        accounts: accounts.map(|a| Box::new(a) as Box<dyn spec::AccountDb>),
     }
 }
 

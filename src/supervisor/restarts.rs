@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::machine::Policy;
+use super::policy::Policy;
 use crate::model::status::LastExit;
 
 /// A run at least this long counts as stable: the next crash restarts after exactly

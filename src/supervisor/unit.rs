@@ -10,7 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nix::unistd::Pid;
 
 use super::logfile::LogFile;
-use super::machine::{Machine, Policy};
+use super::machine::Machine;
+use super::policy::Policy;
 use super::protocol::unit_key;
 use super::{log_path, Scope};
 use crate::model::spec::Service;

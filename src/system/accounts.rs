@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use crate::model::spec::AccountDb;
+
 #[derive(Debug, Clone)]
 pub enum Accounts {
     /// Ask this host's NSS.
@@ -14,8 +16,8 @@ pub enum Accounts {
     Tree(PathBuf),
 }
 
-impl Accounts {
-    pub fn user_exists(&self, name: &str) -> bool {
+impl AccountDb for Accounts {
+    fn user_exists(&self, name: &str) -> bool {
         if name.chars().all(|c| c.is_ascii_digit()) {
             return true;
         }
@@ -25,7 +27,7 @@ impl Accounts {
         }
     }
 
-    pub fn group_exists(&self, name: &str) -> bool {
+    fn group_exists(&self, name: &str) -> bool {
         if name.chars().all(|c| c.is_ascii_digit()) {
             return true;
         }

@@ -22,7 +22,7 @@ pub use model::{
     defaults, Health, HealthCheck, Level, Limit, Limits, LogSpec, Project, Restart, Service,
     INSTANCE_PLACEHOLDER,
 };
-pub use parse::{parse, ParseOptions};
+pub use parse::{parse, AccountDb, ParseOptions};
 pub use validate::{
     check_absolute, check_env_name, check_name, parse_http_url, parse_tcp_target, MAX_ARG_BYTES,
 };

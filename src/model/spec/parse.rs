@@ -8,15 +8,22 @@ use super::model::{Level, Project};
 use super::raw::{RawProject, RawService};
 use super::validate::{check_name, validate};
 
+/// Whether a user or group exists on the target: asked by validation, answered by the system
+/// layer (NSS, or an image tree's own passwd and group files), so the model reads no file.
+pub trait AccountDb: std::fmt::Debug {
+    fn user_exists(&self, name: &str) -> bool;
+    fn group_exists(&self, name: &str) -> bool;
+}
+
 /// What the parser needs to know about the target host.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ParseOptions {
     /// The level to use when the file does not say (`--user`, or not root).
     pub default_level: Level,
     /// Force this level (the `--user` flag); a file that says otherwise is an error.
     pub forced_level: Option<Level>,
     /// Checks that a named user or group exists; `None` skips the check (e.g. `render`).
-    pub accounts: Option<crate::system::accounts::Accounts>,
+    pub accounts: Option<Box<dyn AccountDb>>,
 }
 
 /// Parses a file that holds one service (`NAME.toml`, `name` optional) or several

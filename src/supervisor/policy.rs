@@ -1,0 +1,35 @@
+//! What a definition says about restarting, giving up and stopping: all the state machine needs
+//! of it.
+
+use std::time::Duration;
+
+use crate::model::signal::Signal;
+use crate::model::spec::{Restart, Service};
+
+/// The parts of a definition that decide when a unit restarts, gives up, and is killed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub restart: Restart,
+    pub restart_delay: Duration,
+    pub restart_max_delay: Duration,
+    pub restart_limit: u32,
+    pub restart_limit_interval: Duration,
+    pub stop_signal: Signal,
+    pub stop_timeout: Duration,
+    pub success_exit_codes: Vec<u8>,
+}
+
+impl Policy {
+    pub fn of(service: &Service) -> Policy {
+        Policy {
+            restart: service.restart,
+            restart_delay: service.restart_delay,
+            restart_max_delay: service.restart_max_delay,
+            restart_limit: service.restart_limit,
+            restart_limit_interval: service.restart_limit_interval,
+            stop_signal: service.stop_signal,
+            stop_timeout: service.stop_timeout,
+            success_exit_codes: service.success_exit_codes.clone(),
+        }
+    }
+}
