@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::render::{self, Plan};
 use crate::model::spec::{self, Service};
-use crate::model::status::ServiceStatus;
+use crate::model::status::{ServiceStatus, State};
 use crate::supervisor::protocol::{unit_key, Request};
 use crate::supervisor::{client, log_path, Scope};
 use crate::system::host::Ctx;
@@ -65,7 +65,9 @@ impl Backend for Builtin {
     }
 
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
-        self.request(ctx, &Request::Reload).map(drop)
+        // A supervisor that does not run has nothing to re-read, and starting one here would
+        // start services nobody asked for.
+        client::query(&scope(ctx), &Request::Reload).map(drop)
     }
 
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
@@ -101,7 +103,15 @@ impl Backend for Builtin {
         if units.is_empty() {
             return Ok(Vec::new());
         }
-        self.request(ctx, &Request::Status { units })
+        // A question never starts the supervisor (and with it, services).
+        match client::query(&scope(ctx), &Request::Status { units })? {
+            Some(answer) => Ok(answer.units),
+            None => Ok(services
+                .iter()
+                .flat_map(|s| s.instance_names().into_iter().map(move |i| (*s, i)))
+                .map(|(s, i)| without_supervisor(ctx, s, i))
+                .collect()),
+        }
     }
 
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
@@ -118,5 +128,24 @@ impl Backend for Builtin {
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
         let dir = ctx.on_target(&scope(ctx).definitions_dir());
         Ok(render::marked_names(&dir, ".toml"))
+    }
+}
+
+/// What status says of a unit while no supervisor runs: stopped, or dead when someone started
+/// it and nobody stopped it (its supervisor was killed, and with it the service).
+fn without_supervisor(ctx: &Ctx, service: &Service, instance: Option<&str>) -> ServiceStatus {
+    let scope = scope(ctx);
+    let key = unit_key(&service.name, instance);
+    let wanted = scope.wanted_up(&key);
+    ServiceStatus {
+        instance: instance.map(String::from),
+        unit: key.clone(),
+        state: if wanted { State::Dead } else { State::Stopped },
+        enabled: Some(ctx.on_target(&scope.enabled_dir().join(&key)).exists()),
+        reason: wanted.then(|| {
+            "svc-any's supervisor is not running (killed?): any start, stop or restart brings it back"
+                .to_string()
+        }),
+        ..ServiceStatus::not_installed(&service.name, "builtin")
     }
 }

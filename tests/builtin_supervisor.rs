@@ -234,10 +234,11 @@ fn output_is_logged_and_rotated_by_size() {
 }
 
 #[test]
-fn a_supervisor_killed_with_9_comes_back_with_exactly_the_enabled_services() {
+fn a_killed_supervisor_leaves_services_down_until_asked_and_then_brings_back_what_was_wanted() {
     let scope = TestScope::new("recover");
     let on = scope.definition("on", &http_server(18111, ""));
     let off = scope.definition("off", &http_server(18112, ""));
+    let idle = scope.definition("idle", &http_server(18113, ""));
     scope.ok(&["install", "on", "-f", &on, "--start", "--wait"]);
     scope.ok(&[
         "install",
@@ -248,42 +249,104 @@ fn a_supervisor_killed_with_9_comes_back_with_exactly_the_enabled_services() {
         "--start",
         "--wait",
     ]);
-    let supervisor = scope.supervisor_pid().unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(supervisor as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    // Its services die with it: nothing is left to be duplicated.
-    assert!(
-        eventually(Duration::from_secs(5), || processes_matching(
-            "http.server 1811"
-        )
-        .is_empty()),
-        "services outlived the supervisor"
-    );
+    // Installed and enabled, never started: install starts only with --start.
+    scope.ok(&["install", "idle", "-f", &idle]);
+    assert_eq!(scope.field("idle", "state"), "stopped");
+    assert!(processes_matching("http.server 18113").is_empty());
 
-    // The next command starts a new supervisor, which starts the enabled service only.
+    let kill_supervisor = |scope: &TestScope| {
+        let supervisor = scope.supervisor_pid().unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(supervisor as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        // Its services die with it: nothing is left to be duplicated.
+        assert!(
+            eventually(Duration::from_secs(5), || processes_matching(
+                "http.server 1811"
+            )
+            .is_empty()),
+            "services outlived the supervisor"
+        );
+        assert!(eventually(Duration::from_secs(5), || scope
+            .supervisor_pid()
+            .is_none()));
+        supervisor
+    };
+    let first = kill_supervisor(&scope);
+
+    // A question starts nothing: the started services read dead, and say why.
     let (code, json) = scope.status("on");
-    assert_eq!(code, 0, "{json}");
-    let replacement = scope.supervisor_pid().unwrap();
-    assert_ne!(replacement, supervisor);
-    assert!(eventually(Duration::from_secs(5), || listening(18111)));
-    assert_eq!(
-        processes_matching("http.server 18111").len(),
-        1,
-        "exactly one copy"
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["services"][0]["state"], "dead");
+    assert!(json["services"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("supervisor is not running"));
+    assert_eq!(scope.field("idle", "state"), "stopped");
+    assert!(
+        scope.supervisor_pid().is_none(),
+        "status started a supervisor"
+    );
+    assert!(processes_matching("http.server 1811").is_empty());
+
+    // The next start brings a new supervisor, which brings back exactly what was started and
+    // not stopped since (whether enabled or not), once each, and what was asked.
+    scope.ok(&["start", "idle", "--wait"]);
+    let second = scope.supervisor_pid().unwrap();
+    assert_ne!(second, first);
+    for port in [18111, 18112, 18113] {
+        assert!(
+            eventually(Duration::from_secs(5), || listening(port)),
+            "{port} is not back"
+        );
+        assert_eq!(
+            processes_matching(&format!("http.server {port}")).len(),
+            1,
+            "exactly one copy"
+        );
+    }
+
+    // A stop is remembered across the next kill: `off` stays down, the others come back.
+    scope.ok(&["stop", "off"]);
+    kill_supervisor(&scope);
+    scope.ok(&["restart", "on", "--wait"]);
+    assert!(eventually(Duration::from_secs(5), || listening(18113)));
+    assert!(
+        processes_matching("http.server 18112").is_empty(),
+        "a stopped service came back"
     );
     assert_eq!(scope.field("off", "state"), "stopped");
-    assert!(processes_matching("http.server 18112").is_empty());
+
     // Two commands at once find one supervisor, never two.
     let a = std::thread::spawn({
-        let cmd = scope.cmd().args(["status", "on"]).output();
+        let cmd = scope.cmd().args(["start", "on"]).output();
         move || cmd
     });
+    let _ = scope.run(&["start", "idle"]);
     let _ = a.join();
     let needle = format!("--runtime-dir {}", scope.runtime().display());
     assert_eq!(processes_matching(&needle).len(), 1);
+
+    // At boot (the runtime directory is new: a reboot empties it), what is enabled starts.
+    kill_supervisor(&scope);
+    std::fs::remove_dir_all(scope.runtime()).unwrap();
+    let mut booted = scope
+        .cmd()
+        .args(["supervisor", "--boot"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(5), || listening(18111)
+        && listening(18113)));
+    assert!(
+        processes_matching("http.server 18112").is_empty(),
+        "not enabled, yet started at boot"
+    );
+    scope.ok(&["uninstall", "on", "off", "idle"]);
+    let _ = booted.wait();
 }
 
 #[test]
@@ -692,7 +755,10 @@ fn an_installed_definition_is_known_without_its_file() {
     let dry = scope.ok(&["install", "known", "--dry-run"]);
     assert!(dry.contains("unchanged"), "{dry}");
 
-    let shown = scope.ok(&["show", "known"]);
+    // Installed without --start: it does not run, and show (like status) exits 3.
+    let out = scope.run(&["show", "known"]);
+    assert_eq!(out.status.code(), Some(3));
+    let shown = text(&out.stdout);
     assert!(shown.contains("installed for builtin"), "{shown}");
     assert!(
         shown.contains("exec = [\"/bin/sleep\", \"1000\"]"),
@@ -700,7 +766,7 @@ fn an_installed_definition_is_known_without_its_file() {
     );
     assert!(shown.contains("manager says:"), "{shown}");
     let json: serde_json::Value =
-        serde_json::from_str(&scope.ok(&["show", "known", "--json"])).unwrap();
+        serde_json::from_slice(&scope.run(&["show", "known", "--json"]).stdout).unwrap();
     assert_eq!(json["schema"], 1);
     assert_eq!(json["services"][0]["definition"]["exec"][1], "1000");
     assert_eq!(json["services"][0]["status"][0]["name"], "known");

@@ -131,8 +131,13 @@ pub enum Command {
     /// Run the builtin supervisor (the CLI starts it on demand; a container may run it as PID 1).
     Supervisor {
         /// Stay attached: log to stderr, keep running with no services (a container's PID 1).
+        /// Starts every enabled service, as at boot.
         #[arg(long)]
         foreground: bool,
+        /// Start every enabled service, as at boot (for an `@reboot` crontab line); without it
+        /// a supervisor brings back only what was started and not stopped since.
+        #[arg(long)]
+        boot: bool,
         #[arg(long, hide = true, value_name = "DIR")]
         state_dir: Option<PathBuf>,
         #[arg(long, hide = true, value_name = "DIR")]

@@ -220,6 +220,7 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Supervisor {
             foreground,
+            boot,
             state_dir,
             runtime_dir,
             ready_fd,
@@ -239,6 +240,7 @@ fn run(cli: Cli) -> Result<i32> {
                 scope,
                 level,
                 foreground: *foreground,
+                boot: *boot,
                 ready_fd: *ready_fd,
             })
         }

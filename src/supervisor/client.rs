@@ -40,6 +40,15 @@ pub fn request(scope: &Scope, level: Level, req: &Request) -> Result<Response> {
     exchange(stream, req)
 }
 
+/// Sends one request to the supervisor if one runs; `None` when none does. For what must not
+/// start one: a question (`status`) or a reload of definitions nobody runs yet.
+pub fn query(scope: &Scope, req: &Request) -> Result<Option<Response>> {
+    match connect(scope) {
+        Some(stream) => exchange(stream, req).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn exchange(mut stream: UnixStream, req: &Request) -> Result<Response> {
     stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     let mut line = serde_json::to_vec(req).expect("plain data");

@@ -65,13 +65,25 @@ pub fn run(opts: Options) -> Result<i32> {
     };
     sup.event(&format!("supervisor {} started", std::process::id()));
     sup.reload();
-    let enabled: Vec<String> = sup
+    // At boot, what is enabled starts; a supervisor started on demand (its predecessor was
+    // killed, or none ran yet) brings back only what someone started and nobody stopped.
+    let boot = opts.boot || opts.foreground;
+    let to_start: Vec<String> = sup
         .units
         .values()
-        .filter(|u| u.enabled)
+        .filter(|u| {
+            if boot {
+                u.enabled
+            } else {
+                sup.scope.wanted_up(&u.key())
+            }
+        })
         .map(Unit::key)
         .collect();
-    sup.start_in_order(&enabled, true);
+    if boot {
+        sup.set_wanted_up(&to_start, true);
+    }
+    sup.start_in_order(&to_start, true);
     if let Some(fd) = opts.ready_fd {
         startup::signal_ready(fd, b"1");
     }
@@ -436,6 +448,7 @@ impl Supervisor {
             .filter(|k| !defined.contains_key(*k))
             .cloned()
             .collect();
+        self.set_wanted_up(&gone, false);
         for key in gone {
             self.stop(&key, AfterStop::Remove);
         }
@@ -454,10 +467,30 @@ impl Supervisor {
         }
     }
 
+    /// Remembers that `keys` were asked to run (or to stop), for a supervisor started after
+    /// this one (see [`Scope::wanted_up_dir`]).
+    fn set_wanted_up(&self, keys: &[String], up: bool) {
+        let dir = self.scope.wanted_up_dir();
+        if up {
+            let _ = std::fs::create_dir_all(&dir);
+        }
+        for key in keys {
+            if up {
+                let _ = std::fs::write(dir.join(key), b"");
+            } else {
+                let _ = std::fs::remove_file(dir.join(key));
+            }
+        }
+        if !up {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+
     fn cleanup(&mut self) {
         self.event(&format!("supervisor {} exits", std::process::id()));
         let _ = std::fs::remove_file(self.scope.socket_path());
         let _ = std::fs::remove_dir(self.scope.pids_dir());
+        let _ = std::fs::remove_dir(self.scope.wanted_up_dir());
         let _ = std::fs::remove_file(self.scope.lock_path());
         let _ = std::fs::remove_dir(&self.scope.runtime_dir);
     }
@@ -485,16 +518,19 @@ impl Units for Supervisor {
     }
 
     fn start(&mut self, keys: &[String]) {
+        self.set_wanted_up(keys, true);
         self.start_in_order(keys, false);
     }
 
     fn stop(&mut self, keys: &[String]) {
+        self.set_wanted_up(keys, false);
         for key in keys {
             Supervisor::stop(self, key, AfterStop::Nothing);
         }
     }
 
     fn restart(&mut self, keys: &[String]) {
+        self.set_wanted_up(keys, true);
         for key in keys {
             if self.units[key].machine.phase() == Phase::Running {
                 Supervisor::stop(self, key, AfterStop::Start);

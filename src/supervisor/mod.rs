@@ -53,6 +53,9 @@ pub struct Options {
     pub level: Level,
     /// Run attached to the terminal (a container's PID 1), logging events to stderr.
     pub foreground: bool,
+    /// Start every enabled unit, as at boot (a container's entrypoint, an `@reboot` line);
+    /// otherwise only the units wanted up.
+    pub boot: bool,
     /// Written to (one byte) once the socket accepts, then closed: the CLI waits on it.
     pub ready_fd: Option<RawFd>,
 }
@@ -116,5 +119,17 @@ impl Scope {
 
     pub fn pids_dir(&self) -> PathBuf {
         self.runtime_dir.join("pids")
+    }
+
+    /// `RUN/up/UNIT` for each unit someone started and nobody stopped since: what a supervisor
+    /// started on demand (after the last one was killed) brings back, and nothing more. It
+    /// lives in the runtime directory, which a reboot empties: at boot, being enabled is what
+    /// counts.
+    pub fn wanted_up_dir(&self) -> PathBuf {
+        self.runtime_dir.join("up")
+    }
+
+    pub fn wanted_up(&self, key: &str) -> bool {
+        self.wanted_up_dir().join(key).exists()
     }
 }
