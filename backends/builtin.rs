@@ -35,9 +35,26 @@ fn unit_keys(service: &Service) -> Vec<String> {
 }
 
 impl Builtin {
+    /// Asks the scope's supervisor, starting it if none runs.
     fn request(&self, ctx: &Ctx, request: &Request) -> Result<Vec<ServiceStatus>> {
+        say_request(ctx, request);
         Ok(client::request(&scope(ctx), ctx.level, request)?.units)
     }
+
+    /// Asks the scope's supervisor if one runs; `None` if none does.
+    fn query(&self, ctx: &Ctx, request: &Request) -> Result<Option<Vec<ServiceStatus>>> {
+        say_request(ctx, request);
+        Ok(client::query(&scope(ctx), request)?.map(|answer| answer.units))
+    }
+}
+
+/// `-v`: the supervisor has no tool to show, so show what it is asked.
+fn say_request(ctx: &Ctx, request: &Request) {
+    let line = serde_json::to_string(request).unwrap_or_default();
+    ctx.report.command(&format!(
+        "supervisor request {line} on {}",
+        scope(ctx).socket_path().display()
+    ));
 }
 
 impl Backend for Builtin {
@@ -67,7 +84,7 @@ impl Backend for Builtin {
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
         // A supervisor that does not run has nothing to re-read, and starting one here would
         // start services nobody asked for.
-        client::query(&scope(ctx), &Request::Reload).map(drop)
+        self.query(ctx, &Request::Reload).map(drop)
     }
 
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
@@ -104,8 +121,8 @@ impl Backend for Builtin {
             return Ok(Vec::new());
         }
         // A question never starts the supervisor (and with it, services).
-        match client::query(&scope(ctx), &Request::Status { units })? {
-            Some(answer) => Ok(answer.units),
+        match self.query(ctx, &Request::Status { units })? {
+            Some(units) => Ok(units),
             None => Ok(services
                 .iter()
                 .flat_map(|s| s.instance_names().into_iter().map(move |i| (*s, i)))

@@ -881,3 +881,79 @@ fn wait_is_honoured_by_stop_and_reload_and_refused_without_start() {
     );
     scope.ok(&["uninstall", "stubborn"]);
 }
+
+/// Errors a user met as raw system messages now say what to fix, and flags that did nothing
+/// now say what they did.
+#[test]
+fn errors_name_what_to_fix_and_flags_say_what_they_did() {
+    let scope = TestScope::new("words");
+    // The quick form points at the flag, not at a line of text the user never wrote.
+    let out = scope.run(&["install", "q", "--restart", "sometimes", "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("command line, --restart"), "{stderr}");
+    assert!(!stderr.contains("<command line>:"), "{stderr}");
+
+    // logs of a service that never ran: said plainly, not tail's error.
+    scope.ok(&["install", "quiet", "--", "/bin/sleep", "1000"]);
+    let out = scope.run(&["logs", "quiet"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("no output yet"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("tail:"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // -v shows what the supervisor is asked, as it shows manager commands elsewhere.
+    let out = scope.run(&["-v", "status", "quiet"]);
+    assert!(
+        text(&out.stderr).contains("supervisor request {\"op\":\"status\""),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A backend asked for that does not run here says so.
+    let out = scope.run(&["--backend", "systemd", "status", "quiet"]);
+    assert!(
+        text(&out.stderr).contains("systemd is not running here"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An unknown group suggests groupadd, not useradd.
+    let def = scope.definition(
+        "g",
+        "exec = [\"/bin/true\"]\ngroup = \"no-such-group-here\"\n",
+    );
+    let out = scope.run(&["install", "g", "-f", &def]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("groupadd --system no-such-group-here"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A system-level service installed without root: run as root, or --user.
+    if nix::unistd::geteuid().is_root() {
+        let def = scope.definition("sys", "exec = [\"/bin/true\"]\nlevel = \"system\"\n");
+        let out = common::run(
+            std::process::Command::new("setpriv")
+                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+                .arg(common::bin())
+                .args(["install", "sys", "-f", &def])
+                .env("HOME", "/nonexistent"),
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("run it as root"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    scope.ok(&["uninstall", "quiet"]);
+}

@@ -170,10 +170,21 @@ fn quick_form(def: &Definition, opts: &ParseOptions) -> Result<Vec<Service>> {
         text: &text,
         path: None,
     };
-    Ok(spec::parse(&src, Some(&name), opts)?
-        .services
-        .into_values()
-        .collect())
+    let parsed = spec::parse(&src, Some(&name), opts).map_err(|mut e| {
+        // The text parsed was made from flags: point at the flag, not at a line of it.
+        let key = e.key.clone().unwrap_or_default();
+        let flag = match key.split(['.', '[']).next().unwrap_or_default() {
+            "exec" => "the program after `--`",
+            "user" | "group" => "--user-name",
+            "working_dir" => "--workdir",
+            "restart" => "--restart",
+            "env" => "--env",
+            _ => "the command line",
+        };
+        e.location = Some(format!("command line, {flag}"));
+        e
+    })?;
+    Ok(parsed.services.into_values().collect())
 }
 
 /// No definition is anywhere near this size; a larger file (or `/dev/zero`) is a mistake, and

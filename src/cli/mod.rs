@@ -135,8 +135,16 @@ fn run(cli: Cli) -> Result<i32> {
                 None => Accounts::Host,
             };
             let services = load_definitions(&cli, definition, Some(accounts))?;
-            let Invocation { ctx, backend } =
-                invocation(&cli, level_of(&cli, &services)?, root.as_deref())?;
+            let level = level_of(&cli, &services)?;
+            if level == Level::System && root.is_none() && !host::is_root() && !*dry_run {
+                return Err(crate::model::error::bad(
+                    "installing a system-level service needs root",
+                )
+                .key("level")
+                .hint("run it as root (sudo svc-any ...), or install it for yourself with --user")
+                .into());
+            }
+            let Invocation { ctx, backend } = invocation(&cli, level, root.as_deref())?;
             let opts = InstallOptions {
                 start: *start,
                 wait: wait.map(|w| w.limit()),

@@ -149,6 +149,13 @@ pub fn status(ctx: &Ctx, backend: &AnyBackend, names: &[String]) -> Result<Vec<S
         .iter()
         .filter_map(|(_, r)| r.as_ref().map(|r| &r.service))
         .collect();
+    if !ctx.live && !installed.is_empty() {
+        ctx.warn(format!(
+            "{} is not running here ({}): showing what svc-any recorded, not what it says",
+            backend.name(),
+            ctx.offline_reason.as_deref().unwrap_or("offline")
+        ));
+    }
     let mut answers = if ctx.live && !installed.is_empty() {
         backend.status(ctx, &installed)?
     } else {

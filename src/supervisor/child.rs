@@ -234,13 +234,50 @@ pub fn spawn(service: &Service, level: Level, output: OwnedFd) -> Result<Pid> {
             .copied()
             .unwrap_or("setup");
         let errno = Errno::from_raw((failure & 0xffff_ffff) as i32);
-        bail!(
-            "cannot start {}: {stage}: {}",
-            service.exec[0],
-            errno.desc()
-        );
+        bail!("{}", explain_failure(service, stage, errno));
     }
     Ok(pid)
+}
+
+/// A start that failed before exec, said in the definition's terms: the key to fix, and for
+/// limits the limit in force, rather than a bare `setrlimit: Operation not permitted`.
+fn explain_failure(service: &Service, stage: &str, errno: Errno) -> String {
+    let cause = errno.desc();
+    match stage {
+        "setrlimit" => {
+            let hard = |resource| {
+                nix::sys::resource::getrlimit(resource)
+                    .map(|(_, hard)| {
+                        if hard == nix::sys::resource::RLIM_INFINITY {
+                            "infinity".to_string()
+                        } else {
+                            hard.to_string()
+                        }
+                    })
+                    .unwrap_or_else(|_| "unknown".into())
+            };
+            format!(
+                "cannot start {}: `limits`: a limit above the hard limit in force ({cause}); the \
+                 hard limits here are nofile {} and nproc {}: lower the limit, or raise the hard \
+                 limit of svc-any's supervisor (as root)",
+                service.exec[0],
+                hard(Resource::RLIMIT_NOFILE),
+                hard(Resource::RLIMIT_NPROC)
+            )
+        }
+        "setgroups" | "setgid" | "setuid" => format!(
+            "cannot start {}: `user`/`group`: {stage} failed ({cause}): a user's own supervisor \
+             cannot switch users; run as root, or remove user and group",
+            service.exec[0]
+        ),
+        "chdir to working_dir" => format!(
+            "cannot start {}: `working_dir`: cannot enter {} ({cause})",
+            service.exec[0],
+            service.working_dir.as_deref().unwrap_or("?")
+        ),
+        "exec" => format!("cannot start {}: `exec`: {cause}", service.exec[0]),
+        _ => format!("cannot start {}: {stage}: {cause}", service.exec[0]),
+    }
 }
 
 const CHILD_STACK: usize = 64 * 1024;
@@ -347,6 +384,43 @@ unsafe fn child_main(setup: &Setup) -> isize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_start_names_the_key_to_fix() {
+        use crate::model::spec::{parse, Level, ParseOptions, Source};
+        let src = Source {
+            label: "api.toml".into(),
+            text: "exec = [\"/usr/bin/api\"]\nworking_dir = \"/srv/gone\"\n",
+            path: None,
+        };
+        let opts = ParseOptions {
+            default_level: Level::System,
+            forced_level: None,
+            accounts: None,
+        };
+        let service = parse(&src, Some("api"), &opts)
+            .unwrap()
+            .services
+            .remove("api")
+            .unwrap();
+        let limits = explain_failure(&service, "setrlimit", Errno::EPERM);
+        assert!(
+            limits.contains("`limits`") && limits.contains("hard limits here are nofile"),
+            "{limits}"
+        );
+        let user = explain_failure(&service, "setuid", Errno::EPERM);
+        assert!(
+            user.contains("`user`/`group`") && user.contains("run as root"),
+            "{user}"
+        );
+        let dir = explain_failure(&service, "chdir to working_dir", Errno::ENOENT);
+        assert!(
+            dir.contains("`working_dir`") && dir.contains("/srv/gone"),
+            "{dir}"
+        );
+        let exec = explain_failure(&service, "exec", Errno::ENOENT);
+        assert!(exec.contains("`exec`: No such file"), "{exec}");
+    }
 
     #[test]
     fn env_files_read_like_systemd_reads_them() {

@@ -34,6 +34,19 @@ pub fn log_files(service: &Service, file: &str) -> Vec<PathBuf> {
 
 /// Shows the end of log files, following them with `-f`.
 pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i32> {
+    // A service that never ran has no log yet: say so, rather than pass on tail's complaint
+    // (with -f, tail waits for the file to appear, which is what a follower wants).
+    if !options.follow && !files.iter().any(|f| f.exists()) {
+        ctx.warn(format!(
+            "no output yet: {} does not exist (the service has not run since it was installed)",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Ok(0);
+    }
     let mut cmd = process::tool("tail")?;
     cmd.args(["-n", &options.lines.to_string()]);
     if options.follow {

@@ -209,7 +209,12 @@ pub(super) fn account_key(
             return Err(src
                 .error(v.span(), key, format!("no {key} `{name}` on this system"))
                 .hint(format!(
-                    "create it first (e.g. `useradd --system {name}`), or fix the name"
+                    "create it first (e.g. `{} --system {name}`), or fix the name",
+                    if key == "group" {
+                        "groupadd"
+                    } else {
+                        "useradd"
+                    }
                 )));
         }
     }
