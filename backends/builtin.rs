@@ -132,14 +132,17 @@ impl Backend for Builtin {
     }
 
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
-        let files: Vec<PathBuf> = match &service.log {
+        crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
+    }
+
+    fn log_files(&self, ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
+        match &service.log {
             Some(log) => crate::system::logfiles::log_files(service, &log.file),
             None => unit_keys(service)
                 .iter()
                 .map(|k| log_path(&scope(ctx), k, service))
                 .collect(),
-        };
-        crate::system::logfiles::tail_files(ctx, &files, options)
+        }
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {

@@ -347,9 +347,13 @@ impl Backend for Launchd {
     }
 
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+        crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
+    }
+
+    fn log_files(&self, ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = jobs(service).iter().map(|j| log_path(ctx, j)).collect();
         files.dedup();
-        crate::system::logfiles::tail_files(ctx, &files, options)
+        files
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {

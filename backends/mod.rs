@@ -69,6 +69,15 @@ pub trait Backend {
     /// Shows (or follows) the service's output; returns the exit code of the reader.
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32>;
 
+    /// The files the service's output goes to (every instance), which `uninstall --purge`
+    /// removes with their rotated copies; none where the manager keeps it (the journal).
+    fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<std::path::PathBuf> {
+        match &service.log {
+            Some(log) => crate::system::logfiles::log_files(service, &log.file),
+            None => Vec::new(),
+        }
+    }
+
     /// Names of the services whose definitions carry svc-any's marker.
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>>;
 

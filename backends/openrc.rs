@@ -348,11 +348,14 @@ impl Backend for Openrc {
     }
 
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
-        let files: Vec<PathBuf> = units(service)
+        crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
+    }
+
+    fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
+        units(service)
             .iter()
             .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))
-            .collect();
-        crate::system::logfiles::tail_files(ctx, &files, options)
+            .collect()
     }
 
     /// `rc-update add UNIT default` on the live root (it makes exactly the planned link);

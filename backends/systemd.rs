@@ -300,6 +300,9 @@ impl Backend for Systemd {
             cmd.arg("--user");
         }
         cmd.args(["--no-pager", "--lines", &options.lines.to_string()]);
+        if let Some(since) = options.since {
+            cmd.arg(format!("--since=@{since}"));
+        }
         if options.follow {
             cmd.arg("--follow");
         }

@@ -154,6 +154,10 @@ impl Backend for Sysv {
         Builtin.logs(ctx, service, options)
     }
 
+    fn log_files(&self, ctx: &Ctx, service: &Service) -> Vec<std::path::PathBuf> {
+        Builtin.log_files(ctx, service)
+    }
+
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
         let dir = ctx.on_target(Path::new(INIT_D));
         Ok(render::marked_names(&dir, ""))

@@ -957,3 +957,87 @@ fn errors_name_what_to_fix_and_flags_say_what_they_did() {
     }
     scope.ok(&["uninstall", "quiet"]);
 }
+
+/// `uninstall` keeps a service's logs (as journald does) and `--purge` removes them, rotated
+/// copies included; a service installed again under the same name never shows the old one's
+/// lines when its `--wait` fails.
+#[test]
+fn purge_removes_logs_and_a_reused_name_shows_only_its_own_lines() {
+    let scope = TestScope::new("purge");
+    let logs = scope.state().join("logs");
+    let old = scope.definition(
+        "reused",
+        "exec = [\"/bin/sh\", \"-c\", \"echo from the old one; exec sleep 1021\"]\n",
+    );
+    scope.ok(&["install", "reused", "-f", &old, "--start", "--wait"]);
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(logs.join("reused.log")).is_ok_and(|t| t.contains("old one"))
+    }));
+    scope.ok(&["uninstall", "reused"]);
+    assert!(
+        logs.join("reused.log").is_file(),
+        "plain uninstall keeps the log"
+    );
+
+    let new = scope.definition(
+        "reused",
+        "exec = [\"/bin/sh\", \"-c\", \"echo from the new one; exit 3\"]\n",
+    );
+    let out = scope.run(&["install", "reused", "-f", &new, "--start", "--wait=30"]);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("from the new one"), "{shown}");
+    assert!(
+        !shown.contains("from the old one"),
+        "the old service's lines: {shown}"
+    );
+
+    std::fs::write(logs.join("reused.log.1"), "rotated\n").unwrap();
+    std::fs::write(logs.join("reused.logbook"), "someone else's\n").unwrap();
+    let out = scope.ok(&["uninstall", "reused", "--purge"]);
+    assert!(out.contains("removed"), "{out}");
+    assert!(!logs.join("reused.log").exists());
+    assert!(!logs.join("reused.log.1").exists());
+    assert!(
+        logs.join("reused.logbook").exists(),
+        "a file that is not its log stays"
+    );
+}
+
+/// Completions and the man page come from the same clap definitions as the parser.
+#[test]
+fn completions_and_man_page_are_generated_from_the_command_line() {
+    let scope = TestScope::new("generated");
+    for shell in ["bash", "zsh", "fish"] {
+        let script = scope.ok(&["completions", shell]);
+        for verb in ["install", "uninstall", "status", "logs", "show"] {
+            assert!(script.contains(verb), "{shell} completion lacks {verb}");
+        }
+    }
+    let bash = scope.dir.join("svc-any.bash");
+    std::fs::write(&bash, scope.ok(&["completions", "bash"])).unwrap();
+    let checked = common::run(std::process::Command::new("bash").arg("-n").arg(&bash));
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    let man = scope.ok(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH svc-any 1"),
+        "{man}"
+    );
+    assert!(man.contains("One service definition, every init system"));
+    // Every subcommand's help ends with an example.
+    for verb in [
+        "install",
+        "start",
+        "stop",
+        "status",
+        "logs",
+        "uninstall",
+        "show",
+    ] {
+        let help = scope.ok(&[verb, "--help"]);
+        assert!(
+            help.contains("Example"),
+            "{verb} --help has no example:\n{help}"
+        );
+    }
+}

@@ -38,16 +38,24 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Which backend runs here, and why.
+    #[command(after_help = "Examples:\n  svc-any detect --explain\n  svc-any detect --json")]
     Detect {
         /// Print every probe and its answer.
         #[arg(long)]
         explain: bool,
+        /// Print the detection as JSON (backend, live, reason, distribution, probes).
         #[arg(long)]
         json: bool,
     },
     /// Print every file install would write. Changes nothing; needs no root.
+    #[command(
+        after_help = "Examples:\n  svc-any render demo\n  svc-any render -f svc-any.toml --backend openrc"
+    )]
     Render(Definition),
     /// Write the native files atomically, reload the manager, enable at boot.
+    #[command(
+        after_help = "Examples:\n  svc-any install demo --start --wait\n  svc-any install api -- /usr/bin/api --port 8080\n  svc-any install -f svc-any.toml --dry-run"
+    )]
     Install {
         #[command(flatten)]
         definition: Definition,
@@ -71,44 +79,74 @@ pub enum Command {
         root: Option<PathBuf>,
     },
     /// Stop, disable and remove exactly what svc-any wrote.
+    #[command(
+        after_help = "Examples:\n  svc-any uninstall demo\n  svc-any uninstall demo --purge"
+    )]
     Uninstall {
+        /// Services (or groups) to remove.
         #[arg(required = true)]
         names: Vec<String>,
+        /// Show what would be removed; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Remove the service's logs too (a plain uninstall keeps them, as journald does).
+        #[arg(long)]
+        purge: bool,
+        /// Remove from the tree below DIR (an image or package tree); call no manager.
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
-    /// Start services.
+    /// Start services (and wait until they are healthy with --wait).
+    #[command(
+        after_help = "Examples:\n  svc-any start demo --wait\n  svc-any start openim --wait=60"
+    )]
     Start(ControlArgs),
-    /// Stop services.
+    /// Stop services and check that their processes are gone.
+    #[command(
+        after_help = "Examples:\n  svc-any stop demo\n  svc-any stop demo --wait=5   # KILL whatever still runs after 5 s"
+    )]
     Stop(ControlArgs),
     /// Restart services.
+    #[command(after_help = "Example:\n  svc-any restart demo --wait")]
     Restart(ControlArgs),
     /// Send services their reload_signal.
+    #[command(
+        after_help = "Example:\n  svc-any reload nginx --wait   # and check it is still healthy"
+    )]
     Reload(ControlArgs),
     /// Start at boot.
+    #[command(after_help = "Example:\n  svc-any enable demo")]
     Enable {
+        /// Services (or groups) to enable.
         #[arg(required = true)]
         names: Vec<String>,
+        /// Change the tree below DIR (an image or package tree); call no manager.
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
     /// Do not start at boot.
+    #[command(after_help = "Example:\n  svc-any disable demo")]
     Disable {
+        /// Services (or groups) to disable.
         #[arg(required = true)]
         names: Vec<String>,
+        /// Change the tree below DIR (an image or package tree); call no manager.
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
     /// State of services (all svc-any manages, when none are named). Exit code as LSB.
+    #[command(after_help = "Examples:\n  svc-any status\n  svc-any status demo --json")]
     Status {
+        /// Services (or groups); none: every service svc-any manages here.
         names: Vec<String>,
+        /// Print JSON: {\"schema\": 1, \"services\": [...]}.
         #[arg(long)]
         json: bool,
     },
     /// Show a service's output.
+    #[command(after_help = "Examples:\n  svc-any logs demo -f\n  svc-any logs demo -n 200")]
     Logs {
+        /// The service.
         name: String,
         /// Keep following.
         #[arg(short, long)]
@@ -118,17 +156,33 @@ pub enum Command {
         lines: usize,
     },
     /// An installed service: its definition, the files svc-any wrote, what the manager says.
+    #[command(after_help = "Example:\n  svc-any show demo --json")]
     Show {
+        /// The service (or group).
         name: String,
+        /// Print JSON: {\"schema\": 1, \"services\": [{definition, files, status...}]}.
         #[arg(long)]
         json: bool,
     },
     /// Services svc-any manages here.
+    #[command(after_help = "Example:\n  svc-any list --json")]
     List {
+        /// Print JSON: {\"schema\": 1, \"services\": [...]}.
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Example:\n  svc-any completions bash > /etc/bash_completion.d/svc-any"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:\n  svc-any man > /usr/local/share/man/man1/svc-any.1")]
+    Man,
     /// Run the builtin supervisor (the CLI starts it on demand; a container may run it as PID 1).
+    #[command(
+        after_help = "Examples:\n  svc-any supervisor --foreground        # a container's entrypoint\n  @reboot svc-any supervisor --boot      # a crontab line, on a host with no init"
+    )]
     Supervisor {
         /// Stay attached: log to stderr, keep running with no services (a container's PID 1).
         /// Starts every enabled service, as at boot.
@@ -175,9 +229,11 @@ pub struct Definition {
 
 #[derive(Args, Debug)]
 pub struct ControlArgs {
+    /// Services (or groups).
     #[arg(required = true)]
     pub names: Vec<String>,
-    /// Wait until healthy (or up and stable), at most SECS (start and restart).
+    /// start/restart/reload: wait until healthy (or up and stable), at most SECS; stop: KILL
+    /// what still runs after SECS. Without SECS: the health timeout, else 30 s.
     #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "default", value_parser = parse_wait)]
     pub wait: Option<Wait>,
 }

@@ -158,11 +158,12 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Uninstall {
             names,
             dry_run,
+            purge,
             root,
         } => {
             check_names(names)?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), root.as_deref())?;
-            engine::uninstall(&ctx, &backend, names, *dry_run)?;
+            engine::uninstall(&ctx, &backend, names, *dry_run, *purge)?;
             Ok(0)
         }
         Command::Start(args)
@@ -223,6 +224,7 @@ fn run(cli: Cli) -> Result<i32> {
                 LogOptions {
                     follow: *follow,
                     lines: *lines,
+                    since: None,
                 },
             )
         }
@@ -256,6 +258,16 @@ fn run(cli: Cli) -> Result<i32> {
             check_names(std::slice::from_ref(name))?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
             show(&ctx, &backend, name, *json)
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "svc-any", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(0)
         }
         Command::List { json } => {
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;

@@ -11,6 +11,7 @@ use crate::model::error::bad;
 use crate::model::spec::{self, Service};
 use crate::model::status::{ServiceStatus, State};
 use crate::system::host::Ctx;
+use crate::system::logfiles::LogMark;
 use crate::system::records::{self, Record};
 
 /// start / stop / restart / reload, then `--wait` for start and restart.
@@ -47,6 +48,10 @@ pub fn control(
             Ok(())
         }
         Verb::Reload => {
+            let marks: Vec<LogMark> = services
+                .iter()
+                .map(|s| LogMark::take(&backend.log_files(ctx, s)))
+                .collect();
             backend.control(ctx, Verb::Reload, &services)?;
             for s in &services {
                 ctx.say(format!("reloaded {}", s.name));
@@ -54,8 +59,8 @@ pub fn control(
             // The manager cannot tell when a reload is done; what can be checked is that the
             // service still runs, and passes its health check, afterwards.
             if let Some(limit) = wait {
-                for s in &services {
-                    wait_ready(ctx, backend, s, limit)?;
+                for (s, mark) in services.iter().zip(&marks) {
+                    wait_ready(ctx, backend, s, limit, mark)?;
                 }
             }
             Ok(())
@@ -83,6 +88,10 @@ pub(super) fn start_and_wait(
     for s in &order {
         records::clear_failure(ctx, &s.name)?;
     }
+    let marks: Vec<LogMark> = order
+        .iter()
+        .map(|s| LogMark::take(&backend.log_files(ctx, s)))
+        .collect();
     backend.control(ctx, verb, &order)?;
     for s in &order {
         ctx.say(format!(
@@ -96,8 +105,8 @@ pub(super) fn start_and_wait(
         ));
     }
     if let Some(limit) = wait {
-        for s in &order {
-            wait_ready(ctx, backend, s, limit)?;
+        for (s, mark) in order.iter().zip(&marks) {
+            wait_ready(ctx, backend, s, limit, mark)?;
         }
     }
     Ok(())

@@ -15,7 +15,13 @@ use crate::system::host::Ctx;
 use crate::system::records::{self};
 
 /// Stops, disables and removes exactly what the records say svc-any wrote.
-pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: bool) -> Result<()> {
+pub fn uninstall(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    names: &[String],
+    dry_run: bool,
+    purge: bool,
+) -> Result<()> {
     let mut records = Vec::new();
     for name in &expand_groups(ctx, names)? {
         match records::load(ctx, name)? {
@@ -73,6 +79,13 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
             files::remove_dir_if_empty(&ctx.on_target(&dir));
         }
         records::clear_failure(ctx, &r.service.name)?;
+        if purge {
+            for file in backend.log_files(ctx, &r.service) {
+                for gone in crate::system::logfiles::purge(&ctx.on_target(&file))? {
+                    ctx.say(format!("removed {}", gone.display()));
+                }
+            }
+        }
         records::remove(ctx, &r.service.name)?;
     }
     let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();

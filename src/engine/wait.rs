@@ -9,6 +9,7 @@ use crate::model::spec::Service;
 use crate::model::status::{ServiceStatus, State};
 use crate::system::health;
 use crate::system::host::Ctx;
+use crate::system::logfiles::LogMark;
 use crate::system::records;
 
 pub const SETTLE: Duration = Duration::from_secs(1);
@@ -23,6 +24,7 @@ pub fn wait_ready(
     backend: &AnyBackend,
     service: &Service,
     limit: Option<Duration>,
+    mark: &LogMark,
 ) -> Result<()> {
     let timeout = limit
         .or(service.health.as_ref().map(|h| h.timeout))
@@ -97,14 +99,21 @@ pub fn wait_ready(
     if let Err(e) = records::save_failure(ctx, &service.name, &why) {
         ctx.warn(format!("warning: cannot remember the failure: {e:#}"));
     }
-    let _ = backend.logs(
-        ctx,
-        service,
-        LogOptions {
-            follow: false,
-            lines: 20,
-        },
-    );
+    if mark.has_files() {
+        for line in mark.lines_since(20) {
+            ctx.report.output(&line);
+        }
+    } else {
+        let _ = backend.logs(
+            ctx,
+            service,
+            LogOptions {
+                follow: false,
+                lines: 20,
+                since: Some(mark.since),
+            },
+        );
+    }
     let _ = backend.control(ctx, Verb::Stop, &[service]);
     bail!("{} {why}; stopped it", service.name)
 }

@@ -10,10 +10,61 @@ use crate::system::host::Ctx;
 use crate::system::process;
 
 /// How `logs` should read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct LogOptions {
     pub follow: bool,
     pub lines: usize,
+    /// Only what was logged at or after this time (seconds since the epoch), where the log
+    /// keeps times (the journal).
+    pub since: Option<u64>,
+}
+
+/// Where a service's log files end at one moment, so that what it says afterwards can be told
+/// from what an earlier service of the same name said (`--wait`'s failure shows only the new).
+#[derive(Debug, Clone, Default)]
+pub struct LogMark {
+    files: Vec<(PathBuf, u64)>,
+    /// The moment, in seconds since the epoch, for logs that keep times.
+    pub since: u64,
+}
+
+impl LogMark {
+    pub fn take(files: &[PathBuf]) -> LogMark {
+        LogMark {
+            files: files
+                .iter()
+                .map(|f| (f.clone(), std::fs::metadata(f).map_or(0, |m| m.len())))
+                .collect(),
+            since: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
+
+    /// Whether the service's output goes to files (else to the manager's journal).
+    pub fn has_files(&self) -> bool {
+        !self.files.is_empty()
+    }
+
+    /// The last `n` lines written to the files since the mark (all of a file that shrank: it
+    /// was rotated or replaced).
+    pub fn lines_since(&self, n: usize) -> Vec<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut lines = Vec::new();
+        for (file, offset) in &self.files {
+            let Ok(mut f) = std::fs::File::open(file) else {
+                continue;
+            };
+            let len = f.metadata().map_or(0, |m| m.len());
+            let from = if len >= *offset { *offset } else { 0 };
+            let mut bytes = Vec::new();
+            if f.seek(SeekFrom::Start(from)).is_ok() && f.read_to_end(&mut bytes).is_ok() {
+                lines.extend(String::from_utf8_lossy(&bytes).lines().map(String::from));
+            }
+        }
+        let skip = lines.len().saturating_sub(n);
+        lines.split_off(skip)
+    }
 }
 
 /// The log files of a service whose output goes to `log.file` (one per instance).
@@ -54,4 +105,31 @@ pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i
     }
     cmd.arg("--").args(files);
     ctx.run_attached(&mut cmd)
+}
+
+/// Removes a log file and its rotated copies (`FILE.1`, `FILE.2`...); returns what it removed.
+pub fn purge(file: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else {
+        return Ok(removed);
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(removed);
+    };
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name();
+        let Some(entry_name) = entry_name.to_str() else {
+            continue;
+        };
+        let rotated = entry_name
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if entry_name == name || rotated {
+            crate::system::files::remove(&entry.path())?;
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }
