@@ -864,7 +864,15 @@ fn wait_is_honoured_by_stop_and_reload_and_refused_without_start() {
         "nothing installed"
     );
 
-    scope.ok(&["install", "stubborn", "-f", &def, "--start", "--wait"]);
+    let started = scope.run(&["install", "stubborn", "-f", &def, "--start", "--wait"]);
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    // Not a terminal: one plain line each time what it waits for changes.
+    let progress = text(&started.stderr);
+    assert!(
+        progress.contains("waiting for stubborn: running; up for 1s without a restart"),
+        "{progress}"
+    );
+    assert!(!progress.contains('\r'), "{progress}");
     let reloaded = scope.ok(&["reload", "stubborn", "--wait=5"]);
     assert!(reloaded.contains("stubborn is up"), "{reloaded}");
 

@@ -60,10 +60,27 @@ pub fn main() -> i32 {
 }
 
 /// The reporter of the command line: what was done on stdout (unless `-q`), warnings on
-/// stderr, manager commands on stderr with `-v`.
+/// stderr, manager commands on stderr with `-v`; `--wait`'s progress as one redrawn line on
+/// a terminal, else one line each time what it waits for changes.
 struct Terminal {
     quiet: bool,
     verbose: bool,
+    /// stderr is a terminal: progress redraws one line.
+    interactive: bool,
+    /// The progress line last shown (what, and when it was drawn).
+    progress: std::sync::Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl Terminal {
+    fn new(quiet: bool, verbose: bool) -> Terminal {
+        use std::io::IsTerminal;
+        Terminal {
+            quiet,
+            verbose,
+            interactive: std::io::stderr().is_terminal(),
+            progress: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 impl Reporter for Terminal {
@@ -85,6 +102,38 @@ impl Reporter for Terminal {
         if self.verbose {
             eprintln!("svc-any: running {line}");
         }
+    }
+
+    fn waiting(&self, service: &str, what: &str, elapsed: std::time::Duration) {
+        if self.quiet {
+            return;
+        }
+        let line = format!("waiting for {service}: {what}");
+        let mut last = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        if self.interactive {
+            // Redraw at most ten times a second: a spinner, the service, the check, the time.
+            if last
+                .as_ref()
+                .is_some_and(|(_, drawn)| drawn.elapsed() < std::time::Duration::from_millis(100))
+            {
+                return;
+            }
+            const SPIN: [char; 4] = ['|', '/', '-', '\\'];
+            let spin = SPIN[(elapsed.as_millis() / 100) as usize % SPIN.len()];
+            eprint!("\r\x1b[2K{spin} {line} ({:.1}s)", elapsed.as_secs_f64());
+            *last = Some((line, std::time::Instant::now()));
+        } else if last.as_ref().map(|(l, _)| l) != Some(&line) {
+            eprintln!("svc-any: {line} ({:.1}s)", elapsed.as_secs_f64());
+            *last = Some((line, std::time::Instant::now()));
+        }
+    }
+
+    fn waited(&self) {
+        let mut last = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        if self.interactive && last.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+        *last = None;
     }
 }
 
@@ -206,7 +255,7 @@ fn run(cli: Cli) -> Result<i32> {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                print!("{}", status::to_table(&statuses, now));
+                print!("{}", status::to_table(&statuses, now, color_stdout()));
             }
             Ok(status::exit_code(&statuses))
         }
@@ -424,11 +473,17 @@ fn show(
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        for line in status::to_table(&statuses, now).lines() {
+        for line in status::to_table(&statuses, now, color_stdout()).lines() {
             println!("  {line}");
         }
     }
     Ok(status::exit_code(&statuses))
+}
+
+/// Colors for a person at a terminal, unless `NO_COLOR` (no-color.org) says otherwise.
+fn color_stdout() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A `--json` document: the schema version beside the fields of `body`.

@@ -53,10 +53,7 @@ pub fn context(cli: &Cli, level: Level, root: Option<&Path>) -> Result<Ctx> {
     if let Some(probe_root) = &cli.probe_root {
         ctx.probe_root = probe_root.clone();
     }
-    ctx.report = Arc::new(Terminal {
-        quiet: cli.quiet,
-        verbose: cli.verbose,
-    });
+    ctx.report = Arc::new(Terminal::new(cli.quiet, cli.verbose));
     Ok(ctx)
 }
 

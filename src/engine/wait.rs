@@ -59,13 +59,31 @@ pub fn wait_ready(
         }
         if !statuses.iter().all(|s| s.state == State::Running) {
             stable_since = None;
+            ctx.report.waiting(
+                &service.name,
+                "the manager is starting it",
+                started.elapsed(),
+            );
             return false;
         }
         // A health check that passes while the manager does not run the service would be
         // answered by something else (an old copy, another program on the port).
         if let Some(h) = &service.health {
+            ctx.report.waiting(
+                &service.name,
+                &format!("running; health check {}", h.check),
+                started.elapsed(),
+            );
             return health::probe(&h.check);
         }
+        ctx.report.waiting(
+            &service.name,
+            &format!(
+                "running; up for {} without a restart",
+                humantime::format_duration(SETTLE)
+            ),
+            started.elapsed(),
+        );
         let pids: Vec<Option<u32>> = statuses.iter().map(|s| s.pid).collect();
         match &stable_since {
             Some((seen, since)) if *seen == pids => since.elapsed() >= SETTLE,
@@ -75,6 +93,7 @@ pub fn wait_ready(
             }
         }
     });
+    ctx.report.waited();
     let why = match (finished, ended) {
         (true, None) => {
             ctx.say(format!(

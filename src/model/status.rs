@@ -48,6 +48,16 @@ impl State {
         }
     }
 
+    /// The ANSI color of the state on a terminal, if it has one.
+    fn color(self) -> Option<&'static str> {
+        match self {
+            State::Running => Some("32"),
+            State::Starting => Some("33"),
+            State::Dead | State::Failed => Some("31"),
+            State::Stopped | State::NotInstalled | State::Unknown => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Running => "running",
@@ -169,8 +179,9 @@ pub fn to_json(statuses: &[ServiceStatus]) -> String {
     .expect("plain data")
 }
 
-/// A table for people.
-pub fn to_table(statuses: &[ServiceStatus], now: u64) -> String {
+/// A table for people; with `color`, states in color (running green, starting yellow, dead
+/// and failed red), for a terminal.
+pub fn to_table(statuses: &[ServiceStatus], now: u64, color: bool) -> String {
     let mut rows = vec![[
         "SERVICE".to_string(),
         "STATE".into(),
@@ -205,11 +216,20 @@ pub fn to_table(statuses: &[ServiceStatus], now: u64) -> String {
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
-    for row in rows {
+    for (n, row) in rows.iter().enumerate() {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
+            .enumerate()
+            .map(|(column, (cell, w))| {
+                let padded = format!("{cell:<w$}");
+                match (color && n > 0 && column == 1).then(|| statuses[n - 1].state.color()) {
+                    Some(Some(code)) => {
+                        format!("\x1b[{code}m{cell}\x1b[0m{}", &padded[cell.len()..])
+                    }
+                    _ => padded,
+                }
+            })
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
@@ -339,10 +359,26 @@ mod tests {
 
     #[test]
     fn table_has_a_row_per_service() {
-        let table = to_table(&[status(State::Stopped)], 100);
+        let table = to_table(&[status(State::Stopped)], 100, false);
         assert!(table.starts_with("SERVICE"));
         let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
         assert_eq!(row, ["demo", "stopped", "-", "-", "-", "-", "-", "-"]);
+    }
+
+    #[test]
+    fn colors_only_when_asked_and_columns_stay_aligned() {
+        let rows = [status(State::Running), status(State::Failed)];
+        let plain = to_table(&rows, 100, false);
+        assert!(!plain.contains('\x1b'));
+        let colored = to_table(&rows, 100, true);
+        assert!(colored.contains("\x1b[32mrunning\x1b[0m"));
+        assert!(colored.contains("\x1b[31mfailed\x1b[0m"));
+        let strip = |t: &str| {
+            t.replace("\x1b[32m", "")
+                .replace("\x1b[31m", "")
+                .replace("\x1b[0m", "")
+        };
+        assert_eq!(strip(&colored), plain);
     }
 
     #[test]
@@ -350,7 +386,7 @@ mod tests {
         let mut s = status(State::Failed);
         s.reason = Some("crash loop: 5 starts ended within 10s".into());
         s.last_exit = Some(LastExit::Exited { code: 1 });
-        let table = to_table(&[s], 100);
+        let table = to_table(&[s], 100, false);
         let row = table.lines().nth(1).unwrap();
         assert!(row.contains("exit 1"), "{row}");
         assert!(

@@ -14,6 +14,10 @@ pub trait Reporter: Send + Sync {
     fn warn(&self, line: &str);
     /// A manager command about to run (`systemctl daemon-reload`): shown by `-v`.
     fn command(&self, line: &str);
+    /// `--wait` is still waiting for `service`: what it waits for now, and for how long.
+    fn waiting(&self, _service: &str, _what: &str, _elapsed: std::time::Duration) {}
+    /// The wait is over (either way): whatever `waiting` drew can go.
+    fn waited(&self) {}
 }
 
 /// Says nothing: the default for programs that use the crate as a library.

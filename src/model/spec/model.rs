@@ -74,6 +74,16 @@ pub enum HealthCheck {
     Exec(Vec<String>),
 }
 
+impl std::fmt::Display for HealthCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HealthCheck::Tcp(target) => write!(f, "tcp {target}"),
+            HealthCheck::Http(url) => write!(f, "http {url}"),
+            HealthCheck::Exec(argv) => write!(f, "exec {}", argv.join(" ")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub check: HealthCheck,
