@@ -44,7 +44,7 @@ impl Builtin {
     /// Asks the scope's supervisor if one runs; `None` if none does.
     fn query(&self, ctx: &Ctx, request: &Request) -> Result<Option<Vec<ServiceStatus>>> {
         say_request(ctx, request);
-        Ok(client::query(&scope(ctx), request)?.map(|answer| answer.units))
+        Ok(client::query(&scope(ctx), ctx.level, request)?.map(|answer| answer.units))
     }
 }
 

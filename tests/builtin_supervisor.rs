@@ -1049,3 +1049,130 @@ fn completions_and_man_page_are_generated_from_the_command_line() {
         );
     }
 }
+
+/// Another local user cannot take a user's runtime directory first, nor command a supervisor
+/// that is not theirs.
+#[test]
+fn other_users_can_neither_squat_the_runtime_dir_nor_command_the_supervisor() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: needs root to act as two users (tests/run runs as root)");
+        return;
+    }
+    let scope = TestScope::new("squat");
+    let home = scope.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    nix::unistd::chown(&home, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let as_user = |user: &str, home: &std::path::Path, args: &[&str]| {
+        common::run(
+            std::process::Command::new("setpriv")
+                .args([
+                    &format!("--reuid={user}"),
+                    "--regid=nogroup",
+                    "--clear-groups",
+                    "--",
+                ])
+                .arg(common::bin())
+                .arg("--user")
+                .args(args)
+                .env("HOME", home)
+                .env_remove("XDG_RUNTIME_DIR")
+                .env_remove("XDG_STATE_HOME")
+                .env_remove("SVC_ANY_STATE_DIR")
+                .env_remove("SVC_ANY_RUNTIME_DIR"),
+        )
+    };
+    // Without XDG_RUNTIME_DIR the runtime directory is in the user's own home, not in /tmp.
+    let run_dir = home.join(".local/state/svc-any/run");
+    // However the test ends, the user's supervisor (and its service) goes with it.
+    struct KillOnDrop(String);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            for pid in processes_matching(&self.0) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+    let _supervisor = KillOnDrop(run_dir.display().to_string());
+    let out = as_user(
+        "nobody",
+        &home,
+        &["install", "mine", "--start", "--", "/bin/sleep", "1031"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let meta = std::fs::metadata(&run_dir).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (meta.uid(), meta.mode() & 0o777),
+        (nobody.uid.as_raw(), 0o700)
+    );
+
+    // Someone else may not command it even if its socket were opened to everyone by hand.
+    let socket = run_dir.join("supervisor.sock");
+    std::fs::set_permissions(
+        &run_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let intruder = common::run(
+        std::process::Command::new("setpriv")
+            .args(["--reuid=daemon", "--regid=nogroup", "--clear-groups", "--"])
+            .arg("/usr/bin/python3")
+            .arg("-c")
+            .arg(format!(
+                "import socket; s = socket.socket(socket.AF_UNIX); s.connect({:?}); \
+                 print(s.recv(4096).decode())\n\
+                 try: s.sendall(b'{{\"op\":\"stop\",\"units\":[\"mine\"]}}\\n')\n\
+                 except OSError: pass",
+                socket.display().to_string()
+            )),
+    );
+    assert!(
+        text(&intruder.stdout).contains("only this supervisor's user or root"),
+        "{}{}",
+        text(&intruder.stdout),
+        text(&intruder.stderr)
+    );
+    assert_eq!(
+        processes_matching("sleep 1031").len(),
+        1,
+        "the intruder stopped it"
+    );
+
+    // A directory that is not the user's alone is refused at once, naming it and its owner.
+    std::fs::set_permissions(
+        &run_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let out = as_user("nobody", &home, &["uninstall", "mine"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir).unwrap(); // root's, as a squatter's would be
+    std::fs::set_permissions(
+        &run_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let began = Instant::now();
+    let out = as_user(
+        "nobody",
+        &home,
+        &["install", "mine", "--start", "--", "/bin/sleep", "1031"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let refusal = text(&out.stderr);
+    assert!(
+        refusal.contains("is not yours alone") && refusal.contains("owned by root"),
+        "{refusal}"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "refused only after waiting"
+    );
+    assert!(processes_matching("sleep 1031").is_empty());
+}

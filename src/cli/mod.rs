@@ -286,14 +286,15 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             // No render context: a long-lived process should not carry the template engine.
             let level = flag_level(&cli);
+            let home = host::home_dir()?;
             let scope = crate::supervisor::Scope {
                 state_dir: match state_dir {
                     Some(d) => d.clone(),
-                    None => host::state_dir(level, &host::home_dir()?),
+                    None => host::state_dir(level, &home),
                 },
                 runtime_dir: runtime_dir
                     .clone()
-                    .unwrap_or_else(|| host::runtime_dir(level)),
+                    .unwrap_or_else(|| host::runtime_dir(level, &home)),
             };
             crate::supervisor::run(crate::supervisor::Options {
                 scope,

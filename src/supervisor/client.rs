@@ -25,6 +25,9 @@ fn connect(scope: &Scope) -> Option<UnixStream> {
 
 /// Sends one request and reads the answer; an error answer becomes an error.
 pub fn request(scope: &Scope, level: Level, req: &Request) -> Result<Response> {
+    if level == Level::User {
+        scope.check_private()?;
+    }
     let stream = match connect(scope) {
         Some(s) => s,
         None => {
@@ -42,7 +45,10 @@ pub fn request(scope: &Scope, level: Level, req: &Request) -> Result<Response> {
 
 /// Sends one request to the supervisor if one runs; `None` when none does. For what must not
 /// start one: a question (`status`) or a reload of definitions nobody runs yet.
-pub fn query(scope: &Scope, req: &Request) -> Result<Option<Response>> {
+pub fn query(scope: &Scope, level: Level, req: &Request) -> Result<Option<Response>> {
+    if level == Level::User {
+        scope.check_private()?;
+    }
     match connect(scope) {
         Some(stream) => exchange(stream, req).map(Some),
         None => Ok(None),

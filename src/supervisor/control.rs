@@ -92,9 +92,17 @@ impl ControlServer {
         self.clients.iter().any(|c| c.waiting_for.is_some())
     }
 
-    /// Takes every pending connection.
+    /// Takes every pending connection from the supervisor's own user or root; anyone else is
+    /// told no and hung up on (the socket's mode says the same; this holds even if a directory
+    /// or mode was changed by hand).
     pub fn accept(&mut self) {
-        while let Ok((stream, _)) = self.listener.accept() {
+        while let Ok((mut stream, _)) = self.listener.accept() {
+            if !peer_may_command(&stream) {
+                let _ = stream.write_all(
+                    b"{\"ok\":false,\"error\":\"only this supervisor's user or root may command it\"}\n",
+                );
+                continue;
+            }
             let _ = stream.set_nonblocking(true);
             self.clients.push(Client {
                 stream,
@@ -265,4 +273,21 @@ fn respond(mut stream: UnixStream, response: &Response) {
     let mut line = serde_json::to_vec(response).expect("plain data");
     line.push(b'\n');
     let _ = stream.write_all(&line);
+}
+
+/// Whether the process at the other end of `stream` runs as this supervisor's user, or root.
+fn peer_may_command(stream: &UnixStream) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+        match getsockopt(stream, PeerCredentials) {
+            Ok(peer) => peer.uid() == 0 || peer.uid() == nix::unistd::geteuid().as_raw(),
+            Err(_) => false,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stream;
+        true
+    }
 }

@@ -68,6 +68,7 @@ pub fn run(opts: Options) -> Result<i32> {
     // At boot, what is enabled starts; a supervisor started on demand (its predecessor was
     // killed, or none ran yet) brings back only what someone started and nobody stopped.
     let boot = opts.boot || opts.foreground;
+    sup.forget_wanted_up_of_an_earlier_boot();
     let to_start: Vec<String> = sup
         .units
         .values()
@@ -90,6 +91,14 @@ pub fn run(opts: Options) -> Result<i32> {
     let code = sup.run_loop(&mut control, &mut claimed.signals);
     sup.cleanup();
     Ok(code)
+}
+
+/// The file in `RUN/up/` that says during which boot its marks were made.
+const BOOT_MARK: &str = ".boot";
+
+/// This boot's identity (the kernel's random boot id).
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default()
 }
 
 impl Supervisor {
@@ -467,12 +476,23 @@ impl Supervisor {
         }
     }
 
+    /// A user's runtime directory may live on disk (no `XDG_RUNTIME_DIR`), where a reboot
+    /// does not empty it: marks made during another boot mean nothing now.
+    fn forget_wanted_up_of_an_earlier_boot(&self) {
+        let dir = self.scope.wanted_up_dir();
+        let recorded = std::fs::read_to_string(dir.join(BOOT_MARK)).unwrap_or_default();
+        if dir.exists() && recorded != boot_id() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
     /// Remembers that `keys` were asked to run (or to stop), for a supervisor started after
     /// this one (see [`Scope::wanted_up_dir`]).
     fn set_wanted_up(&self, keys: &[String], up: bool) {
         let dir = self.scope.wanted_up_dir();
-        if up {
+        if up && !dir.exists() {
             let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(BOOT_MARK), boot_id());
         }
         for key in keys {
             if up {
@@ -481,8 +501,11 @@ impl Supervisor {
                 let _ = std::fs::remove_file(dir.join(key));
             }
         }
-        if !up {
-            let _ = std::fs::remove_dir(&dir);
+        let only_the_mark = std::fs::read_dir(&dir)
+            .map(|entries| entries.flatten().all(|e| e.file_name() == BOOT_MARK))
+            .unwrap_or(false);
+        if !up && only_the_mark {
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 
@@ -490,7 +513,12 @@ impl Supervisor {
         self.event(&format!("supervisor {} exits", std::process::id()));
         let _ = std::fs::remove_file(self.scope.socket_path());
         let _ = std::fs::remove_dir(self.scope.pids_dir());
-        let _ = std::fs::remove_dir(self.scope.wanted_up_dir());
+        let up = self.scope.wanted_up_dir();
+        let _ = std::fs::remove_file(up.join(BOOT_MARK));
+        if std::fs::remove_dir(&up).is_err() {
+            // Marks stay for the next supervisor: put this boot's mark back.
+            let _ = std::fs::write(up.join(BOOT_MARK), boot_id());
+        }
         let _ = std::fs::remove_file(self.scope.lock_path());
         let _ = std::fs::remove_dir(&self.scope.runtime_dir);
     }

@@ -132,4 +132,37 @@ impl Scope {
     pub fn wanted_up(&self, key: &str) -> bool {
         self.wanted_up_dir().join(key).exists()
     }
+
+    /// A user's runtime directory holds the socket that commands the user's services: it must
+    /// be the user's own, with no access for anyone else, and not a link. Refused at once,
+    /// naming the directory and its owner, rather than failing later in a way that says nothing.
+    pub fn check_private(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let dir = &self.runtime_dir;
+        let Ok(meta) = std::fs::symlink_metadata(dir) else {
+            return Ok(()); // not there yet: created 0700 by the supervisor
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        let mode = meta.mode() & 0o7777;
+        if meta.file_type().is_dir() && meta.uid() == me && mode & 0o077 == 0 {
+            return Ok(());
+        }
+        let owner = nix::unistd::User::from_uid(meta.uid().into())
+            .ok()
+            .flatten()
+            .map_or_else(|| format!("uid {}", meta.uid()), |u| u.name);
+        anyhow::bail!(
+            "{} is not yours alone ({}, owned by {owner}, mode {mode:o}): svc-any will not put \
+             your supervisor's socket there; remove it, or set XDG_RUNTIME_DIR to a private \
+             directory",
+            dir.display(),
+            if meta.file_type().is_symlink() {
+                "a symbolic link"
+            } else if meta.file_type().is_dir() {
+                "a directory"
+            } else {
+                "not a directory"
+            }
+        )
+    }
 }

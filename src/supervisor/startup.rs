@@ -35,6 +35,9 @@ pub fn claim(scope: &Scope, level: Level, ready_fd: Option<RawFd>) -> Result<Opt
         unsafe { nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
     }
     let private = level == Level::User;
+    if private {
+        scope.check_private()?;
+    }
     std::fs::create_dir_all(&scope.runtime_dir)
         .with_context(|| format!("creating {}", scope.runtime_dir.display()))?;
     std::fs::set_permissions(

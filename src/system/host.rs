@@ -47,10 +47,11 @@ impl Ctx {
     }
 
     /// Where the builtin supervisor keeps its socket, lock and pid files: `/run/svc-any`, or
-    /// `$XDG_RUNTIME_DIR/svc-any` for a user (`/tmp/svc-any-UID` without one).
+    /// `$XDG_RUNTIME_DIR/svc-any` for a user (without one, `STATE_DIR/run`: private, never a
+    /// name in a shared directory that another user could take first).
     /// `SVC_ANY_RUNTIME_DIR` replaces both.
     pub fn runtime_dir(&self) -> PathBuf {
-        runtime_dir(self.level)
+        runtime_dir(self.level, &self.home)
     }
 
     /// `$XDG_CONFIG_HOME` or `~/.config`.
@@ -97,7 +98,7 @@ pub fn state_dir(level: Level, home: &Path) -> PathBuf {
 pub const SYSTEM_STATE_DIR: &str = "/var/lib/svc-any";
 
 /// See [`Ctx::runtime_dir`].
-pub fn runtime_dir(level: Level) -> PathBuf {
+pub fn runtime_dir(level: Level, home: &Path) -> PathBuf {
     if let Some(dir) = absolute_env("SVC_ANY_RUNTIME_DIR") {
         return dir;
     }
@@ -105,7 +106,7 @@ pub fn runtime_dir(level: Level) -> PathBuf {
         Level::System => PathBuf::from("/run/svc-any"),
         Level::User => match absolute_env("XDG_RUNTIME_DIR") {
             Some(dir) => dir.join("svc-any"),
-            None => PathBuf::from(format!("/tmp/svc-any-{}", nix::unistd::geteuid())),
+            None => xdg_dir("XDG_STATE_HOME", home, ".local/state").join("svc-any/run"),
         },
     }
 }
