@@ -29,6 +29,7 @@ mod daemon;
 mod logfile;
 #[cfg(target_os = "linux")]
 mod machine;
+#[cfg(target_os = "linux")]
 mod policy;
 pub mod protocol;
 #[cfg(target_os = "linux")]
