@@ -68,6 +68,7 @@ impl Backend for Builtin {
         let definitions = scope(ctx).definitions_dir();
         let file = definitions.join(format!("{}.toml", service.name));
         // The toml serializer is this dialect's escaper: every string round-trips exactly.
+        // The file holds `env` values, which may be secrets: only its owner reads it (0600).
         let definition = toml::to_string(service).context("encoding the definition as TOML")?;
         let mut context = render::context(service);
         context.insert("definition", &definition);
@@ -75,7 +76,7 @@ impl Backend for Builtin {
         let enabled = scope(ctx).enabled_dir();
         Ok(Plan::one_file(
             file,
-            0o644,
+            0o600,
             content,
             unit_keys(service).into_iter().map(|key| enabled.join(key)),
         ))

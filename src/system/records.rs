@@ -79,7 +79,8 @@ pub fn load(ctx: &Ctx, name: &str) -> Result<Option<Record>> {
 
 pub fn save(ctx: &Ctx, record: &Record) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(record).expect("plain data");
-    files::write_atomic(&record_path(ctx, &record.service.name), &bytes, 0o644)
+    // A record holds the whole definition, `env` values included: its owner's alone.
+    files::write_atomic(&record_path(ctx, &record.service.name), &bytes, 0o600)
 }
 
 pub fn remove(ctx: &Ctx, name: &str) -> Result<()> {
