@@ -69,6 +69,26 @@ pub trait Backend {
     /// Shows (or follows) the service's output; returns the exit code of the reader.
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32>;
 
+    /// Shows (or follows) the output of several services, each line prefixed with its
+    /// service. Files are read by svc-any; a manager that keeps output itself (the journal)
+    /// overrides this to ask it once for all of them.
+    fn logs_of_several(
+        &self,
+        ctx: &Ctx,
+        services: &[&Service],
+        options: LogOptions,
+    ) -> Result<i32> {
+        let sources: Vec<(String, std::path::PathBuf)> = services
+            .iter()
+            .flat_map(|s| {
+                self.log_files(ctx, s)
+                    .into_iter()
+                    .map(move |f| (s.name.clone(), f))
+            })
+            .collect();
+        crate::system::logfiles::show_prefixed(ctx, &sources, options)
+    }
+
     /// The files the service's output goes to (every instance), which `uninstall --purge`
     /// removes with their rotated copies; none where the manager keeps it (the journal).
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<std::path::PathBuf> {

@@ -312,6 +312,49 @@ impl Backend for Systemd {
         ctx.run_attached(&mut cmd)
     }
 
+    /// The journal names each line's unit: one `journalctl` for all of them.
+    fn logs_of_several(
+        &self,
+        ctx: &Ctx,
+        services: &[&Service],
+        options: LogOptions,
+    ) -> Result<i32> {
+        let in_files = services.iter().filter(|s| s.log.is_some()).count();
+        if in_files == services.len() {
+            let sources: Vec<(String, PathBuf)> = services
+                .iter()
+                .flat_map(|s| {
+                    self.log_files(ctx, s)
+                        .into_iter()
+                        .map(move |f| (s.name.clone(), f))
+                })
+                .collect();
+            return crate::system::logfiles::show_prefixed(ctx, &sources, options);
+        }
+        if in_files > 0 {
+            return Err(
+                bad("these services log to different places (the journal, and log.file)")
+                    .key("log.file")
+                    .hint("ask for the ones with log.file and the others in two commands")
+                    .into(),
+            );
+        }
+        let mut cmd = process::tool("journalctl")?;
+        if ctx.level == Level::User {
+            cmd.arg("--user");
+        }
+        cmd.args(["--no-pager", "--lines", &options.lines.to_string()]);
+        if options.follow {
+            cmd.arg("--follow");
+        }
+        for service in services {
+            for (_, unit) in unit_names(service) {
+                cmd.args(["--unit", &unit]);
+            }
+        }
+        ctx.run_attached(&mut cmd)
+    }
+
     fn render_group(
         &self,
         ctx: &Ctx,

@@ -1176,3 +1176,51 @@ fn other_users_can_neither_squat_the_runtime_dir_nor_command_the_supervisor() {
     );
     assert!(processes_matching("sleep 1031").is_empty());
 }
+
+/// `logs` of several services (or a group) prefixes each line with its service, and follows
+/// them all.
+#[test]
+fn logs_of_several_services_prefix_each_line() {
+    let scope = TestScope::new("logs-many");
+    for (name, word) in [("alpha", "from-alpha"), ("be", "from-be")] {
+        let def = scope.definition(
+            name,
+            &format!("exec = [\"/bin/sh\", \"-c\", \"echo {word}; exec sleep 1041\"]\n"),
+        );
+        scope.ok(&["install", name, "-f", &def, "--start", "--wait"]);
+    }
+    let out = scope.ok(&["logs", "alpha", "be", "-n", "5"]);
+    assert!(out.contains("alpha | from-alpha"), "{out}");
+    assert!(out.contains("be    | from-be"), "{out}");
+    let mut follower = scope
+        .cmd()
+        .args(["logs", "alpha", "be", "-f", "-n", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    // Append until the follower shows a line (it may not have opened the files yet at first).
+    let log = scope.state().join("logs/be.log");
+    let mut seen = None;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.is_none() && Instant::now() < deadline {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        writeln!(f, "appended later").unwrap();
+        seen = received.recv_timeout(Duration::from_millis(500)).ok();
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert_eq!(seen.as_deref(), Some("be    | appended later"));
+    scope.ok(&["uninstall", "alpha", "be"]);
+}

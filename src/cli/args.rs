@@ -144,10 +144,13 @@ pub enum Command {
         json: bool,
     },
     /// Show a service's output.
-    #[command(after_help = "Examples:\n  svc-any logs demo -f\n  svc-any logs demo -n 200")]
+    #[command(
+        after_help = "Examples:\n  svc-any logs demo -f\n  svc-any logs demo -n 200\n  svc-any logs openim -f   # every member, each line prefixed with its service"
+    )]
     Logs {
-        /// The service.
-        name: String,
+        /// Services (or groups); with several, each line starts with its service's name.
+        #[arg(required = true)]
+        names: Vec<String>,
         /// Keep following.
         #[arg(short, long)]
         follow: bool,

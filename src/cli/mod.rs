@@ -260,22 +260,23 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(status::exit_code(&statuses))
         }
         Command::Logs {
-            name,
+            names,
             follow,
             lines,
         } => {
-            check_names(std::slice::from_ref(name))?;
+            check_names(names)?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
-            let record = engine::installed(&ctx, std::slice::from_ref(name))?.remove(0);
-            backend.logs(
-                &ctx,
-                &record.service,
-                LogOptions {
-                    follow: *follow,
-                    lines: *lines,
-                    since: None,
-                },
-            )
+            let records = engine::installed(&ctx, names)?;
+            let options = LogOptions {
+                follow: *follow,
+                lines: *lines,
+                since: None,
+            };
+            if let [one] = records.as_slice() {
+                return backend.logs(&ctx, &one.service, options);
+            }
+            let services: Vec<&Service> = records.iter().map(|r| &r.service).collect();
+            backend.logs_of_several(&ctx, &services, options)
         }
         Command::Supervisor {
             foreground,

@@ -133,3 +133,52 @@ pub fn purge(file: &std::path::Path) -> Result<Vec<PathBuf>> {
     removed.sort();
     Ok(removed)
 }
+
+/// The last lines of several services' log files, each prefixed with its service (`web | ...`),
+/// then, with `follow`, what they write next, as it comes. A file that shrinks was rotated:
+/// it is read again from its start.
+pub fn show_prefixed(ctx: &Ctx, sources: &[(String, PathBuf)], options: LogOptions) -> Result<i32> {
+    use std::io::{Read, Seek, SeekFrom};
+    let width = sources.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let mut offsets: Vec<u64> = Vec::with_capacity(sources.len());
+    for (name, file) in sources {
+        let text = std::fs::read(file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        for line in &lines[lines.len().saturating_sub(options.lines)..] {
+            ctx.report.output(&format!("{name:<width$} | {line}"));
+        }
+        offsets.push(text.len() as u64);
+    }
+    if !options.follow {
+        return Ok(0);
+    }
+    let mut partial: Vec<Vec<u8>> = vec![Vec::new(); sources.len()];
+    loop {
+        for (i, (name, file)) in sources.iter().enumerate() {
+            let Ok(mut f) = std::fs::File::open(file) else {
+                continue;
+            };
+            let len = f.metadata().map_or(0, |m| m.len());
+            if len < offsets[i] {
+                offsets[i] = 0;
+                partial[i].clear();
+            }
+            if len == offsets[i] || f.seek(SeekFrom::Start(offsets[i])).is_err() {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            if f.read_to_end(&mut bytes).is_err() {
+                continue;
+            }
+            offsets[i] += bytes.len() as u64;
+            partial[i].extend_from_slice(&bytes);
+            while let Some(end) = partial[i].iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = partial[i].drain(..=end).collect();
+                let line = String::from_utf8_lossy(&line[..line.len() - 1]);
+                ctx.report.output(&format!("{name:<width$} | {line}"));
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
