@@ -13,6 +13,7 @@
 mod common;
 
 mod cycle;
+mod parity;
 
 use common::backend::{self, Backend};
 use common::backends;
@@ -31,6 +32,9 @@ macro_rules! scenarios {
     ($b:expr) => {
         live! { $b;
             lifecycle => cycle::lifecycle,
+            health_wait => parity::health_wait,
+            clean_stop => parity::clean_stop,
+            restart_table => parity::restart_table,
         }
     };
 }
