@@ -1,8 +1,8 @@
 //! What only systemd has, against real systemd 252 as PID 1 of a container: a user-level
 //! service run by a user's own manager, a changed definition applied with exactly one
-//! daemon-reload, and template units for instances, and arguments byte for
-//! byte. The life of a service is the conformance suite's (tests/conformance/), the same on
-//! every backend.
+//! daemon-reload, and template units for instances. The life of a service,
+//! the lifecycle table, fidelity and safety are the conformance suite's (tests/conformance/),
+//! the same on every backend.
 //!
 //! Each test boots its own container (tests/harness/box.sh) from a debootstrapped Debian tree,
 //! with the freshly built svc-any bound in at /usr/local/bin/svc-any and tests/fixtures at
@@ -15,32 +15,8 @@ use std::time::Duration;
 use common::backends::systemd::{prop, reload_count};
 use common::container::{enabled, Container};
 use common::host::Host;
-use common::probe::{self, SHARE};
+use common::probe::SHARE;
 use common::text;
-
-#[test]
-fn arguments_and_environment_arrive_byte_for_byte() {
-    if !enabled("arguments_and_environment_arrive_byte_for_byte") {
-        return;
-    }
-    let c = Container::boot("systemd", "argv");
-    let adversarial = probe::adversarial();
-    let extra = toml::toml! { working_dir = "/tmp"
-    [limits]
-    nofile = 4242 };
-    probe::put_definition(
-        &c,
-        "probe",
-        &adversarial.probe_definition("/run/probe.json", extra),
-    );
-    c.svc_any_ok(&["install", "probe", "--start", "--wait"]);
-    assert!(c.wait_for(Duration::from_secs(10), "test -s /run/probe.json"));
-    let record = probe::record(&c, "/run/probe.json");
-    adversarial.check("systemd", &record);
-    assert_eq!(probe::bytes(&record["cwd"]), b"/tmp");
-    assert_eq!(record["nofile"], 4242);
-    assert!(c.svc_any(&["uninstall", "probe"]).status.success());
-}
 
 #[test]
 fn user_level_service_for_a_non_root_user() {

@@ -13,6 +13,7 @@
 mod common;
 
 mod cycle;
+mod fidelity;
 mod parity;
 
 use common::backend::{self, Backend};
@@ -35,6 +36,8 @@ macro_rules! scenarios {
             health_wait => parity::health_wait,
             clean_stop => parity::clean_stop,
             restart_table => parity::restart_table,
+            probe => fidelity::probe,
+            generated => fidelity::generated,
         }
     };
 }
