@@ -15,6 +15,7 @@ mod common;
 mod cycle;
 mod fidelity;
 mod parity;
+mod safety;
 
 use common::backend::{self, Backend};
 use common::backends;
@@ -38,6 +39,8 @@ macro_rules! scenarios {
             restart_table => parity::restart_table,
             probe => fidelity::probe,
             generated => fidelity::generated,
+            privilege => safety::privilege,
+            flapper => safety::flapper,
         }
     };
 }
