@@ -1,6 +1,6 @@
 //! What only systemd has, against real systemd 252 as PID 1 of a container: a user-level
 //! service run by a user's own manager, a changed definition applied with exactly one
-//! daemon-reload, and template units for instances. The life of a service,
+//! daemon-reload, template units for instances, and a group as a target. The life of a service,
 //! the lifecycle table, fidelity and safety are the conformance suite's (tests/conformance/),
 //! the same on every backend.
 //!
@@ -180,3 +180,26 @@ fn changes_failures_and_instances_on_real_systemd() {
     assert!(!h.succeeds("pgrep -f '[h]ttp.server'"));
 }
 
+#[test]
+fn a_group_is_a_target_that_stops_and_starts_every_member() {
+    if !enabled("a_group_is_a_target_that_stops_and_starts_every_member") {
+        return;
+    }
+    let h = Host::Box(Container::boot("systemd", "target"));
+    let file = h.define("openim", include_str!("../examples/openim/svc-any.toml"));
+    h.ok(&["install", "-f", &file, "--start", "--wait=90"]);
+    // Stopping the target stops every member (PartOf=).
+    h.sh_out("systemctl stop openim.target");
+    assert!(h.wait_for(
+        Duration::from_secs(20),
+        "! systemctl is-active --quiet rpc-user api gateway push msg-transfer@1 msg-transfer@4"
+    ));
+    h.sh_out("systemctl start openim.target");
+    assert!(h.wait_for(
+        Duration::from_secs(20),
+        "systemctl is-active --quiet rpc-user rpc-msg api gateway push msg-transfer@1 msg-transfer@2 msg-transfer@3 msg-transfer@4"
+    ));
+    h.ok(&["stop", "openim"]);
+    h.ok(&["uninstall", "openim"]);
+    assert!(h.succeeds("! test -e /etc/systemd/system/openim.target"));
+}

@@ -14,6 +14,7 @@ mod common;
 
 mod cycle;
 mod fidelity;
+mod group;
 mod parity;
 mod safety;
 
@@ -41,6 +42,7 @@ macro_rules! scenarios {
             generated => fidelity::generated,
             privilege => safety::privilege,
             flapper => safety::flapper,
+            group => group::openim,
         }
     };
 }
