@@ -12,6 +12,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bad_input;
+mod crash;
 mod cycle;
 mod fidelity;
 mod group;
@@ -44,6 +46,10 @@ macro_rules! scenarios {
             flapper => safety::flapper,
             group => group::openim,
         }
+        offline! { $b;
+            bad_input => bad_input::refused,
+            crash_points => crash::converge,
+        }
     };
 }
 
@@ -56,9 +62,21 @@ macro_rules! live {
     )*};
 }
 
+/// Scenarios on `install --root` trees: no manager runs, nothing to boot.
+macro_rules! offline {
+    ($b:expr; $($test:ident => $scenario:path,)*) => {$(
+        #[test]
+        fn $test() {
+            $scenario($b)
+        }
+    )*};
+}
+
 /// The table: `module => adapter`, one row per backend; the module names its tests.
 macro_rules! backends {
     ($($module:ident => $adapter:expr,)*) => {
+        /// Every row, for the scenarios that look across backends.
+        const BACKENDS: &[&dyn Backend] = &[$(&$adapter),*];
         $(mod $module {
             use super::*;
             scenarios!(&$adapter);
