@@ -1,6 +1,9 @@
-//! The builtin supervisor on this machine, where no init system runs and it is the default:
-//! real processes, real signals, real sockets. Each test has its own scope (directories and
-//! supervisor), so they run side by side.
+//! What only the builtin supervisor has, on this machine, where no init system runs and it is
+//! the default: backoff in a crash loop, log rotation, recovery after its own death, user
+//! scopes, PID 1 of a PID namespace, stop escalation. Real processes, real signals, real
+//! sockets; each test has its own scope (directories and supervisor), so they run side by side.
+//! What every backend does (a service's life, the lifecycle table, fidelity, safety) is the
+//! conformance suite's (tests/conformance/).
 
 mod common;
 
@@ -13,111 +16,6 @@ fn http_server(port: u16, extra: &str) -> String {
     format!(
         "exec = [\"/usr/bin/python3\", \"-m\", \"http.server\", \"{port}\", \"--bind\", \"127.0.0.1\", \"--directory\", \"/tmp\"]\nenv = {{ PYTHONUNBUFFERED = \"1\" }}\n{extra}"
     )
-}
-
-fn pid_of(scope: &TestScope, name: &str) -> Option<u64> {
-    scope.field(name, "pid").as_u64()
-}
-
-#[test]
-fn builtin_is_the_default_where_no_init_runs() {
-    let scope = TestScope::new("default");
-    let out = scope.ok(&["detect", "--explain"]);
-    assert!(out.contains("=> builtin"), "{out}");
-}
-
-#[test]
-fn http_server_lifecycle_under_the_builtin_supervisor() {
-    let scope = TestScope::new("life");
-    let def = scope.definition(
-        "web",
-        &http_server(
-            18101,
-            "restart_delay = \"300ms\"\n[health]\ntcp = \"127.0.0.1:18101\"\n",
-        ),
-    );
-    let out = scope.ok(&["install", "web", "-f", &def, "--start", "--wait"]);
-    assert!(out.contains("web is healthy"), "{out}");
-    assert!(listening(18101));
-    let supervisor = scope
-        .supervisor_pid()
-        .expect("a supervisor runs for the scope");
-
-    let (code, json) = scope.status("web");
-    assert_eq!(code, 0);
-    let s = &json["services"][0];
-    assert_eq!(s["state"], "running");
-    assert_eq!(s["backend"], "builtin");
-    assert_eq!(s["enabled"], true);
-    let pid = s["pid"].as_u64().unwrap();
-    assert_eq!(
-        std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-            .unwrap()
-            .replace('\0', " ")
-            .trim(),
-        "/usr/bin/python3 -m http.server 18101 --bind 127.0.0.1 --directory /tmp"
-    );
-
-    // kill -9: back after restart_delay (300 ms), not before, and not much later
-    let killed = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || pid_of(&scope, "web")
-            .is_some_and(|p| p != pid)),
-        "not restarted"
-    );
-    let took = killed.elapsed();
-    assert!(
-        took >= Duration::from_millis(300),
-        "restarted after {took:?}, before restart_delay"
-    );
-    assert!(
-        took < Duration::from_millis(300 + 700),
-        "restarted after {took:?}"
-    );
-    assert!(eventually(Duration::from_secs(5), || listening(18101)));
-    assert_eq!(scope.field("web", "restarts"), 1);
-    assert_eq!(scope.field("web", "last_exit")["signal"], "KILL");
-
-    // stop: LSB 3, the port is closed, the process is gone
-    let new_pid = pid_of(&scope, "web").unwrap();
-    scope.ok(&["stop", "web"]);
-    assert_eq!(scope.run(&["status", "web"]).status.code(), Some(3));
-    assert!(!listening(18101));
-    assert!(!std::path::Path::new(&format!("/proc/{new_pid}")).exists());
-    assert_eq!(
-        scope.field("web", "last_exit")["signal"],
-        "TERM",
-        "stopped by its stop signal: a clean stop"
-    );
-
-    // restart and logs
-    scope.ok(&["start", "web", "--wait"]);
-    let before = pid_of(&scope, "web").unwrap();
-    scope.ok(&["restart", "web", "--wait"]);
-    assert_ne!(pid_of(&scope, "web").unwrap(), before);
-    let logs = scope.ok(&["logs", "web", "-n", "50"]);
-    assert!(
-        logs.contains("Serving HTTP on 127.0.0.1 port 18101"),
-        "{logs}"
-    );
-
-    // uninstall: no process, no definition, and the idle supervisor leaves with its files
-    scope.ok(&["uninstall", "web"]);
-    assert!(!listening(18101));
-    assert!(!scope.state().join("builtin/web.toml").exists());
-    assert!(!scope.state().join("builtin/enabled/web").exists());
-    assert!(eventually(
-        Duration::from_secs(5),
-        || !std::path::Path::new(&format!("/proc/{supervisor}")).exists()
-            || std::fs::read_to_string(format!("/proc/{supervisor}/stat"))
-                .is_ok_and(|s| s.contains(") Z "))
-    ));
-    assert!(!scope.runtime().exists(), "runtime files left behind");
 }
 
 #[test]

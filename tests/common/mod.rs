@@ -1,9 +1,13 @@
 //! Helpers shared by the behaviour tests: run the real binary, make scratch trees, boot
-//! containers.
+//! containers; for the conformance suite (tests/conformance/), where a scenario runs (host.rs)
+//! and each backend's adapter (backend.rs, backends/).
 #![allow(dead_code)]
 
+pub mod backend;
+pub mod backends;
 pub mod container;
 pub mod generate;
+pub mod host;
 pub mod probe;
 pub mod scope;
 

@@ -77,11 +77,6 @@ impl Adversarial {
         def
     }
 
-    /// A definition that runs the probe, recording to `record`, plus the `extra` keys.
-    pub fn probe_definition(&self, record: &str, extra: toml::Table) -> String {
-        toml::to_string(&self.probe_table(&format!("{SHARE}/probe.py"), record, extra)).unwrap()
-    }
-
     /// How many values a record is compared on.
     pub fn values(&self) -> usize {
         self.args.len() + self.env.len() + usize::from(self.working_dir.is_some())
@@ -200,16 +195,6 @@ pub fn bytes(v: &serde_json::Value) -> Vec<u8> {
         .iter()
         .map(|b| b.as_u64().unwrap() as u8)
         .collect()
-}
-
-/// Writes `/etc/svc-any/NAME.toml` inside the container.
-pub fn put_definition(c: &Container, name: &str, toml: &str) {
-    c.write_files(&[(format!("/etc/svc-any/{name}.toml"), toml.to_string())]);
-}
-
-/// Reads the probe's record from inside the container.
-pub fn record(c: &Container, path: &str) -> serde_json::Value {
-    serde_json::from_str(&c.sh_out(&format!("cat '{path}'"))).unwrap()
 }
 
 /// Every probe record in `dir` inside the container (`NAME.json`), by NAME, in one call.

@@ -6,7 +6,8 @@
 #   box.sh up PROFILE [--keep]        boot (fresh state unless --keep), wait until the init is up
 #   box.sh exec PROFILE CMD [ARG...]  run CMD inside; stdio and exit code pass through (125: not running)
 #   box.sh reboot PROFILE             clean shutdown, then boot again with the state kept
-#   box.sh down PROFILE               clean shutdown (SIGKILL after 20 s) and cleanup; idempotent
+#   box.sh down PROFILE [--kill]      clean shutdown (SIGKILL after 20 s; --kill: at once) and
+#                                     cleanup; idempotent
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
 # PROFILE: systemd sysv openrc. Environment:
@@ -213,7 +214,8 @@ in_box() { nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@
 
 cg_pids() { [ ${#CG[@]} -eq 0 ] || find "${CG[@]}" -name cgroup.procs -exec cat {} + 2>/dev/null; }
 
-# The init's own shutdown, then SIGKILL for whatever is left in the container's
+# The init's own shutdown (unless KILL is set: a test's container, whose disk the
+# next boot discards anyway), then SIGKILL for whatever is left in the container's
 # cgroups (its PID 1 takes the whole PID namespace along, nspawn is there too),
 # then remove what a boot creates except upper/ and the log. Safe when nothing runs.
 stop_box() {
@@ -222,8 +224,10 @@ stop_box() {
         # the image lock nspawn keeps for the overlay's root (by device:inode)
         # stays behind in /run if nspawn gets killed
         lock=$(nsenter -t "$N" -m stat -c %d:%i "$RUN.merged" 2>/dev/null)
-        timeout "$HALT_TIMEOUT" nsenter -t "$L" -a env -i PATH="$IN_PATH" "${P_HALT[@]}" >/dev/null 2>&1
-        while alive "$N" && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
+        if [ -z "${KILL:-}" ]; then
+            timeout "$HALT_TIMEOUT" nsenter -t "$L" -a env -i PATH="$IN_PATH" "${P_HALT[@]}" >/dev/null 2>&1
+            while alive "$N" && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
+        fi
     fi
     for ((i = 0; i < 50; i++)); do
         mapfile -t pids < <(cg_pids)
@@ -331,6 +335,7 @@ exec)
     exec nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@" ;;
 down)
     profile "$1"
+    case ${2:-} in --kill) KILL=1 ;; '') ;; *) usage ;; esac
     stop_box ;;
 leader)
     profile "$1"

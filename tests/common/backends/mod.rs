@@ -1,0 +1,7 @@
+//! The adapters: one file per backend, each all that the conformance scenarios need to know
+//! of it (tests/common/backend.rs says what that is).
+
+pub mod builtin;
+pub mod openrc;
+pub mod systemd;
+pub mod sysv;
