@@ -310,7 +310,8 @@ impl Host {
                 // A reboot empties the runtime directory; with no init, what boots the
                 // supervisor is the @reboot line the README gives: `supervisor --boot`.
                 let _ = std::fs::remove_dir_all(s.runtime());
-                s.cmd()
+                let mut boot = s
+                    .cmd()
                     .arg("supervisor")
                     .arg("--boot")
                     .arg("--state-dir")
@@ -322,6 +323,8 @@ impl Host {
                     .stderr(std::process::Stdio::null())
                     .spawn()
                     .expect("svc-any supervisor --boot runs");
+                // It runs until its services are gone; reap it then, whenever that is.
+                std::thread::spawn(move || boot.wait());
             }
         }
     }
