@@ -64,7 +64,10 @@ pub fn uninstall(
             ctx.say(format!("stopped {}", s.name));
         }
     }
-    for r in &records {
+    for listed in &records {
+        // Read again: an earlier one of this batch may have handed it a directory.
+        let fresh = records::load(ctx, &listed.service.name)?;
+        let r = fresh.as_ref().unwrap_or(listed);
         backend.disable(ctx, &r.service, &r.enable_links)?;
         remove_links(ctx, &r.links, LinkKind::Install)?;
         crashpoint::reached("uninstall:links-removed");
@@ -76,7 +79,11 @@ pub fn uninstall(
         // Deepest first: a directory holds the ones below it.
         dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
         for dir in dirs {
-            files::remove_dir_if_empty(&ctx.on_target(&dir));
+            let on_target = ctx.on_target(&dir);
+            files::remove_dir_if_empty(&on_target);
+            if on_target.is_dir() {
+                hand_over_dir(ctx, &r.service.name, &dir)?;
+            }
         }
         records::clear_failure(ctx, &r.service.name)?;
         if purge {
@@ -94,6 +101,23 @@ pub fn uninstall(
     if ctx.live {
         backend.reload_manager(ctx)?;
         ctx.say(format!("reloaded {}", backend.name()));
+    }
+    Ok(())
+}
+
+/// A directory svc-any created for `leaving` still holds another service's files (Debian's
+/// OpenRC has no /etc/conf.d until svc-any makes one): the service whose files are there now
+/// records it, so the last one out removes it.
+fn hand_over_dir(ctx: &Ctx, leaving: &str, dir: &std::path::Path) -> Result<()> {
+    for mut other in records::all(ctx)? {
+        if other.service.name != leaving
+            && other.files.iter().any(|f| f.starts_with(dir))
+            && !other.dirs.iter().any(|d| d == dir)
+        {
+            other.dirs.push(dir.to_path_buf());
+            records::save(ctx, &other)?;
+            return Ok(());
+        }
     }
     Ok(())
 }

@@ -307,11 +307,10 @@ pub fn lifecycle(h: &Host, b: &dyn Backend) {
 }
 
 /// Found by `openrc::lifecycle`: Debian's OpenRC has no /etc/conf.d, and the install that makes
-/// it records it as its own; a later service's install finds it and keeps it. Uninstalled in
-/// one command (any order: svc-any takes install order), the maker goes first and leaves the
-/// directory to the other, which keeps what it found. Remove the `ignore` with the fix.
+/// it records it as its own; a later service's install finds it and keeps it. The maker,
+/// uninstalled first while the other's file is still there, hands the directory over to the
+/// other's record, so it goes with the last service.
 #[test]
-#[ignore = "svc-any bug: a directory made for one of several services outlives them all"]
 fn openrc_a_directory_made_for_two_services_goes_with_the_last() {
     use crate::common::backends::openrc::Openrc;
     let b = &Openrc;
