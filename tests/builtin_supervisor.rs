@@ -1122,3 +1122,38 @@ fn logs_of_several_services_prefix_each_line() {
     assert_eq!(seen.as_deref(), Some("be    | appended later"));
     scope.ok(&["uninstall", "alpha", "be"]);
 }
+
+/// A health check answered by another program on the same port does not make the service
+/// healthy; `--wait` says who answered.
+#[test]
+fn a_health_check_counts_only_when_the_service_itself_answers() {
+    let scope = TestScope::new("squatter");
+    let squatter = std::net::TcpListener::bind("127.0.0.1:18151").unwrap();
+    let def = scope.definition(
+        "late",
+        "exec = [\"/bin/sleep\", \"1051\"]\n[health]\ntcp = \"127.0.0.1:18151\"\n",
+    );
+    let out = scope.run(&["install", "late", "-f", &def, "--start", "--wait=2"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "healthy on someone else's port: {}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("answered by pid {}", std::process::id()))
+            && stderr.contains("not one of the service's processes"),
+        "{stderr}"
+    );
+    drop(squatter);
+
+    // The service's own listener (here a child of its shell) does count.
+    let def = scope.definition(
+        "own",
+        "exec = [\"/bin/sh\", \"-c\", \"python3 -m http.server 18152 --bind 127.0.0.1; exit 1\"]\n[health]\ntcp = \"127.0.0.1:18152\"\n",
+    );
+    let out = scope.run(&["install", "own", "-f", &def, "--start", "--wait=20"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    scope.ok(&["uninstall", "late", "own"]);
+}

@@ -10,6 +10,7 @@ use crate::model::status::{ServiceStatus, State};
 use crate::system::health;
 use crate::system::host::Ctx;
 use crate::system::logfiles::LogMark;
+use crate::system::processes;
 use crate::system::records;
 
 pub const SETTLE: Duration = Duration::from_secs(1);
@@ -34,6 +35,7 @@ pub fn wait_ready(
     let mut stable_since: Option<(Vec<Option<u32>>, Instant)> = None;
     let mut ended: Option<String> = None;
     let mut first_seen = FirstSeen::default();
+    let mut squatter: Option<String> = None;
     let finished = health::wait_until(timeout, || {
         let Ok(statuses) = backend.status(ctx, &[service]) else {
             return false;
@@ -74,7 +76,19 @@ pub fn wait_ready(
                 &format!("running; health check {}", h.check),
                 started.elapsed(),
             );
-            return health::probe(&h.check);
+            if !health::probe(&h.check) {
+                return false;
+            }
+            // Something answered; it counts only if it is the service itself, not another
+            // program already on that port.
+            let pids: Vec<u32> = statuses.iter().filter_map(|s| s.pid).collect();
+            match answered_by_someone_else(&h.check, &pids) {
+                Some(other) => {
+                    squatter = Some(other);
+                    return false;
+                }
+                None => return true,
+            }
         }
         ctx.report.waiting(
             &service.name,
@@ -110,8 +124,12 @@ pub fn wait_ready(
         }
         (_, Some(ended)) => format!("ended before it became ready ({ended})"),
         (false, None) => format!(
-            "did not become ready within {}",
-            humantime::format_duration(timeout)
+            "did not become ready within {}{}",
+            humantime::format_duration(timeout),
+            squatter
+                .as_ref()
+                .map(|who| format!(" (its health check was answered by {who})"))
+                .unwrap_or_default()
         ),
     };
     ctx.warn(format!("{} {why}; its last log lines:", service.name));
@@ -135,6 +153,29 @@ pub fn wait_ready(
     }
     let _ = backend.control(ctx, Verb::Stop, &[service]);
     bail!("{} {why}; stopped it", service.name)
+}
+
+/// Who answers the check, when it is someone other than the service's processes (`pids`, and
+/// their descendants): "pid 123 (nginx), which is not web's". `None` when it is the service,
+/// or when nobody can tell (a remote address, a listener this user may not see).
+fn answered_by_someone_else(
+    check: &crate::model::spec::HealthCheck,
+    pids: &[u32],
+) -> Option<String> {
+    let port = health::local_port(check)?;
+    let owners = health::listeners(port);
+    if owners.is_empty() || pids.is_empty() {
+        return None;
+    }
+    let ours = |owner: &u32| pids.iter().any(|p| processes::descends_from(*owner, *p));
+    if owners.iter().any(ours) {
+        return None;
+    }
+    let owner = owners[0];
+    Some(format!(
+        "pid {owner} ({}) on port {port}, which is not one of the service's processes",
+        processes::command_name(owner)
+    ))
 }
 
 fn epoch_secs() -> u64 {

@@ -28,6 +28,78 @@ pub fn probe(check: &HealthCheck) -> bool {
     }
 }
 
+/// The local TCP port a tcp or http check connects to, when it names this machine (a loopback
+/// or wildcard-reachable address): then who listens there can be asked.
+pub fn local_port(check: &HealthCheck) -> Option<u16> {
+    let (host, port) = match check {
+        HealthCheck::Tcp(target) => parse_tcp_target(target).ok()?,
+        HealthCheck::Http(url) => {
+            let (host, port, _) = parse_http_url(url).ok()?;
+            (host, port)
+        }
+        HealthCheck::Exec(_) => return None,
+    };
+    let addr = resolve(&host, port)?;
+    let local = addr.ip().is_loopback()
+        || addr.ip().is_unspecified()
+        || std::net::TcpListener::bind((addr.ip(), 0)).is_ok();
+    local.then_some(port)
+}
+
+/// The processes listening on TCP `port` (IPv4 or IPv6), from the kernel's socket tables and
+/// each process's descriptors. Empty when the socket's owner cannot be seen (another user's
+/// process, as a non-root caller).
+pub fn listeners(port: u16) -> Vec<u32> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is field 10.
+            let listening = f.get(3) == Some(&"0A");
+            let on_port = f
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok())
+                == Some(port);
+            if listening && on_port {
+                if let Some(inode) = f.get(9).filter(|i| **i != "0") {
+                    inodes.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let mut owners = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return owners;
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+        });
+        if holds {
+            owners.push(pid);
+        }
+    }
+    owners
+}
+
 /// Runs a check program; one that has not exited within `limit` is killed and counts as a
 /// failure. Without the limit a hung check would hold `--wait` past its own timeout forever.
 fn exec_ok(argv: &[String], limit: Duration) -> bool {
