@@ -740,7 +740,26 @@ fn install_warns_and_start_refuses_what_cannot_start() {
             "the refusal names the file: {refusal}"
         );
     }
-    scope.ok(&["uninstall", "gone", "noexec", "nodir", "noenv"]);
+    // requires naming a service svc-any never installed.
+    let def = scope.definition(
+        "lonely",
+        "exec = [\"/bin/sleep\", \"1000\"]\nrequires = [\"ghost\"]\n",
+    );
+    let installed = scope.run(&["install", "lonely", "-f", &def]);
+    assert!(installed.status.success());
+    assert!(
+        text(&installed.stderr).contains("`requires[0]`: `ghost` is required"),
+        "{}",
+        text(&installed.stderr)
+    );
+    let started = scope.run(&["start", "lonely"]);
+    assert_eq!(started.status.code(), Some(2));
+    assert!(
+        text(&started.stderr).contains("install ghost first"),
+        "{}",
+        text(&started.stderr)
+    );
+    scope.ok(&["uninstall", "gone", "noexec", "nodir", "noenv", "lonely"]);
 }
 
 /// `--wait` means something on every verb that takes it: `stop --wait=SECS` gives a service

@@ -77,7 +77,11 @@ pub(super) fn start_and_wait(
 ) -> Result<()> {
     let order = spec::dependency_order(services);
     for s in &order {
-        if let Some(problem) = super::preflight::missing(ctx, s).into_iter().next() {
+        let alongside: Vec<&str> = order.iter().map(|o| o.name.as_str()).collect();
+        if let Some(problem) = super::preflight::missing(ctx, s, &alongside)
+            .into_iter()
+            .next()
+        {
             let at = s
                 .source
                 .as_ref()

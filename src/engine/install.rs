@@ -167,8 +167,9 @@ pub fn install(
 ) -> Result<()> {
     let plans = prepare(ctx, backend, services, opts.force)?;
     // Only a warning: a package may bring the program later, an image tree may lack it yet.
+    let alongside: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     for service in services {
-        for problem in super::preflight::missing(ctx, service) {
+        for problem in super::preflight::missing(ctx, service, &alongside) {
             ctx.warn(format!("warning: {}: {problem}", service.name));
         }
     }

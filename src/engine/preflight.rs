@@ -10,8 +10,27 @@ use crate::model::spec::Service;
 use crate::system::host::Ctx;
 
 /// What is missing for `service` (every instance) on the target, as bad input naming the key.
-pub fn missing(ctx: &Ctx, service: &Service) -> Vec<BadInput> {
+/// `alongside` are the services installed or started with it, which `requires` may name.
+pub fn missing(ctx: &Ctx, service: &Service, alongside: &[&str]) -> Vec<BadInput> {
     let mut problems = Vec::new();
+    for (i, dep) in service.requires.iter().enumerate() {
+        if let Some(name) = dep.service() {
+            let known = alongside.contains(&name)
+                || crate::system::records::load(ctx, name)
+                    .ok()
+                    .flatten()
+                    .is_some();
+            if !known {
+                problems.push(
+                    bad(format!(
+                        "`{name}` is required, but svc-any has not installed it here"
+                    ))
+                    .key(format!("requires[{i}]"))
+                    .hint(format!("install {name} first, or remove it from requires")),
+                );
+            }
+        }
+    }
     for instance in service.instance_names() {
         let s = service.for_instance(instance);
         let program = ctx.on_target(std::path::Path::new(&s.exec[0]));
