@@ -128,6 +128,9 @@ pub struct Service {
     pub launchd_label_prefix: Option<String>,
     /// The file it was read from, for the marker line; `None` for the quick form.
     pub source: Option<PathBuf>,
+    /// `[export]`: what only a container needs (`svc-any export`); every backend ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<crate::model::export::Export>,
 }
 
 /// The placeholder replaced by the instance name in every string of an instanced service.
@@ -222,6 +225,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "instances",
     "level",
     "launchd",
+    "export",
 ];
 
 type S<T> = Spanned<T>;
@@ -254,6 +258,7 @@ struct RawService {
     instances: Option<S<Vec<S<String>>>>,
     level: Option<S<String>>,
     launchd: Option<RawLaunchd>,
+    export: Option<crate::model::export::RawExport>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -837,6 +842,11 @@ fn validate(
         }
     };
 
+    let export = match raw.export.map(|e| e.validate()).transpose() {
+        Ok(export) => export,
+        Err(e) => return Err(src.error(e.span, &e.key, e.message).hint(e.hint)),
+    };
+
     let service = Service {
         name,
         description,
@@ -865,6 +875,7 @@ fn validate(
         groups: Vec::new(),
         launchd_label_prefix,
         source: src.path.clone(),
+        export,
     };
     check_placeholders(&service)?;
     Ok(service)
