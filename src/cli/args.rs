@@ -122,6 +122,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the services as Kubernetes manifests or a compose file. Changes nothing; needs no root.
+    Export {
+        /// kubernetes or compose.
+        #[arg(value_enum)]
+        target: ExportTarget,
+        /// Services or groups to export (all in the file, when none are named).
+        names: Vec<String>,
+        /// Definition file (else ./NAME.toml, ./svc-any.toml, /etc/svc-any/NAME.toml).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Write DIR/kubernetes.yaml or DIR/compose.yaml instead of printing.
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
     /// Run the builtin supervisor (the CLI starts it on demand; a container may run it as PID 1).
     Supervisor {
         /// Stay attached: log to stderr, keep running with no services (a container's PID 1).
@@ -135,6 +149,13 @@ pub enum Command {
         #[arg(long, hide = true, value_name = "FD")]
         ready_fd: Option<i32>,
     },
+}
+
+/// What `export` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportTarget {
+    Kubernetes,
+    Compose,
 }
 
 /// Where a definition comes from: a name, a file, or the quick form after `--`.

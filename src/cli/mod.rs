@@ -4,6 +4,7 @@
 
 mod args;
 mod definitions;
+mod export;
 mod resolve;
 
 use std::path::PathBuf;
@@ -195,6 +196,12 @@ fn run(cli: Cli) -> Result<i32> {
                 },
             )
         }
+        Command::Export {
+            target,
+            names,
+            file,
+            output,
+        } => export::run(*target, names, file.as_deref(), output.as_deref()),
         Command::Supervisor {
             foreground,
             state_dir,
