@@ -586,7 +586,8 @@ fn service_objects(s: &Service, ctx: &Ctx, notes: &mut Notes) -> Result<Vec<Node
         }
         container = container.put_opt("resources", resources(s));
         if let (Some(p), Some(h)) = (probe(s), &s.health) {
-            let timeout: i64 = if matches!(p, Probe::Exec(_)) { 2 } else { 1 };
+            // svc-any's own checks give a program 2 s; the same for every kind of probe.
+            let timeout: i64 = 2;
             container.push(
                 "startupProbe",
                 handler(&p)
