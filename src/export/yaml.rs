@@ -243,7 +243,7 @@ mod tests {
         let text = to_string(&[doc]);
         assert_eq!(
             text,
-            "a: \"no\"\nb: \"line\\Lsep\\N\\x9B\"\nn: 3\n\"on\": true\ne: []\n"
+            "a: \"no\"\nb: \"line\\Lsep\\N\\x9B\"\n\"n\": 3\n\"on\": true\ne: []\n"
         );
     }
 
