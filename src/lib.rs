@@ -10,6 +10,7 @@
 //! | [`supervisor`] | svc-any's own supervisor, for hosts with no init system and for SysV |
 //! | [`backends`] | one module per init system behind one trait |
 //! | [`engine`] | install, uninstall, control, wait and status, the same for every backend |
+//! | [`export`] | the same definition as Kubernetes manifests or a compose file (engine level) |
 //! | [`manager`] | the library's face: [`Manager`] detects the host's init and drives the engine |
 //! | [`cli`] | the command line: parse, resolve, run |
 //!
@@ -28,6 +29,8 @@ pub mod supervisor;
 pub mod backends;
 
 pub mod engine;
+
+pub mod export;
 
 pub mod manager;
 

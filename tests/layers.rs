@@ -11,6 +11,7 @@ const LAYERS: &[&str] = &[
     "supervisor",
     "backends",
     "engine",
+    "export",
     "manager",
     "cli",
 ];

@@ -182,6 +182,23 @@ pub enum Command {
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  svc-any man > /usr/local/share/man/man1/svc-any.1")]
     Man,
+    /// Print the services as Kubernetes manifests or a compose file. Changes nothing; needs no root.
+    #[command(
+        after_help = "Examples:\n  svc-any export kubernetes -f svc-any.toml openim -o k8s/\n  svc-any export compose -f svc-any.toml > compose.yaml"
+    )]
+    Export {
+        /// kubernetes or compose.
+        #[arg(value_enum)]
+        target: ExportTarget,
+        /// Services or groups to export (all in the file, when none are named).
+        names: Vec<String>,
+        /// Definition file (else ./NAME.toml, ./svc-any.toml, /etc/svc-any/NAME.toml).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Write DIR/kubernetes.yaml or DIR/compose.yaml instead of printing.
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
     /// Run the builtin supervisor (the CLI starts it on demand; a container may run it as PID 1).
     #[command(
         after_help = "Examples:\n  svc-any supervisor --foreground        # a container's entrypoint\n  @reboot svc-any supervisor --boot      # a crontab line, on a host with no init"
@@ -203,6 +220,13 @@ pub enum Command {
         #[arg(long, hide = true, value_name = "FD")]
         ready_fd: Option<i32>,
     },
+}
+
+/// What `export` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportTarget {
+    Kubernetes,
+    Compose,
 }
 
 /// Where a definition comes from: a name, a file, or the quick form after `--`.

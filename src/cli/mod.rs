@@ -4,6 +4,7 @@
 
 mod args;
 mod definitions;
+mod export;
 mod resolve;
 
 use std::path::PathBuf;
@@ -278,6 +279,12 @@ fn run(cli: Cli) -> Result<i32> {
             let services: Vec<&Service> = records.iter().map(|r| &r.service).collect();
             backend.logs_of_several(&ctx, &services, options)
         }
+        Command::Export {
+            target,
+            names,
+            file,
+            output,
+        } => export::run(*target, names, file.as_deref(), output.as_deref()),
         Command::Supervisor {
             foreground,
             boot,

@@ -4,6 +4,7 @@
 
 pub mod duration;
 pub mod error;
+pub mod export;
 pub mod signal;
 pub mod spec;
 pub mod status;

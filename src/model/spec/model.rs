@@ -134,6 +134,9 @@ pub struct Service {
     pub launchd_label_prefix: Option<String>,
     /// The file it was read from, for the marker line; `None` for the quick form.
     pub source: Option<PathBuf>,
+    /// `[export]`: what only a container needs (`svc-any export`); every backend ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<crate::model::export::Export>,
 }
 
 /// The placeholder replaced by the instance name in every string of an instanced service.

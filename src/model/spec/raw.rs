@@ -39,6 +39,7 @@ pub(super) struct RawService {
     pub(super) instances: Option<S<Vec<S<String>>>>,
     pub(super) level: Option<S<String>>,
     pub(super) launchd: Option<RawLaunchd>,
+    pub(super) export: Option<crate::model::export::RawExport>,
 }
 
 #[derive(Debug, Deserialize)]

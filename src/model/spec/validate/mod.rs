@@ -58,6 +58,10 @@ pub(super) fn validate(
     };
     let instances = names::instances(src, &raw.instances, &name)?;
     let launchd_label_prefix = names::label_prefix(src, &raw.launchd)?;
+    let export = match raw.export.map(|e| e.validate()).transpose() {
+        Ok(export) => export,
+        Err(e) => return Err(src.error(e.span, &e.key, e.message).hint(e.hint)),
+    };
 
     let service = Service {
         name,
@@ -87,6 +91,7 @@ pub(super) fn validate(
         groups: Vec::new(),
         launchd_label_prefix,
         source: src.path.clone(),
+        export,
     };
     names::check_placeholders(&service)?;
     Ok(service)
