@@ -5,6 +5,7 @@
 //! health checks, lives once in `src/` and is the same for every backend.
 
 pub mod builtin;
+pub mod carried;
 pub mod launchd;
 pub mod openrc;
 pub mod systemd;

@@ -1,6 +1,7 @@
 //! Raw values to typed ones (durations, signals, paths), one group of keys per file. The order
 //! of the checks below is the order of the complaints a user sees: the first one wins.
 
+mod daemon;
 mod dependencies;
 mod health;
 mod lifecycle;
@@ -17,6 +18,7 @@ use super::model::Service;
 use super::parse::ParseOptions;
 use super::raw::{RawService, S};
 
+pub use daemon::check_references;
 pub use health::{parse_http_url, parse_tcp_target};
 pub use names::check_name;
 pub use process::{check_absolute, check_env_name, MAX_ARG_BYTES};
@@ -35,7 +37,7 @@ pub(super) fn validate(
     let user = process::account_key(src, "user", &raw.user, opts, level)?;
     let group = process::account_key(src, "group", &raw.group, opts, level)?;
     let working_dir = process::path_key(src, "working_dir", &raw.working_dir)?;
-    let env_file = process::path_key(src, "env_file", &raw.env_file)?;
+    let (env_file, env_files) = daemon::env_file(src, &raw.env_file)?;
     let env = process::env(src, &raw.env)?;
     let lifecycle::RestartAndStop {
         restart,
@@ -47,6 +49,7 @@ pub(super) fn validate(
         stop_timeout,
         reload_signal,
         success_exit_codes,
+        stop_timeout_infinity,
     } = lifecycle::restart_and_stop(src, &raw)?;
     let after = dependencies::dependency_list(src, "after", &raw.after, &name)?;
     let requires = dependencies::dependency_list(src, "requires", &raw.requires, &name)?;
@@ -58,6 +61,9 @@ pub(super) fn validate(
     };
     let instances = names::instances(src, &raw.instances, &name)?;
     let launchd_label_prefix = names::label_prefix(src, &raw.launchd)?;
+    let mut daemon = daemon::daemon(src, &raw, &name, &exec, opts, level)?;
+    daemon.env_files = env_files;
+    daemon.stop_timeout_infinity = stop_timeout_infinity;
 
     let service = Service {
         name,
@@ -86,6 +92,7 @@ pub(super) fn validate(
         level,
         groups: Vec::new(),
         launchd_label_prefix,
+        daemon,
         source: src.path.clone(),
     };
     names::check_placeholders(&service)?;

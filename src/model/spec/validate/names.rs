@@ -170,6 +170,7 @@ pub(super) fn check_placeholders(service: &Service) -> Result<(), BadInput> {
             fields.push((key.into(), v));
         }
     }
+    fields.extend(super::super::daemon::strings(&service.daemon));
     let log_file;
     if let Some(l) = &service.log {
         log_file = l.file.clone();
