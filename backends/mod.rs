@@ -9,6 +9,7 @@ pub mod carried;
 pub mod launchd;
 pub mod openrc;
 pub mod systemd;
+pub mod systemd_import;
 pub mod sysv;
 
 use anyhow::Result;

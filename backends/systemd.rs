@@ -430,6 +430,13 @@ impl Backend for Systemd {
             .into_iter()
             .map(|(_, unit)| wants.join(unit))
             .collect();
+        // Further targets from `[systemd.install] WantedBy`: the links `systemctl enable` makes.
+        for (k, target) in &service.daemon.systemd.install {
+            if k == "WantedBy" {
+                let more = dir.join(format!("{target}.wants"));
+                links.extend(unit_names(service).into_iter().map(|(_, u)| more.join(u)));
+            }
+        }
         // What `systemctl enable` makes for Alias=: a link by the other name.
         if service.instances.is_empty() {
             links.extend(

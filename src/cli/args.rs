@@ -123,6 +123,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A systemd unit (or every unit of a directory) as a definition on stdout: lossless, or
+    /// refused (exit 2) with every setting it cannot carry and its line.
+    Import {
+        /// A `.service` file, or a directory of them.
+        path: PathBuf,
+    },
     /// Services svc-any manages here.
     List {
         #[arg(long)]

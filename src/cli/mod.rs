@@ -4,6 +4,7 @@
 
 mod args;
 mod definitions;
+mod import;
 mod resolve;
 
 use std::path::PathBuf;
@@ -252,6 +253,7 @@ fn run(cli: Cli) -> Result<i32> {
                 ready_fd: *ready_fd,
             })
         }
+        Command::Import { path } => import::run(path),
         Command::Show { name, json } => {
             check_names(std::slice::from_ref(name))?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;

@@ -743,7 +743,23 @@ fn systemd_table(
                 return Err(located(&path, format!("`{k}` is not a systemd setting name"))
                     .hint("settings are written as systemd writes them: ProtectKernelTunables = \"yes\""));
             }
-            if ALWAYS_WRITTEN.contains(&k.as_str()) {
+            let further_target = section == "install" && k == "WantedBy";
+            if further_target {
+                let values = match v {
+                    toml::Value::Array(a) => {
+                        a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>()
+                    }
+                    other => other.as_str().into_iter().collect(),
+                };
+                if let Some(t) = values.iter().find(|t| {
+                    !t.ends_with(".target")
+                        || t.contains(char::is_whitespace)
+                        || **t == "multi-user.target"
+                }) {
+                    return Err(located(&path, format!("`{t}`: svc-any enables in multi-user.target itself; further WantedBy= are single .target names"))
+                        .hint("WantedBy = [\"printer.target\"]"));
+                }
+            } else if ALWAYS_WRITTEN.contains(&k.as_str()) {
                 return Err(located(&path, format!("svc-any writes `{k}=` itself"))
                     .hint("use the portable key for it (see the README's systemd table)"));
             }

@@ -17,8 +17,13 @@ pub(super) fn dependency_list(
     let mut out = Vec::new();
     for item in list.get_ref() {
         let dep = Dependency::parse(item.get_ref()).map_err(|m| src.error(item.span(), key, m))?;
-        // `web.service` is `web` itself to systemd.
-        if dep.stem() == own {
+        // `web.service` is `web` itself to systemd (its own `web.socket` is another unit).
+        let itself = match &dep {
+            Dependency::Service(name) => name == own,
+            Dependency::Native(unit) => *unit == format!("{own}.service"),
+            Dependency::Facility(_) => false,
+        };
+        if itself {
             return Err(src.error(item.span(), key, format!("`{own}` cannot depend on itself")));
         }
         out.push(dep);
