@@ -567,7 +567,7 @@ impl Backend for Systemd {
 }
 
 const SHOW_PROPERTIES: &str =
-    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestamp,UnitFileState,Result";
+    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestamp,UnitFileState,Result,ConditionResult";
 
 /// `systemctl show` prints `Key=value` lines, one blank line between units, in the order asked.
 fn parse_show(text: &str) -> Vec<std::collections::HashMap<String, String>> {
@@ -648,10 +648,15 @@ fn status_from_show(
         } else {
             enabled
         },
-        // `Result=` says why a unit failed (exit-code, signal, start-limit-hit...).
-        reason: match get("Result") {
-            "" | "success" => None,
-            other => Some(other.to_string()),
+        // `Result=` says why a unit failed (exit-code, signal, start-limit-hit...); a start
+        // skipped for a condition (condition_path_exists) leaves it inactive with
+        // `ConditionResult=no`.
+        reason: match (get("Result"), get("ConditionResult")) {
+            ("" | "success", "no") if state == State::Stopped => {
+                Some("not started: a condition was not met".to_string())
+            }
+            ("" | "success", _) => None,
+            (other, _) => Some(other.to_string()),
         },
     }
 }
@@ -669,12 +674,22 @@ ExecMainCode=2\nExecMainStatus=9\nStateChangeTimestamp=@1700000100\nUnitFileStat
 Result=start-limit-hit\n\n\
 Id=once.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nNRestarts=0\n\
 ExecMainCode=1\nExecMainStatus=1\nStateChangeTimestamp=@1700000200\nUnitFileState=enabled\n\
-Result=exit-code\n";
+Result=exit-code\n\n\
+Id=cond.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n\
+ExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=@1700000300\nUnitFileState=enabled\n\
+Result=success\nConditionResult=no\n";
 
     #[test]
     fn show_output_maps_to_the_status_model() {
         let blocks = parse_show(SHOW);
-        assert_eq!(blocks.len(), 4);
+        assert_eq!(blocks.len(), 5);
+        // A start skipped by a condition: stopped, and status says why.
+        let skipped = status_from_show("cond", None, "cond.service".into(), &blocks[4]);
+        assert_eq!(skipped.state, State::Stopped);
+        assert_eq!(
+            skipped.reason.as_deref(),
+            Some("not started: a condition was not met")
+        );
         let running = status_from_show("demo", None, "demo.service".into(), &blocks[0]);
         assert_eq!(running.state, State::Running);
         assert_eq!(running.pid, Some(4242));

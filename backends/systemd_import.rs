@@ -308,6 +308,13 @@ impl Importer {
     fn service(&mut self, s: &Setting) {
         let key = s.key.as_str();
         match key {
+            // Still read in [Service], where they were before systemd 230 (not the `Sec` name).
+            "StartLimitInterval" | "StartLimitBurst" => self.unit(s),
+            "StartLimitIntervalSec" => self.lose(
+                s.line,
+                key,
+                "systemd ignores it in [Service] (it belongs in [Unit]): move it, then import",
+            ),
             "Type" => match s.value.as_str() {
                 "simple" | "exec" | "notify" | "forking" | "oneshot" | "idle" => {
                     self.set("type", s.value.clone())
@@ -956,8 +963,14 @@ fn expanded(argv: Vec<String>, no_expand: bool) -> Result<Vec<String>, String> {
                     w.push('$');
                     w.push_str(&after[..end]);
                     rest = &after[end..];
-                } else {
+                } else if after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                    // `--port=$PORT`: literal to systemd, written `$$` so no one reads it as a
+                    // reference (systemctl show then prints `$$`; the process gets `$`).
                     w.push_str("$$");
+                    rest = after;
+                } else {
+                    // `$(`, `$!`: literal to systemd, and to svc-any's check.
+                    w.push('$');
                     rest = after;
                 }
             }

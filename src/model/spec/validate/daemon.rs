@@ -322,8 +322,9 @@ fn one_of(src: &Source, v: &S<String>, key: &str, names: &[&str], what: &str) ->
 }
 
 /// The variable references systemd expands when a line has no `:` prefix: an argument that is
-/// exactly `$NAME`, `${NAME}` anywhere, and `$$` for a `$`. A `$` in any other place would reach
-/// the program unchanged, which is never what its writer meant: refused, with the fix.
+/// exactly `$NAME`, `${NAME}` anywhere, and `$$` for a `$`. Any other `$` reaches the program
+/// unchanged; where a name follows it (`--port=$PORT`) that is never what its writer meant:
+/// refused, with the fix. `$(` or `$!` pass as systemd passes them.
 pub fn check_references(arg: &str) -> Result<(), String> {
     if let Some(name) = arg.strip_prefix('$') {
         if !name.starts_with(['{', '$']) {
@@ -343,12 +344,14 @@ pub fn check_references(arg: &str) -> Result<(), String> {
                 .ok_or_else(|| format!("`{}`: `${{` without its `}}`", arg.escape_debug()))?;
             check_env_name(&braced[..end]).map_err(|m| format!("in `${{...}}`: {m}"))?;
             rest = &braced[end + 1..];
-        } else {
+        } else if after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!(
                 "`{}`: systemd expands `$NAME` only as a whole argument; write `${{NAME}}` \
                  inside an argument, or `$$` for a literal `$`",
                 arg.escape_debug()
             ));
+        } else {
+            rest = after;
         }
     }
     Ok(())

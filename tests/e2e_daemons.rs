@@ -1,0 +1,285 @@
+//! Daemons as distributions write their units, on real systemd 252 (PID 1 of a container):
+//! `svc-any import` of a unit, then `svc-any install` of the definition, gives the unit systemd
+//! shows with the same properties (argv of every command, type, user, dependencies, limits,
+//! sandboxing) as the original; and the imported notify daemon starts ready by its own
+//! notification, reloads, is restarted after kill -9, stops clean and uninstalls to nothing.
+//!
+//! The units are svc-any's own (tests/fixtures/units), written with the settings Debian's
+//! daemons use; tests/coverage/debian-units.sh measures the import on Debian's real units.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::container::{enabled, Container};
+use common::probe::SHARE;
+use common::text;
+
+/// The properties compared, as `systemctl show` names them. Not compared: SuccessExitStatus
+/// (svc-any always adds 128 + the stop signal) and the flags of the Exec*Ex properties other
+/// than ignore-failure and privileged (svc-any writes `:` where no variable is referenced).
+const PROPERTIES: &[&str] = &[
+    "Description",
+    "Documentation",
+    "Type",
+    "ExecStart",
+    "ExecStartPre",
+    "ExecStartPost",
+    "ExecReload",
+    "ExecStop",
+    "ExecStopPost",
+    "ExecStartPreEx",
+    "ExecStartPostEx",
+    "ExecReloadEx",
+    "ExecStopEx",
+    "ExecStopPostEx",
+    "PIDFile",
+    "User",
+    "Group",
+    "UMask",
+    "Environment",
+    "EnvironmentFiles",
+    "Restart",
+    "RestartUSec",
+    "RestartPreventExitStatus",
+    "TimeoutStopUSec",
+    "KillMode",
+    "KillSignal",
+    "StartLimitBurst",
+    "StartLimitIntervalUSec",
+    "After",
+    "Wants",
+    "Requires",
+    "Before",
+    "Conflicts",
+    "RuntimeDirectory",
+    "RuntimeDirectoryMode",
+    "StateDirectory",
+    "LimitNOFILE",
+    "LimitNOFILESoft",
+    "PrivateTmp",
+    "PrivateDevices",
+    "ProtectSystem",
+    "ProtectHome",
+    "ReadWritePaths",
+    "NoNewPrivileges",
+    "CapabilityBoundingSet",
+    "AmbientCapabilities",
+    "ProtectKernelTunables",
+    "SystemCallFilter",
+];
+
+fn show(c: &Container, unit: &str) -> BTreeMap<String, String> {
+    let out = c.sh_out(&format!(
+        "systemctl show {unit} -p {}",
+        PROPERTIES.join(" -p ")
+    ));
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), normalize(k, v)))
+        .collect()
+}
+
+/// Drops what differs between two loads of the same command (times, pids) and the
+/// `no-env-expand` flag (the `:` svc-any writes where nothing is expanded).
+fn normalize(key: &str, value: &str) -> String {
+    // Lists of units: systemd prints them in no fixed order.
+    if matches!(key, "After" | "Wants" | "Requires" | "Before" | "Conflicts") {
+        let mut units: Vec<&str> = value.split_whitespace().collect();
+        units.sort_unstable();
+        return units.join(" ");
+    }
+    if !key.starts_with("Exec") {
+        return value.to_string();
+    }
+    value
+        .split(" ; ")
+        .filter(|part| {
+            !part.contains("_time=")
+                && !part.starts_with("pid=")
+                && !part.starts_with("code=")
+                && !part.starts_with("status=")
+        })
+        .map(|part| {
+            part.replace("flags=no-env-expand|", "flags=")
+                .replace("|no-env-expand", "")
+                .replace("flags=no-env-expand", "flags=")
+        })
+        .collect::<Vec<_>>()
+        .join(" ; ")
+}
+
+/// Loads `unit` as written, takes `systemctl show`, removes it; then imports it, installs the
+/// definition with svc-any and takes `systemctl show` again. Returns both, and the definition.
+fn round_trip(
+    c: &Container,
+    unit: &str,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>, String) {
+    let name = unit.trim_end_matches(".service");
+    c.sh_out(&format!(
+        "cp {SHARE}/units/{unit} /etc/systemd/system/{unit} && systemctl daemon-reload"
+    ));
+    let original = show(c, unit);
+    c.sh_out(&format!(
+        "rm /etc/systemd/system/{unit} && systemctl daemon-reload"
+    ));
+    let definition = c.svc_any_ok(&["import", &format!("{SHARE}/units/{unit}")]);
+    c.write_files(&[(format!("/root/{name}.toml"), definition.clone())]);
+    // Not enabled, as the original was not: enabling orders it before multi-user.target.
+    c.svc_any_ok(&[
+        "install",
+        name,
+        "--no-enable",
+        "-f",
+        &format!("/root/{name}.toml"),
+    ]);
+    let installed = show(c, unit);
+    (original, installed, definition)
+}
+
+#[test]
+fn imported_units_render_back_to_the_same_properties_on_real_systemd() {
+    if !enabled("imported_units_render_back_to_the_same_properties_on_real_systemd") {
+        return;
+    }
+    let c = Container::boot("systemd", "dm-import");
+    c.sh_out("useradd --system --user-group dmuser");
+    let mut compared = 0;
+    for unit in ["notifyd.service", "sandboxed.service", "forking.service"] {
+        let (original, installed, definition) = round_trip(&c, unit);
+        // Every property systemd knows for the original is there, with a value, after the trip.
+        assert!(
+            original.len() >= 30,
+            "{unit}: only {} properties: {original:?}",
+            original.len()
+        );
+        let mut differ = Vec::new();
+        for (k, v) in &original {
+            let got = installed.get(k).map(String::as_str).unwrap_or("<missing>");
+            if got != v {
+                differ.push(format!("{k}:\n  unit:     {v}\n  svc-any:  {got}"));
+            }
+            compared += 1;
+        }
+        assert!(
+            differ.is_empty(),
+            "{unit}: the imported definition renders another unit:\n{}\n--- definition:\n{definition}",
+            differ.join("\n")
+        );
+        // Not vacuous: the properties that carry the point are set.
+        match unit {
+            "notifyd.service" => {
+                assert_eq!(installed["Type"], "notify");
+                assert!(
+                    installed["ExecReload"].contains("argv[]=/bin/kill -HUP $MAINPID"),
+                    "{}",
+                    installed["ExecReload"]
+                );
+                assert!(
+                    installed["ExecStartPostEx"].contains("privileged"),
+                    "{}",
+                    installed["ExecStartPostEx"]
+                );
+                assert!(
+                    installed["ExecStartPreEx"].contains("ignore-failure"),
+                    "{}",
+                    installed["ExecStartPreEx"]
+                );
+                assert_eq!(installed["KillMode"], "process");
+            }
+            "sandboxed.service" => {
+                assert_eq!(installed["User"], "dmuser");
+                assert_eq!(installed["ProtectSystem"], "strict");
+                assert_eq!(installed["CapabilityBoundingSet"], "");
+                assert!(installed["Wants"].contains("network-online.target"));
+            }
+            _ => {
+                assert_eq!(installed["Type"], "forking");
+                assert_eq!(installed["PIDFile"], "/run/forkingd.pid");
+                assert_eq!(installed["StartLimitBurst"], "3");
+            }
+        }
+    }
+    eprintln!("{compared} properties compared over 3 units, 0 differ");
+}
+
+#[test]
+fn an_imported_notify_daemon_runs_by_its_own_readiness_on_real_systemd() {
+    if !enabled("an_imported_notify_daemon_runs_by_its_own_readiness_on_real_systemd") {
+        return;
+    }
+    let c = Container::boot("systemd", "dm-life");
+    let definition = c.svc_any_ok(&["import", &format!("{SHARE}/units/notifyd.service")]);
+    c.write_files(&[("/root/notifyd.toml".into(), definition)]);
+    c.svc_any_ok(&["install", "notifyd", "-f", "/root/notifyd.toml"]);
+    let ours = "find /etc/systemd/system /run/notifyd -name 'notify*' 2>/dev/null | sort";
+    let before = c.sh_out(ours);
+
+    // start --wait: systemd says active only after READY=1, so once running it answers.
+    c.svc_any_ok(&["start", "notifyd", "--wait=20"]);
+    assert_eq!(c.sh_out("systemctl is-active notifyd"), "active");
+    let get = || -> serde_json::Value {
+        serde_json::from_str(&c.sh_out("python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:18090/\", timeout=2).read().decode())'")).unwrap()
+    };
+    let state = get();
+    // $NOTIFYD_OPTS split into words, ${SPACED} one word with both spaces, %% one %.
+    assert_eq!(
+        state["argv"],
+        serde_json::json!(["--port", "18090", "--name", "test", "a  b", "100%"])
+    );
+    assert!(
+        c.succeeds("test -f /run/notifyd-started"),
+        "the privileged post_start ran"
+    );
+    assert_eq!(
+        c.sh_out("stat -c %a /run/notifyd"),
+        "750",
+        "runtime_dir with its mode"
+    );
+
+    // reload: the commands run, $MAINPID reaches kill, the daemon counts the HUP.
+    c.svc_any_ok(&["reload", "notifyd"]);
+    assert!(c.wait_for(Duration::from_secs(5), "python3 -c 'import urllib.request,json,sys; sys.exit(json.load(urllib.request.urlopen(\"http://127.0.0.1:18090/\"))[\"reloads\"] != 1)'"), "reload did not reach the daemon");
+
+    // kill -9: Restart=on-failure brings it back.
+    let pid = c.sh_out("systemctl show -p MainPID --value notifyd");
+    c.sh_out(&format!("kill -9 {pid}"));
+    assert!(
+        c.wait_for(Duration::from_secs(10), &format!("p=$(systemctl show -p MainPID --value notifyd); [ \"$p\" != 0 ] && [ \"$p\" != {pid} ] && systemctl is-active -q notifyd")),
+        "not restarted after kill -9"
+    );
+    assert_ne!(get()["pid"].to_string(), pid);
+
+    // stop: clean, and the runtime directory is gone with it.
+    c.svc_any_ok(&["stop", "notifyd"]);
+    assert_eq!(c.svc_any(&["status", "notifyd"]).status.code(), Some(3));
+    assert_eq!(
+        c.sh_out("systemctl show -p Result --value notifyd"),
+        "success"
+    );
+    assert!(!c.succeeds("test -e /run/notifyd"));
+
+    // condition: with the marker file, systemd skips the start, and status says why.
+    c.sh_out("mkdir -p /etc/notifyd && touch /etc/notifyd/disabled");
+    let _ = c.svc_any(&["start", "notifyd"]);
+    assert_eq!(
+        c.sh_out("systemctl show -p ConditionResult --value notifyd"),
+        "no"
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&c.svc_any(&["status", "notifyd", "--json"]).stdout).unwrap();
+    assert_eq!(status["services"][0]["state"], "stopped");
+    assert_eq!(
+        status["services"][0]["reason"],
+        "not started: a condition was not met"
+    );
+    c.sh_out("rm -r /etc/notifyd");
+
+    // uninstall leaves nothing of it.
+    c.svc_any_ok(&["uninstall", "notifyd"]);
+    let after = c.sh_out(ours);
+    assert!(before.contains("notifyd.service"), "{before}");
+    assert_eq!(after, "", "left behind:\n{after}");
+    assert!(!text(&c.exec(&["systemctl", "cat", "notifyd"]).stdout).contains("notifyd"));
+}
