@@ -31,9 +31,11 @@ pub struct Imported {
     pub portable: bool,
 }
 
-/// Imports the unit `file_name` (`ssh.service`) whose text is `text`.
-pub fn import(file_name: &str, text: &str) -> Result<Imported, Vec<Loss>> {
+/// Imports the unit `file_name` (`ssh.service`) whose text is `text`. A template unit
+/// (`NAME@.service`) needs the instance names svc-any is to run: `instances`.
+pub fn import(file_name: &str, text: &str, instances: &[String]) -> Result<Imported, Vec<Loss>> {
     let mut i = Importer::new(file_name);
+    i.instances = instances.to_vec();
     let settings = match unit_file::parse(text) {
         Ok(s) => s,
         Err((line, why)) => {
@@ -44,8 +46,23 @@ pub fn import(file_name: &str, text: &str) -> Result<Imported, Vec<Loss>> {
             }])
         }
     };
-    if i.name.ends_with('@') || i.name.is_empty() {
-        i.lose(1, "", "a template unit: svc-any needs the instance names (instances = [...]), which the unit does not say");
+    if let Some(stem) = i.name.strip_suffix('@') {
+        i.name = stem.to_string();
+        if instances.is_empty() {
+            i.lose(
+                1,
+                "",
+                "a template unit: svc-any needs the instance names (import --instances A,B)",
+            );
+        } else {
+            let list = instances
+                .iter()
+                .map(|n| toml::Value::from(n.as_str()))
+                .collect();
+            i.t.insert("instances".into(), toml::Value::Array(list));
+        }
+    } else if !instances.is_empty() {
+        i.lose(1, "", "--instances is for a template unit (NAME@.service)");
     }
     for s in &settings {
         i.setting(s);
@@ -57,6 +74,7 @@ struct Importer {
     name: String,
     unit_name: String,
     t: toml::Table,
+    instances: Vec<String>,
     systemd: BTreeMap<&'static str, toml::Table>,
     losses: Vec<Loss>,
     notes: Vec<String>,
@@ -82,6 +100,7 @@ impl Importer {
             name,
             unit_name: file_name.to_string(),
             t: toml::Table::new(),
+            instances: Vec::new(),
             systemd: BTreeMap::new(),
             losses: Vec::new(),
             notes: Vec::new(),
@@ -117,8 +136,25 @@ impl Importer {
             }
             match chars.next() {
                 Some('%') => out.push('%'),
+                Some(x @ ('n' | 'N')) if !self.instances.is_empty() => {
+                    out.push_str(&format!("{}@{{instance}}", self.name));
+                    if x == 'n' {
+                        out.push_str(".service");
+                    }
+                }
                 Some('n') => out.push_str(&self.unit_name),
-                Some('N') | Some('p') | Some('P') => out.push_str(&self.name),
+                Some('N') => out.push_str(self.unit_name.trim_end_matches(".service")),
+                Some('p') | Some('P') => out.push_str(&self.name),
+                // The instance: `{instance}`, which svc-any writes back as `%i`. `%I`, the
+                // unescaped instance, is the same for names without `-` (systemd's escape
+                // of `/`).
+                Some('i') if !self.instances.is_empty() => out.push_str("{instance}"),
+                Some('I')
+                    if !self.instances.is_empty()
+                        && !self.instances.iter().any(|n| n.contains('-')) =>
+                {
+                    out.push_str("{instance}")
+                }
                 Some('t') => out.push_str("/run"),
                 Some('S') => out.push_str("/var/lib"),
                 Some('C') => out.push_str("/var/cache"),
@@ -874,7 +910,7 @@ impl Importer {
                 a.push(item);
             }
         }
-        if !self.t.contains_key("exec") {
+        if !self.t.contains_key("exec") && !self.losses.iter().any(|l| l.key == "ExecStart") {
             self.losses.push(Loss {
                 line: 0,
                 key: "ExecStart".into(),
@@ -991,7 +1027,7 @@ mod tests {
 
     #[test]
     fn debians_ssh_unit_imports_portably() {
-        let i = import("ssh.service", SSH).unwrap();
+        let i = import("ssh.service", SSH, &[]).unwrap();
         assert!(i.portable);
         let t = &i.table;
         assert_eq!(t["type"].as_str(), Some("notify"));
@@ -1022,7 +1058,7 @@ mod tests {
     #[test]
     fn a_prefix_without_a_portable_meaning_is_refused_with_its_line() {
         let unit = "[Service]\nUser=_chrony\nExecStart=!/usr/sbin/chronyd $DAEMON_OPTS\nExecStartPre=@/bin/true true-ish\n[Install]\nWantedBy=multi-user.target\n";
-        let losses = import("chrony.service", unit).unwrap_err();
+        let losses = import("chrony.service", unit, &[]).unwrap_err();
         assert_eq!(losses.len(), 2, "{losses:?}");
         assert_eq!((losses[0].line, losses[0].key.as_str()), (3, "ExecStart"));
         assert!(losses[0].why.contains("`!`"));
@@ -1033,7 +1069,7 @@ mod tests {
     #[test]
     fn every_prefix_is_carried_or_refused_by_its_meaning() {
         let unit = "[Service]\nExecStart=:/bin/echo $HOME 100%%\nExecStartPre=-+/bin/true\nExecStopPost=+-:/bin/echo $X\n[Install]\nWantedBy=multi-user.target\n";
-        let i = import("p.service", unit).unwrap();
+        let i = import("p.service", unit, &[]).unwrap();
         // `:` lines are exact bytes: with no expanding line, no exec_expand.
         assert_eq!(
             i.table["exec"],
@@ -1045,11 +1081,11 @@ mod tests {
         assert_eq!(pre["privileged"].as_bool(), Some(true));
         for bad in ["!!/bin/true", "-/bin/true"] {
             let u = format!("[Service]\nExecStart={bad}\n[Install]\nWantedBy=multi-user.target\n");
-            assert!(import("p.service", &u).is_err(), "{bad}");
+            assert!(import("p.service", &u, &[]).is_err(), "{bad}");
         }
         // Mixed: the `:` line's `$` is doubled once another line expands.
         let unit = "[Service]\nExecStart=:/bin/echo $HOME\nExecReload=/bin/kill -HUP $MAINPID\nExecStop=/bin/echo a$b\n[Install]\nWantedBy=multi-user.target\n";
-        let i = import("p.service", unit).unwrap();
+        let i = import("p.service", unit, &[]).unwrap();
         assert_eq!(
             i.table["exec"],
             toml::Value::Array(vec!["/bin/echo".into(), "$$HOME".into()])
@@ -1061,9 +1097,39 @@ mod tests {
     }
 
     #[test]
+    fn a_template_imports_with_the_instances_it_is_given() {
+        let unit = "[Unit]\nDescription=Worker %i of %n\n[Service]\nExecStart=/usr/bin/worker --id %I\n[Install]\nWantedBy=multi-user.target\n";
+        let losses = import("worker@.service", unit, &[]).unwrap_err();
+        assert!(
+            losses.iter().any(|l| l.why.contains("--instances")),
+            "{losses:?}"
+        );
+        let i = import("worker@.service", unit, &["1".into(), "2".into()]).unwrap();
+        assert_eq!(i.name, "worker");
+        assert_eq!(
+            i.table["instances"],
+            toml::Value::Array(vec!["1".into(), "2".into()])
+        );
+        assert_eq!(
+            i.table["description"].as_str(),
+            Some("Worker {instance} of worker@{instance}.service")
+        );
+        assert_eq!(
+            i.table["exec"],
+            toml::Value::Array(vec![
+                "/usr/bin/worker".into(),
+                "--id".into(),
+                "{instance}".into()
+            ])
+        );
+        // `%I` unescapes `-` to `/`: not the same as `{instance}` for such a name.
+        assert!(import("worker@.service", unit, &["a-b".into()]).is_err());
+    }
+
+    #[test]
     fn unknown_settings_go_verbatim_into_the_systemd_table() {
         let unit = "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/true\nProtectClock=yes\nSystemCallFilter=@system-service\nSystemCallFilter=~@privileged\n[Install]\nWantedBy=multi-user.target\n";
-        let i = import("v.service", unit).unwrap();
+        let i = import("v.service", unit, &[]).unwrap();
         assert!(!i.portable);
         let sd = i.table["systemd"].as_table().unwrap();
         assert_eq!(sd["ProtectClock"].as_str(), Some("yes"));

@@ -128,6 +128,9 @@ pub enum Command {
     Import {
         /// A `.service` file, or a directory of them.
         path: PathBuf,
+        /// For a template unit (`NAME@.service`): the instances svc-any is to run.
+        #[arg(long, value_delimiter = ',', value_name = "A,B")]
+        instances: Vec<String>,
     },
     /// Services svc-any manages here.
     List {

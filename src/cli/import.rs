@@ -11,7 +11,7 @@ use crate::backends::systemd_import::{import, Imported};
 use crate::model::error::{bad, BadInput};
 use crate::model::spec::{self, Level, ParseOptions, Source};
 
-pub fn run(path: &Path) -> Result<i32> {
+pub fn run(path: &Path, instances: &[String]) -> Result<i32> {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .with_context(|| format!("reading {}", path.display()))?
@@ -34,7 +34,7 @@ pub fn run(path: &Path) -> Result<i32> {
     let mut done = Vec::new();
     let mut refusals = Vec::new();
     for file in &files {
-        match one(file) {
+        match one(file, instances) {
             Ok(i) => done.push(i),
             Err(e) => refusals.push(e),
         }
@@ -75,7 +75,7 @@ pub fn run(path: &Path) -> Result<i32> {
 }
 
 /// One unit: imported and checked by the definition's own parser.
-fn one(file: &Path) -> std::result::Result<Imported, BadInput> {
+fn one(file: &Path, instances: &[String]) -> std::result::Result<Imported, BadInput> {
     let label = file.display().to_string();
     let text =
         std::fs::read_to_string(file).map_err(|e| bad(format!("{label}: cannot read it: {e}")))?;
@@ -83,7 +83,7 @@ fn one(file: &Path) -> std::result::Result<Imported, BadInput> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let imported = import(file_name, &text).map_err(|losses| {
+    let imported = import(file_name, &text, instances).map_err(|losses| {
         let lines: Vec<String> = losses
             .iter()
             .map(|l| {

@@ -253,7 +253,7 @@ fn run(cli: Cli) -> Result<i32> {
                 ready_fd: *ready_fd,
             })
         }
-        Command::Import { path } => import::run(path),
+        Command::Import { path, instances } => import::run(path, instances),
         Command::Show { name, json } => {
             check_names(std::slice::from_ref(name))?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;

@@ -43,7 +43,7 @@ for deb in "$WORK"/debs/*.deb; do
         './lib/systemd/system/*.service' './usr/lib/systemd/system/*.service' 2>/dev/null
 done
 
-total=0 lossless=0 portable=0
+total=0 lossless=0 portable=0 templated=0
 : >"$WORK/refused.txt"
 : >"$WORK/systemd-keys.txt"
 for unit in $(find "$WORK/tree" -path '*/systemd/system/*.service' -type f | sort); do
@@ -65,11 +65,20 @@ print(" ".join(keys))')
             echo "lossless  $pkg $name  [systemd]: $keys"
             printf '%s\n' $keys >>"$WORK/systemd-keys.txt"
         fi
-    else
-        why=$(sed -n '2,$p' "$WORK/err" | grep -v '^  hint:' | sed "s|$WORK/tree/[^ ]*/||" | head -3 | tr '\n' ' ')
-        echo "refused   $pkg $name  $why"
-        sed -n '2,$p' "$WORK/err" | grep -v '^  hint:' | sed 's/^[^ ]*: //' >>"$WORK/refused.txt"
+        continue
     fi
+    # A template carries no instance names: given one, does it import without loss?
+    case $name in
+    *@.service)
+        if "$BIN" import --instances main "$unit" >/dev/null 2>&1; then
+            templated=$((templated + 1))
+            echo "template  $pkg $name  (lossless with --instances)"
+            continue
+        fi ;;
+    esac
+    why=$(sed -n '2,$p' "$WORK/err" | grep -v '^  hint:' | sed "s|$WORK/tree/[^ ]*/||" | head -3 | tr '\n' ' ')
+    echo "refused   $pkg $name  $why"
+    sed -n '2,$p' "$WORK/err" | grep -v '^  hint:' | sed 's/^[^ ]*: //' >>"$WORK/refused.txt"
 done
 
 echo
@@ -82,4 +91,5 @@ echo
 [ ${#missing[@]} -eq 0 ] || echo "not downloadable here: ${missing[*]}"
 echo "packages: $(ls "$WORK"/debs/*.deb | wc -l) downloaded"
 pct() { [ "$2" -gt 0 ] && echo "$((100 * $1 / $2))%" || echo "-"; }
-echo "units: $total; imported without loss: $lossless ($(pct $lossless $total)); of those fully portable (no [systemd] table): $portable ($(pct $portable $total) of all units)"
+echo "units: $total; imported without loss: $lossless ($(pct $lossless $total)); of those fully portable (no [systemd] table): $portable ($(pct $portable $total) of all units, $(pct $portable $lossless) of those imported)"
+echo "templates that import without loss once given instance names (import --instances): $templated; with them: $((lossless + templated)) of $total ($(pct $((lossless + templated)) $total))"
