@@ -19,7 +19,7 @@ use anyhow::Result;
 use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::escape::{systemd as esc, Unrepresentable};
-use crate::dialect::render::{self, Plan};
+use crate::dialect::render::{self, LinkSpec, Plan};
 use crate::model::duration::seconds_text;
 use crate::model::error::{bad, BadInput};
 use crate::model::signal::Signal;
@@ -28,6 +28,7 @@ use crate::model::spec::{
     ProtectSystem, Service, Used, INSTANCE_PLACEHOLDER,
 };
 use crate::model::status::{LastExit, ServiceStatus, State};
+use crate::system::bootlinks;
 use crate::system::host::Ctx;
 use crate::system::process;
 
@@ -393,6 +394,29 @@ impl Systemd {
         Ok((unit, svc, install))
     }
 
+    /// `systemctl enable|disable` of the units `Also=` names, as `systemctl enable` of this
+    /// unit would; offline, in the tree (`--root`).
+    fn also(&self, ctx: &Ctx, service: &Service, verb: &str) -> Result<()> {
+        let also: Vec<&str> = service
+            .daemon
+            .systemd
+            .install
+            .iter()
+            .filter(|(k, _)| k == "Also")
+            .flat_map(|(_, v)| v.split_whitespace())
+            .collect();
+        if also.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = self.systemctl(ctx)?;
+        if !ctx.live {
+            cmd.arg(format!("--root={}", ctx.root.display()));
+        }
+        ctx.run(cmd.arg(verb).arg("--").args(&also))?;
+        ctx.say(format!("{verb}d with it (Also=): {}", also.join(" ")));
+        Ok(())
+    }
+
     fn systemctl(&self, ctx: &Ctx) -> Result<Command> {
         let mut cmd = process::tool("systemctl")?;
         if ctx.level == Level::User {
@@ -454,6 +478,24 @@ impl Backend for Systemd {
         let mut cmd = self.systemctl(ctx)?;
         ctx.run(cmd.arg("daemon-reload"))?;
         Ok(())
+    }
+
+    /// The unit's own links, then, the first time, what `[systemd.install] Also=` names, by
+    /// `systemctl enable` (the units are the package's, svc-any does not know their links).
+    fn enable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        let changed = bootlinks::create_boot_links(ctx, links)?;
+        if changed {
+            self.also(ctx, service, "enable")?;
+        }
+        Ok(changed)
+    }
+
+    fn disable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        let changed = bootlinks::remove_boot_links(ctx, links)?;
+        if changed {
+            self.also(ctx, service, "disable")?;
+        }
+        Ok(changed)
     }
 
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {

@@ -332,11 +332,6 @@ impl Importer {
                     }
                 }
             }
-            "Also" => self.lose(
-                s.line,
-                &s.key,
-                "svc-any enables this unit only, not the units Also= names",
-            ),
             _ => self.verbatim("install", s),
         }
     }

@@ -210,11 +210,23 @@ fn an_imported_notify_daemon_runs_by_its_own_readiness_on_real_systemd() {
         return;
     }
     let c = Container::boot("systemd", "dm-life");
+    c.sh_out(&format!(
+        "cp {SHARE}/units/notifyd-extra.socket /etc/systemd/system/ && systemctl daemon-reload"
+    ));
     let definition = c.svc_any_ok(&["import", &format!("{SHARE}/units/notifyd.service")]);
     c.write_files(&[("/root/notifyd.toml".into(), definition)]);
     c.svc_any_ok(&["install", "notifyd", "-f", "/root/notifyd.toml"]);
-    let ours = "find /etc/systemd/system /run/notifyd -name 'notify*' 2>/dev/null | sort";
+    let ours = "find /etc/systemd/system /run/notifyd -name 'notify*' ! -path /etc/systemd/system/notifyd-extra.socket 2>/dev/null | sort";
     let before = c.sh_out(ours);
+    // Also=: enabling the service enabled the socket, as `systemctl enable` would.
+    assert_eq!(
+        c.sh_out("systemctl is-enabled notifyd-extra.socket"),
+        "enabled"
+    );
+    assert_eq!(
+        c.sh_out("systemctl is-enabled notify-daemon.service"),
+        "alias"
+    );
 
     // start --wait: systemd says active only after READY=1, so once running it answers.
     c.svc_any_ok(&["start", "notifyd", "--wait=20"]);
@@ -276,8 +288,16 @@ fn an_imported_notify_daemon_runs_by_its_own_readiness_on_real_systemd() {
     );
     c.sh_out("rm -r /etc/notifyd");
 
-    // uninstall leaves nothing of it.
+    // uninstall leaves nothing of it, and disables what Also= enabled.
     c.svc_any_ok(&["uninstall", "notifyd"]);
+    assert_eq!(
+        text(
+            &c.exec(&["systemctl", "is-enabled", "notifyd-extra.socket"])
+                .stdout
+        )
+        .trim(),
+        "disabled"
+    );
     let after = c.sh_out(ours);
     assert!(before.contains("notifyd.service"), "{before}");
     assert_eq!(after, "", "left behind:\n{after}");

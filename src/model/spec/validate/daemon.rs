@@ -746,6 +746,22 @@ fn systemd_table(
                 return Err(located(&path, format!("`{k}` is not a systemd setting name"))
                     .hint("settings are written as systemd writes them: ProtectKernelTunables = \"yes\""));
             }
+            if section == "install" && k == "Also" {
+                let values: Vec<&str> = match v {
+                    toml::Value::Array(a) => a.iter().filter_map(|x| x.as_str()).collect(),
+                    other => other.as_str().into_iter().collect(),
+                };
+                let bad_unit = values.iter().flat_map(|v| v.split_whitespace()).find(|u| {
+                    !matches!(
+                        super::super::deps::Dependency::parse(u),
+                        Ok(super::super::deps::Dependency::Native(_))
+                    )
+                });
+                if let Some(u) = bad_unit {
+                    return Err(located(&path, format!("`{u}` is not a systemd unit name for Also="))
+                        .hint("Also = [\"NAME.socket\"]: units svc-any enables with this one through systemctl"));
+                }
+            }
             let further_target = section == "install" && k == "WantedBy";
             if further_target {
                 let values = match v {
