@@ -311,7 +311,12 @@ fn quick_form_errors_name_the_flag_value() {
         .arg(&root)
         .args(["demo", "--restart", "sometimes", "--", "/bin/sleep", "1"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("<command line>"));
+    // Named by its flag since "Errors say what to fix" (main).
+    assert!(
+        text(&out.stderr).contains("command line, --restart"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(text(&out.stderr).contains("`restart`"));
     assert_eq!(snapshot(&root), before);
 }
