@@ -303,3 +303,152 @@ fn an_imported_notify_daemon_runs_by_its_own_readiness_on_real_systemd() {
     assert_eq!(after, "", "left behind:\n{after}");
     assert!(!text(&c.exec(&["systemctl", "cat", "notifyd"]).stdout).contains("notifyd"));
 }
+
+/// Debian's own daemon for a test: its unit, svc-any's name for it, a shell check that it
+/// serves, and whether its unit restarts it after a crash.
+struct Daemon {
+    unit: &'static str,
+    name: &'static str,
+    serves: &'static str,
+    reloads: bool,
+    restarts: bool,
+}
+
+const DEBIAN_DAEMONS: &[Daemon] = &[
+    Daemon {
+        unit: "nginx.service",
+        name: "nginx",
+        serves: "python3 -c 'import urllib.request,sys; sys.exit(urllib.request.urlopen(\"http://127.0.0.1/\", timeout=2).status != 200)'",
+        reloads: true,
+        // Debian's nginx.service says no Restart=: systemd leaves a killed nginx dead.
+        restarts: false,
+    },
+    Daemon {
+        unit: "ssh.service",
+        name: "ssh",
+        serves: "python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", 22), 2); sys.exit(not s.recv(64).startswith(b\"SSH-2.0\"))'",
+        reloads: true,
+        restarts: true,
+    },
+    Daemon {
+        unit: "redis-server.service",
+        name: "redis-server",
+        serves: "[ \"$(redis-cli ping)\" = PONG ]",
+        reloads: false,
+        restarts: true,
+    },
+    Daemon {
+        unit: "cron.service",
+        name: "cron",
+        serves: "pgrep -x cron",
+        reloads: false,
+        restarts: true,
+    },
+];
+
+#[test]
+fn debians_own_daemons_run_from_their_imported_units_on_real_systemd() {
+    if !enabled("debians_own_daemons_run_from_their_imported_units_on_real_systemd") {
+        return;
+    }
+    // systemd with nginx-core, openssh-server, redis-server and cron installed (box.sh).
+    let c = Container::boot("daemons", "dm-deb");
+    // The packages enabled and started their own units: off, so svc-any's are the only ones.
+    c.sh_out("systemctl disable --now nginx ssh ssh.socket redis-server cron 2>&1; systemctl reset-failed");
+    let before = c.sh_out("find /etc/systemd/system | sort");
+    for d in DEBIAN_DAEMONS {
+        let name = d.name;
+        let definition = c.svc_any_ok(&["import", &format!("/lib/systemd/system/{}", d.unit)]);
+        c.write_files(&[(format!("/root/{name}.toml"), definition.clone())]);
+        let out = c.svc_any_ok(&[
+            "install",
+            name,
+            "-f",
+            &format!("/root/{name}.toml"),
+            "--start",
+            "--wait=30",
+        ]);
+        assert!(out.contains(name), "{out}");
+        assert_eq!(
+            c.sh_out(&format!(
+                "systemctl show -p FragmentPath --value {}",
+                d.unit
+            )),
+            format!("/etc/systemd/system/{}", d.unit)
+        );
+        assert_eq!(
+            c.sh_out(&format!("systemctl is-active {}", d.unit)),
+            "active",
+            "{name}"
+        );
+        assert!(
+            c.wait_for(Duration::from_secs(10), d.serves),
+            "{name} does not serve"
+        );
+        let pid = c.sh_out(&format!("systemctl show -p MainPID --value {}", d.unit));
+        assert_ne!(pid, "0", "{name}");
+
+        if d.reloads {
+            c.svc_any_ok(&["reload", name, "--wait=10"]);
+            assert_eq!(
+                c.sh_out(&format!("systemctl show -p MainPID --value {}", d.unit)),
+                pid,
+                "{name}: reload restarted it"
+            );
+            assert!(c.succeeds(d.serves), "{name} does not serve after reload");
+        } else {
+            // No ExecReload= in Debian's unit: svc-any says so, exit 2.
+            assert_eq!(
+                c.svc_any(&["reload", name]).status.code(),
+                Some(2),
+                "{name}"
+            );
+        }
+
+        c.sh_out(&format!("kill -9 {pid}"));
+        if d.restarts {
+            assert!(
+                c.wait_for(Duration::from_secs(15), &format!("p=$(systemctl show -p MainPID --value {}); [ \"$p\" != 0 ] && [ \"$p\" != {pid} ] && systemctl is-active -q {}", d.unit, d.unit)),
+                "{name} was not restarted after kill -9"
+            );
+            assert!(
+                c.wait_for(Duration::from_secs(10), d.serves),
+                "{name} does not serve after its restart"
+            );
+        } else {
+            assert!(
+                c.wait_for(
+                    Duration::from_secs(10),
+                    &format!("systemctl is-failed -q {}", d.unit)
+                ),
+                "{name}: not failed after kill -9"
+            );
+            let status: serde_json::Value =
+                serde_json::from_slice(&c.svc_any(&["status", name, "--json"]).stdout).unwrap();
+            assert_eq!(status["services"][0]["state"], "dead", "{name}: {status}");
+            c.svc_any_ok(&["start", name, "--wait=30"]);
+        }
+
+        c.svc_any_ok(&["stop", name]);
+        assert_eq!(
+            c.sh_out(&format!("systemctl show -p ActiveState --value {}", d.unit)),
+            "inactive",
+            "{name}"
+        );
+        assert_eq!(
+            c.svc_any(&["status", name]).status.code(),
+            Some(3),
+            "{name}"
+        );
+        assert!(!c.succeeds(d.serves), "{name} still serves after stop");
+    }
+    for d in DEBIAN_DAEMONS {
+        c.svc_any_ok(&["uninstall", d.name]);
+    }
+    let after = c.sh_out("find /etc/systemd/system | sort");
+    assert_eq!(
+        after, before,
+        "uninstall left something in /etc/systemd/system"
+    );
+    eprintln!("nginx, ssh, redis-server, cron: imported from Debian's units, started ready, reloaded (nginx, ssh), killed -9, stopped, uninstalled");
+}
