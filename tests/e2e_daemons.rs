@@ -452,3 +452,89 @@ fn debians_own_daemons_run_from_their_imported_units_on_real_systemd() {
     );
     eprintln!("nginx, ssh, redis-server, cron: imported from Debian's units, started ready, reloaded (nginx, ssh), killed -9, stopped, uninstalled");
 }
+
+#[test]
+fn openrc_runs_the_commands_directories_and_env_files_it_carries() {
+    if !enabled("openrc_runs_the_commands_directories_and_env_files_it_carries") {
+        return;
+    }
+    let c = Container::boot("openrc", "dm-rc");
+    c.sh_out("useradd --system --user-group dmuser && mkdir -p /etc/dmd && echo 'FROM_FILE=two words' > /etc/dmd/env");
+    // Each command records who ran it, where, and with which environment and $MAINPID.
+    let rec = |what: &str| {
+        format!(
+            "[\"/bin/sh\", \"-c\", \"echo {what} $(id -un) $(pwd) \\\"$FROM_FILE\\\" \\\"$OWN\\\" ${{MAINPID:-none}} >> /tmp/dmd.log\"]"
+        )
+    };
+    let toml = format!(
+        "type = \"simple\"\n\
+         exec = [\"/usr/bin/python3\", \"-m\", \"http.server\", \"18093\", \"--bind\", \"127.0.0.1\"]\n\
+         user = \"dmuser\"\n\
+         working_dir = \"/tmp\"\n\
+         env = {{ OWN = \"own value\" }}\n\
+         env_file = [\"-/etc/dmd/missing\", \"/etc/dmd/env\"]\n\
+         pre_start = [{}, {{ exec = [\"/bin/false\"], may_fail = true }}]\n\
+         post_start = [{{ exec = {}, privileged = true }}]\n\
+         reload_exec = [{}]\n\
+         post_stop = [{}]\n\
+         runtime_dir = \"dmd\"\n\
+         runtime_dir_mode = \"0750\"\n\
+         state_dir = [\"dmd\", \"dmd/db\"]\n\
+         config_dir = \"dmd\"\n\
+         umask = \"0027\"\n\
+         aliases = [\"dmd-alias\"]\n\
+         after = [\"$network\"]\n",
+        rec("pre"),
+        rec("post"),
+        rec("reload"),
+        rec("poststop"),
+    );
+    c.write_files(&[("/root/dmd.toml".into(), toml)]);
+    c.svc_any_ok(&[
+        "install",
+        "dmd",
+        "-f",
+        "/root/dmd.toml",
+        "--start",
+        "--wait=20",
+    ]);
+    assert!(c.http_ok(18093), "the service serves");
+    // Directories: made before the start, owned by the user (config stays root's), modes.
+    assert_eq!(c.sh_out("stat -c '%U %a' /run/dmd"), "dmuser 750");
+    assert_eq!(c.sh_out("stat -c '%U %a' /var/lib/dmd/db"), "dmuser 755");
+    assert_eq!(c.sh_out("stat -c '%U' /etc/dmd"), "root");
+    c.svc_any_ok(&["reload", "dmd"]);
+    let pid = c.sh_out("cat /run/openrc/options/dmd/child_pid");
+    c.svc_any_ok(&["stop", "dmd"]);
+    let log = c.sh_out("cat /tmp/dmd.log");
+    let lines: Vec<&str> = log.lines().collect();
+    // pre_start as the user, in working_dir, with both env sources, before the process;
+    // post_start privileged (root); reload as the user with $MAINPID; post_stop as the user.
+    assert_eq!(lines.len(), 4, "{log}");
+    assert_eq!(
+        lines[0], "pre dmuser /tmp two words own value none",
+        "{log}"
+    );
+    assert!(
+        lines[1].starts_with("post root /tmp two words own value "),
+        "{log}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("reload dmuser /tmp two words own value {pid}"),
+        "{log}"
+    );
+    assert!(
+        lines[3].starts_with("poststop dmuser /tmp two words own value"),
+        "{log}"
+    );
+    // The runtime directory goes with the stop, as systemd removes it.
+    assert!(!c.succeeds("test -e /run/dmd"));
+    assert!(c.succeeds("test -d /var/lib/dmd"));
+    // A required env file missing fails the start, named.
+    c.sh_out("rm /etc/dmd/env");
+    let out = c.svc_any(&["start", "dmd", "--wait=10"]);
+    assert!(!out.status.success());
+    c.svc_any_ok(&["uninstall", "dmd"]);
+    assert!(!c.succeeds("test -e /etc/init.d/dmd || test -e /etc/conf.d/dmd"));
+}
