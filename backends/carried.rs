@@ -25,7 +25,10 @@ pub fn used(service: &Service) -> Vec<Used> {
         });
     }
     for (key, dep) in service.all_dependencies() {
-        if let Dependency::Facility(_) = dep {
+        let per_instance = dep
+            .as_written()
+            .contains(crate::model::spec::INSTANCE_PLACEHOLDER);
+        if matches!(dep, Dependency::Facility(_)) || per_instance {
             let key = key.split('[').next().unwrap_or_default();
             let key = KEYS.iter().find(|k| **k == key).copied().unwrap_or("after");
             let value = Some(format!("\"{}\"", dep.as_written()));
@@ -82,8 +85,13 @@ pub fn check(
 fn drop_used(service: &mut Service, used: &Used) {
     match (used.key, &used.value) {
         ("restart", _) => service.restart = Restart::OnFailure,
-        (key, Some(v)) if KEYS.contains(&key) && v.starts_with("\"$") => {
-            let keep = |d: &Dependency| !matches!(d, Dependency::Facility(_));
+        (key, Some(v)) if KEYS.contains(&key) => {
+            let placeholder = crate::model::spec::INSTANCE_PLACEHOLDER;
+            let keep = |d: &Dependency| {
+                let facility = matches!(d, Dependency::Facility(_)) && v.starts_with("\"$");
+                facility || (v.contains(placeholder) && d.as_written().contains(placeholder))
+            };
+            let keep = |d: &Dependency| !keep(d);
             service.after.retain(keep);
             service.requires.retain(keep);
             let d = &mut service.daemon;

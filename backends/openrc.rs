@@ -64,7 +64,14 @@ fn field(key: &str) -> impl Fn(Unrepresentable) -> BadInput + '_ {
 /// What OpenRC (supervise-daemon, openrc-run's functions) carries of the keys of real daemons.
 fn carries(used: &Used, _service: &Service) -> Verdict {
     let facility = used.value.as_deref().is_some_and(|v| v.starts_with("\"$"));
+    let per_instance = used
+        .value
+        .as_deref()
+        .is_some_and(|v| v.contains("{instance}"));
     match used.key {
+        _ if per_instance => {
+            Err("svc-any maps a dependency on another service's instance on systemd only")
+        }
         "type" => match used.value.as_deref() {
             Some("\"simple\"" | "\"exec\"" | "\"idle\"") => Ok(()),
             Some("\"notify\"") => Err("supervise-daemon cannot wait for sd_notify's READY=1"),

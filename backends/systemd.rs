@@ -137,7 +137,11 @@ impl Systemd {
             "description",
             &inst(esc::raw_value(&service.description).map_err(field("description"))?),
         );
-        let deps = |list: &[Dependency]| list.iter().map(dependency_unit).collect::<Vec<_>>();
+        let deps = |list: &[Dependency]| {
+            list.iter()
+                .map(|d| inst(dependency_unit(d)))
+                .collect::<Vec<_>>()
+        };
         let mut after = deps(&service.after);
         // A hard dependency is also started first, as on every other backend.
         after.extend(
@@ -168,8 +172,8 @@ impl Systemd {
             .reload_signal
             .map(|s| format!("/bin/kill -s {} $MAINPID", s.name()));
         c.insert("exec_reload", &reload);
-        c.insert("user", &service.user);
-        c.insert("group", &service.group);
+        c.insert("user", &service.user.clone().map(inst));
+        c.insert("group", &service.group.clone().map(inst));
         let working_directory = match &service.working_dir {
             Some(d) => Some(inst(esc::raw_value(d).map_err(field("working_dir"))?)),
             None => None,

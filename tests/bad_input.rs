@@ -162,6 +162,8 @@ fn corpus() -> Vec<Bad> {
         bad("systemd-table-dup", with("private_tmp = true\n[systemd]\nPrivateTmp = true\n"), &["demo.toml:4:", "`systemd.PrivateTmp`", "`private_tmp` already writes"]),
         bad("systemd-table-dep", with("[systemd.unit]\nAfter = \"x.service\"\n"), &["demo.toml:3:", "`systemd.unit.After`", "dependency"]),
         bad("systemd-table-newline", with("[systemd]\nProtectClock = \"yes\\nUser=root\"\n"), &["demo.toml:3:", "`systemd.ProtectClock`", "one line"]),
+        bad("instance-in-user", with("user = \"app-{instance}\"\n"), &["demo.toml:2:", "`user`", "no instances"]),
+        bad("instance-in-dependency", with("after = [\"db@{instance}\"]\n"), &["demo.toml:", "`after[0]`", "no instances"]),
         bad("instance-in-command", with("pre_start = [[\"/bin/echo\", \"{instance}\"]]\n"), &["demo.toml:2:", "`pre_start[0][1]`", "no instances"]),
         // what systemd's unit syntax cannot carry (shell quoting can)
         systemd_only(bad("trailing-backslash", with("description = \"ends in \\\\\"\n"), &["demo.toml:2:", "`description`", "backslash"])),

@@ -361,3 +361,57 @@ fn not_carried_warn_installs_without_the_key_and_says_so() {
     assert_eq!(text(&out.stderr), "");
     assert!(text(&out.stdout).contains("PrivateTmp=yes"));
 }
+
+#[test]
+fn instance_placeholders_reach_user_and_dependencies_as_systemd_writes_them() {
+    let dir = scratch("daemons-instance-placeholders");
+    let file = dir.join("worker.toml");
+    std::fs::write(
+        &file,
+        "exec = [\"/bin/sleep\", \"1000\"]\ninstances = [\"a\", \"b\"]\nuser = \"root{instance}\"\n\
+         after = [\"db@{instance}\"]\nrequires = [\"cache@{instance}.service\"]\n",
+    )
+    .unwrap();
+    let out = render("systemd", &file);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let unit = text(&out.stdout);
+    for line in [
+        "User=root%i",
+        "After=db@%i.service",
+        "Requires=cache@%i.service",
+        "After=cache@%i.service",
+    ] {
+        assert!(
+            unit.lines().any(|l| l == line),
+            "missing `{line}` in\n{unit}"
+        );
+    }
+    // Elsewhere a dependency on another service's instance is refused, named.
+    let out = render("openrc", &file);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not carried by openrc: requires = \"cache@{instance}.service\""),
+        "{}",
+        text(&out.stderr)
+    );
+    // Each instance's account is checked where accounts are (install --root reads the tree's).
+    let root = scratch("daemons-instance-placeholders-root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\nroota:x:1:1::/:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    let out = run(svc_any()
+        .args(["--backend", "systemd", "install", "--root"])
+        .arg(&root)
+        .arg("-f")
+        .arg(&file));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no user `rootb`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

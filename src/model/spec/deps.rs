@@ -161,13 +161,15 @@ impl Dependency {
         if let Some(f) = Facility::by_systemd_unit(entry) {
             return Ok(Dependency::Facility(f));
         }
+        // `db@{instance}`: the same instance of another service (systemd's `db@%i.service`).
+        let plain = entry.replace(super::model::INSTANCE_PLACEHOLDER, "i");
         match unit_stem(entry) {
-            Some(stem) => {
-                check_name(stem)?;
+            Some(_) => {
+                check_name(unit_stem(&plain).unwrap_or(&plain))?;
                 Ok(Dependency::Native(entry.to_string()))
             }
             None => {
-                check_name(entry)?;
+                check_name(&plain)?;
                 Ok(Dependency::Service(entry.to_string()))
             }
         }

@@ -166,6 +166,8 @@ impl Service {
         out.exec = self.exec.iter().map(sub).collect();
         out.env = self.env.iter().map(|(k, v)| (k.clone(), sub(v))).collect();
         out.working_dir = self.working_dir.as_ref().map(sub);
+        out.user = self.user.as_ref().map(sub);
+        out.group = self.group.as_ref().map(sub);
         out.env_file = self.env_file.as_ref().map(sub);
         if let Some(log) = &mut out.log {
             log.file = sub(&log.file);

@@ -34,8 +34,9 @@ pub(super) fn validate(
     let exec = process::exec(src, &raw.exec)?;
     let level = process::level(src, &raw.level, opts)?;
     let description = process::description(src, &raw.description, &name)?;
-    let user = process::account_key(src, "user", &raw.user, opts, level)?;
-    let group = process::account_key(src, "group", &raw.group, opts, level)?;
+    let instances = names::instances(src, &raw.instances, &name)?;
+    let user = account(src, "user", &raw.user, opts, level, &instances)?;
+    let group = account(src, "group", &raw.group, opts, level, &instances)?;
     let working_dir = process::path_key(src, "working_dir", &raw.working_dir)?;
     let (env_file, env_files) = daemon::env_file(src, &raw.env_file)?;
     let env = process::env(src, &raw.env)?;
@@ -59,7 +60,6 @@ pub(super) fn validate(
         None => None,
         Some(h) => Some(health::health(src, h)?),
     };
-    let instances = names::instances(src, &raw.instances, &name)?;
     let launchd_label_prefix = names::label_prefix(src, &raw.launchd)?;
     let mut daemon = daemon::daemon(src, &raw, &name, &exec, opts, level)?;
     daemon.env_files = env_files;
@@ -97,6 +97,37 @@ pub(super) fn validate(
     };
     names::check_placeholders(&service)?;
     Ok(service)
+}
+
+/// `user` or `group`, which may name an account per instance (`app-{instance}`, systemd's
+/// `User=app-%i`): then each instance's name is checked.
+fn account(
+    src: &Source,
+    key: &str,
+    raw: &Option<S<String>>,
+    opts: &ParseOptions,
+    level: super::model::Level,
+    instances: &[String],
+) -> Result<Option<String>, BadInput> {
+    let Some(v) = raw else { return Ok(None) };
+    if !v.get_ref().contains(super::model::INSTANCE_PLACEHOLDER) {
+        return process::account_key(src, key, raw, opts, level);
+    }
+    if instances.is_empty() {
+        return Err(src
+            .error(
+                v.span(),
+                key,
+                "uses {instance} but the service has no instances",
+            )
+            .hint("add instances = [\"1\", \"2\"], or remove {instance}"));
+    }
+    for i in instances {
+        let one = v.get_ref().replace(super::model::INSTANCE_PLACEHOLDER, i);
+        let spanned = Some(toml::Spanned::new(v.span(), one));
+        process::account_key(src, key, &spanned, opts, level)?;
+    }
+    Ok(Some(v.get_ref().clone()))
 }
 
 /// A duration written as text with a unit; a bare number is refused, since nobody can tell
