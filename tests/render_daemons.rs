@@ -390,7 +390,8 @@ fn instance_placeholders_reach_user_and_dependencies_as_systemd_writes_them() {
     let out = render("openrc", &file);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("not carried by openrc: requires = \"cache@{instance}.service\""),
+        text(&out.stderr)
+            .contains("not carried by openrc: requires = \"cache@{instance}.service\""),
         "{}",
         text(&out.stderr)
     );

@@ -466,7 +466,7 @@ impl Daemon {
         out
     }
 
-    /// Unsets `key` (as [`Used::key`] names it), for a backend that does not carry it when the
+    /// Unsets `key` (as the `key` of a [`Used`] names it), for a backend that does not carry it when the
     /// definition says `not_carried = "warn"`.
     pub fn drop_key(&mut self, key: &str) {
         let d = Daemon::default();
