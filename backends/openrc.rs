@@ -102,6 +102,7 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
             Err("OpenRC sets up no mount namespace for a service")
         }
         "systemd" => Err("the [systemd] table is for systemd only"),
+        "capabilities" => Err("Debian's supervise-daemon is built without capabilities support"),
         _ => Err("svc-any does not map it to OpenRC yet"),
     }
 }

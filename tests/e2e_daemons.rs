@@ -482,6 +482,7 @@ fn openrc_runs_the_commands_directories_and_env_files_it_carries() {
          state_dir = [\"dmd\", \"dmd/db\"]\n\
          config_dir = \"dmd\"\n\
          umask = \"0027\"\n\
+         no_new_privileges = true\n\
          aliases = [\"dmd-alias\"]\n\
          after = [\"$network\"]\n",
         rec("pre"),
@@ -499,6 +500,11 @@ fn openrc_runs_the_commands_directories_and_env_files_it_carries() {
         "--wait=20",
     ]);
     assert!(c.http_ok(18093), "the service serves");
+    // umask and no_new_privileges reach the process supervise-daemon runs.
+    let child = c.sh_out("cat /run/openrc/options/dmd/child_pid");
+    let status = c.sh_out(&format!("cat /proc/{child}/status"));
+    assert!(status.lines().any(|l| l == "NoNewPrivs:\t1"), "{status}");
+    assert!(status.lines().any(|l| l == "Umask:\t0027"), "{status}");
     // Directories: made before the start, owned by the user (config stays root's), modes.
     assert_eq!(c.sh_out("stat -c '%U %a' /run/dmd"), "dmuser 750");
     assert_eq!(c.sh_out("stat -c '%U %a' /var/lib/dmd/db"), "dmuser 755");

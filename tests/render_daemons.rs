@@ -133,7 +133,7 @@ fn openrc_carries_the_portable_keys_in_its_own_terms() {
         "\tuse ntp-client",
         "\tbefore netmount",
         "umask=0027",
-        "no_new_privs=yes",
+        "supervise_daemon_args=--no-new-privs",
         "extra_started_commands=\"reload\"",
         "\tsvc_any_run 0 0 \"$svc_any_pre_start_0_0\" \"$svc_any_pre_start_0_1\" \"$svc_any_pre_start_0_2\" || return 1",
         "\tsvc_any_run 1 0 \"$svc_any_pre_start_1_0\" \"$svc_any_pre_start_1_1\" \"$svc_any_pre_start_1_2\" || return 1",
