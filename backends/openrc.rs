@@ -256,7 +256,22 @@ impl Openrc {
             .map(|(i, f)| (i, f.optional))
             .collect();
         c.insert("env_files", &env_files);
-        ctx.renderer.render("openrc.initd", &c)
+        let script = ctx.renderer.render("openrc.initd", &c)?;
+        // A template from --template-dir written before these keys existed would drop them
+        // without a word: every command must be called in the script.
+        for key in ["pre_start", "post_start", "post_stop", "reload_exec"] {
+            if let Some(call) = command_calls(service, key)
+                .into_iter()
+                .find(|call| !script.contains(call.as_str()))
+            {
+                return Err(bad(format!(
+                    "the openrc.initd template drops `{call}`, which the definition's {key} asks for"
+                ))
+                .hint("lay out the command calls in the template (see the built-in one)")
+                .into());
+            }
+        }
+        Ok(script)
     }
 
     fn conf(&self, ctx: &Ctx, service: &Service, instance: Option<&str>) -> Result<String> {

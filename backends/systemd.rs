@@ -451,6 +451,21 @@ impl Backend for Systemd {
         let service = &carried::check(ctx, self.name(), service, carries)?;
         let context = self.context(ctx, service)?;
         let content = ctx.renderer.render("systemd.service", &context)?;
+        // A template from --template-dir written before these keys existed would drop them
+        // without a word: every line they make must be in the unit.
+        let (unit, svc, install) = self.daemon_lines(service)?;
+        if let Some(lost) = unit
+            .iter()
+            .chain(&svc)
+            .chain(&install)
+            .find(|l| !content.lines().any(|c| c == l.as_str()))
+        {
+            return Err(bad(format!(
+                "the systemd.service template drops `{lost}`, which the definition asks for"
+            ))
+            .hint("lay out unit_lines, service_lines and install_lines in the template (see the built-in one)")
+            .into());
+        }
         let dir = unit_dir(ctx);
         let file = dir.join(unit_file_name(service));
         let wants = dir.join(format!("{}.wants", wanted_by(ctx)));
