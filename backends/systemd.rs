@@ -244,9 +244,10 @@ impl Systemd {
                 esc::raw_value(uri).map_err(field("documentation"))?
             ));
         }
-        // network-online.target is passive: it means something only once pulled in.
+        // network-online.target is passive: ordering after it means something only once it is
+        // pulled in (not so for `before`, `conflicts`...).
         let wants_online = service
-            .all_dependencies()
+            .dependencies()
             .any(|(_, dep)| *dep == Dependency::Facility(Facility::NetworkOnline))
             && !d
                 .wants
