@@ -1117,6 +1117,13 @@ mod tests {
                 "{instance}".into()
             ])
         );
+        // `worker.service` is another unit than the instances `worker@1.service`.
+        let part = unit.replace("[Service]", "PartOf=worker.service\n[Service]");
+        let i = import("worker@.service", &part, &["1".into()]).unwrap();
+        assert_eq!(
+            i.table["part_of"],
+            toml::Value::Array(vec!["worker.service".into()])
+        );
         // `%I` unescapes `-` to `/`: not the same as `{instance}` for such a name.
         assert!(import("worker@.service", unit, &["a-b".into()]).is_err());
     }

@@ -183,11 +183,35 @@ pub(super) fn daemon(
         "restart_prevent_exit_codes",
         &raw.restart_prevent_exit_codes,
     )?;
-    d.wants = dependency_list(src, "wants", &raw.wants, own_name)?;
-    d.before = dependency_list(src, "before", &raw.before, own_name)?;
-    d.part_of = dependency_list(src, "part_of", &raw.part_of, own_name)?;
-    d.binds_to = dependency_list(src, "binds_to", &raw.binds_to, own_name)?;
-    d.conflicts = dependency_list(src, "conflicts", &raw.conflicts, own_name)?;
+    d.wants = dependency_list(src, "wants", &raw.wants, own_name, raw.instances.is_some())?;
+    d.before = dependency_list(
+        src,
+        "before",
+        &raw.before,
+        own_name,
+        raw.instances.is_some(),
+    )?;
+    d.part_of = dependency_list(
+        src,
+        "part_of",
+        &raw.part_of,
+        own_name,
+        raw.instances.is_some(),
+    )?;
+    d.binds_to = dependency_list(
+        src,
+        "binds_to",
+        &raw.binds_to,
+        own_name,
+        raw.instances.is_some(),
+    )?;
+    d.conflicts = dependency_list(
+        src,
+        "conflicts",
+        &raw.conflicts,
+        own_name,
+        raw.instances.is_some(),
+    )?;
     for item in raw.documentation.iter().flat_map(|l| l.get_ref()) {
         check_documentation(item.get_ref())
             .map_err(|m| src.error(item.span(), "documentation", m))?;

@@ -52,8 +52,15 @@ pub(super) fn validate(
         success_exit_codes,
         stop_timeout_infinity,
     } = lifecycle::restart_and_stop(src, &raw)?;
-    let after = dependencies::dependency_list(src, "after", &raw.after, &name)?;
-    let requires = dependencies::dependency_list(src, "requires", &raw.requires, &name)?;
+    let after =
+        dependencies::dependency_list(src, "after", &raw.after, &name, !instances.is_empty())?;
+    let requires = dependencies::dependency_list(
+        src,
+        "requires",
+        &raw.requires,
+        &name,
+        !instances.is_empty(),
+    )?;
     let limits = resources::limits(src, &raw.limits)?;
     let log = resources::log(src, &raw.log)?;
     let health = match &raw.health {
