@@ -10,9 +10,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
+use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::render::{self, Plan};
-use crate::model::spec::{self, Service};
+use crate::model::spec::{self, Service, Used};
 use crate::model::status::{ServiceStatus, State};
 use crate::supervisor::protocol::{unit_key, Request};
 use crate::supervisor::{client, log_path, Scope};
@@ -32,6 +33,12 @@ fn unit_keys(service: &Service) -> Vec<String> {
         .into_iter()
         .map(|i| unit_key(&service.name, i))
         .collect()
+}
+
+/// What svc-any's own supervisor runs of the keys of real daemons: none yet. Each key it comes
+/// to run is one line here.
+pub(crate) fn carries(_used: &Used, _service: &Service) -> Verdict {
+    Err("svc-any's supervisor does not run it yet")
 }
 
 impl Builtin {
@@ -63,6 +70,7 @@ impl Backend for Builtin {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let service = &carried::check(ctx, self.name(), service, carries)?;
         // The supervisor orders the services it runs by name; it has no units to wait for.
         spec::refuse_systemd_units(service, self.name())?;
         let definitions = scope(ctx).definitions_dir();

@@ -22,11 +22,12 @@ use std::process::Command;
 
 use anyhow::{anyhow, Context as _, Result};
 
+use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::escape::{plist as esc, Unrepresentable};
 use crate::dialect::render::{self, FileSpec, Plan};
 use crate::model::error::{bad, BadInput};
-use crate::model::spec::{self, Level, Limit, Restart, Service};
+use crate::model::spec::{self, Level, Limit, Restart, Service, Used};
 use crate::model::status::{LastExit, ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
@@ -109,6 +110,12 @@ fn ctx_domain(ctx: &Ctx) -> String {
     domain(ctx.level, nix::unistd::geteuid().as_raw(), console)
 }
 
+/// None of the keys of real daemons yet: launchd has no readiness protocol, no commands around
+/// the job, no sandbox settings svc-any maps.
+fn carries(_used: &Used, _service: &Service) -> Verdict {
+    Err("svc-any does not map it to a launchd property")
+}
+
 /// Maps an escaper's refusal to bad input naming the key.
 fn field(key: &str) -> impl Fn(Unrepresentable) -> BadInput + '_ {
     move |why| {
@@ -177,6 +184,13 @@ impl Launchd {
             Restart::Always => "true",
             Restart::OnFailure => "{ SuccessfulExit = false }",
             Restart::No => "false",
+            Restart::OnAbnormal | Restart::OnAbort => {
+                return Err(bad(
+                    "launchd's KeepAlive cannot tell a crash by a signal from other exits",
+                )
+                .key("restart")
+                .into())
+            }
         };
         c.insert("keep_alive", keep_alive);
         c.insert("throttle_interval", &whole_seconds(s.restart_delay));
@@ -256,6 +270,7 @@ impl Backend for Launchd {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let service = &carried::check(ctx, self.name(), service, carries)?;
         // launchd orders nothing (svc-any orders the starts it makes), but a systemd unit has
         // no meaning here at all: refused like everywhere outside systemd.
         spec::refuse_systemd_units(service, self.name())?;

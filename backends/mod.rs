@@ -5,9 +5,11 @@
 //! health checks, lives once in `src/` and is the same for every backend.
 
 pub mod builtin;
+pub mod carried;
 pub mod launchd;
 pub mod openrc;
 pub mod systemd;
+pub mod systemd_import;
 pub mod sysv;
 
 use anyhow::Result;

@@ -19,11 +19,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::escape::{sh, Unrepresentable};
 use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::model::error::{bad, BadInput};
-use crate::model::spec::{self, Dependency, Limit, Service};
+use crate::model::spec::{self, Dependency, DirKind, Limit, Service, ServiceType, Used};
 use crate::model::status::{ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
@@ -60,6 +61,78 @@ fn field(key: &str) -> impl Fn(Unrepresentable) -> BadInput + '_ {
     }
 }
 
+/// What OpenRC (supervise-daemon, openrc-run's functions) carries of the keys of real daemons.
+fn carries(used: &Used, _service: &Service) -> Verdict {
+    let facility = used.value.as_deref().is_some_and(|v| v.starts_with("\"$"));
+    let per_instance = used
+        .value
+        .as_deref()
+        .is_some_and(|v| v.contains("{instance}"));
+    match used.key {
+        _ if per_instance => {
+            Err("svc-any maps a dependency on another service's instance on systemd only")
+        }
+        "type" => match used.value.as_deref() {
+            Some("\"simple\"" | "\"exec\"" | "\"idle\"") => Ok(()),
+            Some("\"notify\"") => Err("supervise-daemon cannot wait for sd_notify's READY=1"),
+            Some("\"forking\"") => Err(
+                "supervise-daemon cannot follow a daemon that forks, and start-stop-daemon \
+                 changes user differently in OpenRC's and Debian's builds",
+            ),
+            _ => Err("svc-any does not map it to OpenRC yet"),
+        },
+        "pid_file" => {
+            Err("supervise-daemon tracks its child itself: only a forking daemon has one")
+        }
+        "remain_after_exit" => Err("svc-any maps no one-shot service to OpenRC yet"),
+        "pre_start" | "post_start" | "post_stop" | "reload_exec" => Ok(()),
+        "stop_exec" => Err("supervise-daemon would respawn a process a stop command ends"),
+        "runtime_dir" | "state_dir" | "logs_dir" | "config_dir" => Ok(()),
+        "runtime_dir_mode" | "state_dir_mode" | "logs_dir_mode" | "config_dir_mode" => Ok(()),
+        "env_file" | "documentation" | "aliases" | "umask" | "no_new_privileges" => Ok(()),
+        "wants" | "before" => Ok(()),
+        "after" | "requires" if facility => Ok(()),
+        "exec_expand" => Err("openrc-run's shell does not expand variables as systemd does"),
+        "restart" | "restart_prevent_exit_codes" => Err("supervise-daemon respawns after any exit"),
+        "kill_mode" | "stop_timeout" => {
+            Err("supervise-daemon signals its child only, and always ends with KILL")
+        }
+        "private_tmp" | "private_devices" | "protect_system" | "protect_home"
+        | "read_only_paths" | "read_write_paths" => {
+            Err("OpenRC sets up no mount namespace for a service")
+        }
+        "systemd" => Err("the [systemd] table is for systemd only"),
+        "capabilities" => Err("Debian's supervise-daemon is built without capabilities support"),
+        _ => Err("svc-any does not map it to OpenRC yet"),
+    }
+}
+
+/// The shell calls of one list of commands: `svc_any_run MAY_FAIL PRIVILEGED "$svc_any_KEY_I_J"...`
+/// (the words are in conf.d, one variable each).
+fn command_calls(service: &Service, key: &str) -> Vec<String> {
+    let list = service
+        .daemon
+        .commands()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, l)| l.clone())
+        .unwrap_or_default();
+    list.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let words: Vec<String> = (0..c.exec.len())
+                .map(|j| format!("\"$svc_any_{key}_{i}_{j}\""))
+                .collect();
+            format!(
+                "svc_any_run {} {} {}",
+                u8::from(c.may_fail),
+                u8::from(c.privileged),
+                words.join(" ")
+            )
+        })
+        .collect()
+}
+
 fn whole_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
@@ -75,6 +148,37 @@ fn log_file(service: &Service, unit: &str) -> String {
 impl Openrc {
     fn script(&self, ctx: &Ctx, service: &Service) -> Result<String> {
         let mut c = render::context(service);
+        let d = &service.daemon;
+        debug_assert!(matches!(
+            d.service_type,
+            None | Some(ServiceType::Simple | ServiceType::Exec | ServiceType::Idle)
+        ));
+        for key in ["pre_start", "post_start", "post_stop", "reload_exec"] {
+            c.insert(key, &command_calls(service, key));
+        }
+        let documentation: Vec<String> = d
+            .documentation
+            .iter()
+            .map(|u| u.replace(char::is_control, ""))
+            .collect();
+        c.insert("documentation", &documentation);
+        c.insert("provide", &d.aliases);
+        c.insert("umask", &d.umask.map(|u| format!("{u:04o}")));
+        c.insert("no_new_privs", &d.no_new_privileges);
+        let mut dirs = Vec::new();
+        for kind in DirKind::ALL {
+            if let Some(x) = d.directories(kind) {
+                // The service's user owns them, but /etc's stay root's, as systemd does.
+                let owned = kind != DirKind::Config && service.user.is_some();
+                dirs.push((
+                    kind.key().to_string(),
+                    format!("{:04o}", x.mode.unwrap_or(0o755)),
+                    owned,
+                ));
+            }
+        }
+        c.insert("dirs", &dirs);
+        c.insert("runtime_dir", &d.runtime_dir.is_some());
         c.insert(
             "description",
             &sh::quote(&service.description).map_err(field("description"))?,
@@ -115,8 +219,7 @@ impl Openrc {
             deps.iter()
                 .filter_map(|dep| match dep {
                     Dependency::Service(name) => Some(name.clone()),
-                    // Only a target is left after the refusal: runlevels order boot here.
-                    Dependency::Native(_) => None,
+                    Dependency::Native(_) | Dependency::Facility(_) => None,
                 })
                 .collect()
         };
@@ -125,9 +228,50 @@ impl Openrc {
             .into_iter()
             .filter(|d| !need.contains(d))
             .collect();
+        // A facility is a soft `use`: OpenRC starts it first where the runlevel has it, and
+        // ignores a name the distribution lacks (Debian's OpenRC has no `net`).
+        let mut uses: Vec<String> = Vec::new();
+        let mut before = own(&service.daemon.before);
+        for (key, dep) in service.all_dependencies() {
+            let Dependency::Facility(f) = dep else {
+                continue;
+            };
+            let list = match key.starts_with("before") {
+                true => &mut before,
+                false => &mut uses,
+            };
+            if !list.iter().any(|u| u == f.openrc()) {
+                list.push(f.openrc().to_string());
+            }
+        }
         c.insert("need", &need);
         c.insert("after", &after);
-        ctx.renderer.render("openrc.initd", &c)
+        c.insert("uses", &uses);
+        c.insert("want", &own(&service.daemon.wants));
+        c.insert("before", &before);
+        let env_files: Vec<(usize, bool)> = d
+            .env_files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (i, f.optional))
+            .collect();
+        c.insert("env_files", &env_files);
+        let script = ctx.renderer.render("openrc.initd", &c)?;
+        // A template from --template-dir written before these keys existed would drop them
+        // without a word: every command must be called in the script.
+        for key in ["pre_start", "post_start", "post_stop", "reload_exec"] {
+            if let Some(call) = command_calls(service, key)
+                .into_iter()
+                .find(|call| !script.contains(call.as_str()))
+            {
+                return Err(bad(format!(
+                    "the openrc.initd template drops `{call}`, which the definition's {key} asks for"
+                ))
+                .hint("lay out the command calls in the template (see the built-in one)")
+                .into());
+            }
+        }
+        Ok(script)
     }
 
     fn conf(&self, ctx: &Ctx, service: &Service, instance: Option<&str>) -> Result<String> {
@@ -169,6 +313,36 @@ impl Openrc {
             env.push((k.clone(), sh::quote(v).map_err(field(&format!("env.{k}")))?));
         }
         c.insert("env", &env);
+        let mut words = Vec::new();
+        for (key, list) in s.daemon.commands() {
+            for (i, command) in list.iter().enumerate() {
+                for (j, word) in command.exec.iter().enumerate() {
+                    let q = sh::quote(word).map_err(field(&format!("{key}[{i}]")))?;
+                    words.push((format!("{key}_{i}_{j}"), q));
+                }
+            }
+        }
+        c.insert("words", &words);
+        let mut dirs = Vec::new();
+        for kind in DirKind::ALL {
+            if let Some(x) = s.daemon.directories(kind) {
+                let paths: Vec<String> = x
+                    .names
+                    .iter()
+                    .map(|n| format!("{}/{n}", kind.base()))
+                    .collect();
+                dirs.push((
+                    kind.key().to_string(),
+                    sh::quote(&paths.join(" ")).map_err(field(kind.key()))?,
+                ));
+            }
+        }
+        c.insert("dirs", &dirs);
+        let mut env_files = Vec::new();
+        for f in &s.daemon.env_files {
+            env_files.push(sh::quote(&f.path).map_err(field("env_file"))?);
+        }
+        c.insert("env_files", &env_files);
         ctx.renderer.render("openrc.confd", &c)
     }
 
@@ -235,6 +409,7 @@ impl Backend for Openrc {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let service = &carried::check(ctx, self.name(), service, carries)?;
         let script = PathBuf::from(INIT_D).join(&service.name);
         let mut files = vec![FileSpec {
             path: script.clone(),

@@ -16,14 +16,19 @@ use std::process::Command;
 
 use anyhow::Result;
 
+use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::escape::{systemd as esc, Unrepresentable};
-use crate::dialect::render::{self, Plan};
+use crate::dialect::render::{self, LinkSpec, Plan};
 use crate::model::duration::seconds_text;
 use crate::model::error::{bad, BadInput};
 use crate::model::signal::Signal;
-use crate::model::spec::{Dependency, Level, Limit, Service, INSTANCE_PLACEHOLDER};
+use crate::model::spec::{
+    Command as SpecCommand, Dependency, DirKind, Facility, KillMode, Level, Limit, ProtectHome,
+    ProtectSystem, Service, Used, INSTANCE_PLACEHOLDER,
+};
 use crate::model::status::{LastExit, ServiceStatus, State};
+use crate::system::bootlinks;
 use crate::system::host::Ctx;
 use crate::system::process;
 
@@ -61,12 +66,35 @@ fn unit_names(service: &Service) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
-/// A dependency as a unit name: svc-any names get `.service`, systemd's own units pass through.
+/// A dependency as a unit name: svc-any names get `.service`, systemd's own units pass through,
+/// a facility is its target (or socket).
 fn dependency_unit(dep: &Dependency) -> String {
     match dep {
         Dependency::Service(name) => format!("{name}.service"),
         Dependency::Native(unit) => unit.clone(),
+        Dependency::Facility(f) => f.systemd_unit().to_string(),
     }
+}
+
+/// systemd carries every key: the one place a refusal would go.
+fn carries(_used: &Used, _service: &Service) -> Verdict {
+    Ok(())
+}
+
+/// One `Exec*=` value: `-` for may-fail, `+` for privileged, then the escaped line.
+fn command_line(command: &SpecCommand, expand: bool) -> Result<String, Unrepresentable> {
+    let line = match expand {
+        true => esc::exec_line_expanding(&command.exec)?,
+        false => esc::exec_line(&command.exec)?,
+    };
+    let mut prefix = String::new();
+    if command.may_fail {
+        prefix.push('-');
+    }
+    if command.privileged {
+        prefix.push('+');
+    }
+    Ok(prefix + &line)
 }
 
 fn wanted_by(ctx: &Ctx) -> &'static str {
@@ -109,7 +137,11 @@ impl Systemd {
             "description",
             &inst(esc::raw_value(&service.description).map_err(field("description"))?),
         );
-        let deps = |list: &[Dependency]| list.iter().map(dependency_unit).collect::<Vec<_>>();
+        let deps = |list: &[Dependency]| {
+            list.iter()
+                .map(|d| inst(dependency_unit(d)))
+                .collect::<Vec<_>>()
+        };
         let mut after = deps(&service.after);
         // A hard dependency is also started first, as on every other backend.
         after.extend(
@@ -126,17 +158,22 @@ impl Systemd {
             .map(|g| format!("{g}.target"))
             .collect();
         c.insert("part_of", &part_of);
+        let exec_start = match service.daemon.exec_expand {
+            true => esc::exec_line_expanding(&service.exec),
+            false => esc::exec_line(&service.exec),
+        };
+        c.insert("exec_start", &inst(exec_start.map_err(field("exec"))?));
         c.insert(
-            "exec_start",
-            &inst(esc::exec_line(&service.exec).map_err(field("exec"))?),
+            "service_type",
+            service.daemon.service_type.map_or("exec", |t| t.as_str()),
         );
         // Without the `:` prefix on purpose: $MAINPID must be expanded here.
         let reload = service
             .reload_signal
             .map(|s| format!("/bin/kill -s {} $MAINPID", s.name()));
         c.insert("exec_reload", &reload);
-        c.insert("user", &service.user);
-        c.insert("group", &service.group);
+        c.insert("user", &service.user.clone().map(inst));
+        c.insert("group", &service.group.clone().map(inst));
         let working_directory = match &service.working_dir {
             Some(d) => Some(inst(esc::raw_value(d).map_err(field("working_dir"))?)),
             None => None,
@@ -162,9 +199,17 @@ impl Systemd {
         c.insert("start_limit_interval_sec", &interval);
         c.insert("start_limit_burst", &burst);
         c.insert("restart", service.restart.as_str());
+        let (unit_lines, service_lines, install_lines) = self.daemon_lines(service)?;
+        c.insert("unit_lines", &unit_lines);
+        c.insert("service_lines", &service_lines);
+        c.insert("install_lines", &install_lines);
         c.insert("restart_sec", &seconds_text(service.restart_delay));
         c.insert("kill_signal", &service.stop_signal.sig_name());
-        c.insert("timeout_stop_sec", &seconds_text(service.stop_timeout));
+        let timeout_stop = match service.daemon.stop_timeout_infinity {
+            true => "infinity".to_string(),
+            false => seconds_text(service.stop_timeout),
+        };
+        c.insert("timeout_stop_sec", &timeout_stop);
         let mut success: Vec<String> = service
             .clean_exit_codes()
             .iter()
@@ -184,6 +229,197 @@ impl Systemd {
         c.insert("standard_output", &standard_output);
         c.insert("wanted_by", wanted_by(ctx));
         Ok(c)
+    }
+
+    /// The lines of the keys of `daemon.rs` (and the env files of a list), by section, each
+    /// `Setting=value` with the value escaped for its dialect.
+    #[allow(clippy::type_complexity)]
+    fn daemon_lines(&self, service: &Service) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
+        let d = &service.daemon;
+        let inst = |text: String| with_instance(service, text);
+        let (mut unit, mut svc, mut install) = (Vec::new(), Vec::new(), Vec::new());
+        for uri in &d.documentation {
+            unit.push(format!(
+                "Documentation={}",
+                esc::raw_value(uri).map_err(field("documentation"))?
+            ));
+        }
+        // network-online.target is passive: ordering after it means something only once it is
+        // pulled in (not so for `before`, `conflicts`...).
+        let wants_online = service
+            .dependencies()
+            .any(|(_, dep)| *dep == Dependency::Facility(Facility::NetworkOnline))
+            && !d
+                .wants
+                .contains(&Dependency::Facility(Facility::NetworkOnline));
+        if wants_online {
+            unit.push("Wants=network-online.target".to_string());
+        }
+        for (key, list) in d.dependency_lists() {
+            let setting = match key {
+                "wants" => "Wants",
+                "before" => "Before",
+                "part_of" => "PartOf",
+                "binds_to" => "BindsTo",
+                _ => "Conflicts",
+            };
+            for dep in list {
+                unit.push(format!("{setting}={}", inst(dependency_unit(dep))));
+            }
+        }
+        for path in &d.condition_path_exists {
+            let key = "condition_path_exists";
+            unit.push(format!(
+                "ConditionPathExists={}",
+                inst(esc::raw_value(path).map_err(field(key))?)
+            ));
+        }
+        for (k, v) in &d.systemd.unit {
+            unit.push(format!("{k}={v}"));
+        }
+        if let Some(p) = &d.pid_file {
+            svc.push(format!(
+                "PIDFile={}",
+                inst(esc::raw_value(p).map_err(field("pid_file"))?)
+            ));
+        }
+        if d.remain_after_exit {
+            svc.push("RemainAfterExit=yes".to_string());
+        }
+        for (key, setting, list) in [
+            ("pre_start", "ExecStartPre", &d.pre_start),
+            ("post_start", "ExecStartPost", &d.post_start),
+            ("reload_exec", "ExecReload", &d.reload_exec),
+            ("stop_exec", "ExecStop", &d.stop_exec),
+            ("post_stop", "ExecStopPost", &d.post_stop),
+        ] {
+            for (i, command) in list.iter().enumerate() {
+                let line =
+                    command_line(command, d.exec_expand).map_err(field(&format!("{key}[{i}]")))?;
+                svc.push(format!("{setting}={}", inst(line)));
+            }
+        }
+        for f in &d.env_files {
+            let path = inst(esc::raw_value(&f.path).map_err(field("env_file"))?);
+            let dash = if f.optional { "-" } else { "" };
+            svc.push(format!("EnvironmentFile={dash}{path}"));
+        }
+        for kind in DirKind::ALL {
+            if let Some(dirs) = d.directories(kind) {
+                let names: Vec<String> = dirs.names.iter().map(|n| inst(n.clone())).collect();
+                svc.push(format!("{}={}", kind.systemd(), names.join(" ")));
+                if let Some(mode) = dirs.mode {
+                    svc.push(format!("{}Mode={mode:04o}", kind.systemd()));
+                }
+            }
+        }
+        if let Some(k) = d.kill_mode {
+            let mode = match k {
+                KillMode::Group => "control-group",
+                KillMode::Process => "process",
+                KillMode::Mixed => "mixed",
+            };
+            svc.push(format!("KillMode={mode}"));
+        }
+        if !d.restart_prevent_exit_codes.is_empty() {
+            let codes: Vec<String> = d
+                .restart_prevent_exit_codes
+                .iter()
+                .map(u8::to_string)
+                .collect();
+            svc.push(format!("RestartPreventExitStatus={}", codes.join(" ")));
+        }
+        if let Some(u) = d.umask {
+            svc.push(format!("UMask={u:04o}"));
+        }
+        if !d.supplementary_groups.is_empty() {
+            svc.push(format!(
+                "SupplementaryGroups={}",
+                d.supplementary_groups.join(" ")
+            ));
+        }
+        if d.no_new_privileges {
+            svc.push("NoNewPrivileges=yes".to_string());
+        }
+        if let Some(caps) = &d.capabilities {
+            svc.push(format!("CapabilityBoundingSet={}", caps.join(" ")));
+            svc.push(format!("AmbientCapabilities={}", caps.join(" ")));
+        }
+        if d.private_tmp {
+            svc.push("PrivateTmp=yes".to_string());
+        }
+        if d.private_devices {
+            svc.push("PrivateDevices=yes".to_string());
+        }
+        if let Some(p) = d.protect_system {
+            let v = match p {
+                ProtectSystem::Yes => "yes",
+                ProtectSystem::Full => "full",
+                ProtectSystem::Strict => "strict",
+            };
+            svc.push(format!("ProtectSystem={v}"));
+        }
+        if let Some(p) = d.protect_home {
+            let v = match p {
+                ProtectHome::Yes => "yes",
+                ProtectHome::ReadOnly => "read-only",
+                ProtectHome::Tmpfs => "tmpfs",
+            };
+            svc.push(format!("ProtectHome={v}"));
+        }
+        for (key, setting, list) in [
+            ("read_only_paths", "ReadOnlyPaths", &d.read_only_paths),
+            ("read_write_paths", "ReadWritePaths", &d.read_write_paths),
+        ] {
+            for p in list {
+                let (dash, path) = match p.strip_prefix('-') {
+                    Some(rest) => ("-", rest),
+                    None => ("", p.as_str()),
+                };
+                svc.push(format!(
+                    "{setting}={dash}{}",
+                    inst(esc::path_word(path).map_err(field(key))?)
+                ));
+            }
+        }
+        for (k, v) in &d.systemd.service {
+            svc.push(format!("{k}={v}"));
+        }
+        for alias in &d.aliases {
+            let suffix = if service.instances.is_empty() {
+                ""
+            } else {
+                "@"
+            };
+            install.push(format!("Alias={alias}{suffix}.service"));
+        }
+        for (k, v) in &d.systemd.install {
+            install.push(format!("{k}={v}"));
+        }
+        Ok((unit, svc, install))
+    }
+
+    /// `systemctl enable|disable` of the units `Also=` names, as `systemctl enable` of this
+    /// unit would; offline, in the tree (`--root`).
+    fn also(&self, ctx: &Ctx, service: &Service, verb: &str) -> Result<()> {
+        let also: Vec<&str> = service
+            .daemon
+            .systemd
+            .install
+            .iter()
+            .filter(|(k, _)| k == "Also")
+            .flat_map(|(_, v)| v.split_whitespace())
+            .collect();
+        if also.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = self.systemctl(ctx)?;
+        if !ctx.live {
+            cmd.arg(format!("--root={}", ctx.root.display()));
+        }
+        ctx.run(cmd.arg(verb).arg("--").args(&also))?;
+        ctx.say(format!("{verb}d with it (Also=): {}", also.join(" ")));
+        Ok(())
     }
 
     fn systemctl(&self, ctx: &Ctx) -> Result<Command> {
@@ -213,14 +449,48 @@ impl Backend for Systemd {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let service = &carried::check(ctx, self.name(), service, carries)?;
         let context = self.context(ctx, service)?;
         let content = ctx.renderer.render("systemd.service", &context)?;
+        // A template from --template-dir written before these keys existed would drop them
+        // without a word: every line they make must be in the unit.
+        let (unit, svc, install) = self.daemon_lines(service)?;
+        if let Some(lost) = unit
+            .iter()
+            .chain(&svc)
+            .chain(&install)
+            .find(|l| !content.lines().any(|c| c == l.as_str()))
+        {
+            return Err(bad(format!(
+                "the systemd.service template drops `{lost}`, which the definition asks for"
+            ))
+            .hint("lay out unit_lines, service_lines and install_lines in the template (see the built-in one)")
+            .into());
+        }
         let dir = unit_dir(ctx);
         let file = dir.join(unit_file_name(service));
         let wants = dir.join(format!("{}.wants", wanted_by(ctx)));
-        let links = unit_names(service)
+        let mut links: Vec<PathBuf> = unit_names(service)
             .into_iter()
-            .map(|(_, unit)| wants.join(unit));
+            .map(|(_, unit)| wants.join(unit))
+            .collect();
+        // Further targets from `[systemd.install] WantedBy`: the links `systemctl enable` makes.
+        for (k, target) in &service.daemon.systemd.install {
+            if k == "WantedBy" {
+                let more = dir.join(format!("{target}.wants"));
+                links.extend(unit_names(service).into_iter().map(|(_, u)| more.join(u)));
+            }
+        }
+        // What `systemctl enable` makes for Alias=: a link by the other name.
+        if service.instances.is_empty() {
+            links.extend(
+                service
+                    .daemon
+                    .aliases
+                    .iter()
+                    .map(|a| dir.join(format!("{a}.service"))),
+            );
+        }
         Ok(Plan::one_file(file, 0o644, content, links))
     }
 
@@ -228,6 +498,24 @@ impl Backend for Systemd {
         let mut cmd = self.systemctl(ctx)?;
         ctx.run(cmd.arg("daemon-reload"))?;
         Ok(())
+    }
+
+    /// The unit's own links, then, the first time, what `[systemd.install] Also=` names, by
+    /// `systemctl enable` (the units are the package's, svc-any does not know their links).
+    fn enable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        let changed = bootlinks::create_boot_links(ctx, links)?;
+        if changed {
+            self.also(ctx, service, "enable")?;
+        }
+        Ok(changed)
+    }
+
+    fn disable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {
+        let changed = bootlinks::remove_boot_links(ctx, links)?;
+        if changed {
+            self.also(ctx, service, "disable")?;
+        }
+        Ok(changed)
     }
 
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
@@ -387,7 +675,7 @@ impl Backend for Systemd {
 }
 
 const SHOW_PROPERTIES: &str =
-    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestamp,UnitFileState,Result";
+    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestamp,UnitFileState,Result,ConditionResult";
 
 /// `systemctl show` prints `Key=value` lines, one blank line between units, in the order asked.
 fn parse_show(text: &str) -> Vec<std::collections::HashMap<String, String>> {
@@ -468,10 +756,15 @@ fn status_from_show(
         } else {
             enabled
         },
-        // `Result=` says why a unit failed (exit-code, signal, start-limit-hit...).
-        reason: match get("Result") {
-            "" | "success" => None,
-            other => Some(other.to_string()),
+        // `Result=` says why a unit failed (exit-code, signal, start-limit-hit...); a start
+        // skipped for a condition (condition_path_exists) leaves it inactive with
+        // `ConditionResult=no`.
+        reason: match (get("Result"), get("ConditionResult")) {
+            ("" | "success", "no") if state == State::Stopped => {
+                Some("not started: a condition was not met".to_string())
+            }
+            ("" | "success", _) => None,
+            (other, _) => Some(other.to_string()),
         },
     }
 }
@@ -489,12 +782,22 @@ ExecMainCode=2\nExecMainStatus=9\nStateChangeTimestamp=@1700000100\nUnitFileStat
 Result=start-limit-hit\n\n\
 Id=once.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nNRestarts=0\n\
 ExecMainCode=1\nExecMainStatus=1\nStateChangeTimestamp=@1700000200\nUnitFileState=enabled\n\
-Result=exit-code\n";
+Result=exit-code\n\n\
+Id=cond.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n\
+ExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=@1700000300\nUnitFileState=enabled\n\
+Result=success\nConditionResult=no\n";
 
     #[test]
     fn show_output_maps_to_the_status_model() {
         let blocks = parse_show(SHOW);
-        assert_eq!(blocks.len(), 4);
+        assert_eq!(blocks.len(), 5);
+        // A start skipped by a condition: stopped, and status says why.
+        let skipped = status_from_show("cond", None, "cond.service".into(), &blocks[4]);
+        assert_eq!(skipped.state, State::Stopped);
+        assert_eq!(
+            skipped.reason.as_deref(),
+            Some("not started: a condition was not met")
+        );
         let running = status_from_show("demo", None, "demo.service".into(), &blocks[0]);
         assert_eq!(running.state, State::Running);
         assert_eq!(running.pid, Some(4242));

@@ -15,11 +15,12 @@ use std::process::Command;
 
 use anyhow::Result;
 
+use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, Builtin, LogOptions, Verb};
 use crate::dialect::escape::sh;
 use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::model::error::bad;
-use crate::model::spec::{self, Dependency, Service};
+use crate::model::spec::{self, Dependency, Service, Used};
 use crate::model::status::ServiceStatus;
 use crate::system::host::Ctx;
 use crate::system::process;
@@ -87,12 +88,23 @@ fn native_tool(ctx: &Ctx) -> Option<&'static str> {
         .find(|t| process::find_tool(t).is_ok())
 }
 
+/// What the LSB script and the supervisor behind it carry: the supervisor's keys, and the
+/// facilities of `after` and `requires`, which the LSB header names (`$network`...).
+fn carries(used: &Used, service: &Service) -> Verdict {
+    let facility = used.value.as_deref().is_some_and(|v| v.starts_with("\"$"));
+    match used.key {
+        "after" | "requires" if facility => Ok(()),
+        _ => crate::backends::builtin::carries(used, service),
+    }
+}
+
 impl Backend for Sysv {
     fn name(&self) -> &'static str {
         "sysv"
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let service = &carried::check(ctx, self.name(), service, carries)?;
         let mut c = render::context(service);
         c.insert("name", &service.name);
         c.insert("quoted_name", &sh::quote(&service.name)?);
@@ -100,12 +112,13 @@ impl Backend for Sysv {
         spec::refuse_systemd_units(service, self.name())?;
         for dep in service.requires.iter().chain(&service.after) {
             let name = match dep {
-                Dependency::Service(name) => name,
-                // Only a target is left after the refusal: runlevels order boot here.
+                Dependency::Service(name) => name.clone(),
+                Dependency::Facility(f) => f.lsb().to_string(),
+                // Refused above.
                 Dependency::Native(_) => continue,
             };
-            if !required.contains(name) {
-                required.push(name.clone());
+            if !required.contains(&name) {
+                required.push(name);
             }
         }
         c.insert("required", &required.join(" "));
@@ -119,7 +132,13 @@ impl Backend for Sysv {
         c.insert("svc_any", &sh::quote(exe)?);
         let script = ctx.renderer.render("sysv.initd", &c)?;
         // The supervisor's definition: the builtin backend's own file, without its boot links.
-        let supervised = Builtin.render(ctx, service)?;
+        // The LSB header above orders the boot by the facilities; the supervisor, which starts
+        // the process when the script asks, has nothing to wait for.
+        let mut for_supervisor = service.clone();
+        let own = |d: &Dependency| !matches!(d, Dependency::Facility(_));
+        for_supervisor.after.retain(own);
+        for_supervisor.requires.retain(own);
+        let supervised = Builtin.render(ctx, &for_supervisor)?;
         let mut files = vec![FileSpec {
             path: script_path(service),
             mode: 0o755,

@@ -599,3 +599,119 @@ fn a_value_a_dialect_cannot_carry_is_refused_with_exit_2_naming_the_key() {
         panic!("{e}");
     }
 }
+
+/// Arguments per command around the main one, and commands per key.
+const COMMAND_ARGS: usize = 20;
+const COMMAND_KEYS: [&str; 5] = [
+    "pre_start",
+    "post_start",
+    "reload_exec",
+    "stop_exec",
+    "post_stop",
+];
+
+/// A definition whose five command keys each run the recorder twice (once may-fail, or
+/// privileged), with `args` spread over them; with `expand`, every `$` written `$$`, as
+/// exec_expand wants a literal one. Returns the TOML and, per key, the arguments expected.
+fn commands_definition(
+    name: &str,
+    args: &[String],
+    expand: bool,
+) -> (String, BTreeMap<&'static str, Vec<String>>) {
+    let mut table = toml::Table::new();
+    table.insert("name".into(), name.into());
+    table.insert(
+        "exec".into(),
+        toml::Value::Array(vec!["/bin/sleep".into(), "1000".into()]),
+    );
+    table.insert("type".into(), "simple".into());
+    if expand {
+        table.insert("exec_expand".into(), true.into());
+    }
+    let quote = |s: &str| {
+        if expand {
+            s.replace('$', "$$")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut want = BTreeMap::new();
+    let mut chunks = args.chunks(COMMAND_ARGS);
+    for key in COMMAND_KEYS {
+        let mut list = Vec::new();
+        for n in 0..2 {
+            let chunk = chunks.next().unwrap_or_default();
+            let script = format!("printf '%s\\0' \"$#\" \"$@\" >>/run/fid/{name}-{key}");
+            let mut argv: Vec<toml::Value> = ["/bin/sh", "-c", &script, "fid"]
+                .iter()
+                .map(|s| quote(s).into())
+                .collect();
+            argv.extend(chunk.iter().map(|a| quote(a).into()));
+            want.entry(key)
+                .or_insert_with(Vec::new)
+                .extend(chunk.iter().cloned());
+            let mut command = toml::Table::new();
+            command.insert("exec".into(), toml::Value::Array(argv));
+            match (key, n) {
+                ("post_start", 1) => command.insert("privileged".into(), true.into()),
+                (_, 1) => command.insert("may_fail".into(), true.into()),
+                _ => None,
+            };
+            list.push(toml::Value::Table(command));
+        }
+        table.insert(key.into(), toml::Value::Array(list));
+    }
+    (toml::to_string(&table).unwrap(), want)
+}
+
+#[test]
+fn real_systemd_runs_the_commands_around_the_main_one_with_exact_arguments() {
+    if !enabled("real_systemd_runs_the_commands_around_the_main_one_with_exact_arguments") {
+        return;
+    }
+    let per_service = COMMAND_ARGS * 2 * COMMAND_KEYS.len();
+    let args = generate::sample(value(), 2 * per_service, 7);
+    let c = Container::boot("systemd", "fid-cmd");
+    let mut mismatches = Vec::new();
+    let mut compared = 0;
+    for (name, expand, chunk) in [
+        ("fidcmd", false, &args[..per_service]),
+        ("fidexp", true, &args[per_service..]),
+    ] {
+        let (toml, want) = commands_definition(name, chunk, expand);
+        c.write_files(&[(format!("/root/{name}.toml"), toml)]);
+        c.sh_out("mkdir -p /run/fid");
+        c.svc_any_ok(&[
+            "install",
+            name,
+            "-f",
+            &format!("/root/{name}.toml"),
+            "--start",
+        ]);
+        c.svc_any_ok(&["reload", name]);
+        c.svc_any_ok(&["stop", name]);
+        for key in COMMAND_KEYS {
+            let record = c.exec(&["cat", &format!("/run/fid/{name}-{key}")]).stdout;
+            let mut got = Vec::new();
+            let mut fields = nul_split(&record).into_iter();
+            while let Some(n) = fields.next() {
+                let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
+                got.extend(fields.by_ref().take(n));
+            }
+            let w: Vec<&[u8]> = want[key].iter().map(|a| a.as_bytes()).collect();
+            compared += count_mismatches(&format!("{name} {key}"), &w, &got, &mut mismatches);
+        }
+    }
+    eprintln!(
+        "commands around the main one (seed {}), run by systemd 252 as PID 1: {compared} arguments over {} commands (exact bytes and exec_expand), {} mismatches",
+        generate::seed(),
+        4 * COMMAND_KEYS.len(),
+        mismatches.len()
+    );
+    assert!(compared >= 2 * per_service - 10, "only {compared} compared");
+    assert!(
+        mismatches.is_empty(),
+        "{}",
+        mismatches[..mismatches.len().min(20)].join("\n")
+    );
+}

@@ -165,6 +165,28 @@ fn a_template_directory_replaces_the_layout() {
 }
 
 #[test]
+fn a_template_that_drops_a_key_of_the_definition_is_refused() {
+    let dir = scratch("templates-old-layout");
+    std::fs::write(
+        dir.join("systemd.service.tera"),
+        "{{ marker }}\n[Service]\nExecStart={{ exec_start }}\n",
+    )
+    .unwrap();
+    let out = run(svc_any()
+        .args(["--backend", "systemd", "--template-dir"])
+        .arg(&dir)
+        .arg("render")
+        .arg("-f")
+        .arg(fixtures().join("specs/daemon-portable.toml")));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("drops `Documentation=man:portable(8)`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_template_that_drops_the_marker_is_refused() {
     let dir = scratch("templates-no-marker");
     std::fs::write(

@@ -80,7 +80,7 @@ fn the_header_orders_after_dependencies_and_the_verbs_are_lsb() {
     for line in [
         "### BEGIN INIT INFO",
         "# Provides:          full",
-        "# Required-Start:    $remote_fs $syslog db",
+        "# Required-Start:    $remote_fs $syslog db $network",
         "# Default-Start:     2 3 4 5",
         "# Default-Stop:      0 1 6",
         "### END INIT INFO",

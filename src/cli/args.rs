@@ -167,6 +167,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A systemd unit (or every unit of a directory) as a definition on stdout: lossless, or
+    /// refused (exit 2) with every setting it cannot carry and its line.
+    Import {
+        /// A `.service` file, or a directory of them.
+        path: PathBuf,
+        /// For a template unit (`NAME@.service`): the instances svc-any is to run.
+        #[arg(long, value_delimiter = ',', value_name = "A,B")]
+        instances: Vec<String>,
+    },
     /// Services svc-any manages here.
     #[command(after_help = "Example:\n  svc-any list --json")]
     List {

@@ -5,6 +5,7 @@
 mod args;
 mod definitions;
 mod export;
+mod import;
 mod resolve;
 
 use std::path::PathBuf;
@@ -312,6 +313,7 @@ fn run(cli: Cli) -> Result<i32> {
                 ready_fd: *ready_fd,
             })
         }
+        Command::Import { path, instances } => import::run(path, instances),
         Command::Show { name, json } => {
             check_names(std::slice::from_ref(name))?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;

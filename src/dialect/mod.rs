@@ -5,3 +5,4 @@
 
 pub mod escape;
 pub mod render;
+pub mod unit_file;

@@ -24,13 +24,16 @@ pub fn control(
 ) -> Result<()> {
     let records = installed(ctx, names)?;
     if verb == Verb::Reload {
-        if let Some(r) = records.iter().find(|r| r.service.reload_signal.is_none()) {
+        let cannot = |s: &crate::model::spec::Service| {
+            s.reload_signal.is_none() && s.daemon.reload_exec.is_empty()
+        };
+        if let Some(r) = records.iter().find(|r| cannot(&r.service)) {
             return Err(bad(format!(
-                "`{}` has no reload_signal, so it cannot be reloaded",
+                "`{}` has no reload_signal or reload_exec, so it cannot be reloaded",
                 r.service.name
             ))
             .key("reload_signal")
-            .hint("add reload_signal = \"HUP\" to the definition, or use restart")
+            .hint("add reload_signal = \"HUP\" (or reload_exec) to the definition, or use restart")
             .into());
         }
     }

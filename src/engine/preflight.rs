@@ -56,7 +56,13 @@ pub fn missing(ctx: &Ctx, service: &Service, alongside: &[&str]) -> Vec<BadInput
                 );
             }
         }
-        if let Some(file) = &s.env_file {
+        let required = s
+            .daemon
+            .env_files
+            .iter()
+            .filter(|f| !f.optional)
+            .map(|f| &f.path);
+        for file in s.env_file.iter().chain(required) {
             if !ctx.on_target(std::path::Path::new(file)).is_file() {
                 problems.push(
                     bad(format!("the environment file {file} does not exist"))

@@ -180,7 +180,7 @@ fn one_service(
         .chain(s.after.iter().map(|d| (d.as_written(), false)));
     for (dep_name, required) in deps {
         let key = if required { "requires" } else { "after" };
-        let Some(dep) = project.get(dep_name) else {
+        let Some(dep) = project.get(dep_name.as_str()) else {
             notes.lost(
                 &s.name,
                 key,
@@ -261,6 +261,14 @@ fn one_service(
             Restart::Always => "always".to_string(),
             Restart::OnFailure if s.restart_limit > 0 => format!("on-failure:{}", s.restart_limit),
             Restart::OnFailure => "on-failure".to_string(),
+            Restart::OnAbnormal | Restart::OnAbort => {
+                notes.lost(
+                    &s.name,
+                    "restart",
+                    "compose has no restart on signals only: on-failure restarts any unclean exit too",
+                );
+                "on-failure".to_string()
+            }
         };
         svc.push("restart", restart);
         if !depends.is_empty() {

@@ -252,7 +252,7 @@ fn waits(
         .map(|d| (d.as_written(), "requires"))
         .chain(s.after.iter().map(|d| (d.as_written(), "after")));
     for (dep_name, key) in deps {
-        let Some(dep) = project.get(dep_name) else {
+        let Some(dep) = project.get(dep_name.as_str()) else {
             notes.lost(
                 &s.name,
                 key,

@@ -228,6 +228,10 @@ impl Machine {
             Restart::Always => true,
             Restart::OnFailure => !clean,
             Restart::No => false,
+            // Not yet offered on this backend (refused at install); the meaning, for when it is.
+            Restart::OnAbnormal | Restart::OnAbort => {
+                !clean && matches!(how, LastExit::Killed { .. })
+            }
         };
         if !restart {
             self.phase = if clean { Phase::Stopped } else { Phase::Dead };

@@ -177,6 +177,42 @@ for path, content in json.load(sys.stdin).items():
         self.exec(&argv)
     }
 
+    /// svc-any inside, which must succeed; its stdout.
+    pub fn svc_any_ok(&self, args: &[&str]) -> String {
+        let out = self.svc_any(args);
+        assert!(
+            out.status.success(),
+            "svc-any {args:?} failed ({}):\n{}{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    pub fn succeeds(&self, script: &str) -> bool {
+        self.sh(script).status.success()
+    }
+
+    /// Polls `script` every 100 ms until it succeeds; false after `timeout`.
+    pub fn wait_for(&self, timeout: std::time::Duration, script: &str) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if self.succeeds(script) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Whether `http://127.0.0.1:PORT/` answers 200 inside.
+    pub fn http_ok(&self, port: u16) -> bool {
+        self.succeeds(&format!(
+            "python3 -c 'import urllib.request,sys; sys.exit(urllib.request.urlopen(\"http://127.0.0.1:{port}/\", timeout=2).status != 200)'"
+        ))
+    }
+
     /// Clean shutdown and boot with the state kept.
     pub fn reboot(&self) {
         let out = self.harness(&["reboot", &self.profile]);

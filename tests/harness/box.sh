@@ -10,7 +10,7 @@
 #                                     cleanup; idempotent
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
-# PROFILE: systemd sysv openrc. Environment:
+# PROFILE: systemd sysv openrc daemons (systemd with nginx, ssh, redis, cron). Environment:
 #   SVC_ANY_LAB        state dir (default /var/lib/svc-any-lab): cache/ base/ PROFILE-root/ run/
 #   SVC_ANY_BOX        instance suffix: container sa-PROFILE-SUFFIX, own state, runs beside others
 #   SVC_ANY_BIN        host binary, bound read-only at /usr/local/bin/svc-any on every boot
@@ -25,7 +25,7 @@ RECIPE=1 # bump when the way trees are made changes, so existing trees get rebui
 IN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BOOT_TIMEOUT=60
 HALT_TIMEOUT=20
-PROFILES="systemd sysv openrc"
+PROFILES="systemd sysv openrc daemons"
 
 say() { [ -n "${QUIET:-}" ] || echo "box.sh: $*" >&2; }
 die() { echo "box.sh: $1" >&2; exit "${2:-1}"; }
@@ -44,6 +44,11 @@ profile() {
         # libpam-systemd: without pam_systemd, user@1000.service dies at once
         # ("$XDG_RUNTIME_DIR is not set"), so there is no user manager for alice
         P_PKGS=(systemd systemd-sysv dbus libpam-systemd)
+        P_HALT=(systemctl poweroff)
+        P_READY='case $(systemctl is-system-running) in running|degraded) ;; *) exit 1 ;; esac' ;;
+    daemons)
+        # systemd with Debian's own daemons, for tests/e2e_daemons.rs
+        P_PKGS=(systemd systemd-sysv dbus libpam-systemd + nginx-core openssh-server redis-server cron)
         P_HALT=(systemctl poweroff)
         P_READY='case $(systemctl is-system-running) in running|degraded) ;; *) exit 1 ;; esac' ;;
     sysv)

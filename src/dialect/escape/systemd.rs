@@ -42,6 +42,26 @@ pub fn exec_line(argv: &[String]) -> Result<String, Unrepresentable> {
     Ok(line)
 }
 
+/// An `Exec*=` value with systemd's variable references left for systemd to expand (no `:`
+/// prefix): every argument is still quoted, which keeps it one word but does not stop
+/// expansion. The definition checked that every `$` is a reference or a `$$`.
+pub fn exec_line_expanding(argv: &[String]) -> Result<String, Unrepresentable> {
+    let line = exec_line(argv)?;
+    Ok(line[1..].to_string())
+}
+
+/// A path in a setting systemd splits into words (`ReadWritePaths=`): a raw value that holds no
+/// white space, quote or backslash, which the splitting would read.
+pub fn path_word(path: &str) -> Result<String, Unrepresentable> {
+    if let Some(c) = path
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\'))
+    {
+        return Err(Unrepresentable::UnsafeInPath(c));
+    }
+    raw_value(path)
+}
+
 /// The program path of `ExecStart=`: systemd requires it "safe" (no control characters, quotes
 /// or backslashes, even escaped) and not ending in `/`.
 pub fn exec_program(path: &str) -> Result<String, Unrepresentable> {

@@ -27,6 +27,97 @@ pub(super) const SYSTEMD_UNIT_SUFFIXES: &[&str] = &[
     ".scope",
 ];
 
+/// A well-known point of the boot that every manager has its own name for. Written `$NAME`
+/// (`$network-online`), or as systemd's target (`network-online.target`), which means the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Facility {
+    /// The network is configured (systemd `network-online.target`, LSB `$network`).
+    NetworkOnline,
+    /// Network management has started, not that it is up (systemd `network.target`).
+    Network,
+    /// Host names resolve (systemd `nss-lookup.target`, LSB `$named`).
+    NssLookup,
+    /// The clock is synchronized (systemd `time-sync.target`, LSB `$time`).
+    TimeSync,
+    /// Local file systems are mounted (`local-fs.target`, `$local_fs`).
+    LocalFs,
+    /// Remote file systems are mounted (`remote-fs.target`, `$remote_fs`).
+    RemoteFs,
+    /// The system logger runs (`syslog.socket`, `$syslog`).
+    Syslog,
+}
+
+impl Facility {
+    pub const ALL: [Facility; 7] = [
+        Facility::NetworkOnline,
+        Facility::Network,
+        Facility::NssLookup,
+        Facility::TimeSync,
+        Facility::LocalFs,
+        Facility::RemoteFs,
+        Facility::Syslog,
+    ];
+
+    /// The portable name, without the `$`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Facility::NetworkOnline => "network-online",
+            Facility::Network => "network",
+            Facility::NssLookup => "nss-lookup",
+            Facility::TimeSync => "time-sync",
+            Facility::LocalFs => "local-fs",
+            Facility::RemoteFs => "remote-fs",
+            Facility::Syslog => "syslog",
+        }
+    }
+
+    /// systemd's unit for it.
+    pub fn systemd_unit(self) -> &'static str {
+        match self {
+            Facility::NetworkOnline => "network-online.target",
+            Facility::Network => "network.target",
+            Facility::NssLookup => "nss-lookup.target",
+            Facility::TimeSync => "time-sync.target",
+            Facility::LocalFs => "local-fs.target",
+            Facility::RemoteFs => "remote-fs.target",
+            Facility::Syslog => "syslog.socket",
+        }
+    }
+
+    /// The LSB facility (`Required-Start:` and friends).
+    pub fn lsb(self) -> &'static str {
+        match self {
+            Facility::NetworkOnline | Facility::Network => "$network",
+            Facility::NssLookup => "$named",
+            Facility::TimeSync => "$time",
+            Facility::LocalFs => "$local_fs",
+            Facility::RemoteFs => "$remote_fs",
+            Facility::Syslog => "$syslog",
+        }
+    }
+
+    /// OpenRC's name for the service that provides it (Alpine's and Gentoo's: `networking`
+    /// provides `net`, `localmount`, `netmount`, `ntp-client`, `logger`, `dns`).
+    pub fn openrc(self) -> &'static str {
+        match self {
+            Facility::NetworkOnline | Facility::Network => "net",
+            Facility::NssLookup => "dns",
+            Facility::TimeSync => "ntp-client",
+            Facility::LocalFs => "localmount",
+            Facility::RemoteFs => "netmount",
+            Facility::Syslog => "logger",
+        }
+    }
+
+    fn by_name(name: &str) -> Option<Facility> {
+        Facility::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    fn by_systemd_unit(unit: &str) -> Option<Facility> {
+        Facility::ALL.into_iter().find(|f| f.systemd_unit() == unit)
+    }
+}
+
 /// What one entry of `after` or `requires` names. [`Dependency::parse`] is the only place that
 /// reads the entry's text; backends match on the variants. Stored and serialized as the entry
 /// was written, so install records and the supervisor's definitions read the same as before.
@@ -38,6 +129,8 @@ pub enum Dependency {
     /// A unit of systemd's own, as written (`postgresql.service`, `network-online.target`).
     /// Only systemd can wait for it; elsewhere see [`refuse_systemd_units`].
     Native(String),
+    /// A well-known point of the boot, mapped to each manager's own name for it.
+    Facility(Facility),
 }
 
 impl Dependency {
@@ -45,22 +138,48 @@ impl Dependency {
     /// svc-any service name. Either way the name must be one `check_name` accepts, less the
     /// suffix, so that no entry can smuggle in a path or a byte a manager would misread.
     pub fn parse(entry: &str) -> Result<Dependency, String> {
+        if let Some(name) = entry.strip_prefix('$') {
+            let names: Vec<&str> = Facility::ALL.iter().map(|f| f.name()).collect();
+            return Facility::by_name(name)
+                .map(Dependency::Facility)
+                .ok_or_else(|| {
+                    let near = match super::location::did_you_mean(name, &names) {
+                        Some(n) => format!(" (did you mean `${n}`?)"),
+                        None => String::new(),
+                    };
+                    format!(
+                        "`{}` is no facility svc-any knows{near}; the facilities are {}",
+                        entry.escape_debug(),
+                        names
+                            .iter()
+                            .map(|n| format!("${n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+        }
+        if let Some(f) = Facility::by_systemd_unit(entry) {
+            return Ok(Dependency::Facility(f));
+        }
+        // `db@{instance}`: the same instance of another service (systemd's `db@%i.service`).
+        let plain = entry.replace(super::model::INSTANCE_PLACEHOLDER, "i");
         match unit_stem(entry) {
-            Some(stem) => {
-                check_name(stem)?;
+            Some(_) => {
+                check_name(unit_stem(&plain).unwrap_or(&plain))?;
                 Ok(Dependency::Native(entry.to_string()))
             }
             None => {
-                check_name(entry)?;
+                check_name(&plain)?;
                 Ok(Dependency::Service(entry.to_string()))
             }
         }
     }
 
-    /// The entry as the definition wrote it.
-    pub fn as_written(&self) -> &str {
+    /// The entry as the definition writes it (a facility as `$NAME`).
+    pub fn as_written(&self) -> String {
         match self {
-            Dependency::Service(name) | Dependency::Native(name) => name,
+            Dependency::Service(name) | Dependency::Native(name) => name.clone(),
+            Dependency::Facility(f) => format!("${}", f.name()),
         }
     }
 
@@ -68,14 +187,16 @@ impl Dependency {
     pub fn service(&self) -> Option<&str> {
         match self {
             Dependency::Service(name) => Some(name),
-            Dependency::Native(_) => None,
+            Dependency::Native(_) | Dependency::Facility(_) => None,
         }
     }
 
     /// The name less any unit suffix: `db` for both `db` and `db.service`.
     pub fn stem(&self) -> &str {
-        let written = self.as_written();
-        unit_stem(written).unwrap_or(written)
+        match self {
+            Dependency::Service(name) | Dependency::Native(name) => unit_stem(name).unwrap_or(name),
+            Dependency::Facility(f) => f.name(),
+        }
     }
 
     /// Whether this is a systemd target: a point in systemd's boot (`network-online.target`)
@@ -95,9 +216,7 @@ impl TryFrom<String> for Dependency {
 
 impl From<Dependency> for String {
     fn from(dep: Dependency) -> String {
-        match dep {
-            Dependency::Service(name) | Dependency::Native(name) => name,
-        }
+        dep.as_written()
     }
 }
 
@@ -110,27 +229,36 @@ fn unit_stem(entry: &str) -> Option<&str> {
 
 /// For a manager that has no systemd units (every backend but systemd): refuses the first
 /// dependency on a systemd unit, naming its key, its value and `backend`. Rendered as if it were
-/// a service name, `db.service` would make the manager wait for a service that does not exist.
-/// A target is left out, not refused: it is a milestone of systemd's boot with no process behind
-/// it, and these managers order boot by their own runlevels, so a definition written with
-/// `after = ["network-online.target"]` still installs everywhere.
+/// a service name, `db.service` would make the manager wait for a service that does not exist;
+/// left out, the order the definition asked for would be silently lost. The well-known targets
+/// are facilities ([`Facility`]), which every backend maps to its own names.
 pub fn refuse_systemd_units(service: &Service, backend: &str) -> Result<(), BadInput> {
-    for (key, dep) in service.dependencies() {
-        match dep {
-            Dependency::Service(_) => {}
-            Dependency::Native(_) if dep.is_systemd_target() => {}
-            Dependency::Native(unit) => {
-                let stem = dep.stem();
-                return Err(bad(format!(
-                    "`{unit}` names a systemd unit, which {backend} cannot depend on"
-                ))
-                .key(key)
-                .hint(format!(
-                    "if svc-any installs it, use its svc-any name, \"{stem}\"; otherwise remove \
-                     it, since only systemd can wait for a systemd unit"
-                )));
-            }
-        }
+    for (key, dep) in service.all_dependencies() {
+        let Dependency::Native(unit) = dep else {
+            continue;
+        };
+        let stem = dep.stem();
+        let hint = if dep.is_systemd_target() {
+            format!(
+                "a systemd target other than the facilities ({}) has no meaning here: remove \
+                 it, or install for systemd only",
+                Facility::ALL
+                    .iter()
+                    .map(|f| format!("${}", f.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            format!(
+                "if svc-any installs it, use its svc-any name, \"{stem}\"; otherwise remove \
+                 it, since only systemd can wait for a systemd unit"
+            )
+        };
+        return Err(bad(format!(
+            "`{unit}` names a systemd unit, which {backend} cannot depend on"
+        ))
+        .key(key)
+        .hint(hint));
     }
     Ok(())
 }
@@ -254,14 +382,24 @@ mod tests {
             Dependency::Service("com.example.api".into())
         );
         for unit in [
-            "network-online.target",
+            "multi-user.target",
             "dev-sda1.device",
             "home.automount",
             "x.socket",
         ] {
             assert_eq!(read(unit), Dependency::Native(unit.into()), "{unit}");
         }
-        assert!(read("network-online.target").is_systemd_target());
+        assert!(read("multi-user.target").is_systemd_target());
+        // The well-known targets are facilities, written either way.
+        assert_eq!(
+            read("network-online.target"),
+            Dependency::Facility(Facility::NetworkOnline)
+        );
+        assert_eq!(read("$time-sync"), Dependency::Facility(Facility::TimeSync));
+        assert_eq!(read("$syslog").as_written(), "$syslog");
+        let err = Dependency::parse("$network-onlin").unwrap_err();
+        assert!(err.contains("did you mean `$network-online`?"), "{err}");
+        assert!(Dependency::parse("$named").is_err());
         assert!(!read("db.service").is_systemd_target());
         assert!(!read("db").is_systemd_target());
         assert_eq!(read("db.service").stem(), "db");
@@ -291,10 +429,8 @@ mod tests {
         );
         let web = &p.services["web"];
         let json = serde_json::to_value(web).unwrap();
-        assert_eq!(
-            json["after"],
-            serde_json::json!(["db", "network-online.target"])
-        );
+        // A facility is recorded by its portable name, however it was written.
+        assert_eq!(json["after"], serde_json::json!(["db", "$network-online"]));
         assert_eq!(json["requires"], serde_json::json!(["cache.service"]));
         let back: Service = serde_json::from_value(json).unwrap();
         assert_eq!(&back, web);
@@ -321,7 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn a_manager_without_units_refuses_a_unit_but_not_a_target() {
+    fn a_manager_without_units_refuses_a_unit_and_a_target_but_not_a_facility() {
         let err = refusal(
             "name = \"web\"\nexec = [\"/bin/true\"]\n\
              after = [\"db\", \"network-online.target\", \"db.service\"]\n",
@@ -337,6 +473,14 @@ mod tests {
             "sysv",
         )
         .is_none());
+        // A target that is no facility has no meaning elsewhere: refused, not left out.
+        let err = refusal(
+            "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"multi-user.target\"]\n",
+            "sysv",
+        )
+        .expect("multi-user.target refused");
+        assert_eq!(err.key.as_deref(), Some("after[0]"));
+        assert!(err.hint.unwrap().contains("$network-online"));
         // `requires` is checked first, and named as such.
         let err = refusal(
             "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"a.socket\"]\nrequires = [\"b.mount\"]\n",

@@ -35,6 +35,14 @@ impl Source<'_> {
         bad(message).at(self.locate(span.start)).key(key)
     }
 
+    /// Gives a complaint that names only the file the line of `span`.
+    pub(super) fn place_at(&self, mut err: BadInput, span: Range<usize>) -> BadInput {
+        if err.location.as_deref().is_none_or(|l| l == self.label) {
+            err.location = Some(self.locate(span.start));
+        }
+        err
+    }
+
     /// The key on the line of `offset` (`key = value`), under the `[table]` it is in
     /// (`env.A`), for messages from the TOML parser.
     fn key_on_line(&self, offset: usize) -> Option<String> {

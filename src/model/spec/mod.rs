@@ -9,6 +9,7 @@
 //!
 //! Everything a caller needs is re-exported here: `crate::model::spec::X` is the only path to use.
 
+mod daemon;
 mod deps;
 mod location;
 mod model;
@@ -16,7 +17,11 @@ mod parse;
 mod raw;
 mod validate;
 
-pub use deps::{dependency_order, refuse_systemd_units, Dependency};
+pub use daemon::{
+    Command, Daemon, DirKind, Directories, EnvFile, KillMode, NotCarried, ProtectHome,
+    ProtectSystem, ServiceType, SystemdExtras, Used,
+};
+pub use deps::{dependency_order, refuse_systemd_units, Dependency, Facility};
 pub use location::{did_you_mean, place_in_definition, Source};
 pub use model::{
     defaults, Health, HealthCheck, Level, Limit, Limits, LogSpec, Project, Restart, Service,
@@ -24,5 +29,6 @@ pub use model::{
 };
 pub use parse::{parse, AccountDb, ParseOptions};
 pub use validate::{
-    check_absolute, check_env_name, check_name, parse_http_url, parse_tcp_target, MAX_ARG_BYTES,
+    check_absolute, check_env_name, check_name, check_references, parse_http_url, parse_tcp_target,
+    MAX_ARG_BYTES,
 };

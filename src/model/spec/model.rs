@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::signal::Signal;
 
+use super::daemon::Daemon;
 use super::deps::Dependency;
 
 /// Where a service runs: the system manager, or the invoking user's own manager.
@@ -27,6 +28,12 @@ pub enum Restart {
     OnFailure,
     #[serde(rename = "always")]
     Always,
+    /// After death by a signal other than a clean one, or a timeout (systemd's meaning).
+    #[serde(rename = "on-abnormal")]
+    OnAbnormal,
+    /// After death by a signal other than a clean one.
+    #[serde(rename = "on-abort")]
+    OnAbort,
 }
 
 impl Restart {
@@ -35,6 +42,8 @@ impl Restart {
             Restart::No => "no",
             Restart::OnFailure => "on-failure",
             Restart::Always => "always",
+            Restart::OnAbnormal => "on-abnormal",
+            Restart::OnAbort => "on-abort",
         }
     }
 }
@@ -132,11 +141,18 @@ pub struct Service {
     /// launchd's labels are reverse-DNS: `PREFIX.NAME` (default `org.svc-any`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launchd_label_prefix: Option<String>,
+    /// What real daemons need beyond one foreground process (`daemon.rs`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub daemon: Daemon,
     /// The file it was read from, for the marker line; `None` for the quick form.
     pub source: Option<PathBuf>,
     /// `[export]`: what only a container needs (`svc-any export`); every backend ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<crate::model::export::Export>,
+}
+
+fn is_default(d: &Daemon) -> bool {
+    *d == Daemon::default()
 }
 
 /// The placeholder replaced by the instance name in every string of an instanced service.
@@ -163,11 +179,62 @@ impl Service {
         out.exec = self.exec.iter().map(sub).collect();
         out.env = self.env.iter().map(|(k, v)| (k.clone(), sub(v))).collect();
         out.working_dir = self.working_dir.as_ref().map(sub);
+        out.user = self.user.as_ref().map(sub);
+        out.group = self.group.as_ref().map(sub);
         out.env_file = self.env_file.as_ref().map(sub);
         if let Some(log) = &mut out.log {
             log.file = sub(&log.file);
         }
+        let d = &mut out.daemon;
+        for list in [
+            &mut d.pre_start,
+            &mut d.post_start,
+            &mut d.stop_exec,
+            &mut d.post_stop,
+            &mut d.reload_exec,
+        ] {
+            for c in list.iter_mut() {
+                c.exec = c.exec.iter().map(sub).collect();
+            }
+        }
+        d.pid_file = d.pid_file.as_ref().map(sub);
+        for f in &mut d.env_files {
+            f.path = sub(&f.path);
+        }
+        for dirs in [
+            &mut d.runtime_dir,
+            &mut d.state_dir,
+            &mut d.logs_dir,
+            &mut d.config_dir,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            dirs.names = dirs.names.iter().map(sub).collect();
+        }
+        for list in [
+            &mut d.read_only_paths,
+            &mut d.read_write_paths,
+            &mut d.condition_path_exists,
+        ] {
+            *list = list.iter().map(sub).collect();
+        }
         out
+    }
+
+    /// Every dependency of every kind, keyed as [`Service::dependencies`] keys them.
+    pub fn all_dependencies(&self) -> impl Iterator<Item = (String, &Dependency)> {
+        self.dependencies()
+            .chain(
+                self.daemon
+                    .dependency_lists()
+                    .into_iter()
+                    .flat_map(|(key, list)| {
+                        list.iter()
+                            .enumerate()
+                            .map(move |(i, dep)| (format!("{key}[{i}]"), dep))
+                    }),
+            )
     }
 
     /// Every dependency with the key that locates it in the file (`requires[0]`, `after[2]`),

@@ -21,7 +21,8 @@ pub(super) struct RawService {
     pub(super) group: Option<S<String>>,
     pub(super) working_dir: Option<S<String>>,
     pub(super) env: Option<BTreeMap<S<String>, S<String>>>,
-    pub(super) env_file: Option<S<String>>,
+    /// A path, or a list of paths each optional with a leading `-`.
+    pub(super) env_file: Option<S<toml::Value>>,
     pub(super) restart: Option<S<String>>,
     pub(super) restart_delay: Option<S<toml::Value>>,
     pub(super) restart_max_delay: Option<S<toml::Value>>,
@@ -40,6 +41,54 @@ pub(super) struct RawService {
     pub(super) level: Option<S<String>>,
     pub(super) launchd: Option<RawLaunchd>,
     pub(super) export: Option<crate::model::export::RawExport>,
+    // The keys of `daemon.rs`, checked by `validate/daemon.rs`.
+    #[serde(rename = "type")]
+    pub(super) service_type: Option<S<String>>,
+    pub(super) pid_file: Option<S<String>>,
+    pub(super) remain_after_exit: Option<S<bool>>,
+    /// Each a list of commands: an argv list, or `{ exec = [...], may_fail, privileged }`.
+    pub(super) pre_start: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) post_start: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) stop_exec: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) post_stop: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) reload_exec: Option<S<Vec<S<toml::Value>>>>,
+    /// Each a name or a list of names.
+    pub(super) runtime_dir: Option<S<toml::Value>>,
+    pub(super) state_dir: Option<S<toml::Value>>,
+    pub(super) logs_dir: Option<S<toml::Value>>,
+    pub(super) config_dir: Option<S<toml::Value>>,
+    /// Octal, as a string ("0755") or a TOML octal integer (0o755).
+    pub(super) runtime_dir_mode: Option<S<toml::Value>>,
+    pub(super) state_dir_mode: Option<S<toml::Value>>,
+    pub(super) logs_dir_mode: Option<S<toml::Value>>,
+    pub(super) config_dir_mode: Option<S<toml::Value>>,
+    pub(super) exec_expand: Option<S<bool>>,
+    pub(super) kill_mode: Option<S<String>>,
+    pub(super) restart_prevent_exit_codes: Option<S<Vec<S<i64>>>>,
+    pub(super) wants: Option<S<Vec<S<String>>>>,
+    pub(super) before: Option<S<Vec<S<String>>>>,
+    pub(super) part_of: Option<S<Vec<S<String>>>>,
+    pub(super) binds_to: Option<S<Vec<S<String>>>>,
+    pub(super) conflicts: Option<S<Vec<S<String>>>>,
+    pub(super) documentation: Option<S<Vec<S<String>>>>,
+    pub(super) aliases: Option<S<Vec<S<String>>>>,
+    pub(super) umask: Option<S<toml::Value>>,
+    pub(super) supplementary_groups: Option<S<Vec<S<String>>>>,
+    pub(super) no_new_privileges: Option<S<bool>>,
+    pub(super) capabilities: Option<S<Vec<S<String>>>>,
+    pub(super) private_tmp: Option<S<bool>>,
+    pub(super) private_devices: Option<S<bool>>,
+    /// `true`, `false`, `"full"` or `"strict"`.
+    pub(super) protect_system: Option<S<toml::Value>>,
+    /// `true`, `false`, `"read-only"` or `"tmpfs"`.
+    pub(super) protect_home: Option<S<toml::Value>>,
+    pub(super) read_only_paths: Option<S<Vec<S<String>>>>,
+    pub(super) read_write_paths: Option<S<Vec<S<String>>>>,
+    pub(super) condition_path_exists: Option<S<Vec<S<String>>>>,
+    /// `[systemd]`: `Key = "value"` (or a list, one line each) carried into `[Service]`;
+    /// `[systemd.unit]` and `[systemd.install]` into those sections.
+    pub(super) systemd: Option<S<toml::Table>>,
+    pub(super) not_carried: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -22,6 +22,8 @@ pub(super) struct RestartAndStop {
     pub stop_timeout: Duration,
     pub reload_signal: Option<Signal>,
     pub success_exit_codes: Vec<u8>,
+    /// `stop_timeout = "infinity"`.
+    pub stop_timeout_infinity: bool,
 }
 
 pub(super) fn restart_and_stop(src: &Source, raw: &RawService) -> Result<RestartAndStop, BadInput> {
@@ -66,11 +68,19 @@ pub(super) fn restart_and_stop(src: &Source, raw: &RawService) -> Result<Restart
             .error(span, "restart_limit_interval", "the interval is zero")
             .hint("give a duration such as \"10s\", or restart_limit = 0 to never give up"));
     }
-    let stop_timeout =
-        duration_key(src, "stop_timeout", &raw.stop_timeout)?.unwrap_or(defaults::STOP_TIMEOUT);
+    let stop_timeout_infinity = raw
+        .stop_timeout
+        .as_ref()
+        .is_some_and(|v| v.get_ref().as_str() == Some("infinity"));
+    let stop_timeout = match stop_timeout_infinity {
+        true => defaults::STOP_TIMEOUT,
+        false => {
+            duration_key(src, "stop_timeout", &raw.stop_timeout)?.unwrap_or(defaults::STOP_TIMEOUT)
+        }
+    };
     let stop_signal = signal_key(src, "stop_signal", &raw.stop_signal)?.unwrap_or(Signal::TERM);
     let reload_signal = signal_key(src, "reload_signal", &raw.reload_signal)?;
-    let success_exit_codes = exit_codes(src, &raw.success_exit_codes)?;
+    let success_exit_codes = exit_codes(src, "success_exit_codes", &raw.success_exit_codes)?;
     Ok(RestartAndStop {
         restart,
         restart_delay,
@@ -81,6 +91,7 @@ pub(super) fn restart_and_stop(src: &Source, raw: &RawService) -> Result<Restart
         stop_timeout,
         reload_signal,
         success_exit_codes,
+        stop_timeout_infinity,
     })
 }
 
@@ -92,12 +103,14 @@ fn restart_policy(src: &Source, raw: &Option<S<String>>) -> Result<Restart, BadI
         "no" => Ok(Restart::No),
         "on-failure" => Ok(Restart::OnFailure),
         "always" => Ok(Restart::Always),
+        "on-abnormal" => Ok(Restart::OnAbnormal),
+        "on-abort" => Ok(Restart::OnAbort),
         other => {
-            let hint = match did_you_mean(other, &["no", "on-failure", "always"]) {
-                Some(near) => {
-                    format!("did you mean \"{near}\"? (one of \"no\", \"on-failure\", \"always\")")
-                }
-                None => "use \"no\", \"on-failure\" or \"always\"".to_string(),
+            let names = ["no", "on-failure", "always", "on-abnormal", "on-abort"];
+            let list = "\"no\", \"on-failure\", \"always\", \"on-abnormal\", \"on-abort\"";
+            let hint = match did_you_mean(other, &names) {
+                Some(near) => format!("did you mean \"{near}\"? (one of {list})"),
+                None => format!("use one of {list}"),
             };
             Err(src
                 .error(
@@ -122,17 +135,17 @@ fn signal_key(src: &Source, key: &str, v: &Option<S<String>>) -> Result<Option<S
     })
 }
 
-fn exit_codes(src: &Source, raw: &Option<S<Vec<S<i64>>>>) -> Result<Vec<u8>, BadInput> {
+pub(super) fn exit_codes(
+    src: &Source,
+    key: &str,
+    raw: &Option<S<Vec<S<i64>>>>,
+) -> Result<Vec<u8>, BadInput> {
     let mut codes = Vec::new();
     for code in raw.iter().flat_map(|list| list.get_ref()) {
         let value = *code.get_ref();
         let ok = u8::try_from(value).map_err(|_| {
-            src.error(
-                code.span(),
-                "success_exit_codes",
-                format!("{value} is not an exit code"),
-            )
-            .hint("exit codes are 0 to 255")
+            src.error(code.span(), key, format!("{value} is not an exit code"))
+                .hint("exit codes are 0 to 255")
         })?;
         codes.push(ok);
     }

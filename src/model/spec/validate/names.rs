@@ -170,6 +170,19 @@ pub(super) fn check_placeholders(service: &Service) -> Result<(), BadInput> {
             fields.push((key.into(), v));
         }
     }
+    fields.extend(super::super::daemon::strings(&service.daemon));
+    let deps: Vec<(String, String)> = service
+        .all_dependencies()
+        .map(|(key, dep)| (key, dep.as_written()))
+        .collect();
+    for (key, written) in &deps {
+        fields.push((key.clone(), written));
+    }
+    for (key, value) in [("user", &service.user), ("group", &service.group)] {
+        if let Some(v) = value {
+            fields.push((key.into(), v));
+        }
+    }
     let log_file;
     if let Some(l) = &service.log {
         log_file = l.file.clone();

@@ -1,0 +1,546 @@
+//! Daemons as distributions write their units, on real systemd 252 (PID 1 of a container):
+//! `svc-any import` of a unit, then `svc-any install` of the definition, gives the unit systemd
+//! shows with the same properties (argv of every command, type, user, dependencies, limits,
+//! sandboxing) as the original; and the imported notify daemon starts ready by its own
+//! notification, reloads, is restarted after kill -9, stops clean and uninstalls to nothing.
+//!
+//! The units are svc-any's own (tests/fixtures/units), written with the settings Debian's
+//! daemons use; tests/coverage/debian-units.sh measures the import on Debian's real units.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::container::{enabled, Container};
+use common::probe::SHARE;
+use common::text;
+
+/// The properties compared, as `systemctl show` names them. Not compared: SuccessExitStatus
+/// (svc-any always adds 128 + the stop signal) and the flags of the Exec*Ex properties other
+/// than ignore-failure and privileged (svc-any writes `:` where no variable is referenced).
+const PROPERTIES: &[&str] = &[
+    "Description",
+    "Documentation",
+    "Type",
+    "ExecStart",
+    "ExecStartPre",
+    "ExecStartPost",
+    "ExecReload",
+    "ExecStop",
+    "ExecStopPost",
+    "ExecStartPreEx",
+    "ExecStartPostEx",
+    "ExecReloadEx",
+    "ExecStopEx",
+    "ExecStopPostEx",
+    "PIDFile",
+    "User",
+    "Group",
+    "UMask",
+    "Environment",
+    "EnvironmentFiles",
+    "Restart",
+    "RestartUSec",
+    "RestartPreventExitStatus",
+    "TimeoutStopUSec",
+    "KillMode",
+    "KillSignal",
+    "StartLimitBurst",
+    "StartLimitIntervalUSec",
+    "After",
+    "Wants",
+    "Requires",
+    "Before",
+    "Conflicts",
+    "RuntimeDirectory",
+    "RuntimeDirectoryMode",
+    "StateDirectory",
+    "LimitNOFILE",
+    "LimitNOFILESoft",
+    "PrivateTmp",
+    "PrivateDevices",
+    "ProtectSystem",
+    "ProtectHome",
+    "ReadWritePaths",
+    "NoNewPrivileges",
+    "CapabilityBoundingSet",
+    "AmbientCapabilities",
+    "ProtectKernelTunables",
+    "SystemCallFilter",
+];
+
+fn show(c: &Container, unit: &str) -> BTreeMap<String, String> {
+    let out = c.sh_out(&format!(
+        "systemctl show {unit} -p {}",
+        PROPERTIES.join(" -p ")
+    ));
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), normalize(k, v)))
+        .collect()
+}
+
+/// Drops what differs between two loads of the same command (times, pids) and the
+/// `no-env-expand` flag (the `:` svc-any writes where nothing is expanded).
+fn normalize(key: &str, value: &str) -> String {
+    // Lists of units: systemd prints them in no fixed order.
+    if matches!(key, "After" | "Wants" | "Requires" | "Before" | "Conflicts") {
+        let mut units: Vec<&str> = value.split_whitespace().collect();
+        units.sort_unstable();
+        return units.join(" ");
+    }
+    if !key.starts_with("Exec") {
+        return value.to_string();
+    }
+    value
+        .split(" ; ")
+        .filter(|part| {
+            !part.contains("_time=")
+                && !part.starts_with("pid=")
+                && !part.starts_with("code=")
+                && !part.starts_with("status=")
+        })
+        .map(|part| {
+            part.replace("flags=no-env-expand|", "flags=")
+                .replace("|no-env-expand", "")
+                .replace("flags=no-env-expand", "flags=")
+        })
+        .collect::<Vec<_>>()
+        .join(" ; ")
+}
+
+/// Loads `unit` as written, takes `systemctl show`, removes it; then imports it, installs the
+/// definition with svc-any and takes `systemctl show` again. Returns both, and the definition.
+fn round_trip(
+    c: &Container,
+    unit: &str,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>, String) {
+    let name = unit.trim_end_matches(".service");
+    c.sh_out(&format!(
+        "cp {SHARE}/units/{unit} /etc/systemd/system/{unit} && systemctl daemon-reload"
+    ));
+    let original = show(c, unit);
+    c.sh_out(&format!(
+        "rm /etc/systemd/system/{unit} && systemctl daemon-reload"
+    ));
+    let definition = c.svc_any_ok(&["import", &format!("{SHARE}/units/{unit}")]);
+    c.write_files(&[(format!("/root/{name}.toml"), definition.clone())]);
+    // Not enabled, as the original was not: enabling orders it before multi-user.target.
+    c.svc_any_ok(&[
+        "install",
+        name,
+        "--no-enable",
+        "-f",
+        &format!("/root/{name}.toml"),
+    ]);
+    let installed = show(c, unit);
+    (original, installed, definition)
+}
+
+#[test]
+fn imported_units_render_back_to_the_same_properties_on_real_systemd() {
+    if !enabled("imported_units_render_back_to_the_same_properties_on_real_systemd") {
+        return;
+    }
+    let c = Container::boot("systemd", "dm-import");
+    c.sh_out("useradd --system --user-group dmuser");
+    let mut compared = 0;
+    for unit in ["notifyd.service", "sandboxed.service", "forking.service"] {
+        let (original, installed, definition) = round_trip(&c, unit);
+        // Every property systemd knows for the original is there, with a value, after the trip.
+        assert!(
+            original.len() >= 30,
+            "{unit}: only {} properties: {original:?}",
+            original.len()
+        );
+        let mut differ = Vec::new();
+        for (k, v) in &original {
+            let got = installed.get(k).map(String::as_str).unwrap_or("<missing>");
+            if got != v {
+                differ.push(format!("{k}:\n  unit:     {v}\n  svc-any:  {got}"));
+            }
+            compared += 1;
+        }
+        assert!(
+            differ.is_empty(),
+            "{unit}: the imported definition renders another unit:\n{}\n--- definition:\n{definition}",
+            differ.join("\n")
+        );
+        // Not vacuous: the properties that carry the point are set.
+        match unit {
+            "notifyd.service" => {
+                assert_eq!(installed["Type"], "notify");
+                assert!(
+                    installed["ExecReload"].contains("argv[]=/bin/kill -HUP $MAINPID"),
+                    "{}",
+                    installed["ExecReload"]
+                );
+                assert!(
+                    installed["ExecStartPostEx"].contains("privileged"),
+                    "{}",
+                    installed["ExecStartPostEx"]
+                );
+                assert!(
+                    installed["ExecStartPreEx"].contains("ignore-failure"),
+                    "{}",
+                    installed["ExecStartPreEx"]
+                );
+                assert_eq!(installed["KillMode"], "process");
+            }
+            "sandboxed.service" => {
+                assert_eq!(installed["User"], "dmuser");
+                assert_eq!(installed["ProtectSystem"], "strict");
+                assert_eq!(installed["CapabilityBoundingSet"], "");
+                assert!(installed["Wants"].contains("network-online.target"));
+            }
+            _ => {
+                assert_eq!(installed["Type"], "forking");
+                assert_eq!(installed["PIDFile"], "/run/forkingd.pid");
+                assert_eq!(installed["StartLimitBurst"], "3");
+            }
+        }
+    }
+    eprintln!("{compared} properties compared over 3 units, 0 differ");
+}
+
+#[test]
+fn an_imported_notify_daemon_runs_by_its_own_readiness_on_real_systemd() {
+    if !enabled("an_imported_notify_daemon_runs_by_its_own_readiness_on_real_systemd") {
+        return;
+    }
+    let c = Container::boot("systemd", "dm-life");
+    c.sh_out(&format!(
+        "cp {SHARE}/units/notifyd-extra.socket /etc/systemd/system/ && systemctl daemon-reload"
+    ));
+    let definition = c.svc_any_ok(&["import", &format!("{SHARE}/units/notifyd.service")]);
+    c.write_files(&[("/root/notifyd.toml".into(), definition)]);
+    c.svc_any_ok(&["install", "notifyd", "-f", "/root/notifyd.toml"]);
+    let ours = "find /etc/systemd/system /run/notifyd -name 'notify*' ! -path /etc/systemd/system/notifyd-extra.socket 2>/dev/null | sort";
+    let before = c.sh_out(ours);
+    // Also=: enabling the service enabled the socket, as `systemctl enable` would.
+    assert_eq!(
+        c.sh_out("systemctl is-enabled notifyd-extra.socket"),
+        "enabled"
+    );
+    assert_eq!(
+        c.sh_out("systemctl is-enabled notify-daemon.service"),
+        "alias"
+    );
+
+    // start --wait: systemd says active only after READY=1, so once running it answers.
+    c.svc_any_ok(&["start", "notifyd", "--wait=20"]);
+    assert_eq!(c.sh_out("systemctl is-active notifyd"), "active");
+    let get = || -> serde_json::Value {
+        serde_json::from_str(&c.sh_out("python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:18090/\", timeout=2).read().decode())'")).unwrap()
+    };
+    let state = get();
+    // $NOTIFYD_OPTS split into words, ${SPACED} one word with both spaces, %% one %.
+    assert_eq!(
+        state["argv"],
+        serde_json::json!(["--port", "18090", "--name", "test", "a  b", "100%"])
+    );
+    assert!(
+        c.succeeds("test -f /run/notifyd-started"),
+        "the privileged post_start ran"
+    );
+    assert_eq!(
+        c.sh_out("stat -c %a /run/notifyd"),
+        "750",
+        "runtime_dir with its mode"
+    );
+
+    // reload: the commands run, $MAINPID reaches kill, the daemon counts the HUP.
+    c.svc_any_ok(&["reload", "notifyd"]);
+    assert!(c.wait_for(Duration::from_secs(5), "python3 -c 'import urllib.request,json,sys; sys.exit(json.load(urllib.request.urlopen(\"http://127.0.0.1:18090/\"))[\"reloads\"] != 1)'"), "reload did not reach the daemon");
+
+    // kill -9: Restart=on-failure brings it back.
+    let pid = c.sh_out("systemctl show -p MainPID --value notifyd");
+    c.sh_out(&format!("kill -9 {pid}"));
+    assert!(
+        c.wait_for(Duration::from_secs(10), &format!("p=$(systemctl show -p MainPID --value notifyd); [ \"$p\" != 0 ] && [ \"$p\" != {pid} ] && systemctl is-active -q notifyd")),
+        "not restarted after kill -9"
+    );
+    assert_ne!(get()["pid"].to_string(), pid);
+
+    // stop: clean, and the runtime directory is gone with it.
+    c.svc_any_ok(&["stop", "notifyd"]);
+    assert_eq!(c.svc_any(&["status", "notifyd"]).status.code(), Some(3));
+    assert_eq!(
+        c.sh_out("systemctl show -p Result --value notifyd"),
+        "success"
+    );
+    assert!(!c.succeeds("test -e /run/notifyd"));
+
+    // condition: with the marker file, systemd skips the start, and status says why.
+    c.sh_out("mkdir -p /etc/notifyd && touch /etc/notifyd/disabled");
+    let _ = c.svc_any(&["start", "notifyd"]);
+    assert_eq!(
+        c.sh_out("systemctl show -p ConditionResult --value notifyd"),
+        "no"
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&c.svc_any(&["status", "notifyd", "--json"]).stdout).unwrap();
+    assert_eq!(status["services"][0]["state"], "stopped");
+    assert_eq!(
+        status["services"][0]["reason"],
+        "not started: a condition was not met"
+    );
+    c.sh_out("rm -r /etc/notifyd");
+
+    // uninstall leaves nothing of it, and disables what Also= enabled.
+    c.svc_any_ok(&["uninstall", "notifyd"]);
+    assert_eq!(
+        text(
+            &c.exec(&["systemctl", "is-enabled", "notifyd-extra.socket"])
+                .stdout
+        )
+        .trim(),
+        "disabled"
+    );
+    let after = c.sh_out(ours);
+    assert!(before.contains("notifyd.service"), "{before}");
+    assert_eq!(after, "", "left behind:\n{after}");
+    assert!(!text(&c.exec(&["systemctl", "cat", "notifyd"]).stdout).contains("notifyd"));
+}
+
+/// Debian's own daemon for a test: its unit, svc-any's name for it, a shell check that it
+/// serves, and whether its unit restarts it after a crash.
+struct Daemon {
+    unit: &'static str,
+    name: &'static str,
+    serves: &'static str,
+    reloads: bool,
+    restarts: bool,
+}
+
+const DEBIAN_DAEMONS: &[Daemon] = &[
+    Daemon {
+        unit: "nginx.service",
+        name: "nginx",
+        serves: "python3 -c 'import urllib.request,sys; sys.exit(urllib.request.urlopen(\"http://127.0.0.1/\", timeout=2).status != 200)'",
+        reloads: true,
+        // Debian's nginx.service says no Restart=: systemd leaves a killed nginx dead.
+        restarts: false,
+    },
+    Daemon {
+        unit: "ssh.service",
+        name: "ssh",
+        serves: "python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", 22), 2); sys.exit(not s.recv(64).startswith(b\"SSH-2.0\"))'",
+        reloads: true,
+        restarts: true,
+    },
+    Daemon {
+        unit: "redis-server.service",
+        name: "redis-server",
+        serves: "[ \"$(redis-cli ping)\" = PONG ]",
+        reloads: false,
+        restarts: true,
+    },
+    Daemon {
+        unit: "cron.service",
+        name: "cron",
+        serves: "pgrep -x cron",
+        reloads: false,
+        restarts: true,
+    },
+];
+
+#[test]
+fn debians_own_daemons_run_from_their_imported_units_on_real_systemd() {
+    if !enabled("debians_own_daemons_run_from_their_imported_units_on_real_systemd") {
+        return;
+    }
+    // systemd with nginx-core, openssh-server, redis-server and cron installed (box.sh).
+    let c = Container::boot("daemons", "dm-deb");
+    // The packages enabled and started their own units: off, so svc-any's are the only ones.
+    c.sh_out("systemctl disable --now nginx ssh ssh.socket redis-server cron 2>&1; systemctl reset-failed");
+    let before = c.sh_out("find /etc/systemd/system | sort");
+    for d in DEBIAN_DAEMONS {
+        let name = d.name;
+        let definition = c.svc_any_ok(&["import", &format!("/lib/systemd/system/{}", d.unit)]);
+        c.write_files(&[(format!("/root/{name}.toml"), definition.clone())]);
+        let out = c.svc_any_ok(&[
+            "install",
+            name,
+            "-f",
+            &format!("/root/{name}.toml"),
+            "--start",
+            "--wait=30",
+        ]);
+        assert!(out.contains(name), "{out}");
+        assert_eq!(
+            c.sh_out(&format!(
+                "systemctl show -p FragmentPath --value {}",
+                d.unit
+            )),
+            format!("/etc/systemd/system/{}", d.unit)
+        );
+        assert_eq!(
+            c.sh_out(&format!("systemctl is-active {}", d.unit)),
+            "active",
+            "{name}"
+        );
+        assert!(
+            c.wait_for(Duration::from_secs(10), d.serves),
+            "{name} does not serve"
+        );
+        let pid = c.sh_out(&format!("systemctl show -p MainPID --value {}", d.unit));
+        assert_ne!(pid, "0", "{name}");
+
+        if d.reloads {
+            c.svc_any_ok(&["reload", name, "--wait=10"]);
+            assert_eq!(
+                c.sh_out(&format!("systemctl show -p MainPID --value {}", d.unit)),
+                pid,
+                "{name}: reload restarted it"
+            );
+            assert!(c.succeeds(d.serves), "{name} does not serve after reload");
+        } else {
+            // No ExecReload= in Debian's unit: svc-any says so, exit 2.
+            assert_eq!(
+                c.svc_any(&["reload", name]).status.code(),
+                Some(2),
+                "{name}"
+            );
+        }
+
+        c.sh_out(&format!("kill -9 {pid}"));
+        if d.restarts {
+            assert!(
+                c.wait_for(Duration::from_secs(15), &format!("p=$(systemctl show -p MainPID --value {}); [ \"$p\" != 0 ] && [ \"$p\" != {pid} ] && systemctl is-active -q {}", d.unit, d.unit)),
+                "{name} was not restarted after kill -9"
+            );
+            assert!(
+                c.wait_for(Duration::from_secs(10), d.serves),
+                "{name} does not serve after its restart"
+            );
+        } else {
+            assert!(
+                c.wait_for(
+                    Duration::from_secs(10),
+                    &format!("systemctl is-failed -q {}", d.unit)
+                ),
+                "{name}: not failed after kill -9"
+            );
+            let status: serde_json::Value =
+                serde_json::from_slice(&c.svc_any(&["status", name, "--json"]).stdout).unwrap();
+            assert_eq!(status["services"][0]["state"], "dead", "{name}: {status}");
+            c.svc_any_ok(&["start", name, "--wait=30"]);
+        }
+
+        c.svc_any_ok(&["stop", name]);
+        assert_eq!(
+            c.sh_out(&format!("systemctl show -p ActiveState --value {}", d.unit)),
+            "inactive",
+            "{name}"
+        );
+        assert_eq!(
+            c.svc_any(&["status", name]).status.code(),
+            Some(3),
+            "{name}"
+        );
+        assert!(!c.succeeds(d.serves), "{name} still serves after stop");
+    }
+    for d in DEBIAN_DAEMONS {
+        c.svc_any_ok(&["uninstall", d.name]);
+    }
+    let after = c.sh_out("find /etc/systemd/system | sort");
+    assert_eq!(
+        after, before,
+        "uninstall left something in /etc/systemd/system"
+    );
+    eprintln!("nginx, ssh, redis-server, cron: imported from Debian's units, started ready, reloaded (nginx, ssh), killed -9, stopped, uninstalled");
+}
+
+#[test]
+fn openrc_runs_the_commands_directories_and_env_files_it_carries() {
+    if !enabled("openrc_runs_the_commands_directories_and_env_files_it_carries") {
+        return;
+    }
+    let c = Container::boot("openrc", "dm-rc");
+    c.sh_out("useradd --system --user-group dmuser && mkdir -p /etc/dmd && echo 'FROM_FILE=two words' > /etc/dmd/env");
+    // Each command records who ran it, where, and with which environment and $MAINPID.
+    let rec = |what: &str| {
+        format!(
+            "[\"/bin/sh\", \"-c\", \"echo {what} $(id -un) $(pwd) \\\"$FROM_FILE\\\" \\\"$OWN\\\" ${{MAINPID:-none}} >> /tmp/dmd.log\"]"
+        )
+    };
+    let toml = format!(
+        "type = \"simple\"\n\
+         exec = [\"/usr/bin/python3\", \"-m\", \"http.server\", \"18093\", \"--bind\", \"127.0.0.1\"]\n\
+         user = \"dmuser\"\n\
+         working_dir = \"/tmp\"\n\
+         env = {{ OWN = \"own value\" }}\n\
+         env_file = [\"-/etc/dmd/missing\", \"/etc/dmd/env\"]\n\
+         pre_start = [{}, {{ exec = [\"/bin/false\"], may_fail = true }}]\n\
+         post_start = [{{ exec = {}, privileged = true }}]\n\
+         reload_exec = [{}]\n\
+         post_stop = [{}]\n\
+         runtime_dir = \"dmd\"\n\
+         runtime_dir_mode = \"0750\"\n\
+         state_dir = [\"dmd\", \"dmd/db\"]\n\
+         config_dir = \"dmd\"\n\
+         umask = \"0027\"\n\
+         no_new_privileges = true\n\
+         aliases = [\"dmd-alias\"]\n\
+         after = [\"$network\"]\n",
+        rec("pre"),
+        rec("post"),
+        rec("reload"),
+        rec("poststop"),
+    );
+    c.write_files(&[("/root/dmd.toml".into(), toml)]);
+    c.svc_any_ok(&[
+        "install",
+        "dmd",
+        "-f",
+        "/root/dmd.toml",
+        "--start",
+        "--wait=20",
+    ]);
+    assert!(c.http_ok(18093), "the service serves");
+    // umask and no_new_privileges reach the process supervise-daemon runs.
+    let child = c.sh_out("cat /run/openrc/options/dmd/child_pid");
+    let status = c.sh_out(&format!("cat /proc/{child}/status"));
+    assert!(status.lines().any(|l| l == "NoNewPrivs:\t1"), "{status}");
+    assert!(status.lines().any(|l| l == "Umask:\t0027"), "{status}");
+    // Directories: made before the start, owned by the user (config stays root's), modes.
+    assert_eq!(c.sh_out("stat -c '%U %a' /run/dmd"), "dmuser 750");
+    assert_eq!(c.sh_out("stat -c '%U %a' /var/lib/dmd/db"), "dmuser 755");
+    assert_eq!(c.sh_out("stat -c '%U' /etc/dmd"), "root");
+    c.svc_any_ok(&["reload", "dmd"]);
+    let pid = c.sh_out("cat /run/openrc/options/dmd/child_pid");
+    c.svc_any_ok(&["stop", "dmd"]);
+    let log = c.sh_out("cat /tmp/dmd.log");
+    let lines: Vec<&str> = log.lines().collect();
+    // pre_start as the user, in working_dir, with both env sources, before the process;
+    // post_start privileged (root); reload as the user with $MAINPID; post_stop as the user.
+    assert_eq!(lines.len(), 4, "{log}");
+    assert_eq!(
+        lines[0], "pre dmuser /tmp two words own value none",
+        "{log}"
+    );
+    assert!(
+        lines[1].starts_with("post root /tmp two words own value "),
+        "{log}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("reload dmuser /tmp two words own value {pid}"),
+        "{log}"
+    );
+    assert!(
+        lines[3].starts_with("poststop dmuser /tmp two words own value"),
+        "{log}"
+    );
+    // The runtime directory goes with the stop, as systemd removes it.
+    assert!(!c.succeeds("test -e /run/dmd"));
+    assert!(c.succeeds("test -d /var/lib/dmd"));
+    // A required env file missing fails the start, named.
+    c.sh_out("rm /etc/dmd/env");
+    let out = c.svc_any(&["start", "dmd", "--wait=10"]);
+    assert!(!out.status.success());
+    c.svc_any_ok(&["uninstall", "dmd"]);
+    assert!(!c.succeeds("test -e /etc/init.d/dmd || test -e /etc/conf.d/dmd"));
+}
