@@ -17,7 +17,9 @@ const LAYERS: &[&str] = &[
 
 fn layer_of(path: &Path, root: &Path) -> Option<usize> {
     let rel = path.strip_prefix(root).ok()?;
-    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let mut parts = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
     let first = parts.next()?;
     let name = if first == "backends" {
         "backends".to_string()
@@ -74,5 +76,9 @@ fn no_layer_imports_one_above_it() {
         }
     }
     assert!(checked > 40, "only {checked} files were read");
-    assert!(upward.is_empty(), "imports that run up:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports that run up:\n{}",
+        upward.join("\n")
+    );
 }
