@@ -369,4 +369,24 @@ impl Backend for Openrc {
         let dir = ctx.on_target(Path::new(INIT_D));
         Ok(render::marked_names(&dir, ""))
     }
+
+    /// `rc-service --ifstarted UNIT restart`: OpenRC restarts the unit only if it is started.
+    fn try_restart(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<String>> {
+        let running = super::running_labels(&self.status(ctx, services)?);
+        for service in services {
+            for (_, unit) in units(service) {
+                let mut cmd = process::tool("rc-service")?;
+                ctx.run(cmd.args(["--ifstarted", &unit, "restart"]))?;
+            }
+        }
+        Ok(running)
+    }
+
+    /// `output_log`: `log.file`, else `/var/log/UNIT.log`, one per unit.
+    fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
+        units(service)
+            .iter()
+            .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))
+            .collect()
+    }
 }
