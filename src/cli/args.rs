@@ -87,6 +87,10 @@ pub enum Command {
     Restart(ControlArgs),
     /// Send services their reload_signal.
     Reload(ControlArgs),
+    /// Restart the services that run; leave the others stopped.
+    TryRestart(ControlArgs),
+    /// Converge on the intended state: start what is enabled at boot, stop what is not.
+    Reset(ControlArgs),
     /// Start at boot.
     Enable {
         #[arg(required = true)]

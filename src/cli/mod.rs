@@ -157,6 +157,17 @@ fn run(cli: Cli) -> Result<i32> {
             engine::uninstall(&ctx, &backend, names, *dry_run)?;
             Ok(0)
         }
+        Command::TryRestart(args) | Command::Reset(args) => {
+            check_names(&args.names)?;
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
+            let wait = args.wait.map(|w| w.limit());
+            if matches!(cli.command, Command::TryRestart(_)) {
+                engine::try_restart(&ctx, &backend, &args.names, wait)?;
+            } else {
+                engine::reset(&ctx, &backend, &args.names, wait)?;
+            }
+            Ok(0)
+        }
         Command::Start(args)
         | Command::Stop(args)
         | Command::Restart(args)

@@ -11,6 +11,7 @@ use crate::backends::{AnyBackend, Backend};
 use crate::system::host::Ctx;
 
 mod control;
+mod converge;
 mod groups;
 mod install;
 mod preflight;
@@ -19,6 +20,7 @@ mod uninstall;
 mod wait;
 
 pub use control::{control, set_enabled, status};
+pub use converge::{reset, try_restart, Converged};
 pub use groups::{expand_groups, installed};
 pub use install::{install, render_located, InstallOptions};
 pub use uninstall::uninstall;
