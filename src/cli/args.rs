@@ -76,6 +76,9 @@ pub enum Command {
         names: Vec<String>,
         #[arg(long)]
         dry_run: bool,
+        /// Also the service's log files and every state svc-any kept for it.
+        #[arg(long)]
+        purge: bool,
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },

@@ -150,11 +150,16 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Uninstall {
             names,
             dry_run,
+            purge,
             root,
         } => {
             check_names(names)?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), root.as_deref())?;
-            engine::uninstall(&ctx, &backend, names, *dry_run)?;
+            if *purge {
+                engine::purge(&ctx, &backend, names, *dry_run)?;
+            } else {
+                engine::uninstall(&ctx, &backend, names, *dry_run)?;
+            }
             Ok(0)
         }
         Command::TryRestart(args) | Command::Reset(args) => {

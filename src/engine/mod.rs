@@ -15,6 +15,7 @@ mod converge;
 mod groups;
 mod install;
 mod preflight;
+mod purge;
 mod stop;
 mod uninstall;
 mod wait;
@@ -23,6 +24,7 @@ pub use control::{control, set_enabled, status};
 pub use converge::{reset, try_restart, Converged};
 pub use groups::{expand_groups, installed};
 pub use install::{install, render_located, InstallOptions};
+pub use purge::purge;
 pub use uninstall::uninstall;
 pub use wait::{wait_ready, DEFAULT_WAIT, SETTLE};
 
