@@ -94,6 +94,9 @@ pub enum Command {
     TryRestart(ControlArgs),
     /// Converge on the intended state: start what is enabled at boot, stop what is not.
     Reset(ControlArgs),
+    /// Package maintainer scripts: `svc-any hook deb postinst NAME -- "$@"`.
+    #[command(subcommand)]
+    Hook(super::hook::HookCommand),
     /// Start at boot.
     Enable {
         #[arg(required = true)]

@@ -4,7 +4,9 @@
 
 mod args;
 mod definitions;
+mod hook;
 mod resolve;
+mod snippets;
 
 use std::path::PathBuf;
 
@@ -143,6 +145,7 @@ fn run(cli: Cli) -> Result<i32> {
                 enable: !*no_enable,
                 force: *force,
                 dry_run: *dry_run,
+                leave_running: false,
             };
             engine::install(&ctx, &backend, &services, &opts)?;
             Ok(0)
@@ -173,6 +176,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Hook(command) => hook::run(&cli, command),
         Command::Start(args)
         | Command::Stop(args)
         | Command::Restart(args)
