@@ -97,6 +97,8 @@ pub enum Command {
     /// Package maintainer scripts: `svc-any hook deb postinst NAME -- "$@"`.
     #[command(subcommand)]
     Hook(super::hook::HookCommand),
+    /// Validate a definition and render it for every backend, for package builds.
+    Check(super::check::CheckArgs),
     /// Start at boot.
     Enable {
         #[arg(required = true)]

@@ -3,6 +3,7 @@
 //! LSB).
 
 mod args;
+mod check;
 mod definitions;
 mod hook;
 mod resolve;
@@ -177,6 +178,7 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Hook(command) => hook::run(&cli, command),
+        Command::Check(args) => check::run(&cli, args),
         Command::Start(args)
         | Command::Stop(args)
         | Command::Restart(args)
