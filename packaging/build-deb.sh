@@ -45,10 +45,10 @@ glibc)
 esac
 [ -x "$binary" ] || { echo "$0: $binary is not an executable" >&2; exit 1; }
 
-# A binary that needs a dynamic libc says which (ldd prints "not a dynamic executable" for
-# a static one): the package must then depend on this host's libc6 or later.
+# A binary linked against glibc must depend on this host's libc6 or later; a static one
+# (ldd says "statically linked" or "not a dynamic executable") needs nothing.
 depends=''
-if ldd "$binary" >/dev/null 2>&1; then
+if ldd "$binary" 2>/dev/null | grep -q 'libc\.so'; then
     libc=$(dpkg-query -W -f='${Version}' libc6 2>/dev/null | cut -d- -f1)
     depends="Depends: libc6 (>= ${libc:-2.36})"
 fi
