@@ -177,9 +177,10 @@ pub fn act(ctx: &Ctx, backend: &AnyBackend, step: Step, names: &[String]) {
                 }
             }
         }
-        Step::Install | Step::Upgrade | Step::Restore => {
-            unreachable!("installing steps go through configure()")
-        }
+        Step::Install | Step::Upgrade | Step::Restore => ctx.warn(format!(
+            "warning: {}: {step:?} installs a definition: it goes through configure()",
+            names.join(", ")
+        )),
     }
 }
 
