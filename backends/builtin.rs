@@ -158,6 +158,33 @@ impl Backend for Builtin {
         let dir = ctx.on_target(&scope(ctx).definitions_dir());
         Ok(render::marked_names(&dir, ".toml"))
     }
+
+    /// No supervisor holds the scope's lock (a lock file one killed with -9 left is free).
+    fn idle(&self, ctx: &Ctx) -> bool {
+        use nix::fcntl::{Flock, FlockArg};
+        let Ok(file) = std::fs::File::open(ctx.on_target(&scope(ctx).lock_path())) else {
+            return true;
+        };
+        !matches!(
+            Flock::lock(file, FlockArg::LockExclusiveNonblock),
+            Err((_, nix::errno::Errno::EWOULDBLOCK))
+        )
+    }
+
+    /// Restarts exactly the units the supervisor runs now (one request for them all).
+    fn try_restart(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<String>> {
+        let statuses = self.status(ctx, services)?;
+        let running = super::running_labels(&statuses);
+        let units: Vec<String> = statuses
+            .iter()
+            .filter(|s| running.contains(&s.label()))
+            .map(|s| unit_key(&s.name, s.instance.as_deref()))
+            .collect();
+        if !units.is_empty() {
+            self.request(ctx, &Request::Restart { units })?;
+        }
+        Ok(running)
+    }
 }
 
 /// What status says of a unit while no supervisor runs: stopped, or dead when someone started

@@ -136,6 +136,51 @@ pub trait Backend {
     fn boots_when_installed(&self) -> bool {
         false
     }
+
+    /// Whether `service` starts at boot, read from the boot links on the target, so that it
+    /// works in a chroot too and sees what an admin did with the manager's own tools: every
+    /// link `enable` makes is there (deb-systemd-helper's `was-enabled` asks the same).
+    fn is_enabled(&self, ctx: &Ctx, _service: &Service, links: &[LinkSpec]) -> bool {
+        links.iter().all(|l| bootlinks::link_present(ctx, l))
+    }
+
+    /// Restarts the units of `services` that run now and leaves the others as they are;
+    /// returns the labels (`NAME`, `NAME@INSTANCE`) of those it restarted. Managers with their
+    /// own try-restart decide it themselves, atomically; here the status decides.
+    fn try_restart(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<String>> {
+        let statuses = self.status(ctx, services)?;
+        let running = running_labels(&statuses);
+        let chosen: Vec<&Service> = services
+            .iter()
+            .copied()
+            .filter(|s| {
+                statuses
+                    .iter()
+                    .any(|st| st.name == s.name && running.contains(&st.label()))
+            })
+            .collect();
+        if !chosen.is_empty() {
+            self.control(ctx, Verb::Restart, &chosen)?;
+        }
+        Ok(running)
+    }
+
+    /// Whether the manager does not run at all, so that nothing of it runs and asking it
+    /// anything would start it (svc-any's own supervisor starts on demand, and starts every
+    /// enabled service when it does). A package hook then writes files only, as offline.
+    fn idle(&self, _ctx: &Ctx) -> bool {
+        false
+    }
+}
+
+/// The labels of the units that run or are starting.
+pub fn running_labels(statuses: &[ServiceStatus]) -> Vec<String> {
+    use crate::model::status::State;
+    statuses
+        .iter()
+        .filter(|s| matches!(s.state, State::Running | State::Starting))
+        .map(ServiceStatus::label)
+        .collect()
 }
 
 /// The backends as one type, dispatched without boxing.

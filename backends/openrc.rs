@@ -547,4 +547,16 @@ impl Backend for Openrc {
         let dir = ctx.on_target(Path::new(INIT_D));
         Ok(render::marked_names(&dir, ""))
     }
+
+    /// `rc-service --ifstarted UNIT restart`: OpenRC restarts the unit only if it is started.
+    fn try_restart(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<String>> {
+        let running = super::running_labels(&self.status(ctx, services)?);
+        for service in services {
+            for (_, unit) in units(service) {
+                let mut cmd = process::tool("rc-service")?;
+                ctx.run(cmd.args(["--ifstarted", &unit, "restart"]))?;
+            }
+        }
+        Ok(running)
+    }
 }

@@ -665,6 +665,21 @@ impl Backend for Systemd {
         }])
     }
 
+    /// `systemctl try-restart`: systemd restarts exactly the units that are active.
+    fn try_restart(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<String>> {
+        let running = super::running_labels(&self.status(ctx, services)?);
+        let units: Vec<String> = services
+            .iter()
+            .flat_map(|s| unit_names(s))
+            .map(|(_, u)| u)
+            .collect();
+        if !units.is_empty() {
+            let mut cmd = self.systemctl(ctx)?;
+            ctx.run(cmd.arg("try-restart").arg("--").args(&units))?;
+        }
+        Ok(running)
+    }
+
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
         let dir = ctx.on_target(&unit_dir(ctx));
         Ok(render::marked_names(&dir, ".service")

@@ -182,6 +182,20 @@ impl Backend for Sysv {
         Ok(render::marked_names(&dir, ""))
     }
 
+    fn try_restart(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<String>> {
+        Builtin.try_restart(ctx, services)
+    }
+
+    fn idle(&self, ctx: &Ctx) -> bool {
+        Builtin.idle(ctx)
+    }
+
+    /// An S link in rc2.d, whatever its number (insserv renumbers; `update-rc.d NAME
+    /// disable` turns S links into K links).
+    fn is_enabled(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> bool {
+        enabled_in_rc2(ctx, &service.name)
+    }
+
     fn enable(&self, ctx: &Ctx, service: &Service, links: &[LinkSpec]) -> Result<bool> {
         let Some(tool) = native_tool(ctx) else {
             // Link by link, each one checked: an rc2.d link alone (an install killed halfway

@@ -147,7 +147,7 @@ impl Manager {
 
     /// Stops, disables and removes exactly what install wrote.
     pub fn uninstall(&self, names: &[&str]) -> Result<()> {
-        engine::uninstall(&self.ctx, &self.backend, &owned(names), false, false)
+        engine::uninstall(&self.ctx, &self.backend, &owned(names), false)
     }
 
     fn control(&self, verb: Verb, names: &[&str], wait: Option<Option<Duration>>) -> Result<()> {

@@ -1068,6 +1068,12 @@ fn other_users_can_neither_squat_the_runtime_dir_nor_command_the_supervisor() {
     .unwrap();
     let out = as_user("nobody", &home, &["uninstall", "mine"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // Its supervisor, left with nothing, exits and tidies its directory away: wait for that.
+    let needle = run_dir.display().to_string();
+    assert!(eventually(Duration::from_secs(10), || processes_matching(
+        &needle
+    )
+    .is_empty()));
     let _ = std::fs::remove_dir_all(&run_dir);
     std::fs::create_dir_all(&run_dir).unwrap(); // root's, as a squatter's would be
     std::fs::set_permissions(

@@ -89,7 +89,8 @@ pub enum Command {
         /// Show what would be removed; change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Remove the service's logs too (a plain uninstall keeps them, as journald does).
+        /// Remove the service's logs too, and every state svc-any kept for it (a plain
+        /// uninstall keeps logs, as journald does).
         #[arg(long)]
         purge: bool,
         /// Remove from the tree below DIR (an image or package tree); call no manager.
@@ -114,6 +115,15 @@ pub enum Command {
         after_help = "Example:\n  svc-any reload nginx --wait   # and check it is still healthy"
     )]
     Reload(ControlArgs),
+    /// Restart the services that run; leave the others stopped.
+    TryRestart(ControlArgs),
+    /// Converge on the intended state: start what is enabled at boot, stop what is not.
+    Reset(ControlArgs),
+    /// Package maintainer scripts: `svc-any hook deb postinst NAME -- "$@"`.
+    #[command(subcommand)]
+    Hook(super::hook::HookCommand),
+    /// Validate a definition and render it for every backend, for package builds.
+    Check(super::check::CheckArgs),
     /// Start at boot.
     #[command(after_help = "Example:\n  svc-any enable demo")]
     Enable {

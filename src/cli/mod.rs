@@ -3,10 +3,13 @@
 //! LSB).
 
 mod args;
+mod check;
 mod definitions;
 mod export;
+mod hook;
 mod import;
 mod resolve;
+mod snippets;
 
 use std::path::PathBuf;
 
@@ -202,6 +205,7 @@ fn run(cli: Cli) -> Result<i32> {
                 enable: !*no_enable,
                 force: *force,
                 dry_run: *dry_run,
+                leave_running: false,
             };
             engine::install(&ctx, &backend, &services, &opts)?;
             Ok(0)
@@ -214,9 +218,26 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             check_names(names)?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), root.as_deref())?;
-            engine::uninstall(&ctx, &backend, names, *dry_run, *purge)?;
+            if *purge {
+                engine::purge(&ctx, &backend, names, *dry_run)?;
+            } else {
+                engine::uninstall(&ctx, &backend, names, *dry_run)?;
+            }
             Ok(0)
         }
+        Command::TryRestart(args) | Command::Reset(args) => {
+            check_names(&args.names)?;
+            let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
+            let wait = args.wait.map(|w| w.limit());
+            if matches!(cli.command, Command::TryRestart(_)) {
+                engine::try_restart(&ctx, &backend, &args.names, wait)?;
+            } else {
+                engine::reset(&ctx, &backend, &args.names, wait)?;
+            }
+            Ok(0)
+        }
+        Command::Hook(command) => hook::run(&cli, command),
+        Command::Check(args) => check::run(&cli, args),
         Command::Start(args)
         | Command::Stop(args)
         | Command::Restart(args)

@@ -112,6 +112,7 @@ impl Plan {
 }
 
 /// The template engine, with the user's overrides applied.
+#[derive(Clone)]
 pub struct Renderer {
     tera: tera::Tera,
 }

@@ -31,6 +31,9 @@ pub struct InstallOptions {
     pub enable: bool,
     pub force: bool,
     pub dry_run: bool,
+    /// Leave running what changed: the caller decides about restarts (a package hook asks the
+    /// policy layer first).
+    pub leave_running: bool,
 }
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -165,6 +168,16 @@ pub fn install(
     services: &[Service],
     opts: &InstallOptions,
 ) -> Result<()> {
+    install_changed(ctx, backend, services, opts).map(drop)
+}
+
+/// [`install`], returning the names of the services whose files it wrote or removed.
+pub fn install_changed(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    services: &[Service],
+    opts: &InstallOptions,
+) -> Result<Vec<String>> {
     let plans = prepare(ctx, backend, services, opts.force)?;
     // Only a warning: a package may bring the program later, an image tree may lack it yet.
     let alongside: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
@@ -178,12 +191,14 @@ pub fn install(
         for sp in &plans {
             print_dry_run(ctx, sp, opts);
         }
-        return Ok(());
+        return Ok(Vec::new());
     }
 
     let changed: Vec<&ServicePlan> = plans.iter().filter(|sp| sp.changed()).collect();
+    let changed_names: Vec<String> = changed.iter().map(|sp| sp.service.name.clone()).collect();
     // Which of the changed services run now: those get a restart after the reload.
-    let running_before: BTreeSet<String> = if ctx.live && !changed.is_empty() {
+    let running_before: BTreeSet<String> = if ctx.live && !changed.is_empty() && !opts.leave_running
+    {
         let installed: Vec<&Service> = changed
             .iter()
             .filter(|sp| sp.previous.is_some())
@@ -270,7 +285,7 @@ pub fn install(
                 backend.name()
             ));
         }
-        return Ok(());
+        return Ok(changed_names);
     }
     if manager_needs_reload {
         backend.reload_manager(ctx)?;
@@ -291,7 +306,7 @@ pub fn install(
         let all: Vec<&Service> = plans.iter().map(|sp| &sp.service).collect();
         start_and_wait(ctx, backend, Verb::Start, &all, opts.wait)?;
     }
-    Ok(())
+    Ok(changed_names)
 }
 
 /// The directories (paths on the target system) that writing `sp`'s files and links will

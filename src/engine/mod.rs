@@ -11,16 +11,21 @@ use crate::backends::{AnyBackend, Backend};
 use crate::system::host::Ctx;
 
 mod control;
+mod converge;
 mod groups;
+pub mod hook;
 mod install;
 mod preflight;
+mod purge;
 mod stop;
 mod uninstall;
 mod wait;
 
 pub use control::{control, set_enabled, status};
+pub use converge::{reset, try_restart, Converged};
 pub use groups::{expand_groups, installed};
-pub use install::{install, render_located, InstallOptions};
+pub use install::{install, install_changed, render_located, InstallOptions};
+pub use purge::purge;
 pub use uninstall::uninstall;
 pub use wait::{wait_ready, DEFAULT_WAIT, SETTLE};
 

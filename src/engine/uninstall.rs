@@ -15,13 +15,7 @@ use crate::system::host::Ctx;
 use crate::system::records::{self};
 
 /// Stops, disables and removes exactly what the records say svc-any wrote.
-pub fn uninstall(
-    ctx: &Ctx,
-    backend: &AnyBackend,
-    names: &[String],
-    dry_run: bool,
-    purge: bool,
-) -> Result<()> {
+pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: bool) -> Result<()> {
     let mut records = Vec::new();
     for name in &expand_groups(ctx, names)? {
         match records::load(ctx, name)? {
@@ -86,13 +80,6 @@ pub fn uninstall(
             }
         }
         records::clear_failure(ctx, &r.service.name)?;
-        if purge {
-            for file in backend.log_files(ctx, &r.service) {
-                for gone in crate::system::logfiles::purge(&ctx.on_target(&file))? {
-                    ctx.say(format!("removed {}", gone.display()));
-                }
-            }
-        }
         records::remove(ctx, &r.service.name)?;
     }
     let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();

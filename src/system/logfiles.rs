@@ -107,33 +107,6 @@ pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i
     ctx.run_attached(&mut cmd)
 }
 
-/// Removes a log file and its rotated copies (`FILE.1`, `FILE.2`...); returns what it removed.
-pub fn purge(file: &std::path::Path) -> Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else {
-        return Ok(removed);
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(removed);
-    };
-    for entry in entries.flatten() {
-        let entry_name = entry.file_name();
-        let Some(entry_name) = entry_name.to_str() else {
-            continue;
-        };
-        let rotated = entry_name
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix('.'))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if entry_name == name || rotated {
-            crate::system::files::remove(&entry.path())?;
-            removed.push(entry.path());
-        }
-    }
-    removed.sort();
-    Ok(removed)
-}
-
 /// The last lines of several services' log files, each prefixed with its service (`web | ...`),
 /// then, with `follow`, what they write next, as it comes. A file that shrinks was rotated:
 /// it is read again from its start.

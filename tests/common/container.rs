@@ -55,6 +55,46 @@ impl Container {
         c
     }
 
+    /// A container of `profile` that is not booted: [`Container::chroot`] works on its tree as
+    /// an image build would, then [`Container::boot_kept`] boots what that left.
+    pub fn unbooted(profile: &str, instance: &str) -> Container {
+        let prefix = std::env::var("SVC_ANY_BOX_PREFIX").unwrap_or_default();
+        let c = Container {
+            profile: profile.into(),
+            instance: format!("{prefix}{instance}"),
+        };
+        let out = c.harness(&["build", profile]);
+        assert!(
+            out.status.success(),
+            "box.sh build {profile}:\n{}",
+            text(&out.stderr)
+        );
+        let _ = c.harness(&["down", profile]);
+        c
+    }
+
+    /// Runs `argv` chrooted into the tree of a container that is down (box.sh chroot), with
+    /// `input` on its stdin; `keep` keeps what earlier chroots and boots left.
+    pub fn chroot(&self, keep: bool, argv: &[&str], input: &[u8]) -> Output {
+        let mut args = vec!["chroot", self.profile.as_str()];
+        if keep {
+            args.push("--keep");
+        }
+        args.extend_from_slice(argv);
+        self.run_with_input(&args, input)
+    }
+
+    /// Boots with the state the last chroot or boot left.
+    pub fn boot_kept(&self) {
+        let out = self.harness(&["up", &self.profile, "--keep"]);
+        assert!(
+            out.status.success(),
+            "box.sh up --keep:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+
     /// box.sh with this container's settings.
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("bash");
@@ -110,8 +150,13 @@ impl Container {
     pub fn exec_input(&self, argv: &[&str], input: &[u8]) -> Output {
         let mut args = vec!["exec", self.profile.as_str()];
         args.extend_from_slice(argv);
+        self.run_with_input(&args, input)
+    }
+
+    /// box.sh `args` with `input` on its stdin.
+    fn run_with_input(&self, args: &[&str], input: &[u8]) -> Output {
         let mut child = self
-            .command(&args)
+            .command(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

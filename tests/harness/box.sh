@@ -5,6 +5,10 @@
 #   box.sh build PROFILE...|all       host packages + root trees (idempotent, safe in parallel)
 #   box.sh up PROFILE [--keep]        boot (fresh state unless --keep), wait until the init is up
 #   box.sh exec PROFILE CMD [ARG...]  run CMD inside; stdio and exit code pass through (125: not running)
+#   box.sh chroot PROFILE [--keep] CMD [ARG...]
+#                                     CMD chrooted into the tree while the container is down, as
+#                                     an image build does (fresh state unless --keep); `up PROFILE
+#                                     --keep` then boots what it left
 #   box.sh reboot PROFILE             clean shutdown, then boot again with the state kept
 #   box.sh down PROFILE [--kill]      clean shutdown (SIGKILL after 20 s; --kill: at once) and
 #                                     cleanup; idempotent
@@ -303,6 +307,40 @@ boot() {
     return 1
 }
 
+# in_tree KEEP CMD...: CMD chrooted into the container's tree while it is down (the state of
+# earlier boots kept if KEEP=1), as an image build chroots into a tree: /proc of its own PID
+# namespace, /dev and /sys mounted, svc-any and the share bound where a boot binds them. PID 1
+# of the namespace stays outside the chroot (see in_root), so the chroot shows. What CMD
+# writes goes to the upper directory the next `up --keep` boots with.
+in_tree() {
+    local keep=$1 bin='' share='' rc
+    shift
+    ! attach || die "$M is running: chroot works on a tree that is down"
+    stop_box
+    [ "$keep" = 1 ] || rm -rf "$RUN.upper"
+    mkdir -p "$RUN.upper" "$RUN.work" "$RUN.merged" || return 1
+    [ -z "${SVC_ANY_BIN:-}" ] || bin=$(realpath "$SVC_ANY_BIN")
+    [ -z "${SVC_ANY_BOX_SHARE:-}" ] || share=$(realpath "$SVC_ANY_BOX_SHARE")
+    unshare --mount --propagation private --pid --fork sh -c '
+        t=$4 bin=$5 share=$6
+        mount -t overlay svc-any-box -o "lowerdir=$1,upperdir=$2,workdir=$3" "$t" &&
+            mount -t proc proc "$t/proc" && mount --rbind /dev "$t/dev" &&
+            mount -t sysfs sysfs "$t/sys" || exit 1
+        if [ -n "$bin" ]; then
+            : >>"$t/usr/local/bin/svc-any" && mount --bind "$bin" "$t/usr/local/bin/svc-any" || exit 1
+        fi
+        if [ -n "$share" ]; then
+            mkdir -p "$t/opt/svc-any-share" && mount --bind "$share" "$t/opt/svc-any-share" || exit 1
+        fi
+        shift 6
+        chroot "$t" "$@"; exit $?' sh "$TREE" "$RUN.upper" "$RUN.work" "$RUN.merged" "$bin" "$share" \
+        env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@"
+    rc=$?
+    rm -rf "$RUN.work"
+    rmdir "$RUN.merged" 2>/dev/null
+    return $rc
+}
+
 # ---- command line -----------------------------------------------------------
 
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -338,6 +376,14 @@ exec)
     [ $# -gt 0 ] || usage
     attach || die "$M is not running" 125
     exec nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@" ;;
+chroot)
+    profile "$1"
+    shift
+    keep=0
+    [ "${1:-}" != --keep ] || { keep=1; shift; }
+    [ $# -gt 0 ] || usage
+    QUIET=1 build || exit 1
+    in_tree "$keep" "$@" ;;
 down)
     profile "$1"
     case ${2:-} in --kill) KILL=1 ;; '') ;; *) usage ;; esac

@@ -26,6 +26,9 @@ stop)
 restart | force-reload)
 	"$SVC_ANY" --backend sysv -q restart "$NAME"
 	;;
+try-restart)
+	"$SVC_ANY" --backend sysv -q try-restart "$NAME"
+	;;
 reload)
 	echo "$NAME has no reload_signal: use restart" >&2
 	exit 3
@@ -34,7 +37,7 @@ status)
 	"$SVC_ANY" --backend sysv status "$NAME"
 	;;
 *)
-	echo "Usage: $0 {start|stop|restart|force-reload|reload|status}" >&2
+	echo "Usage: $0 {start|stop|restart|try-restart|force-reload|reload|status}" >&2
 	exit 3
 	;;
 esac
