@@ -80,15 +80,7 @@ pub trait Backend {
         services: &[&Service],
         options: LogOptions,
     ) -> Result<i32> {
-        let sources: Vec<(String, std::path::PathBuf)> = services
-            .iter()
-            .flat_map(|s| {
-                self.log_files(ctx, s)
-                    .into_iter()
-                    .map(move |f| (s.name.clone(), f))
-            })
-            .collect();
-        crate::system::logfiles::show_prefixed(ctx, &sources, options)
+        crate::system::logfiles::show_prefixed(ctx, &log_sources(self, ctx, services), options)
     }
 
     /// The files the service's output goes to (every instance), which `uninstall --purge`
@@ -206,4 +198,21 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "launchd" => Some(Launchd.into()),
         _ => None,
     }
+}
+
+/// Each service's log files, named by their service, for [`Backend::logs_of_several`].
+pub fn log_sources<B: Backend + ?Sized>(
+    backend: &B,
+    ctx: &Ctx,
+    services: &[&Service],
+) -> Vec<(String, std::path::PathBuf)> {
+    services
+        .iter()
+        .flat_map(|s| {
+            backend
+                .log_files(ctx, s)
+                .into_iter()
+                .map(move |f| (s.name.clone(), f))
+        })
+        .collect()
 }

@@ -609,14 +609,7 @@ impl Backend for Systemd {
     ) -> Result<i32> {
         let in_files = services.iter().filter(|s| s.log.is_some()).count();
         if in_files == services.len() {
-            let sources: Vec<(String, PathBuf)> = services
-                .iter()
-                .flat_map(|s| {
-                    self.log_files(ctx, s)
-                        .into_iter()
-                        .map(move |f| (s.name.clone(), f))
-                })
-                .collect();
+            let sources = super::log_sources(self, ctx, services);
             return crate::system::logfiles::show_prefixed(ctx, &sources, options);
         }
         if in_files > 0 {

@@ -3,6 +3,7 @@
 //! A backend turns a definition's values into safe words of its dialect here and lays them out
 //! with its template; nothing here knows which manager runs or touches the disk.
 
+pub mod env_file;
 pub mod escape;
 pub mod render;
 pub mod unit_file;

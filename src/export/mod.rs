@@ -242,24 +242,7 @@ pub(crate) fn read_env_file(service: &Service, path: &str) -> Result<Vec<(String
             ),
         )
     })?;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        if let Some((k, v)) = line.split_once('=') {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|x| x.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
-                .unwrap_or(v);
-            out.push((k.trim().to_string(), v.to_string()));
-        }
-    }
-    Ok(out)
+    Ok(crate::dialect::env_file::parse(&text))
 }
 
 /// The keys both targets lose the same way, when the definition sets them.

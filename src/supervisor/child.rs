@@ -93,24 +93,7 @@ fn credentials(service: &Service) -> Result<Option<Credentials>> {
 pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("env_file {}", path.display()))?;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        if let Some((k, v)) = line.split_once('=') {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|x| x.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
-                .unwrap_or(v);
-            out.push((k.trim().to_string(), v.to_string()));
-        }
-    }
-    Ok(out)
+    Ok(crate::dialect::env_file::parse(&text))
 }
 
 /// Starts `service` (already expanded for its instance) with stdout and stderr on `output`.
