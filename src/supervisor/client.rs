@@ -51,7 +51,33 @@ pub fn query(scope: &Scope, level: Level, req: &Request) -> Result<Option<Respon
     }
     match connect(scope) {
         Some(stream) => exchange(stream, req).map(Some),
+        None if supervisor_holds_the_lock(scope) => bail!(
+            "svc-any's supervisor runs (it holds {}) but its socket {} does not answer",
+            scope.lock_path().display(),
+            scope.socket_path().display()
+        ),
         None => Ok(None),
+    }
+}
+
+/// Whether a supervisor of `scope` runs: it holds the scope's lock for its whole life, so a
+/// lock that cannot be taken means one does, whatever happened to its socket.
+fn supervisor_holds_the_lock(scope: &Scope) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::fcntl::{Flock, FlockArg};
+        let Ok(file) = std::fs::File::open(scope.lock_path()) else {
+            return false;
+        };
+        matches!(
+            Flock::lock(file, FlockArg::LockSharedNonblock),
+            Err((_, nix::errno::Errno::EWOULDBLOCK))
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = scope;
+        false
     }
 }
 
