@@ -219,16 +219,45 @@ fn output_is_logged_and_rotated_by_size() {
     }));
     let size = std::fs::metadata(&log).unwrap().len();
     assert!(size <= 8192, "the live file is {size} bytes");
-    for n in [1, 2] {
+    // Rotated files are numbered in order, the newest highest; keep = 2 leaves the last two.
+    let mut numbers: Vec<u32> = std::fs::read_dir(&scope.dir)
+        .unwrap()
+        .filter_map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_str()?
+                .strip_prefix("out.log.")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers.len(), 2, "keep = 2: {numbers:?}");
+    assert_eq!(numbers[1], numbers[0] + 1, "{numbers:?}");
+    let mut text = String::new();
+    for n in &numbers {
         let rotated = scope.dir.join(format!("out.log.{n}"));
-        let len = std::fs::metadata(&rotated).unwrap().len();
+        let body = std::fs::read_to_string(&rotated).unwrap();
         assert!(
-            len > 0 && len <= 8192,
-            "{} is {len} bytes",
-            rotated.display()
+            !body.is_empty() && body.len() <= 8192 && body.ends_with('\n'),
+            "{} is {} bytes, cut within a line or too long",
+            rotated.display(),
+            body.len()
         );
+        text.push_str(&body);
     }
-    assert!(!scope.dir.join("out.log.3").exists(), "keep = 2");
+    text.push_str(&std::fs::read_to_string(&log).unwrap());
+    // Every line whole, in order, up to the last one.
+    let lines: Vec<&str> = text.lines().collect();
+    let first: usize = lines[0]
+        .strip_prefix("line ")
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a whole line: {:?}", lines[0]));
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(*line, format!("line {} of a chatty service", first + i));
+    }
+    assert_eq!(first + lines.len(), 2000);
     let tail = scope.ok(&["logs", "chatty", "-n", "1"]);
     assert_eq!(tail.trim(), "line 1999 of a chatty service");
 }
