@@ -60,6 +60,13 @@ pub trait Backend {
     /// Makes the manager re-read its definitions after files changed.
     fn reload_manager(&self, ctx: &Ctx) -> Result<()>;
 
+    /// Makes the manager re-read the definitions of `services` after their files changed or
+    /// went. Most managers re-read everything anyway; svc-any's own supervisor reads only
+    /// these, so that a thousand installs one at a time do not read a million files.
+    fn reload_definitions(&self, ctx: &Ctx, _services: &[&str]) -> Result<()> {
+        self.reload_manager(ctx)
+    }
+
     /// Starts, stops, restarts or reloads all of `services` in one manager call.
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()>;
 

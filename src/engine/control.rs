@@ -107,6 +107,7 @@ pub(super) fn start_and_wait(
 pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bool) -> Result<()> {
     let records = installed(ctx, names)?;
     let mut changed = false;
+    let services: Vec<String> = records.iter().map(|r| r.service.name.clone()).collect();
     for mut r in records {
         changed |= if enable {
             backend.enable(ctx, &r.service, &r.enable_links)?
@@ -126,7 +127,8 @@ pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bo
         }
     }
     if changed && ctx.live {
-        backend.reload_manager(ctx)?;
+        let names: Vec<&str> = services.iter().map(String::as_str).collect();
+        backend.reload_definitions(ctx, &names)?;
     }
     Ok(())
 }

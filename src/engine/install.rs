@@ -272,7 +272,8 @@ pub fn install(
         return Ok(());
     }
     if manager_needs_reload {
-        backend.reload_manager(ctx)?;
+        let names: Vec<&str> = plans.iter().map(|sp| sp.service.name.as_str()).collect();
+        backend.reload_definitions(ctx, &names)?;
         ctx.say(format!("reloaded {}", backend.name()));
     }
     let restart: Vec<&Service> = changed

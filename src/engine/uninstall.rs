@@ -79,7 +79,8 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
     update_groups(ctx, backend, &gone, false)?;
     remove_empty_state_dirs(ctx);
     if ctx.live {
-        backend.reload_manager(ctx)?;
+        let names: Vec<&str> = gone.iter().map(|s| s.name.as_str()).collect();
+        backend.reload_definitions(ctx, &names)?;
         ctx.say(format!("reloaded {}", backend.name()));
     }
     Ok(())

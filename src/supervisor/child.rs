@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, CString};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,9 +113,22 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// What every service of a supervisor starts with, whatever its definition says.
+pub struct Inherited<'a> {
+    pub level: Level,
+    /// The open-file limit (soft, hard) the supervisor was started with, before it raised its
+    /// own: a service gets it back unless its `limits.nofile` says otherwise, as it would from
+    /// a shell (a program that uses select(), or closes every descriptor up to its limit at
+    /// start, is not handed a limit of a million).
+    pub nofile: (u64, u64),
+    /// `/dev/null`, the service's stdin.
+    pub stdin: BorrowedFd<'a>,
+}
+
 /// Starts `service` (already expanded for its instance) with stdout and stderr on `output`.
 /// Returns once the program is executing; a program that cannot be executed is an error here.
-pub fn spawn(service: &Service, level: Level, output: OwnedFd) -> Result<Pid> {
+pub fn spawn(service: &Service, inherited: &Inherited, output: OwnedFd) -> Result<Pid> {
+    let level = inherited.level;
     let creds = credentials(service)?;
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("PATH".into(), DEFAULT_PATH.into());
@@ -150,18 +163,22 @@ pub fn spawn(service: &Service, level: Level, output: OwnedFd) -> Result<Pid> {
         }
     };
 
-    let limits: Vec<(Resource, u64)> = [
+    let mut limits: Vec<(Resource, u64, u64)> = [
         (Resource::RLIMIT_NOFILE, service.limits.nofile),
         (Resource::RLIMIT_NPROC, service.limits.nproc),
     ]
     .into_iter()
     .filter_map(|(r, l)| {
         l.map(|l| match l {
-            Limit::Value(n) => (r, n),
-            Limit::Infinity => (r, RLIM_INFINITY),
+            Limit::Value(n) => (r, n, n),
+            Limit::Infinity => (r, RLIM_INFINITY, RLIM_INFINITY),
         })
     })
     .collect();
+    if service.limits.nofile.is_none() {
+        let (soft, hard) = inherited.nofile;
+        limits.push((Resource::RLIMIT_NOFILE, soft, hard));
+    }
 
     // Everything the child needs is prepared here, before the clone: the child may only make
     // system calls.
@@ -188,13 +205,12 @@ pub fn spawn(service: &Service, level: Level, output: OwnedFd) -> Result<Pid> {
         .chain(std::iter::once(std::ptr::null()))
         .collect();
     let cwd_c = CString::new(cwd.as_os_str().as_bytes()).context("working_dir holds a NUL byte")?;
-    let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
     let setup = Setup {
         program: program.as_ptr(),
         argv: argv_ptrs.as_ptr(),
         envp: envp_ptrs.as_ptr(),
         cwd: cwd_c.as_ptr(),
-        stdin: devnull.as_raw_fd(),
+        stdin: inherited.stdin.as_raw_fd(),
         output: output.as_raw_fd(),
         limits: &limits,
         creds: creds.as_ref().map(|c| {
@@ -268,7 +284,8 @@ struct Setup<'a> {
     cwd: *const c_char,
     stdin: RawFd,
     output: RawFd,
-    limits: &'a [(Resource, u64)],
+    /// (resource, soft, hard)
+    limits: &'a [(Resource, u64, u64)],
     creds: Option<(u32, u32, Vec<u32>)>,
     parent: i32,
     /// (stage << 32) | errno, written by a child that could not exec.
@@ -303,10 +320,10 @@ unsafe fn child_main(setup: &Setup) -> isize {
     if libc::setsid() < 0 {
         fail(2);
     }
-    for (resource, value) in setup.limits {
+    for (resource, soft, hard) in setup.limits {
         let limit = libc::rlimit {
-            rlim_cur: *value,
-            rlim_max: *value,
+            rlim_cur: *soft,
+            rlim_max: *hard,
         };
         if libc::setrlimit(*resource as _, &limit) != 0 {
             fail(3);

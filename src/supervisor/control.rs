@@ -21,6 +21,9 @@ use crate::model::status::{ServiceStatus, State};
 
 /// A request line longer than this is not a request: the client is dropped.
 const MAX_REQUEST: usize = 1 << 20;
+/// Connections served at once; more wait in the socket's backlog. Each is a descriptor, and
+/// the supervisor keeps room for this many (see `daemon.rs`).
+pub const MAX_CLIENTS: usize = 32;
 
 /// What the control server asks of the supervisor. Keys are unit keys (`NAME@INSTANCE`);
 /// the server has checked that each names a unit before it calls a verb.
@@ -35,7 +38,8 @@ pub trait Units {
     fn stop(&mut self, keys: &[String]);
     fn restart(&mut self, keys: &[String]);
     fn signal(&mut self, keys: &[String], signal: Signal);
-    fn reload(&mut self);
+    /// Re-reads the definitions of `services`, or every one that changed when none is named.
+    fn reload(&mut self, services: &[String]);
     /// Stops every unit, dependants first, and then the supervisor; the units to wait for.
     fn shutdown(&mut self) -> Vec<String>;
 }
@@ -81,10 +85,19 @@ impl ControlServer {
         })
     }
 
-    /// What to poll for reading: the listener first, then each client, in the order
-    /// [`ControlServer::serve`] takes their indexes in.
-    pub fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
-        std::iter::once(self.listener.as_fd()).chain(self.clients.iter().map(|c| c.stream.as_fd()))
+    /// The listening socket: poll it for reading while [`ControlServer::can_accept`].
+    pub fn listener(&self) -> BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+
+    /// Each client, in the order [`ControlServer::serve`] takes their indexes in.
+    pub fn client_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.clients.iter().map(|c| c.stream.as_fd())
+    }
+
+    /// Room for another client.
+    pub fn can_accept(&self) -> bool {
+        self.clients.len() < MAX_CLIENTS
     }
 
     /// Some client waits for a stop to finish: the supervisor must not exit before it is told.
@@ -92,9 +105,12 @@ impl ControlServer {
         self.clients.iter().any(|c| c.waiting_for.is_some())
     }
 
-    /// Takes every pending connection.
+    /// Takes pending connections, as many as there is room for.
     pub fn accept(&mut self) {
-        while let Ok((stream, _)) = self.listener.accept() {
+        while self.can_accept() {
+            let Ok((stream, _)) = self.listener.accept() else {
+                return;
+            };
             let _ = stream.set_nonblocking(true);
             self.clients.push(Client {
                 stream,
@@ -173,15 +189,15 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
         | Request::Restart { units: keys }
         | Request::Signal { units: keys, .. }
         | Request::Status { units: keys } => keys.as_slice(),
-        Request::Ping | Request::Reload | Request::Shutdown => &[],
+        Request::Ping | Request::Reload { .. } | Request::Shutdown => &[],
     };
     if let Some(error) = unknown(units, keys) {
         return Handled::Now(error);
     }
     match request {
         Request::Ping => Handled::Now(Response::ok(Vec::new())),
-        Request::Reload => {
-            units.reload();
+        Request::Reload { services } => {
+            units.reload(&services);
             Handled::Now(Response::ok(Vec::new()))
         }
         Request::Status { units: keys } if keys.is_empty() => {

@@ -26,6 +26,8 @@ mod control;
 #[cfg(target_os = "linux")]
 mod daemon;
 #[cfg(target_os = "linux")]
+mod definitions;
+#[cfg(target_os = "linux")]
 mod logfile;
 #[cfg(target_os = "linux")]
 mod machine;
