@@ -78,8 +78,22 @@ pub fn load(ctx: &Ctx, name: &str) -> Result<Option<Record>> {
 }
 
 pub fn save(ctx: &Ctx, record: &Record) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(record).expect("plain data");
-    files::write_atomic(&record_path(ctx, &record.service.name), &bytes, 0o644)
+    files::write_atomic(
+        &record_path(ctx, &record.service.name),
+        &encode(record),
+        0o644,
+    )
+}
+
+/// Stages `record` in `tx` (see [`files::Transaction`]); returns where it goes, for the rename.
+pub fn stage(ctx: &Ctx, tx: &mut files::Transaction, record: &Record) -> Result<PathBuf> {
+    let path = record_path(ctx, &record.service.name);
+    tx.stage(&path, &encode(record), 0o644)?;
+    Ok(path)
+}
+
+fn encode(record: &Record) -> Vec<u8> {
+    serde_json::to_vec_pretty(record).expect("plain data")
 }
 
 pub fn remove(ctx: &Ctx, name: &str) -> Result<()> {
