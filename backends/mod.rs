@@ -73,6 +73,14 @@ pub trait Backend {
     /// Status of every service (every instance of an instanced one), in one manager call.
     fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>>;
 
+    /// The status for a person's table: every state exact, and the other fields as far as the
+    /// manager tells them cheaply. Where asking for everything is slow (systemd: one D-Bus
+    /// round of all properties per unit), a field that would need it may be left empty for a
+    /// unit that simply runs or is stopped; `status --json` uses [`Backend::status`].
+    fn status_summary(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        self.status(ctx, services)
+    }
+
     /// Shows (or follows) the service's output; returns the exit code of the reader.
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32>;
 

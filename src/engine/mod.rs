@@ -18,7 +18,7 @@ mod stop;
 mod uninstall;
 mod wait;
 
-pub use control::{control, set_enabled, status};
+pub use control::{control, set_enabled, status, status_summary};
 pub use groups::{expand_groups, installed};
 pub use install::{install, render_located, InstallOptions};
 pub use uninstall::uninstall;

@@ -219,6 +219,24 @@ pub fn load_failure(ctx: &Ctx, name: &str) -> Option<String> {
         .map(|s| s.trim_end().to_string())
 }
 
+/// Every start `--wait` gave up on, by service: one look at the directory, not one per service.
+pub fn failed_starts(ctx: &Ctx) -> std::collections::BTreeMap<String, String> {
+    let Ok(entries) = std::fs::read_dir(failures_location(ctx)) else {
+        return Default::default();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            if name.starts_with('.') {
+                return None;
+            }
+            let reason = std::fs::read_to_string(e.path()).ok()?;
+            Some((name, reason.trim_end().to_string()))
+        })
+        .collect()
+}
+
 /// Forgets a failed start (a new start, or uninstall); the directory goes once empty.
 pub fn clear_failure(ctx: &Ctx, name: &str) -> Result<()> {
     let dir = failures_location(ctx);
