@@ -123,6 +123,26 @@ pub struct Inherited<'a> {
     pub nofile: (u64, u64),
     /// `/dev/null`, the service's stdin.
     pub stdin: BorrowedFd<'a>,
+    /// The signals the supervisor ignores (see [`ignored_signals`]).
+    pub ignored_signals: &'a [i32],
+}
+
+/// The signals this process ignores. A service must not start with them ignored, as exec
+/// keeps an ignored signal ignored (a handled one goes back to its default by itself); found
+/// once, so a start resets only these rather than every signal.
+pub fn ignored_signals() -> Vec<i32> {
+    use nix::libc;
+    (1..libc::SIGRTMIN())
+        .filter(|sig| *sig != libc::SIGKILL && *sig != libc::SIGSTOP)
+        .filter(|sig| {
+            // SAFETY: a query (no new action) into a zeroed struct this frame owns.
+            unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(*sig, std::ptr::null(), &mut old) == 0
+                    && old.sa_sigaction == libc::SIG_IGN
+            }
+        })
+        .collect()
 }
 
 /// Starts `service` (already expanded for its instance) with stdout and stderr on `output`.
@@ -221,6 +241,7 @@ pub fn spawn(service: &Service, inherited: &Inherited, output: OwnedFd) -> Resul
             )
         }),
         parent: nix::unistd::getpid().as_raw(),
+        ignored_signals: inherited.ignored_signals,
         failure: AtomicU64::new(0),
     };
     let mut stack = vec![0u8; CHILD_STACK];
@@ -288,6 +309,7 @@ struct Setup<'a> {
     limits: &'a [(Resource, u64, u64)],
     creds: Option<(u32, u32, Vec<u32>)>,
     parent: i32,
+    ignored_signals: &'a [i32],
     /// (stage << 32) | errno, written by a child that could not exec.
     failure: AtomicU64,
 }
@@ -312,10 +334,8 @@ unsafe fn child_main(setup: &Setup) -> isize {
     if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
         fail(1);
     }
-    for sig in 1..libc::SIGRTMIN() {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::signal(sig, libc::SIG_DFL);
-        }
+    for sig in setup.ignored_signals {
+        libc::signal(*sig, libc::SIG_DFL);
     }
     if libc::setsid() < 0 {
         fail(2);

@@ -57,6 +57,8 @@ struct Supervisor {
     base_fds: u64,
     /// The stdin of every service.
     devnull: File,
+    /// The signals a service must not inherit ignored.
+    ignored_signals: Vec<i32>,
     /// Where output is read into.
     buffer: Vec<u8>,
     /// How poll last failed, while it does.
@@ -93,6 +95,7 @@ pub fn run(opts: Options) -> Result<i32> {
         nofile,
         base_fds: 0,
         devnull,
+        ignored_signals: child::ignored_signals(),
         buffer: vec![0u8; 64 * 1024],
         poll_failed: None,
     };
@@ -306,9 +309,7 @@ impl Supervisor {
         let described = how.to_string();
         let restart = unit.service.restart.as_str();
         let exit = unit.machine.on_exit(how, now);
-        if unit.output.is_none() && !unit.machine.has_process() {
-            unit.log.close();
-        }
+        unit.release_if_idle();
         match exit {
             Exit::Stopped { then } => {
                 self.event(&format!("{key} stopped ({described})"));
@@ -400,6 +401,7 @@ impl Supervisor {
             level: self.level,
             nofile: self.nofile.inherited,
             stdin: self.devnull.as_fd(),
+            ignored_signals: &self.ignored_signals,
         };
         let unit = self.units.get_mut(key).expect("checked above");
         let (read, write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK) {

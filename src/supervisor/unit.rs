@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 
 use super::definitions::Definition;
 use super::logfile::LogFile;
-use super::machine::Machine;
+use super::machine::{Machine, Phase};
 use super::policy::Policy;
 use super::protocol::unit_key;
 use super::{log_path, Scope};
@@ -105,8 +105,7 @@ impl Unit {
     }
 
     /// Copies whatever the process wrote into its log, until the pipe is empty or closed.
-    /// Once it is closed and no process runs, the log file is closed too: a unit that is not
-    /// running holds no descriptor.
+    /// Once it is closed and no process runs or is coming, the log file is closed too.
     pub fn drain_output(&mut self, buffer: &mut [u8]) {
         while let Some(fd) = &self.output {
             match nix::unistd::read(fd, buffer) {
@@ -119,7 +118,18 @@ impl Unit {
                 Err(_) => self.output = None,
             }
         }
-        if !self.machine.has_process() {
+        self.release_if_idle();
+    }
+
+    /// Closes the log of a unit that has no process and none coming (stopped, dead or
+    /// failed): it holds no descriptor. One waiting to restart keeps it.
+    pub fn release_if_idle(&mut self) {
+        if self.output.is_none()
+            && matches!(
+                self.machine.phase(),
+                Phase::Stopped | Phase::Dead | Phase::Failed
+            )
+        {
             self.log.close();
         }
     }
