@@ -25,7 +25,7 @@ impl Process {
         start_time(self.pid) == Some(self.start_time) && !is_zombie(self.pid)
     }
 
-    /// Whether it runs `program` (its argv[0] is that path, or has that file name): a pid a
+    /// Whether it runs `program` (its `argv[0]` is that path, or has that file name): a pid a
     /// manager reports is only acted on once it is seen to run the service's program, never
     /// because a number matched.
     pub fn runs(&self, program: &str) -> bool {
