@@ -315,6 +315,7 @@ impl Backend for Systemd {
         let listing = ctx.run(&mut cmd)?;
         let listed = parse_list_units(&listing);
         let cgroups = cgroup_dir(ctx);
+        let clock = BootClock::read();
         let mut out: Vec<Option<ServiceStatus>> = Vec::new();
         let mut ask: Vec<&Service> = Vec::new();
         for (service, instance, unit) in &targets {
@@ -326,7 +327,7 @@ impl Backend for Systemd {
                 unit: unit.clone(),
                 state,
                 pid,
-                since: pid.and_then(started_at),
+                since: pid.and_then(|p| clock.as_ref()?.started_at(p)),
                 restarts: None,
                 last_exit: None,
                 enabled,
@@ -501,19 +502,35 @@ fn parent_of(pid: u32) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// When `pid` started, in seconds since the epoch: the boot time plus its start in ticks.
-fn started_at(pid: u32) -> Option<u64> {
-    let ticks = crate::system::processes::start_time(pid)?;
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let boot: u64 = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
-    // SAFETY: sysconf reads a constant of the system.
-    let per_second = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
-    (per_second > 0).then(|| boot + ticks / per_second as u64)
+/// What turns a process's start time (ticks since boot) into seconds since the epoch; read
+/// once per command (/proc/stat is not cheap to read).
+struct BootClock {
+    boot: u64,
+    ticks_per_second: u64,
+}
+
+impl BootClock {
+    fn read() -> Option<BootClock> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let boot = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        // SAFETY: sysconf reads a constant of the system.
+        let ticks = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
+        (ticks > 0).then_some(BootClock {
+            boot,
+            ticks_per_second: ticks as u64,
+        })
+    }
+
+    /// When `pid` started, in seconds since the epoch.
+    fn started_at(&self, pid: u32) -> Option<u64> {
+        let ticks = crate::system::processes::start_time(pid)?;
+        Some(self.boot + ticks / self.ticks_per_second)
+    }
 }
 
 const SHOW_PROPERTIES: &str =

@@ -302,7 +302,7 @@ def runit_status(args, n):
             if out.count("run: ") == n:
                 break
             time.sleep(1)
-        return f"runit `sv status`: {median(timed(['sv', 'status', *dirs], 30)):.1f} ms"
+        return f"runit `sv status`: {median(timed([shutil.which('sv'), 'status', *dirs], 30)):.1f} ms"
     finally:
         # runsvdir, every runsv below it, and their services: by pid, found as its descendants.
         for pid in reversed(descendants(proc.pid)):
