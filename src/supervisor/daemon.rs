@@ -29,6 +29,7 @@ use super::control::{ControlServer, Units, MAX_CLIENTS};
 use super::definitions::{self, Read, Stamp};
 use super::logfile::LogFile;
 use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
+use super::outputs::Outputs;
 use super::startup;
 use super::unit::{now_unix, Unit};
 use super::{Options, Scope};
@@ -61,6 +62,8 @@ struct Supervisor {
     ignored_signals: Vec<i32>,
     /// Where output is read into.
     buffer: Vec<u8>,
+    /// The running units' output pipes.
+    outputs: Outputs,
     /// How poll last failed, while it does.
     poll_failed: Option<Errno>,
 }
@@ -97,6 +100,7 @@ pub fn run(opts: Options) -> Result<i32> {
         devnull,
         ignored_signals: child::ignored_signals(),
         buffer: vec![0u8; 64 * 1024],
+        outputs: Outputs::new()?,
         poll_failed: None,
     };
     sup.event(&format!(
@@ -159,7 +163,7 @@ impl Supervisor {
                 }
             };
             let poll_failed: Option<Errno>;
-            let (sig_ready, listen_ready, client_ready, output_ready) = {
+            let (sig_ready, listen_ready, client_ready, outputs_ready) = {
                 // With every client's place taken, new ones wait in the socket's backlog.
                 let accepting = if control.can_accept() {
                     PollFlags::POLLIN
@@ -169,22 +173,14 @@ impl Supervisor {
                 let mut fds = vec![
                     PollFd::new(signals.as_fd(), PollFlags::POLLIN),
                     PollFd::new(control.listener(), accepting),
+                    PollFd::new(self.outputs.fd(), PollFlags::POLLIN),
                 ];
                 fds.extend(
                     control
                         .client_fds()
                         .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
                 );
-                let clients = fds.len() - 2;
-                let outputs: Vec<(&String, &Unit)> = self
-                    .units
-                    .iter()
-                    .filter(|(_, u)| u.output.is_some())
-                    .collect();
-                for (_, unit) in &outputs {
-                    let fd = unit.output.as_ref().expect("filtered").as_fd();
-                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
-                }
+                let clients = fds.len() - 3;
                 // Should poll itself fail (its descriptors past a limit lowered from outside),
                 // exiting would take every service along: instead every descriptor is tried
                 // (all are non-blocking) every 100 ms until it works again.
@@ -199,15 +195,8 @@ impl Supervisor {
                 let ready =
                     |fd: &PollFd| failed.is_some() || fd.revents().is_some_and(|r| !r.is_empty());
                 let client_ready: Vec<usize> =
-                    (0..clients).filter(|i| ready(&fds[2 + i])).collect();
-                let base = 2 + clients;
-                let output_ready: Vec<String> = outputs
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| ready(&fds[base + i]))
-                    .map(|(_, (k, _))| (*k).clone())
-                    .collect();
-                (ready(&fds[0]), ready(&fds[1]), client_ready, output_ready)
+                    (0..clients).filter(|i| ready(&fds[3 + i])).collect();
+                (ready(&fds[0]), ready(&fds[1]), client_ready, ready(&fds[2]))
             };
             if poll_failed != self.poll_failed {
                 match poll_failed {
@@ -219,9 +208,28 @@ impl Supervisor {
                 self.poll_failed = poll_failed;
             }
             // Output first: a process's last words belong before the news of its exit.
-            for key in output_ready {
-                if let Some(unit) = self.units.get_mut(&key) {
-                    unit.drain_output(&mut self.buffer);
+            if poll_failed.is_some() {
+                let all: Vec<String> = self
+                    .units
+                    .iter()
+                    .filter(|(_, u)| u.output.is_some())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in all {
+                    self.drain(&key);
+                }
+            } else if outputs_ready {
+                for (token, key) in self.outputs.ready() {
+                    if self
+                        .units
+                        .get(&key)
+                        .is_some_and(|u| u.output_token == token)
+                    {
+                        self.drain(&key);
+                    } else {
+                        // A pipe closed since: its unit restarted, or is gone.
+                        self.outputs.forget(token);
+                    }
                 }
             }
             if sig_ready {
@@ -234,6 +242,24 @@ impl Supervisor {
             control.serve(&client_ready, self);
             control.answer_waiting_clients(self);
             self.advance_shutdown();
+        }
+    }
+
+    /// Forgets a unit whose definition is gone (it has stopped).
+    fn remove_unit(&mut self, key: &str) {
+        if let Some(unit) = self.units.remove(key) {
+            self.outputs.forget(unit.output_token);
+        }
+    }
+
+    /// Copies what `key`'s process wrote into its log; a pipe that ends leaves the watch.
+    fn drain(&mut self, key: &str) {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        unit.drain_output(&mut self.buffer);
+        if unit.output.is_none() {
+            self.outputs.forget(unit.output_token);
         }
     }
 
@@ -306,6 +332,9 @@ impl Supervisor {
         unit.since = now_unix();
         // Its last words, before a new process takes the pipe's place.
         unit.drain_output(&mut self.buffer);
+        if unit.output.is_none() {
+            self.outputs.forget(unit.output_token);
+        }
         let described = how.to_string();
         let restart = unit.service.restart.as_str();
         let exit = unit.machine.on_exit(how, now);
@@ -316,7 +345,7 @@ impl Supervisor {
                 match then {
                     AfterStop::Start => self.spawn(&key),
                     AfterStop::Remove => {
-                        self.units.remove(&key);
+                        self.remove_unit(&key);
                     }
                     AfterStop::Nothing => {}
                 }
@@ -419,6 +448,11 @@ impl Supervisor {
                 unit.pid = Some(pid);
                 unit.machine.on_spawned(Instant::now());
                 unit.since = now_unix();
+                if unit.output.is_some() {
+                    // The old pipe is still held by something the process left behind.
+                    self.outputs.forget(unit.output_token);
+                }
+                unit.output_token = self.outputs.watch(key, read.as_fd());
                 unit.output = Some(read);
                 let _ = unit.log.touch();
                 if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
@@ -465,7 +499,7 @@ impl Supervisor {
                 match then {
                     AfterStop::Start => self.start(key),
                     AfterStop::Remove => {
-                        self.units.remove(key);
+                        self.remove_unit(key);
                     }
                     AfterStop::Nothing => {}
                 }

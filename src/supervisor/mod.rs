@@ -31,6 +31,8 @@ mod definitions;
 mod logfile;
 #[cfg(target_os = "linux")]
 mod machine;
+#[cfg(target_os = "linux")]
+mod outputs;
 mod policy;
 pub mod protocol;
 #[cfg(target_os = "linux")]

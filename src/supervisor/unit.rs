@@ -34,6 +34,8 @@ pub struct Unit {
     pub since: u64,
     /// The read end of the pipe that carries the process's stdout and stderr.
     pub output: Option<OwnedFd>,
+    /// Its token in the supervisor's epoll set (see `outputs.rs`).
+    pub output_token: u64,
     pub log: LogFile,
 }
 
@@ -70,6 +72,7 @@ impl Unit {
             pid: None,
             since: now_unix(),
             output: None,
+            output_token: 0,
         }
     }
 
