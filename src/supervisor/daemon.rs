@@ -1,10 +1,10 @@
 //! The supervisor process: one per scope, event driven, single threaded.
 //!
 //! Everything it waits for is a file descriptor in one `poll`: a signalfd (SIGCHLD, SIGTERM,
-//! SIGINT, SIGHUP), the control socket, its clients, and one pipe per running service that
-//! carries the service's stdout and stderr to its log file. Timers (restart delays, stop
-//! timeouts) are the poll timeout; with none pending it sleeps until something happens, so an
-//! idle supervisor makes no wakeups at all.
+//! SIGINT, SIGHUP), the control socket, its clients, and an epoll set ([`super::outputs`])
+//! of the pipes that carry each running service's stdout and stderr to its log file. Timers
+//! (restart delays, stop timeouts) are the poll timeout; with none pending it sleeps until
+//! something happens, so an idle supervisor makes no wakeups at all.
 //!
 //! This file is the plumbing: it turns what poll reports into calls on each unit's state
 //! machine ([`super::machine`]) and carries out the answers (fork and exec through
