@@ -1152,3 +1152,57 @@ fn a_definition_that_cannot_be_read_keeps_its_units() {
     assert!(eventually(Duration::from_secs(5), || gone(pids[0])));
     assert!(!gone(pids[2]), "c still runs");
 }
+
+/// A service gets stdin, stdout and stderr and nothing else of the supervisor's, however many
+/// descriptors the supervisor holds (here: those of 30 other running services).
+#[test]
+fn a_service_starts_with_its_stdio_and_no_other_descriptor() {
+    let scope = TestScope::new("stdio");
+    let mut definitions = String::new();
+    for i in 0..30 {
+        definitions.push_str(&format!(
+            "[services.busy{i}]\nexec = [\"/bin/sleep\", \"1000\"]\n\n"
+        ));
+    }
+    let file = scope.dir.join("svc-any.toml");
+    std::fs::write(&file, definitions).unwrap();
+    scope.ok(&["install", "-f", file.to_str().unwrap(), "--start"]);
+    let listing = scope.dir.join("fds");
+    let script = scope.dir.join("look.py");
+    std::fs::write(
+        &script,
+        "import os, sys\n\
+         fds = []\n\
+         for fd in os.listdir('/proc/self/fd'):\n\
+         \x20   try:\n\
+         \x20       os.readlink('/proc/self/fd/' + fd)\n\
+         \x20       fds.append(fd)\n\
+         \x20   except OSError:\n\
+         \x20       pass  # the listing's own, closed by now\n\
+         open(sys.argv[1] + '.tmp', 'w').write(' '.join(fds))\n\
+         os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n\
+         print('hello', flush=True)\n\
+         os.execv('/bin/sleep', ['sleep', '1000'])\n",
+    )
+    .unwrap();
+    let def = scope.definition(
+        "look",
+        &format!(
+            "exec = [\"/usr/bin/python3\", \"{}\", \"{}\"]\n",
+            script.display(),
+            listing.display()
+        ),
+    );
+    scope.ok(&["install", "look", "-f", &def, "--start"]);
+    assert!(eventually(Duration::from_secs(10), || listing.exists()));
+    let mut fds: Vec<u32> = std::fs::read_to_string(&listing)
+        .unwrap()
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    fds.sort_unstable();
+    assert_eq!(fds, [0, 1, 2], "the service's descriptors");
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(scope.log("look")).is_ok_and(|t| t.contains("hello"))
+    }));
+}

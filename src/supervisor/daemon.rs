@@ -60,6 +60,8 @@ struct Supervisor {
     devnull: File,
     /// The signals a service must not inherit ignored.
     ignored_signals: Vec<i32>,
+    /// Low descriptors for a new process's stdio (see `child::StdioSlot`).
+    stdio_slot: Option<child::StdioSlot>,
     /// Where output is read into.
     buffer: Vec<u8>,
     /// The running units' output pipes.
@@ -80,6 +82,8 @@ pub fn run(opts: Options) -> Result<i32> {
         return Ok(0);
     };
     let nofile = startup::raise_nofile();
+    // Taken first, so their numbers are low whatever the supervisor opens later.
+    let stdio_slot = child::StdioSlot::reserve();
     let mut control = ControlServer::bind(&opts.scope)?;
     let events = LogFile::new(
         opts.scope.logs_dir().join("supervisor.log"),
@@ -99,6 +103,7 @@ pub fn run(opts: Options) -> Result<i32> {
         base_fds: 0,
         devnull,
         ignored_signals: child::ignored_signals(),
+        stdio_slot,
         buffer: vec![0u8; 64 * 1024],
         outputs: Outputs::new()?,
         poll_failed: None,
@@ -151,7 +156,8 @@ impl Supervisor {
             if self.finished(control) {
                 return 0;
             }
-            let timeout = match self.next_deadline() {
+            let deadline = self.next_deadline();
+            let timeout = match deadline {
                 None => PollTimeout::NONE,
                 // Round up: waking a millisecond early would only loop again.
                 Some(d) => {
@@ -235,7 +241,11 @@ impl Supervisor {
             if sig_ready {
                 self.handle_signals(signals);
             }
-            self.fire_timers();
+            // Only when one was due: looking at every unit's timers each round would cost a
+            // little per unit for every request.
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                self.fire_timers();
+            }
             if listen_ready {
                 control.accept();
             }
@@ -431,6 +441,7 @@ impl Supervisor {
             nofile: self.nofile.inherited,
             stdin: self.devnull.as_fd(),
             ignored_signals: &self.ignored_signals,
+            slot: self.stdio_slot.as_ref(),
         };
         let unit = self.units.get_mut(key).expect("checked above");
         let (read, write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK) {
