@@ -236,7 +236,8 @@ def fig_install_bulk(args, binary):
             results.append(ms)
         finally:
             scope.cleanup()
-    fs = subprocess.run(["stat", "-f", "-c", "%T", args.work], capture_output=True, text=True).stdout.strip()
+    fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "--target", args.work],
+                        capture_output=True, text=True).stdout.strip() or "?"
     best = median(results)
     return f"{best / 1000:.2f} s (median of 3, {fs})", best <= 1000
 
