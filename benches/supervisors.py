@@ -326,7 +326,7 @@ def main():
     args = parser.parse_args()
     args.svc_any = os.path.abspath(args.svc_any)
     args.child = os.path.abspath(args.child or os.path.join(args.work, "child"))
-    args.floor = os.path.abspath(args.floor or os.path.join(args.work, "floor"))
+    args.floor = os.path.abspath(args.floor or os.path.join(args.work, "restart-floor"))
     peers = [SvcAny, Floor, Runsv, S6, Supervisord]
     if args.only:
         peers = [p for p in peers if p.key in args.only]
