@@ -253,6 +253,12 @@ class Floor(Peer):
     def supervisor_pids(self):
         return [self.proc.pid]
 
+    def stop(self):
+        # The whole process group at once: killed one by one, a child would be started again.
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
 
 def wait_all(fifo, n, timeout=30):
     """Collects the first report of every service: {id: (pid, start_ns)}."""
