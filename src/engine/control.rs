@@ -109,6 +109,7 @@ pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bo
     let records = installed(ctx, names)?;
     let mut changed = false;
     let services: Vec<String> = records.iter().map(|r| r.service.name.clone()).collect();
+    let tx = crate::system::files::Transaction::begin();
     for mut r in records {
         changed |= if enable {
             backend.enable(ctx, &r.service, &r.enable_links)?
@@ -127,6 +128,7 @@ pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bo
             ));
         }
     }
+    tx.finish()?;
     if changed && ctx.live {
         let names: Vec<&str> = services.iter().map(String::as_str).collect();
         backend.reload_definitions(ctx, &names)?;

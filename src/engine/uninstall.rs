@@ -58,6 +58,8 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
             ctx.say(format!("stopped {}", s.name));
         }
     }
+    // Each directory is synced once, at the end, rather than after every removal.
+    let tx = files::Transaction::begin();
     for r in &records {
         backend.disable(ctx, &r.service, &r.enable_links)?;
         remove_links(ctx, &r.links, LinkKind::Install)?;
@@ -77,6 +79,7 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
     }
     let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();
     update_groups(ctx, backend, &gone, false)?;
+    tx.finish()?;
     remove_empty_state_dirs(ctx);
     if ctx.live {
         let names: Vec<&str> = gone.iter().map(|s| s.name.as_str()).collect();
