@@ -207,17 +207,13 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
         Request::Start { units: keys } => {
             units.start(&keys);
             let statuses = units.statuses(&keys);
-            let failed: Vec<String> = statuses
-                .iter()
-                .filter(|s| s.state == State::Failed)
-                .map(|s| format!("{}: {}", s.unit, s.reason.clone().unwrap_or_default()))
-                .collect();
+            let failed = failures(&statuses);
             if failed.is_empty() {
                 Handled::Now(Response::ok(statuses))
             } else {
                 Handled::Now(Response {
                     ok: false,
-                    error: Some(failed.join("; ")),
+                    error: Some(failed),
                     units: statuses,
                 })
             }
@@ -242,6 +238,30 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
         }
         Request::Shutdown => Handled::WhenStopped(units.shutdown()),
     }
+}
+
+/// The failed units of a start, by reason: `a, b: REASON`, and for many with one reason (a
+/// thousand refused for want of descriptors) the first few and how many more.
+fn failures(statuses: &[ServiceStatus]) -> String {
+    let mut by_reason: Vec<(String, Vec<&str>)> = Vec::new();
+    for s in statuses.iter().filter(|s| s.state == State::Failed) {
+        let reason = s.reason.clone().unwrap_or_default();
+        match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, units)) => units.push(&s.unit),
+            None => by_reason.push((reason, vec![&s.unit])),
+        }
+    }
+    by_reason
+        .into_iter()
+        .map(|(reason, units)| {
+            let named = units[..units.len().min(3)].join(", ");
+            match units.len() {
+                n if n > 3 => format!("{named} and {} more: {reason}", n - 3),
+                _ => format!("{named}: {reason}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Reads what a client sent; one request is one line.
@@ -281,4 +301,34 @@ fn respond(mut stream: UnixStream, response: &Response) {
     let mut line = serde_json::to_vec(response).expect("plain data");
     line.push(b'\n');
     let _ = stream.write_all(&line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(unit: &str, reason: &str) -> ServiceStatus {
+        ServiceStatus {
+            state: State::Failed,
+            unit: unit.into(),
+            reason: Some(reason.into()),
+            ..ServiceStatus::not_installed(unit, "builtin")
+        }
+    }
+
+    #[test]
+    fn a_start_s_failures_are_grouped_by_reason() {
+        let mut statuses: Vec<ServiceStatus> = (0..5)
+            .map(|i| failed(&format!("n{i}"), "no descriptors"))
+            .collect();
+        statuses.push(failed("web", "cannot start /bin/web: exec: No such file"));
+        statuses.push(ServiceStatus {
+            state: State::Running,
+            ..failed("ok", "")
+        });
+        assert_eq!(
+            failures(&statuses),
+            "n0, n1, n2 and 2 more: no descriptors; web: cannot start /bin/web: exec: No such file"
+        );
+    }
 }
