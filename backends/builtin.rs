@@ -93,7 +93,20 @@ impl Backend for Builtin {
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
         // A supervisor that does not run has nothing to re-read, and starting one here would
         // start services nobody asked for.
-        self.query(ctx, &Request::Reload).map(drop)
+        let all = Request::Reload {
+            services: Vec::new(),
+        };
+        self.query(ctx, &all).map(drop)
+    }
+
+    fn reload_definitions(&self, ctx: &Ctx, services: &[&str]) -> Result<()> {
+        if services.is_empty() {
+            return Ok(());
+        }
+        let some = Request::Reload {
+            services: services.iter().map(|s| s.to_string()).collect(),
+        };
+        self.query(ctx, &some).map(drop)
     }
 
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {

@@ -62,11 +62,26 @@ pub trait Backend {
     /// Makes the manager re-read its definitions after files changed.
     fn reload_manager(&self, ctx: &Ctx) -> Result<()>;
 
+    /// Makes the manager re-read the definitions of `services` after their files changed or
+    /// went. Most managers re-read everything anyway; svc-any's own supervisor reads only
+    /// these, so that a thousand installs one at a time do not read a million files.
+    fn reload_definitions(&self, ctx: &Ctx, _services: &[&str]) -> Result<()> {
+        self.reload_manager(ctx)
+    }
+
     /// Starts, stops, restarts or reloads all of `services` in one manager call.
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()>;
 
     /// Status of every service (every instance of an instanced one), in one manager call.
     fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>>;
+
+    /// The status for a person's table: every state exact, and the other fields as far as the
+    /// manager tells them cheaply. Where asking for everything is slow (systemd: one D-Bus
+    /// round of all properties per unit), a field that would need it may be left empty for a
+    /// unit that simply runs or is stopped; `status --json` uses [`Backend::status`].
+    fn status_summary(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        self.status(ctx, services)
+    }
 
     /// Shows (or follows) the service's output; returns the exit code of the reader.
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32>;

@@ -575,6 +575,83 @@ impl Backend for Systemd {
             .collect())
     }
 
+    /// One `systemctl list-units` for every state (one D-Bus call, where `systemctl show`
+    /// makes one per unit and costs about as much as 40 of it for 200 units). A unit that
+    /// runs gets its pid from its cgroup and its start time from the kernel, a stopped one
+    /// nothing more; every other unit (failed, activating, not loaded, or one whose main
+    /// process cannot be told from its cgroup) is asked with `systemctl show`, as
+    /// [`Backend::status`] does. Restarts and the last exit are left empty for the units
+    /// that simply run or are stopped.
+    fn status_summary(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        let targets: Vec<(&Service, Option<String>, String)> = services
+            .iter()
+            .flat_map(|s| unit_names(s).into_iter().map(move |(i, u)| (*s, i, u)))
+            .collect();
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = self.systemctl(ctx)?;
+        cmd.args([
+            "list-units",
+            "--all",
+            "--plain",
+            "--no-legend",
+            "--no-pager",
+            "--",
+        ]);
+        cmd.args(targets.iter().map(|(_, _, u)| u));
+        let listing = ctx.run(&mut cmd)?;
+        let listed = parse_list_units(&listing);
+        let cgroups = cgroup_dir(ctx);
+        let clock = BootClock::read();
+        let mut out: Vec<Option<ServiceStatus>> = Vec::new();
+        let mut ask: Vec<&Service> = Vec::new();
+        for (service, instance, unit) in &targets {
+            let enabled = Some(boot_link(ctx, unit).symlink_metadata().is_ok());
+            let status = |state, pid: Option<u32>| ServiceStatus {
+                name: service.name.clone(),
+                instance: instance.clone(),
+                backend: "systemd".into(),
+                unit: unit.clone(),
+                state,
+                pid,
+                since: pid.and_then(|p| clock.as_ref()?.started_at(p)),
+                restarts: None,
+                last_exit: None,
+                enabled,
+                reason: None,
+            };
+            let known = match listed.get(unit.as_str()).map(|(l, a, s)| (*l, *a, *s)) {
+                Some(("loaded", "active", "running")) => cgroups
+                    .as_ref()
+                    .and_then(|dir| main_pid(&dir.join(unit)))
+                    .map(|pid| status(State::Running, Some(pid))),
+                Some(("loaded", "inactive", "dead")) => Some(status(State::Stopped, None)),
+                _ => None,
+            };
+            if known.is_none() && !ask.iter().any(|s| std::ptr::eq(*s, *service)) {
+                ask.push(service);
+            }
+            out.push(known);
+        }
+        if ask.is_empty() {
+            return Ok(out.into_iter().flatten().collect());
+        }
+        // The whole of each service asked for is taken from the full answer.
+        let full = self.status(ctx, &ask)?;
+        let mut merged = Vec::new();
+        for ((service, _, unit), known) in targets.iter().zip(out) {
+            if ask.iter().any(|s| std::ptr::eq(*s, *service)) {
+                if let Some(s) = full.iter().find(|s| s.unit == *unit) {
+                    merged.push(s.clone());
+                }
+            } else if let Some(s) = known {
+                merged.push(s);
+            }
+        }
+        Ok(merged)
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         if let Some(log) = &service.log {
             return crate::system::logfiles::tail_files(
@@ -679,6 +756,122 @@ impl Backend for Systemd {
             .into_iter()
             .map(|n| n.trim_end_matches('@').to_string())
             .collect())
+    }
+}
+
+/// `systemctl list-units --plain --no-legend` prints `UNIT LOAD ACTIVE SUB DESCRIPTION...`,
+/// one unit a line (only units systemd has loaded).
+fn parse_list_units(text: &str) -> std::collections::HashMap<&str, (&str, &str, &str)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?, (words.next()?, words.next()?, words.next()?)))
+        })
+        .collect()
+}
+
+/// The boot link `enable` makes for `unit`: what `UnitFileState=enabled` means for a unit
+/// svc-any installed.
+fn boot_link(ctx: &Ctx, unit: &str) -> PathBuf {
+    ctx.on_target(
+        &unit_dir(ctx)
+            .join(format!("{}.wants", wanted_by(ctx)))
+            .join(unit),
+    )
+}
+
+/// The cgroup directory the manager of `ctx.level` puts its services' cgroups in:
+/// `system.slice` beside systemd's own, or a user manager's `app.slice`.
+fn cgroup_dir(ctx: &Ctx) -> Option<PathBuf> {
+    let unified = Path::new("/sys/fs/cgroup");
+    let (mount, manager) = if unified.join("cgroup.controllers").exists() {
+        let own = std::fs::read_to_string("/proc/1/cgroup").ok()?;
+        let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_string();
+        (unified.to_path_buf(), path)
+    } else {
+        let own = std::fs::read_to_string("/proc/1/cgroup").ok()?;
+        let path = own
+            .lines()
+            .find_map(|l| l.split_once(":name=systemd:").map(|(_, p)| p.to_string()))?;
+        (unified.join("systemd"), path)
+    };
+    // PID 1's cgroup is `/init.scope` below the manager's root (`/` on a host, the container's
+    // own root inside one).
+    let root = mount.join(
+        Path::new(&manager)
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .strip_prefix("/")
+            .ok()?,
+    );
+    let dir = match ctx.level {
+        Level::System => root.join("system.slice"),
+        Level::User => {
+            let uid = nix::unistd::geteuid();
+            root.join(format!(
+                "user.slice/user-{uid}.slice/user@{uid}.service/app.slice"
+            ))
+        }
+    };
+    dir.is_dir().then_some(dir)
+}
+
+/// The main process of the service whose cgroup is `dir`: the one process in it whose parent
+/// is not (the manager forked it). Several such (an orphan adopted by the manager, a reload
+/// command running) or none: not known here.
+fn main_pid(dir: &Path) -> Option<u32> {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).ok()?;
+    let pids: Vec<u32> = procs
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    let mut main = None;
+    for pid in &pids {
+        let parent = parent_of(*pid)?;
+        if !pids.contains(&parent) {
+            if main.is_some() {
+                return None;
+            }
+            main = Some(*pid);
+        }
+    }
+    main
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What turns a process's start time (ticks since boot) into seconds since the epoch; read
+/// once per command (/proc/stat is not cheap to read).
+struct BootClock {
+    boot: u64,
+    ticks_per_second: u64,
+}
+
+impl BootClock {
+    fn read() -> Option<BootClock> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let boot = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        // SAFETY: sysconf reads a constant of the system.
+        let ticks = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
+        (ticks > 0).then_some(BootClock {
+            boot,
+            ticks_per_second: ticks as u64,
+        })
+    }
+
+    /// When `pid` started, in seconds since the epoch.
+    fn started_at(&self, pid: u32) -> Option<u64> {
+        let ticks = crate::system::processes::start_time(pid)?;
+        Some(self.boot + ticks / self.ticks_per_second)
     }
 }
 
@@ -831,6 +1024,48 @@ Result=success\nConditionResult=no\n";
         assert_eq!(dead.state, State::Dead);
         assert_eq!(dead.last_exit, Some(LastExit::Exited { code: 1 }));
         assert_eq!(dead.reason.as_deref(), Some("exit-code"));
+    }
+
+    #[test]
+    fn list_units_gives_each_listed_unit_its_three_states() {
+        let text = "a.service loaded active running a service\n\
+                    b@1.service loaded inactive dead the b service, instance 1\n\
+                    gone.service not-found inactive dead gone.service\n";
+        let listed = parse_list_units(text);
+        assert_eq!(listed.len(), 3);
+        assert_eq!(listed["a.service"], ("loaded", "active", "running"));
+        assert_eq!(listed["b@1.service"], ("loaded", "inactive", "dead"));
+        assert_eq!(listed["gone.service"], ("not-found", "inactive", "dead"));
+    }
+
+    #[test]
+    fn the_main_process_is_the_one_whose_parent_is_outside_the_cgroup() {
+        let dir = std::env::temp_dir().join(format!("svc-any-cgroup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let me = std::process::id();
+        let child = std::process::Command::new("/bin/sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        // This test's process and its child: the child's parent is in the set.
+        std::fs::write(dir.join("cgroup.procs"), format!("{me}\n{}\n", child.id())).unwrap();
+        assert_eq!(main_pid(&dir), Some(me));
+        // Two whose parents are outside: not known.
+        let other = std::process::Command::new("/bin/sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        std::fs::write(
+            dir.join("cgroup.procs"),
+            format!("{}\n{}\n", child.id(), other.id()),
+        )
+        .unwrap();
+        assert_eq!(main_pid(&dir), None);
+        for mut c in [child, other] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -156,6 +156,10 @@ impl Backend for Sysv {
         Builtin.reload_manager(ctx)
     }
 
+    fn reload_definitions(&self, ctx: &Ctx, services: &[&str]) -> Result<()> {
+        Builtin.reload_definitions(ctx, services)
+    }
+
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
         Builtin.control(ctx, verb, services)
     }

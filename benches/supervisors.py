@@ -241,6 +241,25 @@ class Supervisord(Peer):
         return [self.proc.pid]
 
 
+class Floor(Peer):
+    """benches/floor.c: wait() then vfork+exec at once, nothing else: what a restart costs at least."""
+
+    name, key = "fork+exec floor (C)", "floor"
+
+    def start(self, n, fifo):
+        self.proc = subprocess.Popen([self.args.floor, str(n), self.args.child, fifo], start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def supervisor_pids(self):
+        return [self.proc.pid]
+
+    def stop(self):
+        # The whole process group at once: killed one by one, a child would be started again.
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
 def wait_all(fifo, n, timeout=30):
     """Collects the first report of every service: {id: (pid, start_ns)}."""
     seen = {}
@@ -308,11 +327,13 @@ def main():
     parser.add_argument("--svc-any", required=True)
     parser.add_argument("--supervisord", required=True)
     parser.add_argument("--child", default=None)
-    parser.add_argument("--only", nargs="*", default=None, help="keys: svc-any runsv s6 supervisord")
+    parser.add_argument("--floor", default=None)
+    parser.add_argument("--only", nargs="*", default=None, help="keys: svc-any floor runsv s6 supervisord")
     args = parser.parse_args()
     args.svc_any = os.path.abspath(args.svc_any)
     args.child = os.path.abspath(args.child or os.path.join(args.work, "child"))
-    peers = [SvcAny, Runsv, S6, Supervisord]
+    args.floor = os.path.abspath(args.floor or os.path.join(args.work, "restart-floor"))
+    peers = [SvcAny, Floor, Runsv, S6, Supervisord]
     if args.only:
         peers = [p for p in peers if p.key in args.only]
     rows = []

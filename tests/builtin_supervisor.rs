@@ -117,16 +117,45 @@ fn output_is_logged_and_rotated_by_size() {
     }));
     let size = std::fs::metadata(&log).unwrap().len();
     assert!(size <= 8192, "the live file is {size} bytes");
-    for n in [1, 2] {
+    // Rotated files are numbered in order, the newest highest; keep = 2 leaves the last two.
+    let mut numbers: Vec<u32> = std::fs::read_dir(&scope.dir)
+        .unwrap()
+        .filter_map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_str()?
+                .strip_prefix("out.log.")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers.len(), 2, "keep = 2: {numbers:?}");
+    assert_eq!(numbers[1], numbers[0] + 1, "{numbers:?}");
+    let mut text = String::new();
+    for n in &numbers {
         let rotated = scope.dir.join(format!("out.log.{n}"));
-        let len = std::fs::metadata(&rotated).unwrap().len();
+        let body = std::fs::read_to_string(&rotated).unwrap();
         assert!(
-            len > 0 && len <= 8192,
-            "{} is {len} bytes",
-            rotated.display()
+            !body.is_empty() && body.len() <= 8192 && body.ends_with('\n'),
+            "{} is {} bytes, cut within a line or too long",
+            rotated.display(),
+            body.len()
         );
+        text.push_str(&body);
     }
-    assert!(!scope.dir.join("out.log.3").exists(), "keep = 2");
+    text.push_str(&std::fs::read_to_string(&log).unwrap());
+    // Every line whole, in order, up to the last one.
+    let lines: Vec<&str> = text.lines().collect();
+    let first: usize = lines[0]
+        .strip_prefix("line ")
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a whole line: {:?}", lines[0]));
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(*line, format!("line {} of a chatty service", first + i));
+    }
+    assert_eq!(first + lines.len(), 2000);
     let tail = scope.ok(&["logs", "chatty", "-n", "1"]);
     assert_eq!(tail.trim(), "line 1999 of a chatty service");
 }
@@ -1181,4 +1210,300 @@ fn a_health_check_counts_only_when_the_service_itself_answers() {
     let out = scope.run(&["install", "own", "-f", &def, "--start", "--wait=20"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     scope.ok(&["uninstall", "late", "own"]);
+}
+
+/// `cmd` run with RLIMIT_NOFILE at (soft, hard): a supervisor it starts inherits them.
+fn with_nofile(
+    cmd: &mut std::process::Command,
+    soft: u64,
+    hard: u64,
+) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only a system call between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard)
+                .map_err(std::io::Error::from)
+        })
+    }
+}
+
+/// `Max open files` of a process: (soft, hard).
+fn nofile_of(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (words[3].parse().unwrap(), words[4].parse().unwrap())
+}
+
+/// Every unit of `status --json`: name -> (state, pid, reason).
+fn states(scope: &TestScope) -> std::collections::BTreeMap<String, (String, u64, String)> {
+    let out = scope.run(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                (
+                    s["state"].as_str().unwrap().to_string(),
+                    s["pid"].as_u64().unwrap_or(0),
+                    s["reason"].as_str().unwrap_or_default().to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// More services than the supervisor has descriptors for: it raises its soft limit to the hard
+/// one (its services get the limit it was started with), starts what fits, refuses the rest
+/// with the reason, never goes past its limit, and loses nothing at a reload; once some stop,
+/// a refused one starts.
+#[test]
+fn more_services_than_descriptors_refuses_the_rest_and_loses_none() {
+    let scope = TestScope::new("nofile");
+    let (soft, hard) = (64, 256);
+    let mut definitions = String::new();
+    for i in 0..200 {
+        definitions.push_str(&format!(
+            "[services.n{i:03}]\nexec = [\"/bin/sleep\", \"1000\"]\n\n"
+        ));
+    }
+    let file = scope.dir.join("svc-any.toml");
+    std::fs::write(&file, definitions).unwrap();
+    let out = common::run(with_nofile(
+        scope
+            .cmd()
+            .arg("install")
+            .arg("-f")
+            .arg(&file)
+            .arg("--start"),
+        soft,
+        hard,
+    ));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "some could not start: {stderr}");
+    assert!(stderr.contains("file descriptors"), "{stderr}");
+
+    let supervisor = scope.supervisor_pid().unwrap();
+    assert_eq!(nofile_of(supervisor), (hard, hard), "soft raised to hard");
+    let before = states(&scope);
+    assert_eq!(before.len(), 200, "every service has a status");
+    let running: Vec<(&String, u64)> = before
+        .iter()
+        .filter(|(_, (state, _, _))| state == "running")
+        .map(|(name, (_, pid, _))| (name, *pid))
+        .collect();
+    assert!(
+        running.len() > 60 && running.len() < 128,
+        "{} running with {hard} descriptors",
+        running.len()
+    );
+    for (name, (state, _, reason)) in &before {
+        assert!(
+            state == "running" || (state == "failed" && reason.contains("file descriptors")),
+            "{name}: {state} ({reason})"
+        );
+    }
+    assert_eq!(nofile_of(running[0].1 as u32), (soft, hard));
+    let held = std::fs::read_dir(format!("/proc/{supervisor}/fd"))
+        .unwrap()
+        .count();
+    assert!(held < hard as usize, "{held} descriptors open");
+
+    // A full reload (SIGHUP) and a new service's (a reload naming it): nothing running is lost.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisor as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let more = scope.definition("extra", "exec = [\"/bin/sleep\", \"1000\"]\n");
+    let out = scope.run(&["install", "extra", "-f", &more, "--start"]);
+    assert_eq!(out.status.code(), Some(1), "no room for one more");
+    let after = states(&scope);
+    assert_eq!(after.len(), 201);
+    for (name, pid) in &running {
+        assert_eq!(after[*name].0, "running", "{name} after the reloads");
+        assert_eq!(after[*name].1, *pid, "{name} was restarted");
+    }
+    assert!(
+        after["extra"].2.contains("file descriptors"),
+        "{:?}",
+        after["extra"]
+    );
+
+    // Room made: the refused one starts.
+    let stop: Vec<&str> = running[..3].iter().map(|(n, _)| n.as_str()).collect();
+    scope.ok(&[&["stop"], stop.as_slice()].concat());
+    scope.ok(&["start", "extra"]);
+    assert_eq!(scope.field("extra", "state"), "running");
+}
+
+/// A definition that cannot be read (no descriptor left, not a file, not TOML) never means
+/// the service was removed: its units go on running as they were, and they take the
+/// definition again once it can be read.
+#[test]
+fn a_definition_that_cannot_be_read_keeps_its_units() {
+    let scope = TestScope::new("unreadable");
+    for name in ["a", "b", "c"] {
+        let def = scope.definition(name, "exec = [\"/bin/sleep\", \"1000\"]\n");
+        scope.ok(&["install", name, "-f", &def, "--start"]);
+    }
+    let pid = |name: &str| scope.field(name, "pid").as_u64().unwrap();
+    let pids: Vec<u64> = ["a", "b", "c"].iter().map(|n| pid(n)).collect();
+    let supervisor = scope.supervisor_pid().unwrap();
+    let log = scope.state().join("logs/supervisor.log");
+    let hangup = || {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(supervisor as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap()
+    };
+    let mentions = |what: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches(what)
+            .count()
+    };
+
+    // b no longer parses, c is a directory now: both stay.
+    let definitions = scope.state().join("builtin");
+    std::fs::write(
+        definitions.join("b.toml"),
+        "# generated by svc-any (a half-edited copy)\nthis is not a definition\n",
+    )
+    .unwrap();
+    std::fs::remove_file(definitions.join("c.toml")).unwrap();
+    std::fs::create_dir(definitions.join("c.toml")).unwrap();
+    hangup();
+    assert!(eventually(Duration::from_secs(5), || mentions(
+        "cannot read"
+    ) >= 2));
+    for (name, was) in ["a", "b", "c"].iter().zip(&pids) {
+        assert_eq!(scope.field(name, "state"), "running", "{name}");
+        assert_eq!(pid(name), *was, "{name}");
+    }
+
+    // No descriptor left at all (none above stdio may be opened): the directory cannot even
+    // be listed. Only the soft limit moves: raising a hard limit again takes a privilege
+    // (CAP_SYS_RESOURCE) that root may lack.
+    let limit = |soft: Option<u64>| {
+        let mut old = nix::libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain values in, plain values out.
+        let rc = unsafe {
+            nix::libc::prlimit(
+                supervisor as i32,
+                nix::libc::RLIMIT_NOFILE,
+                std::ptr::null(),
+                &mut old,
+            )
+        };
+        assert_eq!(rc, 0, "prlimit");
+        if let Some(soft) = soft {
+            let new = nix::libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: old.rlim_max,
+            };
+            // SAFETY: as above.
+            let rc = unsafe {
+                nix::libc::prlimit(
+                    supervisor as i32,
+                    nix::libc::RLIMIT_NOFILE,
+                    &new,
+                    std::ptr::null_mut(),
+                )
+            };
+            assert_eq!(rc, 0, "prlimit");
+        }
+        old.rlim_cur
+    };
+    let soft = limit(Some(3));
+    hangup();
+    assert!(eventually(Duration::from_secs(5), || mentions(
+        "cannot list"
+    ) >= 1));
+    limit(Some(soft));
+    for (name, was) in ["a", "b", "c"].iter().zip(&pids) {
+        assert_eq!(scope.field(name, "state"), "running", "{name}");
+        assert_eq!(pid(name), *was, "{name}");
+    }
+
+    // Readable again: b takes its definition back.
+    let def = scope.definition("b", "exec = [\"/bin/sleep\", \"2000\"]\n");
+    scope.ok(&["install", "b", "-f", &def]);
+    scope.ok(&["restart", "b"]);
+    let argv = std::fs::read_to_string(format!("/proc/{}/cmdline", pid("b"))).unwrap();
+    assert_eq!(argv, "/bin/sleep\u{0}2000\u{0}");
+
+    // Only a file that is not there is gone: a's process stops.
+    std::fs::remove_file(definitions.join("a.toml")).unwrap();
+    hangup();
+    let gone = |pid: u64| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+    };
+    assert!(eventually(Duration::from_secs(5), || gone(pids[0])));
+    assert!(!gone(pids[2]), "c still runs");
+}
+
+/// A service gets stdin, stdout and stderr and nothing else of the supervisor's, however many
+/// descriptors the supervisor holds (here: those of 30 other running services).
+#[test]
+fn a_service_starts_with_its_stdio_and_no_other_descriptor() {
+    let scope = TestScope::new("stdio");
+    let mut definitions = String::new();
+    for i in 0..30 {
+        definitions.push_str(&format!(
+            "[services.busy{i}]\nexec = [\"/bin/sleep\", \"1000\"]\n\n"
+        ));
+    }
+    let file = scope.dir.join("svc-any.toml");
+    std::fs::write(&file, definitions).unwrap();
+    scope.ok(&["install", "-f", file.to_str().unwrap(), "--start"]);
+    let listing = scope.dir.join("fds");
+    let script = scope.dir.join("look.py");
+    std::fs::write(
+        &script,
+        "import os, sys\n\
+         fds = []\n\
+         for fd in os.listdir('/proc/self/fd'):\n\
+         \x20   try:\n\
+         \x20       os.readlink('/proc/self/fd/' + fd)\n\
+         \x20       fds.append(fd)\n\
+         \x20   except OSError:\n\
+         \x20       pass  # the listing's own, closed by now\n\
+         open(sys.argv[1] + '.tmp', 'w').write(' '.join(fds))\n\
+         os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n\
+         print('hello', flush=True)\n\
+         os.execv('/bin/sleep', ['sleep', '1000'])\n",
+    )
+    .unwrap();
+    let def = scope.definition(
+        "look",
+        &format!(
+            "exec = [\"/usr/bin/python3\", \"{}\", \"{}\"]\n",
+            script.display(),
+            listing.display()
+        ),
+    );
+    scope.ok(&["install", "look", "-f", &def, "--start"]);
+    assert!(eventually(Duration::from_secs(10), || listing.exists()));
+    let mut fds: Vec<u32> = std::fs::read_to_string(&listing)
+        .unwrap()
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    fds.sort_unstable();
+    assert_eq!(fds, [0, 1, 2], "the service's descriptors");
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(scope.log("look")).is_ok_and(|t| t.contains("hello"))
+    }));
 }

@@ -269,7 +269,12 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Status { names, json } => {
             check_names(names)?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
-            let statuses = engine::status(&ctx, &backend, names)?;
+            // A table needs no field only a slow question answers; --json has every one.
+            let statuses = if *json {
+                engine::status(&ctx, &backend, names)?
+            } else {
+                engine::status_summary(&ctx, &backend, names)?
+            };
             if *json {
                 println!("{}", status::to_json(&statuses));
             } else if statuses.is_empty() {

@@ -5,6 +5,7 @@
 //! `--template-dir`) can change the layout but cannot get the quoting wrong.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{anyhow, Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -112,38 +113,62 @@ impl Plan {
 }
 
 /// The template engine, with the user's overrides applied.
+///
+/// A template is read and compiled the first time a command renders with it, never before:
+/// most commands (`status`, `start`, `logs`) render nothing, and compiling all of them was
+/// most of what such a command cost. A broken override is reported when it is used.
 #[derive(Clone)]
 pub struct Renderer {
-    tera: tera::Tera,
+    override_dir: Option<PathBuf>,
+    /// One compiled engine per entry of [`BUILTIN`], in the same order.
+    compiled: Vec<OnceLock<tera::Tera>>,
 }
 
 impl Renderer {
     /// Built-in templates, each replaced by `DIR/NAME.tera` where that file exists.
     pub fn new(override_dir: Option<&Path>) -> Result<Renderer> {
+        Ok(Renderer {
+            override_dir: override_dir.map(Path::to_path_buf),
+            compiled: BUILTIN.iter().map(|_| OnceLock::new()).collect(),
+        })
+    }
+
+    /// The engine holding `template`, compiled on first use.
+    fn engine(&self, template: &str) -> Result<&tera::Tera> {
+        let index = BUILTIN
+            .iter()
+            .position(|(name, _)| *name == template)
+            .ok_or_else(|| anyhow!("no template `{template}`"))?;
+        if let Some(tera) = self.compiled[index].get() {
+            return Ok(tera);
+        }
+        let (name, builtin) = BUILTIN[index];
+        let text = match self
+            .override_dir
+            .as_ref()
+            .map(|d| d.join(format!("{name}.tera")))
+        {
+            Some(path) if path.exists() => std::fs::read_to_string(&path)
+                .with_context(|| format!("reading template {}", path.display()))?,
+            _ => builtin.to_string(),
+        };
         let mut tera = tera::Tera::default();
         // Unit files and scripts are not HTML.
         tera.autoescape_on(vec![]);
-        for (name, text) in BUILTIN {
-            let text = match override_dir.map(|d| d.join(format!("{name}.tera"))) {
-                Some(path) if path.exists() => std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading template {}", path.display()))?,
-                _ => (*text).to_string(),
-            };
-            tera.add_raw_template(name, &text).map_err(|e| {
-                bad(format!(
-                    "template `{name}` does not parse: {}",
-                    tera_chain(&e)
-                ))
-                .hint("fix the template in --template-dir, or remove it to use the built-in one")
-            })?;
-        }
-        Ok(Renderer { tera })
+        tera.add_raw_template(name, &text).map_err(|e| {
+            bad(format!(
+                "template `{name}` does not parse: {}",
+                tera_chain(&e)
+            ))
+            .hint("fix the template in --template-dir, or remove it to use the built-in one")
+        })?;
+        Ok(self.compiled[index].get_or_init(|| tera))
     }
 
     /// Renders `template` and checks that the result still carries the marker.
     pub fn render(&self, template: &str, context: &tera::Context) -> Result<String> {
         let text = self
-            .tera
+            .engine(template)?
             .render(template, context)
             .map_err(|e| anyhow!("rendering template `{template}`: {}", tera_chain(&e)))?;
         if !text.contains(MARKER) {

@@ -1,6 +1,7 @@
 //! start / stop / restart / reload, enable / disable, and status: one manager call for all the
 //! services named.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -123,6 +124,8 @@ pub(super) fn start_and_wait(
 pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bool) -> Result<()> {
     let records = installed(ctx, names)?;
     let mut changed = false;
+    let services: Vec<String> = records.iter().map(|r| r.service.name.clone()).collect();
+    let tx = crate::system::files::Transaction::begin();
     for mut r in records {
         changed |= if enable {
             backend.enable(ctx, &r.service, &r.enable_links)?
@@ -141,8 +144,10 @@ pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bo
             ));
         }
     }
+    tx.finish()?;
     if changed && ctx.live {
-        backend.reload_manager(ctx)?;
+        let names: Vec<&str> = services.iter().map(String::as_str).collect();
+        backend.reload_definitions(ctx, &names)?;
     }
     Ok(())
 }
@@ -150,6 +155,31 @@ pub fn set_enabled(ctx: &Ctx, backend: &AnyBackend, names: &[String], enable: bo
 /// Status of `names`, or of every installed service when none are named; the manager is asked
 /// once for all of them.
 pub fn status(ctx: &Ctx, backend: &AnyBackend, names: &[String]) -> Result<Vec<ServiceStatus>> {
+    status_as(ctx, backend, names, Detail::Full)
+}
+
+/// [`status`] for a table: the fields the manager tells cheaply (see
+/// [`Backend::status_summary`]), every state exact.
+pub fn status_summary(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    names: &[String],
+) -> Result<Vec<ServiceStatus>> {
+    status_as(ctx, backend, names, Detail::Summary)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Full,
+    Summary,
+}
+
+fn status_as(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    names: &[String],
+    detail: Detail,
+) -> Result<Vec<ServiceStatus>> {
     let wanted: Vec<(String, Option<Record>)> = if names.is_empty() {
         records::all(ctx)?
             .into_iter()
@@ -172,22 +202,27 @@ pub fn status(ctx: &Ctx, backend: &AnyBackend, names: &[String]) -> Result<Vec<S
             ctx.offline_reason.as_deref().unwrap_or("offline")
         ));
     }
-    let mut answers = if ctx.live && !installed.is_empty() {
-        backend.status(ctx, &installed)?
-    } else {
-        Vec::new()
-    };
+    // The answers by service (an instanced one has several), taken in the order asked.
+    let mut answers: BTreeMap<String, Vec<ServiceStatus>> = BTreeMap::new();
+    if ctx.live && !installed.is_empty() {
+        let statuses = match detail {
+            Detail::Full => backend.status(ctx, &installed)?,
+            Detail::Summary => backend.status_summary(ctx, &installed)?,
+        };
+        for s in statuses {
+            answers.entry(s.name.clone()).or_default().push(s);
+        }
+    }
+    let failures = records::failed_starts(ctx);
     let mut out = Vec::new();
     for (name, record) in wanted {
         match record {
             None => out.push(ServiceStatus::not_installed(&name, backend.name())),
             Some(_) if ctx.live => {
-                let (mine, rest): (Vec<_>, Vec<_>) =
-                    answers.into_iter().partition(|s| s.name == name);
-                answers = rest;
+                let mine = answers.remove(&name).unwrap_or_default();
                 // svc-any itself stopped a start that `--wait` gave up on: the manager says
                 // stopped, the truth is failed, and why.
-                let failure = records::load_failure(ctx, &name);
+                let failure = failures.get(&name);
                 out.extend(mine.into_iter().map(|mut s| {
                     if let (Some(why), State::Stopped | State::Dead) = (&failure, s.state) {
                         s.state = State::Failed;

@@ -222,14 +222,41 @@ pub fn install_changed(
         BTreeSet::new()
     };
 
-    let mut manager_needs_reload = false;
+    // Every new file and record is written first, made durable with one sync, and only then
+    // renamed into place, service by service, in the order a crash can be recovered from:
+    // files (carrying the marker), links, then the record.
+    let mut tx = files::Transaction::begin();
+    let mut claimed_dirs = BTreeSet::new();
+    let mut staged = Vec::new();
     for sp in &plans {
-        let created_dirs = missing_dirs(ctx, sp, opts.enable);
+        let created_dirs = missing_dirs(ctx, sp, opts.enable, &mut claimed_dirs);
+        for f in sp.files.iter().filter(|f| f.change != Change::Same) {
+            tx.stage(&f.target, f.content.as_bytes(), f.mode)?;
+        }
+        let enabled = opts.enable || sp.previous.as_ref().is_some_and(|r| r.enabled);
+        let mut record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
+        record.dirs = sp.previous.as_ref().map_or(Vec::new(), |r| r.dirs.clone());
+        for dir in created_dirs {
+            if !record.dirs.contains(&dir) {
+                record.dirs.push(dir);
+            }
+        }
+        let record_path = if sp.previous.as_ref() != Some(&record) {
+            Some(records::stage(ctx, &mut tx, &record)?)
+        } else {
+            None
+        };
+        staged.push(record_path);
+    }
+    tx.sync()?;
+
+    let mut manager_needs_reload = false;
+    for (sp, record_path) in plans.iter().zip(staged) {
         for f in &sp.files {
             match f.change {
                 Change::Same => ctx.say(format!("unchanged {}", f.target.display())),
                 change => {
-                    files::write_atomic(&f.target, f.content.as_bytes(), f.mode)?;
+                    tx.rename(&f.target)?;
                     crashpoint::reached("install:file-written");
                     manager_needs_reload = true;
                     ctx.say(format!(
@@ -255,27 +282,20 @@ pub fn install_changed(
                 manager_needs_reload = true;
             }
         }
-        let enabled = opts.enable || sp.previous.as_ref().is_some_and(|r| r.enabled);
         if opts.enable {
             manager_needs_reload |= backend.enable(ctx, &sp.service, &sp.plan.enable_links)?;
         } else if sp.previous.is_none() && backend.boots_when_installed() {
             backend.disable(ctx, &sp.service, &sp.plan.enable_links)?;
         }
         crashpoint::reached("install:before-record");
-        let mut record = Record::new(backend.name(), sp.service.clone(), &sp.plan, enabled);
-        record.dirs = sp.previous.as_ref().map_or(Vec::new(), |r| r.dirs.clone());
-        for dir in created_dirs {
-            if !record.dirs.contains(&dir) {
-                record.dirs.push(dir);
-            }
-        }
-        if sp.previous.as_ref() != Some(&record) {
-            records::save(ctx, &record)?;
+        if let Some(path) = record_path {
+            tx.rename(&path)?;
         }
     }
 
     let installed: Vec<&Service> = plans.iter().map(|sp| &sp.service).collect();
     manager_needs_reload |= update_groups(ctx, backend, &installed, true)?;
+    tx.finish()?;
 
     if !ctx.live {
         let why = ctx.offline_reason.as_deref().unwrap_or("offline");
@@ -288,7 +308,8 @@ pub fn install_changed(
         return Ok(changed_names);
     }
     if manager_needs_reload {
-        backend.reload_manager(ctx)?;
+        let names: Vec<&str> = plans.iter().map(|sp| sp.service.name.as_str()).collect();
+        backend.reload_definitions(ctx, &names)?;
         ctx.say(format!("reloaded {}", backend.name()));
     }
     let restart: Vec<&Service> = changed
@@ -311,7 +332,13 @@ pub fn install_changed(
 
 /// The directories (paths on the target system) that writing `sp`'s files and links will
 /// create. svc-any's own state directories are left out: they are svc-any's whoever made them.
-fn missing_dirs(ctx: &Ctx, sp: &ServicePlan, enable: bool) -> Vec<PathBuf> {
+/// `claimed` holds those an earlier service of the same install creates: they are its.
+fn missing_dirs(
+    ctx: &Ctx,
+    sp: &ServicePlan,
+    enable: bool,
+    claimed: &mut BTreeSet<PathBuf>,
+) -> Vec<PathBuf> {
     let state_dir = ctx.state_dir();
     let mut paths: Vec<&Path> = sp.plan.files.iter().map(|f| f.path.as_path()).collect();
     paths.extend(sp.plan.links.iter().map(|l| l.path.as_path()));
@@ -321,7 +348,10 @@ fn missing_dirs(ctx: &Ctx, sp: &ServicePlan, enable: bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for path in paths {
         for dir in path.ancestors().skip(1) {
-            if dir.parent().is_none() || ctx.on_target(dir).exists() || dir.starts_with(&state_dir)
+            if dir.parent().is_none()
+                || claimed.contains(dir)
+                || ctx.on_target(dir).exists()
+                || dir.starts_with(&state_dir)
             {
                 break;
             }
@@ -330,6 +360,7 @@ fn missing_dirs(ctx: &Ctx, sp: &ServicePlan, enable: bool) -> Vec<PathBuf> {
             }
         }
     }
+    claimed.extend(out.iter().cloned());
     out
 }
 

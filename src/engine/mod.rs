@@ -21,7 +21,7 @@ mod stop;
 mod uninstall;
 mod wait;
 
-pub use control::{control, set_enabled, status};
+pub use control::{control, set_enabled, status, status_summary};
 pub use converge::{reset, try_restart, Converged};
 pub use groups::{expand_groups, installed};
 pub use install::{install, install_changed, render_located, InstallOptions};

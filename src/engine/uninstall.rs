@@ -58,6 +58,8 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
             ctx.say(format!("stopped {}", s.name));
         }
     }
+    // Each directory is synced once, at the end, rather than after every removal.
+    let tx = files::Transaction::begin();
     for listed in &records {
         // Read again: an earlier one of this batch may have handed it a directory.
         let fresh = records::load(ctx, &listed.service.name)?;
@@ -84,9 +86,11 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
     }
     let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();
     update_groups(ctx, backend, &gone, false)?;
+    tx.finish()?;
     remove_empty_state_dirs(ctx);
     if ctx.live {
-        backend.reload_manager(ctx)?;
+        let names: Vec<&str> = gone.iter().map(|s| s.name.as_str()).collect();
+        backend.reload_definitions(ctx, &names)?;
         ctx.say(format!("reloaded {}", backend.name()));
     }
     Ok(())

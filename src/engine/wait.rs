@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use crate::backends::{AnyBackend, Backend, LogOptions, Verb};
 use crate::model::spec::Service;
 use crate::model::status::{ServiceStatus, State};
-use crate::system::health;
+use crate::system::health::{self, Backoff};
 use crate::system::host::Ctx;
 use crate::system::logfiles::LogMark;
 use crate::system::processes;
@@ -17,9 +17,26 @@ pub const SETTLE: Duration = Duration::from_secs(1);
 /// `--wait` without a number and without a health timeout.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
+/// What one look at the manager says about the units of the service being waited for.
+enum Look {
+    /// It ended and will not be ready: why.
+    Ended(String),
+    /// Every unit runs, with these pids.
+    Running(Vec<Option<u32>>),
+    /// Not (all) running yet, or the manager did not answer.
+    NotYet,
+}
+
 /// Waits until `service` is healthy (the manager runs it and its health check passes) or,
 /// without a check, runs and stays up for [`SETTLE`]. On timeout, or once the manager says it
 /// ended and will not come back: stop it, show its last log lines, fail.
+///
+/// The manager is asked soon after the start and then less and less often (5 ms doubling to
+/// 100 ms), which is how a crash is noticed. Once it runs, a health check of a port or a URL
+/// is probed every few milliseconds (a probe program backs off as the manager's looks do),
+/// and a passing probe is confirmed by one more look; without a check, the look that ends the
+/// wait is made the moment [`SETTLE`] is over. So `--wait` returns within milliseconds of
+/// the service being ready.
 pub fn wait_ready(
     ctx: &Ctx,
     backend: &AnyBackend,
@@ -31,14 +48,12 @@ pub fn wait_ready(
         .or(service.health.as_ref().map(|h| h.timeout))
         .unwrap_or(DEFAULT_WAIT);
     let started = Instant::now();
+    let deadline = started + timeout;
     let started_at = epoch_secs();
-    let mut stable_since: Option<(Vec<Option<u32>>, Instant)> = None;
-    let mut ended: Option<String> = None;
     let mut first_seen = FirstSeen::default();
-    let mut squatter: Option<String> = None;
-    let finished = health::wait_until(timeout, || {
+    let mut look = || -> Look {
         let Ok(statuses) = backend.status(ctx, &[service]) else {
-            return false;
+            return Look::NotYet;
         };
         // Started by us a moment ago, so stopped, dead or failed means it ended by itself and
         // the manager will not bring it back: waiting out the timeout would change nothing.
@@ -46,67 +61,126 @@ pub fn wait_ready(
             .iter()
             .find(|s| matches!(s.state, State::Stopped | State::Dead | State::Failed))
         {
-            ended = Some(match (&s.reason, &s.last_exit) {
+            return Look::Ended(match (&s.reason, &s.last_exit) {
                 (Some(reason), _) => format!("{}: {reason}", s.state.as_str()),
                 (None, Some(exit)) => format!("{}: {exit}", s.state.as_str()),
                 (None, None) => s.state.as_str().to_string(),
             });
-            return true;
         }
         // It ended and the manager restarts it: not ready, and a restart will not make it so
         // in any way `--wait` could promise. Say so at once rather than wait out the timeout.
         if let Some(how) = first_seen.exited(&statuses, started_at) {
-            ended = Some(how);
-            return true;
+            return Look::Ended(how);
         }
-        if !statuses.iter().all(|s| s.state == State::Running) {
-            stable_since = None;
-            ctx.report.waiting(
-                &service.name,
-                "the manager is starting it",
-                started.elapsed(),
-            );
-            return false;
+        if statuses.iter().all(|s| s.state == State::Running) {
+            Look::Running(statuses.iter().map(|s| s.pid).collect())
+        } else {
+            Look::NotYet
         }
-        // A health check that passes while the manager does not run the service would be
-        // answered by something else (an old copy, another program on the port).
-        if let Some(h) = &service.health {
-            ctx.report.waiting(
-                &service.name,
-                &format!("running; health check {}", h.check),
-                started.elapsed(),
-            );
-            if !health::probe(&h.check) {
-                return false;
-            }
-            // Something answered; it counts only if it is the service itself, not another
-            // program already on that port.
-            let pids: Vec<u32> = statuses.iter().filter_map(|s| s.pid).collect();
-            match answered_by_someone_else(&h.check, &pids) {
-                Some(other) => {
-                    squatter = Some(other);
-                    return false;
+    };
+    let mut looks = Backoff::new(health::POLL_FIRST, health::POLL_MAX);
+    let mut probes = service
+        .health
+        .as_ref()
+        .map(|h| Backoff::new(health::POLL_FIRST, health::probe_ceiling(&h.check)));
+    let mut next_look = started;
+    let mut next_probe = started;
+    // The pids of the last look if every unit ran, and since when they have been the same.
+    let mut running: Option<(Vec<Option<u32>>, Instant)> = None;
+    let mut ended: Option<String> = None;
+    // Who answered the health check when it was not the service (a program already on the port).
+    let mut squatter: Option<String> = None;
+    let finished = loop {
+        let now = Instant::now();
+        let mut looked = false;
+        if now >= next_look {
+            match look() {
+                Look::Ended(why) => {
+                    ended = Some(why);
+                    break true;
                 }
-                None => return true,
+                Look::Running(pids) => {
+                    if running.as_ref().is_none_or(|(seen, _)| *seen != pids) {
+                        running = Some((pids, now));
+                    }
+                }
+                Look::NotYet => {
+                    running = None;
+                    ctx.report.waiting(
+                        &service.name,
+                        "the manager is starting it",
+                        started.elapsed(),
+                    );
+                }
+            }
+            looked = true;
+            next_look = Instant::now() + looks.pause();
+        }
+        if let Some((pids, since)) = &running {
+            match (&service.health, probes.as_mut()) {
+                // A health check that passes while the manager does not run the service would
+                // be answered by something else (an old copy, another program on the port):
+                // the manager is asked once more before the pass counts.
+                (Some(h), Some(backoff)) if Instant::now() >= next_probe => {
+                    ctx.report.waiting(
+                        &service.name,
+                        &format!("running; health check {}", h.check),
+                        started.elapsed(),
+                    );
+                    let ours: Vec<u32> = pids.iter().flatten().copied().collect();
+                    // Something answered; it counts only if it is the service itself, not
+                    // another program already on that port.
+                    let answered = health::probe(&h.check)
+                        && match answered_by_someone_else(&h.check, &ours) {
+                            Some(other) => {
+                                squatter = Some(other);
+                                false
+                            }
+                            None => true,
+                        };
+                    if answered {
+                        if looked {
+                            break true;
+                        }
+                        match look() {
+                            Look::Running(now_pids) if now_pids == *pids => break true,
+                            Look::Ended(why) => {
+                                ended = Some(why);
+                                break true;
+                            }
+                            _ => next_look = Instant::now(),
+                        }
+                    }
+                    next_probe = Instant::now() + backoff.pause();
+                }
+                (Some(_), _) => {}
+                (None, _) if looked && since.elapsed() >= SETTLE => break true,
+                // The look that can end the wait comes the moment the settling time is over.
+                (None, _) => {
+                    if looked {
+                        ctx.report.waiting(
+                            &service.name,
+                            &format!(
+                                "running; up for {} without a restart",
+                                humantime::format_duration(SETTLE)
+                            ),
+                            started.elapsed(),
+                        );
+                    }
+                    next_look = next_look.min(*since + SETTLE);
+                }
             }
         }
-        ctx.report.waiting(
-            &service.name,
-            &format!(
-                "running; up for {} without a restart",
-                humantime::format_duration(SETTLE)
-            ),
-            started.elapsed(),
-        );
-        let pids: Vec<Option<u32>> = statuses.iter().map(|s| s.pid).collect();
-        match &stable_since {
-            Some((seen, since)) if *seen == pids => since.elapsed() >= SETTLE,
-            _ => {
-                stable_since = Some((pids, Instant::now()));
-                false
-            }
+        let now = Instant::now();
+        if now >= deadline {
+            break false;
         }
-    });
+        let mut wake = next_look.min(deadline);
+        if running.is_some() && service.health.is_some() {
+            wake = wake.min(next_probe);
+        }
+        std::thread::sleep(wake.saturating_duration_since(now));
+    };
     ctx.report.waited();
     let why = match (finished, ended) {
         (true, None) => {

@@ -21,6 +21,9 @@ use crate::model::status::{ServiceStatus, State};
 
 /// A request line longer than this is not a request: the client is dropped.
 const MAX_REQUEST: usize = 1 << 20;
+/// Connections served at once; more wait in the socket's backlog. Each is a descriptor, and
+/// the supervisor keeps room for this many (see `daemon.rs`).
+pub const MAX_CLIENTS: usize = 32;
 
 /// What the control server asks of the supervisor. Keys are unit keys (`NAME@INSTANCE`);
 /// the server has checked that each names a unit before it calls a verb.
@@ -35,7 +38,8 @@ pub trait Units {
     fn stop(&mut self, keys: &[String]);
     fn restart(&mut self, keys: &[String]);
     fn signal(&mut self, keys: &[String], signal: Signal);
-    fn reload(&mut self);
+    /// Re-reads the definitions of `services`, or every one that changed when none is named.
+    fn reload(&mut self, services: &[String]);
     /// Stops every unit, dependants first, and then the supervisor; the units to wait for.
     fn shutdown(&mut self) -> Vec<String>;
 }
@@ -81,10 +85,19 @@ impl ControlServer {
         })
     }
 
-    /// What to poll for reading: the listener first, then each client, in the order
-    /// [`ControlServer::serve`] takes their indexes in.
-    pub fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
-        std::iter::once(self.listener.as_fd()).chain(self.clients.iter().map(|c| c.stream.as_fd()))
+    /// The listening socket: poll it for reading while [`ControlServer::can_accept`].
+    pub fn listener(&self) -> BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+
+    /// Each client, in the order [`ControlServer::serve`] takes their indexes in.
+    pub fn client_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.clients.iter().map(|c| c.stream.as_fd())
+    }
+
+    /// Room for another client.
+    pub fn can_accept(&self) -> bool {
+        self.clients.len() < MAX_CLIENTS
     }
 
     /// Some client waits for a stop to finish: the supervisor must not exit before it is told.
@@ -92,11 +105,14 @@ impl ControlServer {
         self.clients.iter().any(|c| c.waiting_for.is_some())
     }
 
-    /// Takes every pending connection from the supervisor's own user or root; anyone else is
-    /// told no and hung up on (the socket's mode says the same; this holds even if a directory
-    /// or mode was changed by hand).
+    /// Takes pending connections, as many as there is room for, from the supervisor's own
+    /// user or root; anyone else is told no and hung up on (the socket's mode says the same;
+    /// this holds even if a directory or mode was changed by hand).
     pub fn accept(&mut self) {
-        while let Ok((mut stream, _)) = self.listener.accept() {
+        while self.can_accept() {
+            let Ok((mut stream, _)) = self.listener.accept() else {
+                return;
+            };
             if !peer_may_command(&stream) {
                 let _ = stream.write_all(
                     b"{\"ok\":false,\"error\":\"only this supervisor's user or root may command it\"}\n",
@@ -181,15 +197,15 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
         | Request::Restart { units: keys }
         | Request::Signal { units: keys, .. }
         | Request::Status { units: keys } => keys.as_slice(),
-        Request::Ping | Request::Reload | Request::Shutdown => &[],
+        Request::Ping | Request::Reload { .. } | Request::Shutdown => &[],
     };
     if let Some(error) = unknown(units, keys) {
         return Handled::Now(error);
     }
     match request {
         Request::Ping => Handled::Now(Response::ok(Vec::new())),
-        Request::Reload => {
-            units.reload();
+        Request::Reload { services } => {
+            units.reload(&services);
             Handled::Now(Response::ok(Vec::new()))
         }
         Request::Status { units: keys } if keys.is_empty() => {
@@ -199,17 +215,13 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
         Request::Start { units: keys } => {
             units.start(&keys);
             let statuses = units.statuses(&keys);
-            let failed: Vec<String> = statuses
-                .iter()
-                .filter(|s| s.state == State::Failed)
-                .map(|s| format!("{}: {}", s.unit, s.reason.clone().unwrap_or_default()))
-                .collect();
+            let failed = failures(&statuses);
             if failed.is_empty() {
                 Handled::Now(Response::ok(statuses))
             } else {
                 Handled::Now(Response {
                     ok: false,
-                    error: Some(failed.join("; ")),
+                    error: Some(failed),
                     units: statuses,
                 })
             }
@@ -234,6 +246,30 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
         }
         Request::Shutdown => Handled::WhenStopped(units.shutdown()),
     }
+}
+
+/// The failed units of a start, by reason: `a, b: REASON`, and for many with one reason (a
+/// thousand refused for want of descriptors) the first few and how many more.
+fn failures(statuses: &[ServiceStatus]) -> String {
+    let mut by_reason: Vec<(String, Vec<&str>)> = Vec::new();
+    for s in statuses.iter().filter(|s| s.state == State::Failed) {
+        let reason = s.reason.clone().unwrap_or_default();
+        match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, units)) => units.push(&s.unit),
+            None => by_reason.push((reason, vec![&s.unit])),
+        }
+    }
+    by_reason
+        .into_iter()
+        .map(|(reason, units)| {
+            let named = units[..units.len().min(3)].join(", ");
+            match units.len() {
+                n if n > 3 => format!("{named} and {} more: {reason}", n - 3),
+                _ => format!("{named}: {reason}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Reads what a client sent; one request is one line.
@@ -289,5 +325,35 @@ fn peer_may_command(stream: &UnixStream) -> bool {
     {
         let _ = stream;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(unit: &str, reason: &str) -> ServiceStatus {
+        ServiceStatus {
+            state: State::Failed,
+            unit: unit.into(),
+            reason: Some(reason.into()),
+            ..ServiceStatus::not_installed(unit, "builtin")
+        }
+    }
+
+    #[test]
+    fn a_start_s_failures_are_grouped_by_reason() {
+        let mut statuses: Vec<ServiceStatus> = (0..5)
+            .map(|i| failed(&format!("n{i}"), "no descriptors"))
+            .collect();
+        statuses.push(failed("web", "cannot start /bin/web: exec: No such file"));
+        statuses.push(ServiceStatus {
+            state: State::Running,
+            ..failed("ok", "")
+        });
+        assert_eq!(
+            failures(&statuses),
+            "n0, n1, n2 and 2 more: no descriptors; web: cannot start /bin/web: exec: No such file"
+        );
     }
 }

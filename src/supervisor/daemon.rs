@@ -1,16 +1,17 @@
 //! The supervisor process: one per scope, event driven, single threaded.
 //!
 //! Everything it waits for is a file descriptor in one `poll`: a signalfd (SIGCHLD, SIGTERM,
-//! SIGINT, SIGHUP), the control socket, its clients, and one pipe per running service that
-//! carries the service's stdout and stderr to its log file. Timers (restart delays, stop
-//! timeouts) are the poll timeout; with none pending it sleeps until something happens, so an
-//! idle supervisor makes no wakeups at all.
+//! SIGINT, SIGHUP), the control socket, its clients, and an epoll set ([`super::outputs`])
+//! of the pipes that carry each running service's stdout and stderr to its log file. Timers
+//! (restart delays, stop timeouts) are the poll timeout; with none pending it sleeps until
+//! something happens, so an idle supervisor makes no wakeups at all.
 //!
 //! This file is the plumbing: it turns what poll reports into calls on each unit's state
 //! machine ([`super::machine`]) and carries out the answers (fork and exec through
 //! [`super::child`], signals, pid files). Requests arrive through [`super::control`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fs::File;
 use std::os::fd::AsFd;
 use std::time::Instant;
 
@@ -24,24 +25,55 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::child;
-use super::control::{ControlServer, Units};
+use super::control::{ControlServer, Units, MAX_CLIENTS};
+use super::definitions::{self, Read, Stamp};
 use super::logfile::LogFile;
 use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
+use super::outputs::Outputs;
 use super::startup;
-use super::unit::{load_definitions, now_unix, Unit};
+use super::unit::{now_unix, Unit};
 use super::{Options, Scope};
 use crate::model::signal::Signal;
 use crate::model::spec::{self, Level, Service};
 use crate::model::status::{LastExit, ServiceStatus};
+
+/// Descriptors kept free beyond the clients' share, for what the supervisor opens for a
+/// moment: a definition or a directory being read, a process being started (the write end
+/// of its pipe), a pid file.
+const FD_RESERVE: u64 = 16;
 
 struct Supervisor {
     scope: Scope,
     level: Level,
     foreground: bool,
     units: BTreeMap<String, Unit>,
+    /// Each definition file read, by service name: its stamp then, and the units it defined.
+    files: BTreeMap<String, Known>,
     /// Units still to stop, in order, while shutting down.
     shutdown: Option<VecDeque<String>>,
     events: LogFile,
+    nofile: startup::Nofile,
+    /// Descriptors held whatever runs: stdio, the lock, the signalfd, the socket, the event
+    /// log, /dev/null.
+    base_fds: u64,
+    /// The stdin of every service.
+    devnull: File,
+    /// The signals a service must not inherit ignored.
+    ignored_signals: Vec<i32>,
+    /// Low descriptors for a new process's stdio (see `child::StdioSlot`).
+    stdio_slot: Option<child::StdioSlot>,
+    /// Where output is read into.
+    buffer: Vec<u8>,
+    /// The running units' output pipes.
+    outputs: Outputs,
+    /// How poll last failed, while it does.
+    poll_failed: Option<Errno>,
+}
+
+/// A definition file as last read.
+struct Known {
+    stamp: Stamp,
+    keys: Vec<String>,
 }
 
 /// Runs the supervisor until it is told to stop or has nothing left to supervise.
@@ -49,22 +81,40 @@ pub fn run(opts: Options) -> Result<i32> {
     let Some(mut claimed) = startup::claim(&opts.scope, opts.level, opts.ready_fd)? else {
         return Ok(0);
     };
+    let nofile = startup::raise_nofile();
+    // Taken first, so their numbers are low whatever the supervisor opens later.
+    let stdio_slot = child::StdioSlot::reserve();
     let mut control = ControlServer::bind(&opts.scope)?;
     let events = LogFile::new(
         opts.scope.logs_dir().join("supervisor.log"),
         Some(1 << 20),
         1,
     );
+    let devnull = File::open("/dev/null")?;
     let mut sup = Supervisor {
         scope: opts.scope,
         level: opts.level,
         foreground: opts.foreground,
         units: BTreeMap::new(),
+        files: BTreeMap::new(),
         shutdown: None,
         events,
+        nofile,
+        base_fds: 0,
+        devnull,
+        ignored_signals: child::ignored_signals(),
+        stdio_slot,
+        buffer: vec![0u8; 64 * 1024],
+        outputs: Outputs::new()?,
+        poll_failed: None,
     };
-    sup.event(&format!("supervisor {} started", std::process::id()));
-    sup.reload();
+    sup.event(&format!(
+        "supervisor {} started (open files: up to {})",
+        std::process::id(),
+        sup.nofile.limit
+    ));
+    sup.base_fds = startup::open_descriptors();
+    sup.reload(&[]);
     // At boot, what is enabled starts; a supervisor started on demand (its predecessor was
     // killed, or none ran yet) brings back only what someone started and nobody stopped.
     let boot = opts.boot || opts.foreground;
@@ -111,12 +161,12 @@ impl Supervisor {
     }
 
     fn run_loop(&mut self, control: &mut ControlServer, signals: &mut SignalFd) -> i32 {
-        let mut buffer = vec![0u8; 64 * 1024];
         loop {
             if self.finished(control) {
                 return 0;
             }
-            let timeout = match self.next_deadline() {
+            let deadline = self.next_deadline();
+            let timeout = match deadline {
                 None => PollTimeout::NONE,
                 // Round up: waking a millisecond early would only loop again.
                 Some(d) => {
@@ -127,55 +177,108 @@ impl Supervisor {
                     .unwrap_or(PollTimeout::MAX)
                 }
             };
-            let (sig_ready, listen_ready, client_ready, output_ready) = {
-                let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-                fds.extend(control.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
-                let clients = fds.len() - 2;
-                let outputs: Vec<(&String, &Unit)> = self
+            let poll_failed: Option<Errno>;
+            let (sig_ready, listen_ready, client_ready, outputs_ready) = {
+                // With every client's place taken, new ones wait in the socket's backlog.
+                let accepting = if control.can_accept() {
+                    PollFlags::POLLIN
+                } else {
+                    PollFlags::empty()
+                };
+                let mut fds = vec![
+                    PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(control.listener(), accepting),
+                    PollFd::new(self.outputs.fd(), PollFlags::POLLIN),
+                ];
+                fds.extend(
+                    control
+                        .client_fds()
+                        .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+                );
+                let clients = fds.len() - 3;
+                // Should poll itself fail (its descriptors past a limit lowered from outside),
+                // exiting would take every service along: instead every descriptor is tried
+                // (all are non-blocking) every 100 ms until it works again.
+                let failed = match poll(&mut fds, timeout) {
+                    Ok(_) | Err(Errno::EINTR) => None,
+                    Err(e) => {
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        Some(e)
+                    }
+                };
+                poll_failed = failed;
+                let ready =
+                    |fd: &PollFd| failed.is_some() || fd.revents().is_some_and(|r| !r.is_empty());
+                let client_ready: Vec<usize> =
+                    (0..clients).filter(|i| ready(&fds[3 + i])).collect();
+                (ready(&fds[0]), ready(&fds[1]), client_ready, ready(&fds[2]))
+            };
+            if poll_failed != self.poll_failed {
+                match poll_failed {
+                    Some(e) => self.event(&format!(
+                        "poll failed: {e}; trying every descriptor every 100 ms until it works again"
+                    )),
+                    None => self.event("poll works again"),
+                }
+                self.poll_failed = poll_failed;
+            }
+            // Output first: a process's last words belong before the news of its exit.
+            if poll_failed.is_some() {
+                let all: Vec<String> = self
                     .units
                     .iter()
                     .filter(|(_, u)| u.output.is_some())
+                    .map(|(k, _)| k.clone())
                     .collect();
-                for (_, unit) in &outputs {
-                    let fd = unit.output.as_ref().expect("filtered").as_fd();
-                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                for key in all {
+                    self.drain(&key);
                 }
-                match poll(&mut fds, timeout) {
-                    Ok(_) | Err(Errno::EINTR) => {}
-                    Err(e) => {
-                        drop(fds);
-                        self.event(&format!("poll failed: {e}"));
-                        return 1;
+            } else if outputs_ready {
+                for (token, key) in self.outputs.ready() {
+                    if self
+                        .units
+                        .get(&key)
+                        .is_some_and(|u| u.output_token == token)
+                    {
+                        self.drain(&key);
+                    } else {
+                        // A pipe closed since: its unit restarted, or is gone.
+                        self.outputs.forget(token);
                     }
-                }
-                let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-                let client_ready: Vec<usize> =
-                    (0..clients).filter(|i| ready(&fds[2 + i])).collect();
-                let base = 2 + clients;
-                let output_ready: Vec<String> = outputs
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| ready(&fds[base + i]))
-                    .map(|(_, (k, _))| (*k).clone())
-                    .collect();
-                (ready(&fds[0]), ready(&fds[1]), client_ready, output_ready)
-            };
-            // Output first: a process's last words belong before the news of its exit.
-            for key in output_ready {
-                if let Some(unit) = self.units.get_mut(&key) {
-                    unit.drain_output(&mut buffer);
                 }
             }
             if sig_ready {
                 self.handle_signals(signals);
             }
-            self.fire_timers();
+            // Only when one was due: looking at every unit's timers each round would cost a
+            // little per unit for every request.
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                self.fire_timers();
+            }
             if listen_ready {
                 control.accept();
             }
             control.serve(&client_ready, self);
             control.answer_waiting_clients(self);
             self.advance_shutdown();
+        }
+    }
+
+    /// Forgets a unit whose definition is gone (it has stopped).
+    fn remove_unit(&mut self, key: &str) {
+        if let Some(unit) = self.units.remove(key) {
+            self.outputs.forget(unit.output_token);
+        }
+    }
+
+    /// Copies what `key`'s process wrote into its log; a pipe that ends leaves the watch.
+    fn drain(&mut self, key: &str) {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        unit.drain_output(&mut self.buffer);
+        if unit.output.is_none() {
+            self.outputs.forget(unit.output_token);
         }
     }
 
@@ -206,7 +309,7 @@ impl Supervisor {
                     self.event("asked to stop: stopping every service");
                     self.begin_shutdown();
                 }
-                Ok(NixSignal::SIGHUP) => self.reload(),
+                Ok(NixSignal::SIGHUP) => self.reload(&[]),
                 _ => {}
             }
         }
@@ -246,15 +349,22 @@ impl Supervisor {
         let unit = self.units.get_mut(&key).expect("found above");
         unit.pid = None;
         unit.since = now_unix();
+        // Its last words, before a new process takes the pipe's place.
+        unit.drain_output(&mut self.buffer);
+        if unit.output.is_none() {
+            self.outputs.forget(unit.output_token);
+        }
         let described = how.to_string();
         let restart = unit.service.restart.as_str();
-        match unit.machine.on_exit(how, now) {
+        let exit = unit.machine.on_exit(how, now);
+        unit.release_if_idle();
+        match exit {
             Exit::Stopped { then } => {
                 self.event(&format!("{key} stopped ({described})"));
                 match then {
                     AfterStop::Start => self.spawn(&key),
                     AfterStop::Remove => {
-                        self.units.remove(&key);
+                        self.remove_unit(&key);
                     }
                     AfterStop::Nothing => {}
                 }
@@ -296,15 +406,53 @@ impl Supervisor {
         }
     }
 
+    /// Descriptors in use: what the supervisor holds whatever runs, what each unit holds, and
+    /// room for every client the socket may serve at once.
+    fn descriptors_in_use(&self) -> u64 {
+        self.base_fds + MAX_CLIENTS as u64 + self.units.values().map(Unit::descriptors).sum::<u64>()
+    }
+
+    /// Why `key` cannot have a process now without breaking the others, if it cannot: the
+    /// descriptors it would hold (its output pipe, its log file) would leave too few free for
+    /// what keeps the supervisor going (reading definitions, answering the socket).
+    fn no_room_for(&self, key: &str) -> Option<String> {
+        let unit = self.units.get(key)?;
+        let needed = 1 + u64::from(!unit.log.is_open());
+        let in_use = self.descriptors_in_use();
+        (in_use + needed + FD_RESERVE > self.nofile.limit).then(|| {
+            format!(
+                "not started: the supervisor has {in_use} of its {} file descriptors in use or set aside, \
+                 and a running service holds 2; stop other services, or raise the hard limit on open \
+                 files (ulimit -Hn) of whatever starts the supervisor",
+                self.nofile.limit
+            )
+        })
+    }
+
     /// Starts a unit's process now (from stopped, dead, failed or waiting).
     fn spawn(&mut self, key: &str) {
-        let level = self.level;
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        if !unit.machine.can_spawn() {
+        if self
+            .units
+            .get(key)
+            .is_none_or(|unit| !unit.machine.can_spawn())
+        {
             return;
         }
+        if let Some(reason) = self.no_room_for(key) {
+            let unit = self.units.get_mut(key).expect("checked above");
+            unit.machine.on_spawn_failed(reason.clone());
+            unit.since = now_unix();
+            self.event(&format!("{key} {reason}"));
+            return;
+        }
+        let inherited = child::Inherited {
+            level: self.level,
+            nofile: self.nofile.inherited,
+            stdin: self.devnull.as_fd(),
+            ignored_signals: &self.ignored_signals,
+            slot: self.stdio_slot.as_ref(),
+        };
+        let unit = self.units.get_mut(key).expect("checked above");
         let (read, write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK) {
             Ok(p) => p,
             Err(e) => {
@@ -315,11 +463,16 @@ impl Supervisor {
         };
         // The service's end must block, as a terminal or a file would.
         let _ = nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()));
-        match child::spawn(&unit.service, level, write) {
+        match child::spawn(&unit.service, &inherited, write) {
             Ok(pid) => {
                 unit.pid = Some(pid);
                 unit.machine.on_spawned(Instant::now());
                 unit.since = now_unix();
+                if unit.output.is_some() {
+                    // The old pipe is still held by something the process left behind.
+                    self.outputs.forget(unit.output_token);
+                }
+                unit.output_token = self.outputs.watch(key, read.as_fd());
                 unit.output = Some(read);
                 let _ = unit.log.touch();
                 if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
@@ -332,6 +485,7 @@ impl Supervisor {
                 unit.machine.on_spawn_failed(format!("{e:#}"));
                 let text = format!("{key} failed: {e:#}");
                 let _ = unit.log.write(format!("svc-any: {text}\n").as_bytes());
+                unit.log.close();
                 self.event(&text);
             }
         }
@@ -365,7 +519,7 @@ impl Supervisor {
                 match then {
                     AfterStop::Start => self.start(key),
                     AfterStop::Remove => {
-                        self.units.remove(key);
+                        self.remove_unit(key);
                     }
                     AfterStop::Nothing => {}
                 }
@@ -447,27 +601,17 @@ impl Supervisor {
         }
     }
 
-    /// Re-reads the definitions: new units appear stopped, changed ones take effect at their
-    /// next start, removed ones are stopped and forgotten. With none left, the supervisor ends.
-    fn reload(&mut self) {
-        let defined = load_definitions(&self.scope);
-        let gone: Vec<String> = self
-            .units
-            .keys()
-            .filter(|k| !defined.contains_key(*k))
-            .cloned()
-            .collect();
-        self.set_wanted_up(&gone, false);
-        for key in gone {
-            self.stop(&key, AfterStop::Remove);
-        }
-        for (key, definition) in defined {
-            match self.units.get_mut(&key) {
-                Some(unit) => unit.redefine(&self.scope, definition),
-                None => {
-                    let unit = Unit::new(&self.scope, definition);
-                    self.units.insert(key, unit);
-                }
+    /// Re-reads definitions (see [`definitions`]): those of `services`, or with none named
+    /// every file that changed since it was last read. New units appear stopped, changed ones
+    /// take effect at their next start, the units of a file that is gone are stopped and
+    /// forgotten, and those of a file that cannot be read stay as they were. With none left,
+    /// the supervisor ends.
+    fn reload(&mut self, services: &[String]) {
+        if services.is_empty() {
+            self.reload_all();
+        } else {
+            for name in services {
+                self.reload_service(name, None);
             }
         }
         if self.units.is_empty() && !self.foreground {
@@ -483,6 +627,104 @@ impl Supervisor {
         let recorded = std::fs::read_to_string(dir.join(BOOT_MARK)).unwrap_or_default();
         if dir.exists() && recorded != boot_id() {
             let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    fn reload_all(&mut self) {
+        let names = match definitions::list(&self.scope) {
+            Ok(names) => names,
+            Err(e) => {
+                self.event(&format!(
+                    "cannot list {}: {e}; every unit stays as it was",
+                    self.scope.definitions_dir().display()
+                ));
+                return;
+            }
+        };
+        // Without a complete list of boot links, each unit's is looked at by itself.
+        let enabled = definitions::enabled_keys(&self.scope).ok();
+        let gone: Vec<String> = self
+            .files
+            .keys()
+            .filter(|name| !names.contains(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.forget_service(&name);
+        }
+        for name in &names {
+            let unchanged = match (self.files.get(name), definitions::stamp(&self.scope, name)) {
+                (Some(known), Ok(Some(now))) => known.stamp == now,
+                _ => false,
+            };
+            if !unchanged {
+                self.reload_service(name, enabled.as_ref());
+                continue;
+            }
+            let keys = self.files[name].keys.clone();
+            for key in keys {
+                let on = match &enabled {
+                    Some(set) => set.contains(&key),
+                    None => definitions::is_enabled(&self.scope, &key),
+                };
+                if let Some(unit) = self.units.get_mut(&key) {
+                    unit.enabled = on;
+                }
+            }
+        }
+    }
+
+    /// Reads service `name`'s file again; `enabled` is the set of boot links if known.
+    fn reload_service(&mut self, name: &str, enabled: Option<&BTreeSet<String>>) {
+        let scope = self.scope.clone();
+        let is_enabled = |key: &str| match enabled {
+            Some(set) => set.contains(key),
+            None => definitions::is_enabled(&scope, key),
+        };
+        match definitions::read(&self.scope, name, &is_enabled) {
+            Read::Gone => self.forget_service(name),
+            Read::Unreadable(why) => {
+                self.event(&format!("cannot read {why}; its units stay as they were"))
+            }
+            Read::Defined(stamp, units) => {
+                let keys: Vec<String> = units.iter().map(|(k, _)| k.clone()).collect();
+                let before = self.files.insert(
+                    name.to_string(),
+                    Known {
+                        stamp,
+                        keys: keys.clone(),
+                    },
+                );
+                let dropped: Vec<String> = before
+                    .map(|k| k.keys)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|k| !keys.contains(k))
+                    .collect();
+                self.remove_units(&dropped);
+                for (key, definition) in units {
+                    match self.units.get_mut(&key) {
+                        Some(unit) => unit.redefine(&self.scope, definition),
+                        None => {
+                            let unit = Unit::new(&self.scope, definition);
+                            self.units.insert(key, unit);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The definition of `name` is gone: its units stop and are forgotten.
+    fn forget_service(&mut self, name: &str) {
+        let keys = self.files.remove(name).map(|k| k.keys).unwrap_or_default();
+        self.remove_units(&keys);
+    }
+
+    fn remove_units(&mut self, keys: &[String]) {
+        self.set_wanted_up(keys, false);
+        for key in keys {
+            self.stop(key, AfterStop::Remove);
         }
     }
 
@@ -574,8 +816,8 @@ impl Units for Supervisor {
         }
     }
 
-    fn reload(&mut self) {
-        Supervisor::reload(self);
+    fn reload(&mut self, services: &[String]) {
+        Supervisor::reload(self, services);
     }
 
     fn shutdown(&mut self) -> Vec<String> {

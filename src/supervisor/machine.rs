@@ -153,7 +153,12 @@ impl Machine {
 
     /// A process may be spawned: none runs, and none is on its way out.
     pub fn can_spawn(&self) -> bool {
-        !matches!(self.phase, Phase::Running | Phase::Stopping)
+        !self.has_process()
+    }
+
+    /// A process runs (or is on its way out after a stop signal).
+    pub fn has_process(&self) -> bool {
+        matches!(self.phase, Phase::Running | Phase::Stopping)
     }
 
     pub fn on_start(&mut self) -> Start {

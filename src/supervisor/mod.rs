@@ -26,10 +26,13 @@ mod control;
 #[cfg(target_os = "linux")]
 mod daemon;
 #[cfg(target_os = "linux")]
+mod definitions;
+#[cfg(target_os = "linux")]
 mod logfile;
 #[cfg(target_os = "linux")]
 mod machine;
 #[cfg(target_os = "linux")]
+mod outputs;
 mod policy;
 pub mod protocol;
 #[cfg(target_os = "linux")]

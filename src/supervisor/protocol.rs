@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! {"op":"ping"}                                   -> {"ok":true,"units":[]}
-//! {"op":"reload"}                                 re-read definitions from STATE_DIR/builtin
+//! {"op":"reload"}                                 re-read what changed in STATE_DIR/builtin
+//! {"op":"reload","services":["web"]}              re-read only these services' definitions
 //! {"op":"start","units":["web"]}                  answered once the process is exec'd
 //! {"op":"stop","units":["web"]}                   answered once the process group is gone
 //! {"op":"restart","units":["web"]}                answered once the new process is exec'd
@@ -25,12 +26,28 @@ use crate::model::status::ServiceStatus;
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Request {
     Ping,
-    Reload,
-    Start { units: Vec<String> },
-    Stop { units: Vec<String> },
-    Restart { units: Vec<String> },
-    Signal { units: Vec<String>, signal: String },
-    Status { units: Vec<String> },
+    /// Re-read definitions: those of `services` (by service name, not unit), or with none
+    /// named every file that changed since it was last read.
+    Reload {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        services: Vec<String>,
+    },
+    Start {
+        units: Vec<String>,
+    },
+    Stop {
+        units: Vec<String>,
+    },
+    Restart {
+        units: Vec<String>,
+    },
+    Signal {
+        units: Vec<String>,
+        signal: String,
+    },
+    Status {
+        units: Vec<String>,
+    },
     Shutdown,
 }
 
@@ -94,6 +111,25 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Request::Ping).unwrap(),
             r#"{"op":"ping"}"#
+        );
+    }
+
+    #[test]
+    fn a_reload_naming_nothing_is_the_plain_reload_of_earlier_versions() {
+        let all = Request::Reload {
+            services: Vec::new(),
+        };
+        assert_eq!(serde_json::to_string(&all).unwrap(), r#"{"op":"reload"}"#);
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"op":"reload"}"#).unwrap(),
+            all
+        );
+        let some: Request = serde_json::from_str(r#"{"op":"reload","services":["web"]}"#).unwrap();
+        assert_eq!(
+            some,
+            Request::Reload {
+                services: vec!["web".into()]
+            }
         );
     }
 }

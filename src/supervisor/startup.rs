@@ -85,6 +85,37 @@ pub fn claim(scope: &Scope, level: Level, ready_fd: Option<RawFd>) -> Result<Opt
     }))
 }
 
+/// The open-file limit of a supervisor.
+pub struct Nofile {
+    /// What the supervisor may hold now.
+    pub limit: u64,
+    /// (soft, hard) as it was started with: what its services get back.
+    pub inherited: (u64, u64),
+}
+
+/// Raises the soft limit of open files to the hard one. A supervisor holds two descriptors
+/// per running service, and the common soft limit (1024) would stop it at about 500; the
+/// hard limit is what the system allows this process, and raising to it needs no privilege.
+pub fn raise_nofile() -> Nofile {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
+    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    Nofile {
+        limit,
+        inherited: (soft, hard),
+    }
+}
+
+/// How many descriptors this process has open now.
+pub fn open_descriptors() -> u64 {
+    // The listing holds one of its own while it runs.
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count().saturating_sub(1) as u64)
+}
+
 /// Tells the CLI that started us (and waits on the pipe) that the socket accepts.
 pub fn signal_ready(fd: RawFd, message: &[u8]) {
     // SAFETY: the descriptor was handed to us for this one write and is not used elsewhere.

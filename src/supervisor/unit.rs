@@ -2,15 +2,15 @@
 //! process and output pipe that go with them. The decisions are the machine's
 //! ([`super::machine`]); this is what the poll loop needs to carry them out and to report.
 
-use std::collections::BTreeMap;
-use std::io::{ErrorKind, Read};
 use std::os::fd::OwnedFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use nix::errno::Errno;
 use nix::unistd::Pid;
 
+use super::definitions::Definition;
 use super::logfile::LogFile;
-use super::machine::Machine;
+use super::machine::{Machine, Phase};
 use super::policy::Policy;
 use super::protocol::unit_key;
 use super::{log_path, Scope};
@@ -34,59 +34,15 @@ pub struct Unit {
     pub since: u64,
     /// The read end of the pipe that carries the process's stdout and stderr.
     pub output: Option<OwnedFd>,
+    /// Its token in the supervisor's epoll set (see `outputs.rs`).
+    pub output_token: u64,
     pub log: LogFile,
-}
-
-/// One unit as its definition file describes it.
-pub struct Definition {
-    pub name: String,
-    pub instance: Option<String>,
-    pub service: Service,
-    pub enabled: bool,
 }
 
 pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Reads every definition in the scope, by unit key (`NAME` or `NAME@INSTANCE`).
-pub fn load_definitions(scope: &Scope) -> BTreeMap<String, Definition> {
-    let mut out = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(scope.definitions_dir()) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        let service: Service = match std::fs::read_to_string(&path)
-            .map_err(anyhow::Error::from)
-            .and_then(|t| Ok(toml::from_str(&t)?))
-        {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("svc-any supervisor: ignoring {}: {e:#}", path.display());
-                continue;
-            }
-        };
-        for instance in service.instance_names() {
-            let key = unit_key(&service.name, instance);
-            let enabled = scope.enabled_dir().join(&key).exists();
-            out.insert(
-                key,
-                Definition {
-                    name: service.name.clone(),
-                    instance: instance.map(String::from),
-                    service: service.for_instance(instance),
-                    enabled,
-                },
-            );
-        }
-    }
-    out
 }
 
 fn log_for(scope: &Scope, key: &str, service: &Service) -> LogFile {
@@ -116,6 +72,7 @@ impl Unit {
             pid: None,
             since: now_unix(),
             output: None,
+            output_token: 0,
         }
     }
 
@@ -151,25 +108,37 @@ impl Unit {
     }
 
     /// Copies whatever the process wrote into its log, until the pipe is empty or closed.
+    /// Once it is closed and no process runs or is coming, the log file is closed too.
     pub fn drain_output(&mut self, buffer: &mut [u8]) {
-        let Some(fd) = &self.output else { return };
-        let mut file = std::fs::File::from(fd.try_clone().expect("dup of a pipe"));
-        loop {
-            match file.read(buffer) {
-                Ok(0) => {
-                    self.output = None;
-                    return;
-                }
+        while let Some(fd) = &self.output {
+            match nix::unistd::read(fd, buffer) {
+                Ok(0) => self.output = None,
                 Ok(n) => {
                     let _ = self.log.write(&buffer[..n]);
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    self.output = None;
-                    return;
-                }
+                Err(Errno::EAGAIN) => return,
+                Err(Errno::EINTR) => continue,
+                Err(_) => self.output = None,
             }
         }
+        self.release_if_idle();
+    }
+
+    /// Closes the log of a unit that has no process and none coming (stopped, dead or
+    /// failed): it holds no descriptor. One waiting to restart keeps it.
+    pub fn release_if_idle(&mut self) {
+        if self.output.is_none()
+            && matches!(
+                self.machine.phase(),
+                Phase::Stopped | Phase::Dead | Phase::Failed
+            )
+        {
+            self.log.close();
+        }
+    }
+
+    /// The descriptors this unit holds: its output pipe and its log file, while open.
+    pub fn descriptors(&self) -> u64 {
+        u64::from(self.output.is_some()) + u64::from(self.log.is_open())
     }
 }

@@ -9,8 +9,43 @@ use crate::model::spec::{parse_http_url, parse_tcp_target, HealthCheck};
 
 /// How long one probe may take before it counts as a failure.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Pause between probes: short enough that `--wait` returns promptly.
-const POLL: Duration = Duration::from_millis(100);
+/// The first pause of [`wait_until`]; each further one doubles, up to [`POLL_MAX`].
+pub const POLL_FIRST: Duration = Duration::from_millis(5);
+/// The longest pause between two looks: what a slow start costs at most after it is done.
+pub const POLL_MAX: Duration = Duration::from_millis(100);
+/// The longest pause between two probes of a port or a URL: such a probe costs microseconds,
+/// so `--wait` can afford to notice readiness within a few milliseconds. A probe program costs
+/// a process each time, and backs off to [`POLL_MAX`].
+pub const PROBE_MAX: Duration = Duration::from_millis(10);
+
+/// Pauses that start short and double up to a ceiling: what is ready at once is seen at once,
+/// and what takes long is asked rarely.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Backoff {
+        Backoff { next: first, max }
+    }
+
+    /// The pause to take now; the next one is twice as long, up to the ceiling.
+    pub fn pause(&mut self) -> Duration {
+        let now = self.next;
+        self.next = (self.next * 2).min(self.max);
+        now
+    }
+}
+
+/// The longest pause between two probes of `check`.
+pub fn probe_ceiling(check: &HealthCheck) -> Duration {
+    match check {
+        HealthCheck::Tcp(_) | HealthCheck::Http(_) => PROBE_MAX,
+        HealthCheck::Exec(_) => POLL_MAX,
+    }
+}
 
 fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
     (host, port).to_socket_addrs().ok()?.next()
@@ -151,9 +186,11 @@ fn http_ok(url: &str) -> Option<bool> {
     Some((200..400).contains(&code))
 }
 
-/// Polls until `ready` holds or `timeout` passes. Returns whether it became ready.
+/// Polls until `ready` holds or `timeout` passes, after [`POLL_FIRST`], then doubling pauses
+/// up to [`POLL_MAX`]. Returns whether it became ready.
 pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
+    let mut backoff = Backoff::new(POLL_FIRST, POLL_MAX);
     loop {
         if ready() {
             return true;
@@ -161,7 +198,11 @@ pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+        std::thread::sleep(
+            backoff
+                .pause()
+                .min(deadline.saturating_duration_since(Instant::now())),
+        );
     }
 }
 
@@ -169,6 +210,13 @@ pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
 mod tests {
     use super::*;
     use std::net::TcpListener;
+
+    #[test]
+    fn pauses_start_short_and_double_up_to_the_ceiling() {
+        let mut b = Backoff::new(Duration::from_millis(5), Duration::from_millis(100));
+        let pauses: Vec<u128> = (0..8).map(|_| b.pause().as_millis()).collect();
+        assert_eq!(pauses, [5, 10, 20, 40, 80, 100, 100, 100]);
+    }
 
     #[test]
     fn tcp_probe_sees_a_listener_and_its_absence() {

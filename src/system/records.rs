@@ -78,9 +78,23 @@ pub fn load(ctx: &Ctx, name: &str) -> Result<Option<Record>> {
 }
 
 pub fn save(ctx: &Ctx, record: &Record) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(record).expect("plain data");
     // A record holds the whole definition, `env` values included: its owner's alone.
-    files::write_atomic(&record_path(ctx, &record.service.name), &bytes, 0o600)
+    files::write_atomic(
+        &record_path(ctx, &record.service.name),
+        &encode(record),
+        0o600,
+    )
+}
+
+/// Stages `record` in `tx` (see [`files::Transaction`]); returns where it goes, for the rename.
+pub fn stage(ctx: &Ctx, tx: &mut files::Transaction, record: &Record) -> Result<PathBuf> {
+    let path = record_path(ctx, &record.service.name);
+    tx.stage(&path, &encode(record), 0o600)?;
+    Ok(path)
+}
+
+fn encode(record: &Record) -> Vec<u8> {
+    serde_json::to_vec_pretty(record).expect("plain data")
 }
 
 pub fn remove(ctx: &Ctx, name: &str) -> Result<()> {
@@ -204,6 +218,24 @@ pub fn load_failure(ctx: &Ctx, name: &str) -> Option<String> {
     std::fs::read_to_string(failures_location(ctx).join(name))
         .ok()
         .map(|s| s.trim_end().to_string())
+}
+
+/// Every start `--wait` gave up on, by service: one look at the directory, not one per service.
+pub fn failed_starts(ctx: &Ctx) -> std::collections::BTreeMap<String, String> {
+    let Ok(entries) = std::fs::read_dir(failures_location(ctx)) else {
+        return Default::default();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            if name.starts_with('.') {
+                return None;
+            }
+            let reason = std::fs::read_to_string(e.path()).ok()?;
+            Some((name, reason.trim_end().to_string()))
+        })
+        .collect()
 }
 
 /// Forgets a failed start (a new start, or uninstall); the directory goes once empty.
