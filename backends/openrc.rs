@@ -26,6 +26,7 @@ use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::model::error::{bad, BadInput};
 use crate::model::spec::{self, Dependency, DirKind, Limit, Service, ServiceType, Used};
 use crate::model::status::{ServiceStatus, State};
+use crate::system::health::{self, Backoff};
 use crate::system::host::Ctx;
 use crate::system::process;
 
@@ -36,6 +37,8 @@ const CONF_D: &str = "/etc/conf.d";
 const RUNLEVEL: &str = "/etc/runlevels/default";
 /// Where OpenRC keeps what it knows about running services.
 const RUN: &str = "/run/openrc";
+/// How long a start waits for supervise-daemon to report its child (see `Openrc::settle`).
+const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 
 /// OpenRC's name for a unit: `NAME`, or `NAME.INSTANCE` for an instance.
 fn rc_name(service: &Service, instance: Option<&str>) -> String {
@@ -146,6 +149,25 @@ fn log_file(service: &Service, unit: &str) -> String {
 }
 
 impl Openrc {
+    /// `rc-service start` returns once supervise-daemon is forked, before it has started the
+    /// service: until then OpenRC's files say only "starting". A start is not done (and a
+    /// `status` right after it would not say `running`) until supervise-daemon knows its child,
+    /// or gave up; waited for here, [`SETTLE_LIMIT`] at most (a service that crashes at once
+    /// stays "starting" while supervise-daemon respawns it), looking often at first.
+    fn settle(&self, ctx: &Ctx, services: &[&Service]) {
+        let deadline = std::time::Instant::now() + SETTLE_LIMIT;
+        let mut pause = Backoff::new(health::POLL_FIRST, health::POLL_MAX);
+        while std::time::Instant::now() < deadline {
+            let Ok(statuses) = self.status(ctx, services) else {
+                return;
+            };
+            if !statuses.iter().any(|s| s.state == State::Starting) {
+                return;
+            }
+            std::thread::sleep(pause.pause());
+        }
+    }
+
     fn script(&self, ctx: &Ctx, service: &Service) -> Result<String> {
         let mut c = render::context(service);
         let d = &service.daemon;
@@ -421,7 +443,7 @@ impl Backend for Openrc {
         for (instance, unit) in units(service) {
             files.push(FileSpec {
                 path: PathBuf::from(CONF_D).join(&unit),
-                mode: 0o644,
+                mode: render::mode_for_values(service),
                 content: self.conf(ctx, service, instance.as_deref())?,
             });
             let unit_script = PathBuf::from(INIT_D).join(&unit);
@@ -454,6 +476,9 @@ impl Backend for Openrc {
             for (_, unit) in units(service) {
                 self.rc_service(ctx, &unit, verb.as_str())?;
             }
+        }
+        if matches!(verb, Verb::Start | Verb::Restart) {
+            self.settle(ctx, services);
         }
         Ok(())
     }
