@@ -282,7 +282,7 @@ impl Backend for Launchd {
             let marker = render::marker_line("", &service.name, service.source.as_deref());
             files.push(FileSpec {
                 path: plist_path(ctx, &job.label),
-                mode: 0o644,
+                mode: render::mode_for_values(service),
                 content: plist_xml(&table, marker.trim())?,
             });
         }

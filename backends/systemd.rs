@@ -19,7 +19,7 @@ use anyhow::Result;
 use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::escape::{systemd as esc, Unrepresentable};
-use crate::dialect::render::{self, LinkSpec, Plan};
+use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::model::duration::seconds_text;
 use crate::model::error::{bad, BadInput};
 use crate::model::signal::Signal;
@@ -120,6 +120,60 @@ fn field(key: &str) -> impl Fn(Unrepresentable) -> BadInput + '_ {
     }
 }
 
+/// Where a service's `env` values go, and the `EnvironmentFile=` line that reads them: a file
+/// in svc-any's state directory that only its owner reads (0600), since the unit itself is
+/// readable by every local user and the values may be secrets. Values that name the instance
+/// get a file per instance (an environment file has no `%i`); its path has one instead.
+fn secret_env(ctx: &Ctx, service: &Service) -> Result<Option<(String, Vec<FileSpec>)>> {
+    if service.env.is_empty() {
+        return Ok(None);
+    }
+    let dir = ctx.state_dir().join("env");
+    let per_instance = !service.instances.is_empty()
+        && service
+            .env
+            .values()
+            .any(|v| v.contains(INSTANCE_PLACEHOLDER));
+    let mut files = Vec::new();
+    let instances: Vec<Option<&str>> = match per_instance {
+        true => service.instance_names(),
+        false => vec![None],
+    };
+    for instance in instances {
+        let mut content = format!(
+            "{}\n# The environment of {}: only its owner may read it.\n",
+            render::marker_line("#", &service.name, service.source.as_deref()),
+            service.name
+        );
+        for (k, v) in &service.env {
+            let v = match instance {
+                Some(i) => v.replace(INSTANCE_PLACEHOLDER, i),
+                None => v.clone(),
+            };
+            content.push_str(&esc::env_file_line(k, &v).map_err(field(&format!("env.{k}")))?);
+        }
+        let file = match instance {
+            Some(i) => format!("{}@{i}.env", service.name),
+            None => format!("{}.env", service.name),
+        };
+        files.push(FileSpec {
+            path: dir.join(file),
+            mode: 0o600,
+            content,
+        });
+    }
+    let path = match per_instance {
+        true => dir.join(format!("{}@{INSTANCE_PLACEHOLDER}.env", service.name)),
+        false => dir.join(format!("{}.env", service.name)),
+    };
+    let path = esc::raw_value(&path.display().to_string()).map_err(field("env"))?;
+    let line = format!(
+        "EnvironmentFile={}",
+        path.replace(INSTANCE_PLACEHOLDER, "%i")
+    );
+    Ok(Some((line, files)))
+}
+
 /// Replaces `{instance}` with systemd's `%i` (after escaping, which leaves braces alone).
 fn with_instance(service: &Service, text: String) -> String {
     if service.instances.is_empty() {
@@ -179,12 +233,8 @@ impl Systemd {
             None => None,
         };
         c.insert("working_directory", &working_directory);
-        let mut environment = Vec::new();
-        for (k, v) in &service.env {
-            let key = format!("env.{k}");
-            environment.push(inst(esc::env_assignment(k, v).map_err(field(&key))?));
-        }
-        c.insert("environment", &environment);
+        // `env` values are not in the unit, which every local user may read: see `secret_env`.
+        c.insert("environment", &Vec::<String>::new());
         let environment_file = match &service.env_file {
             Some(f) => Some(inst(esc::raw_value(f).map_err(field("env_file"))?)),
             None => None,
@@ -199,7 +249,9 @@ impl Systemd {
         c.insert("start_limit_interval_sec", &interval);
         c.insert("start_limit_burst", &burst);
         c.insert("restart", service.restart.as_str());
-        let (unit_lines, service_lines, install_lines) = self.daemon_lines(service)?;
+        let (unit_lines, mut service_lines, install_lines) = self.daemon_lines(service)?;
+        // Last of the environment files, so that `env` wins over `env_file`, as everywhere.
+        service_lines.extend(secret_env(ctx, service)?.map(|(line, _)| line));
         c.insert("unit_lines", &unit_lines);
         c.insert("service_lines", &service_lines);
         c.insert("install_lines", &install_lines);
@@ -454,7 +506,11 @@ impl Backend for Systemd {
         let content = ctx.renderer.render("systemd.service", &context)?;
         // A template from --template-dir written before these keys existed would drop them
         // without a word: every line they make must be in the unit.
-        let (unit, svc, install) = self.daemon_lines(service)?;
+        let (unit, mut svc, install) = self.daemon_lines(service)?;
+        let secrets = secret_env(ctx, service)?;
+        if let Some((line, _)) = &secrets {
+            svc.push(line.clone());
+        }
         if let Some(lost) = unit
             .iter()
             .chain(&svc)
@@ -491,7 +547,10 @@ impl Backend for Systemd {
                     .map(|a| dir.join(format!("{a}.service"))),
             );
         }
-        Ok(Plan::one_file(file, 0o644, content, links))
+        let mut plan = Plan::one_file(file, 0o644, content, links);
+        plan.files
+            .extend(secrets.into_iter().flat_map(|(_, files)| files));
+        Ok(plan)
     }
 
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
@@ -713,12 +772,7 @@ impl Backend for Systemd {
         ctx.run_attached(&mut cmd)
     }
 
-    fn render_group(
-        &self,
-        ctx: &Ctx,
-        group: &str,
-        members: &[&Service],
-    ) -> Result<Vec<render::FileSpec>> {
+    fn render_group(&self, ctx: &Ctx, group: &str, members: &[&Service]) -> Result<Vec<FileSpec>> {
         let mut c = tera::Context::new();
         c.insert("marker", &render::marker_line("#", group, None));
         c.insert("name", group);
@@ -728,7 +782,7 @@ impl Backend for Systemd {
             .map(|(_, u)| u)
             .collect();
         c.insert("members", &units);
-        Ok(vec![render::FileSpec {
+        Ok(vec![FileSpec {
             path: unit_dir(ctx).join(format!("{group}.target")),
             mode: 0o644,
             content: ctx.renderer.render("systemd.target", &c)?,

@@ -146,6 +146,15 @@ fn escaper_units(
     }
     units.push(("fid-env.service".to_string(), unit));
 
+    // The same values through an environment file (how `env` reaches a unit: see
+    // backends/systemd.rs), dumped by a second unit.
+    let mut unit = String::from("[Service]\nType=oneshot\nStandardOutput=file:/run/fid/envfile\n");
+    unit.push_str(&format!(
+        "ExecStart={}\nEnvironmentFile={ENV_FILE}\n",
+        systemd::exec_line(&owned(&["/usr/bin/env", "-0"])).unwrap()
+    ));
+    units.push(("fid-envfile.service".to_string(), unit));
+
     // `-`: the files need not exist; only the parsed paths matter.
     let mut unit = String::from("[Service]\nExecStart=/bin/true\n");
     for p in paths {
@@ -166,6 +175,28 @@ fn escaper_units(
         ));
     }
     units
+}
+
+/// Where the environment-file unit reads its values.
+const ENV_FILE: &str = "/etc/fid-values.env";
+
+/// The environment file of `env`, one escaped line per value.
+fn env_file(env: &BTreeMap<String, String>) -> String {
+    env.iter()
+        .map(|(k, v)| systemd::env_file_line(k, v).unwrap())
+        .collect()
+}
+
+/// The `F_` variables of an `env -0` dump, by name.
+fn dumped(dump: &[u8]) -> BTreeMap<&[u8], &[u8]> {
+    nul_split(dump)
+        .into_iter()
+        .filter_map(|kv| {
+            let eq = kv.iter().position(|b| *b == b'=')?;
+            Some((&kv[..eq], &kv[eq + 1..]))
+        })
+        .filter(|(k, _)| k.starts_with(b"F_"))
+        .collect()
 }
 
 /// `systemd-analyze verify` on this machine: systemd's parser must not warn about any line
@@ -250,12 +281,15 @@ fn real_systemd_reads_exec_environment_and_raw_values_back_exactly() {
     verify_on_host(&units);
 
     let c = Container::boot("systemd", "fid-esc");
-    let files: Vec<(String, String)> = units
+    let mut files: Vec<(String, String)> = units
         .iter()
         .map(|(name, content)| (format!("/etc/systemd/system/{name}"), content.clone()))
         .collect();
+    files.push((ENV_FILE.to_string(), env_file(&env)));
     c.write_files(&files);
-    c.sh_out("mkdir -p /run/fid && systemctl daemon-reload && systemctl start fid-args fid-env");
+    c.sh_out(
+        "mkdir -p /run/fid && systemctl daemon-reload && systemctl start fid-args fid-env fid-envfile",
+    );
     let mut mismatches = Vec::new();
 
     // The recorder's lines: a count, then that many arguments, per ExecStart= line in order.
@@ -269,22 +303,21 @@ fn real_systemd_reads_exec_environment_and_raw_values_back_exactly() {
     let want: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
     let exec = count_mismatches("ExecStart=", &want, &got, &mut mismatches);
 
-    let dump = c.exec(&["cat", "/run/fid/env"]).stdout;
-    let got_env: BTreeMap<&[u8], &[u8]> = nul_split(&dump)
-        .into_iter()
-        .filter_map(|kv| {
-            let eq = kv.iter().position(|b| *b == b'=')?;
-            Some((&kv[..eq], &kv[eq + 1..]))
-        })
-        .filter(|(k, _)| k.starts_with(b"F_"))
-        .collect();
     let want: Vec<&[u8]> = env.values().map(|v| v.as_bytes()).collect();
-    let got: Vec<&[u8]> = env
-        .keys()
-        .map(|k| got_env.get(k.as_bytes()).copied().unwrap_or(b"<unset>"))
-        .collect();
-    let environment = count_mismatches("Environment=", &want, &got, &mut mismatches);
-    assert_eq!(got_env.len(), env.len(), "no variable more or less");
+    let mut environment = 0;
+    for (what, path) in [
+        ("Environment=", "/run/fid/env"),
+        ("EnvironmentFile=", "/run/fid/envfile"),
+    ] {
+        let dump = c.exec(&["cat", path]).stdout;
+        let got_env = dumped(&dump);
+        let got: Vec<&[u8]> = env
+            .keys()
+            .map(|k| got_env.get(k.as_bytes()).copied().unwrap_or(b"<unset>"))
+            .collect();
+        environment += count_mismatches(what, &want, &got, &mut mismatches);
+        assert_eq!(got_env.len(), env.len(), "{what}: no variable more or less");
+    }
 
     let shown_files = c.sh_out("systemctl show -p EnvironmentFiles fid-raw");
     let got: Vec<&[u8]> = shown(&shown_files, "EnvironmentFiles")
@@ -313,7 +346,7 @@ fn real_systemd_reads_exec_environment_and_raw_values_back_exactly() {
     let description = count_mismatches("Description=", &want, &got, &mut mismatches);
 
     eprintln!(
-        "systemd escapers (seed {}), read back by systemd 252 as PID 1: {exec} ExecStart= arguments, {environment} Environment= values, {} raw values ({raw} EnvironmentFile= paths, {description} Description=), {} mismatches",
+        "systemd escapers (seed {}), read back by systemd 252 as PID 1: {exec} ExecStart= arguments, {environment} Environment= and EnvironmentFile= values, {} raw values ({raw} EnvironmentFile= paths, {description} Description=), {} mismatches",
         generate::seed(),
         raw + description,
         mismatches.len()

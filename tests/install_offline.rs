@@ -241,3 +241,61 @@ fn uninstall_removes_the_directories_install_made_and_keeps_those_it_found() {
     };
     assert_eq!(without_times(snapshot(&root)), without_times(pristine));
 }
+
+/// `env` values go to a file only root reads, which the world-readable unit names; an
+/// `env_file` of the user's that anyone may read is warned about, with the fix.
+#[test]
+fn env_values_stay_out_of_the_unit_and_an_open_env_file_is_warned_about() {
+    let root = tree("offline-secrets");
+    std::fs::create_dir_all(root.join("etc/default")).unwrap();
+    let shared = root.join("etc/default/web");
+    std::fs::write(&shared, "TOKEN=from-the-file\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let spec = write_spec(
+        &scratch("offline-secrets-spec"),
+        "exec = [\"/bin/sleep\", \"100\"]\nenv_file = \"/etc/default/web\"\nenv = { DB_PASSWORD = \"hunter2\" }\n",
+    );
+    let out = install(&root, &spec, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the environment file /etc/default/web is readable by every local user")
+            && stderr.contains("chmod 600 /etc/default/web"),
+        "{stderr}"
+    );
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/web.service")).unwrap();
+    assert!(!unit.contains("hunter2"), "{unit}");
+    // The user's file first, svc-any's last: `env` wins.
+    let files: Vec<&str> = unit
+        .lines()
+        .filter(|l| l.starts_with("EnvironmentFile="))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "EnvironmentFile=/etc/default/web",
+            "EnvironmentFile=/var/lib/svc-any/env/web.env"
+        ]
+    );
+    let private = root.join("var/lib/svc-any/env/web.env");
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(&private)
+        .unwrap()
+        .contains("DB_PASSWORD=\"hunter2\"\n"));
+
+    // Once the file is private, nothing to say.
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = install(&root, &spec, &[]);
+    assert!(
+        !text(&out.stderr).contains("readable by every local user"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(svc_any()
+        .args(["--backend", "systemd", "uninstall", "web", "--root"])
+        .arg(&root));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!private.exists() && !root.join("var/lib/svc-any/env").exists());
+}

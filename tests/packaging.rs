@@ -1154,7 +1154,7 @@ const SYSTEMD: Native = Native {
     // systemctl talks to PID 1 through its private socket, else through D-Bus.
     break_manager: "mv /run/systemd/private /run/systemd/private.broken && mv /run/dbus/system_bus_socket /run/dbus/system_bus_socket.broken",
     repair_manager: "mv /run/systemd/private.broken /run/systemd/private && mv /run/dbus/system_bus_socket.broken /run/dbus/system_bus_socket",
-    files: "/etc/systemd/system/pkdemo.service",
+    files: "/etc/systemd/system/pkdemo.service /var/lib/svc-any/env/pkdemo.env",
     snapshot: SYSTEM_DIRS,
 };
 

@@ -487,3 +487,29 @@ fn the_offline_checks_reject_what_launchd_would() {
         assert!(caught, "{what} passed the {layer} check");
     }
 }
+
+/// launchd reads no environment file: a plist that holds `env` values is its owner's alone
+/// (launchd accepts a root-owned 0600 daemon plist); one without stays readable.
+#[test]
+fn a_plist_with_env_values_is_readable_by_its_owner_only() {
+    let dir = scratch("launchd-secret");
+    for (env, mode) in [
+        ("env = { DB_PASSWORD = \"hunter2\" }\n", "600"),
+        ("", "644"),
+    ] {
+        let file = dir.join("secret.toml");
+        std::fs::write(&file, format!("exec = [\"/bin/sleep\", \"9\"]\n{env}")).unwrap();
+        let out = run(svc_any()
+            .args(["--backend", "launchd", "render", "-f"])
+            .arg(&file));
+        let header = text(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            header.ends_with(&format!("(mode {mode})")),
+            "{env:?}: {header}"
+        );
+    }
+}

@@ -34,11 +34,13 @@ fn golden(name: &str, actual: &str) {
     common::golden("systemd", name, actual);
 }
 
-/// The unit text of a render (drops the `###` header lines).
+/// The unit text of a render: the first file, without its `###` header (what follows, the
+/// environment file and the boot links, is not the unit).
 fn unit_text(rendered: &str) -> String {
     rendered
         .lines()
-        .filter(|l| !l.starts_with("### "))
+        .skip_while(|l| l.starts_with("### "))
+        .take_while(|l| !l.starts_with("### "))
         .map(|l| format!("{l}\n"))
         .collect()
 }
@@ -87,8 +89,10 @@ fn every_key_is_mapped() {
         "User=root",
         "Group=root",
         "WorkingDirectory=/srv/app data",
-        "Environment=\"PATTERN=50%% of $HOME\"",
-        "Environment=\"EMPTY=\"",
+        // In the environment file, not the unit: no specifiers there, `$` escaped.
+        "PATTERN=\"50% of \\$HOME\"",
+        "EMPTY=\"\"",
+        "EnvironmentFile=/var/lib/svc-any/env/full.env",
         "EnvironmentFile=/etc/default/full",
         "StartLimitIntervalSec=30",
         "StartLimitBurst=4",
@@ -121,7 +125,11 @@ fn instances_make_a_template_unit() {
     golden("instances.service", &out);
     assert!(out.starts_with("### /etc/systemd/system/instances@.service"));
     assert!(out.contains("\"--partition=%i\""));
-    assert!(out.contains("Environment=\"PARTITION=%i\""));
+    // An environment file has no `%i`: one file per instance, named by it.
+    assert!(out.contains("EnvironmentFile=/var/lib/svc-any/env/instances@%i.env"));
+    assert!(out.contains("### /var/lib/svc-any/env/instances@3.env (mode 600)\n"));
+    assert!(out.contains("PARTITION=\"3\"\n"));
+    assert!(!out.contains("Environment=\""), "a value in the unit");
     assert!(out.contains("StandardOutput=append:/var/log/msg-%i.log"));
     for i in 1..=4 {
         let link = format!(
@@ -138,7 +146,7 @@ fn adversarial_arguments_are_quoted_for_systemd() {
     golden("adversarial.service", &out);
     assert!(out.contains(r#""$HOME" "${HOME}" "$$" "100%%" "%%i" "%%%%""#));
     assert!(out.contains(r#""tab\there" "new\nline" "esc\x1b[0m" "del\x7f""#));
-    assert!(out.contains(r#"Environment="SPACES=  padded  ""#));
+    assert!(out.contains("SPACES=\"  padded  \"\n"));
     verify("adversarial.service", &unit_text(&out), false);
 }
 

@@ -112,6 +112,17 @@ impl Plan {
     }
 }
 
+/// The mode of a native file that holds the service's `env` values, which may be secrets:
+/// readable by its owner alone (root's, or the user's at user level). Without values it is
+/// as readable as the manager's own files are.
+pub fn mode_for_values(service: &crate::model::spec::Service) -> u32 {
+    if service.env.is_empty() {
+        0o644
+    } else {
+        0o600
+    }
+}
+
 /// The template engine, with the user's overrides applied.
 ///
 /// A template is read and compiled the first time a command renders with it, never before:

@@ -182,7 +182,11 @@ pub fn install_changed(
     // Only a warning: a package may bring the program later, an image tree may lack it yet.
     let alongside: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     for service in services {
-        for problem in super::preflight::missing(ctx, service, &alongside) {
+        let missing = super::preflight::missing(ctx, service, &alongside);
+        for problem in missing
+            .iter()
+            .chain(&super::preflight::exposed(ctx, service))
+        {
             ctx.warn(format!("warning: {}: {problem}", service.name));
         }
     }

@@ -75,3 +75,34 @@ pub fn missing(ctx: &Ctx, service: &Service, alongside: &[&str]) -> Vec<BadInput
     problems.dedup_by(|a, b| a.message == b.message);
     problems
 }
+
+/// Environment files of `service` that every local user may read: svc-any keeps its own
+/// copies of `env` private, but an `env_file` is the user's, and often holds passwords.
+pub fn exposed(ctx: &Ctx, service: &Service) -> Vec<BadInput> {
+    let files = service
+        .env_file
+        .iter()
+        .chain(service.daemon.env_files.iter().map(|f| &f.path));
+    let mut problems = Vec::new();
+    for file in files {
+        // `{instance}` in a path names several files; none of them is known here.
+        if file.contains(crate::model::spec::INSTANCE_PLACEHOLDER) {
+            continue;
+        }
+        let path = ctx.on_target(std::path::Path::new(file));
+        if let Ok(m) = std::fs::metadata(&path) {
+            if m.is_file() && m.permissions().mode() & 0o004 != 0 {
+                problems.push(
+                    bad(format!(
+                        "the environment file {file} is readable by every local user"
+                    ))
+                    .key("env_file")
+                    .hint(format!(
+                        "if it holds secrets: chmod 600 {file} (or 640 and a group of the service's)"
+                    )),
+                );
+            }
+        }
+    }
+    problems
+}

@@ -122,6 +122,7 @@ fn remove_empty_state_dirs(ctx: &Ctx) {
     let mut dirs = vec![
         records::location(ctx),
         ctx.on_target(&ctx.state_dir().join("groups")),
+        ctx.on_target(&ctx.state_dir().join("env")),
         ctx.on_target(&scope.enabled_dir()),
         ctx.on_target(&scope.definitions_dir()),
     ];

@@ -3,7 +3,7 @@
 //! | svc-any | compose |
 //! |---|---|
 //! | `exec` | `command` (a list: no shell) |
-//! | `env`, `env_file` | `environment` (the file read at export; its values win, as under systemd) |
+//! | `env`, `env_file` | `environment` (the file read at export; `env` wins, as on every backend) |
 //! | `user`, `group` | `user: "USER[:GROUP]"` |
 //! | `working_dir` | `working_dir` |
 //! | `health` | `healthcheck` (tcp: `nc -z`, http: `wget`, exec: the program), `start_period` = `health.timeout` |
@@ -212,12 +212,12 @@ fn one_service(
     let mut out = Vec::new();
     for (name, instance) in names(s) {
         let u = s.for_instance(instance);
-        let mut env: BTreeMap<String, String> = u.env.clone();
+        // The file first: `env` wins over `env_file` on every backend.
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
         if let Some(path) = &u.env_file {
-            for (k, v) in read_env_file(s, path)? {
-                env.insert(k, v);
-            }
+            env.extend(read_env_file(s, path)?);
         }
+        env.extend(u.env.clone());
         let mut svc = map()
             .put("image", cv(&image))
             .put("command", cvs(&u.exec))

@@ -8,7 +8,7 @@
 //! | `instances` `"K".."K+n-1"` | StatefulSet, `ordinals.start: K`: pod `NAME-I` (its hostname) runs instance `I`; `{instance}` → `$(SVC_ANY_INSTANCE)`, from the pod's `apps.kubernetes.io/pod-index` label |
 //! | other `instances` | one workload `NAME-I` per instance, `{instance}` replaced at export |
 //! | `exec` | `command`, every `$` that Kubernetes would expand (`$(` and `$$`) doubled |
-//! | `env`, `env_file` | `env`; a ConfigMap of the file's values (read at export) via `envFrom` |
+//! | `env`, `env_file` | `env`; a ConfigMap of the file's values (read at export) via `envFrom` (`env` wins) |
 //! | `user`, `group` | `securityContext.runAsUser` / `runAsGroup`, numeric |
 //! | `health` | `startupProbe` (for `health.timeout`), `readinessProbe`, `livenessProbe` with `export.liveness` |
 //! | `stop_timeout`, `stop_signal` | `terminationGracePeriodSeconds`; a non-TERM signal: a `preStop` that sends it |
@@ -488,10 +488,9 @@ fn service_objects(s: &Service, ctx: &Ctx, notes: &mut Notes) -> Result<Vec<Node
                 )
         };
 
-        // env_file → ConfigMap; its values win over env, as they do under systemd.
-        let mut file_env: Vec<(String, String)> = Vec::new();
+        // env_file → ConfigMap, read by `envFrom`.
         if let Some(path) = &u.env_file {
-            file_env = read_env_file(s, path)?;
+            let file_env = read_env_file(s, path)?;
             let cm_name = format!("{}-env", unit.name);
             let mut data = map();
             for (k, v) in &file_env {
@@ -521,10 +520,8 @@ fn service_objects(s: &Service, ctx: &Ctx, notes: &mut Notes) -> Result<Vec<Node
                     .node(),
             );
         }
+        // Kubernetes lets `env` win over `envFrom`, as svc-any lets `env` win over `env_file`.
         for (k, v) in &u.env {
-            if file_env.iter().any(|(fk, _)| fk == k) {
-                continue;
-            }
             env.push(
                 map()
                     .put("name", k.as_str())

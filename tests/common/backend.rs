@@ -64,6 +64,13 @@ pub trait Backend: Sync {
         None
     }
 
+    /// A command any local user may run that shows what the manager knows of `name` (its
+    /// environment included, where it keeps one), if it has one.
+    fn public_view(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+
     /// Whether svc-any's own supervisor keeps the services running (no manager of its own
     /// does).
     fn supervised_by_svc_any(&self) -> bool {

@@ -19,6 +19,7 @@ mod fidelity;
 mod group;
 mod parity;
 mod safety;
+mod secrets;
 
 use common::backend::{self, Backend};
 use common::backends;
@@ -45,6 +46,7 @@ macro_rules! scenarios {
             privilege => safety::privilege,
             flapper => safety::flapper,
             group => group::openim,
+            secrets => secrets::hidden,
         }
         offline! { $b;
             bad_input => bad_input::refused,

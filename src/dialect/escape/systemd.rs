@@ -13,6 +13,11 @@
 //!   escapes, so control characters, edge white space and a trailing backslash (a line
 //!   continuation) cannot be written at all.
 //!
+//! - **environment file** (`EnvironmentFile=`, env-file.c): not a unit-file line at all, so no
+//!   specifiers and no C escapes. Inside double quotes only `"`, `\\`, `` ` `` and `$` take a
+//!   backslash (any other backslash is kept, as a shell does), and a newline is part of the
+//!   value. Values that fail the strict UTF-8 check are dropped with a warning.
+//!
 //! Every unit-file line must also be strict UTF-8: systemd drops a line holding a Unicode
 //! noncharacter (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF).
 
@@ -112,6 +117,29 @@ pub fn env_assignment(key: &str, value: &str) -> Result<String, Unrepresentable>
     Ok(out)
 }
 
+/// One `KEY="VALUE"` line of an environment file (`EnvironmentFile=`), ending in a newline:
+/// the value double-quoted, which keeps every byte (newlines, edge white space, `#`, `'`), with
+/// a backslash before exactly the four characters that take one there.
+pub fn env_file_line(key: &str, value: &str) -> Result<String, Unrepresentable> {
+    if value.contains('\0') {
+        return Err(Unrepresentable::Nul);
+    }
+    if value.chars().any(is_noncharacter) {
+        return Err(Unrepresentable::NotStrictUtf8);
+    }
+    let mut out = String::with_capacity(key.len() + value.len() + 4);
+    out.push_str(key);
+    out.push_str("=\"");
+    for c in value.chars() {
+        if matches!(c, '"' | '\\' | '`' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str("\"\n");
+    Ok(out)
+}
+
 /// A value systemd reads raw: only `%` needs escaping, and what cannot be written is refused.
 pub fn raw_value(value: &str) -> Result<String, Unrepresentable> {
     if value.is_empty() {
@@ -165,6 +193,21 @@ mod tests {
 
     fn line(argv: &[&str]) -> Result<String, Unrepresentable> {
         exec_line(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn an_environment_file_line_keeps_every_byte_in_double_quotes() {
+        assert_eq!(env_file_line("A", "").unwrap(), "A=\"\"\n");
+        assert_eq!(
+            env_file_line("A", " $HOME `x` \"q\" \\n 100% ' # ; ").unwrap(),
+            "A=\" \\$HOME \\`x\\` \\\"q\\\" \\\\n 100% ' # ; \"\n"
+        );
+        assert_eq!(
+            env_file_line("A", "two\nlines\r").unwrap(),
+            "A=\"two\nlines\r\"\n"
+        );
+        assert!(env_file_line("A", "\u{fdd0}").is_err());
+        assert!(env_file_line("A", "nul\0").is_err());
     }
 
     #[test]

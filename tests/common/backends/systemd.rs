@@ -40,6 +40,11 @@ pub fn reload_count(h: &Host) -> usize {
 }
 
 impl Backend for Systemd {
+    /// Any user may ask systemd for a unit's properties, `Environment=` among them.
+    fn public_view(&self, name: &str) -> Option<String> {
+        Some(format!("systemctl show {name}.service"))
+    }
+
     fn name(&self) -> &'static str {
         "systemd"
     }
