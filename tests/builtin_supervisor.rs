@@ -1507,3 +1507,46 @@ fn a_service_starts_with_its_stdio_and_no_other_descriptor() {
         std::fs::read_to_string(scope.log("look")).is_ok_and(|t| t.contains("hello"))
     }));
 }
+
+/// A supervisor that holds the scope's lock is running, socket or not: a question waits for a
+/// starting one to answer, and one that never answers is an error naming both files, never
+/// "nothing runs".
+#[test]
+fn a_supervisor_that_holds_the_lock_but_never_answers_is_an_error() {
+    let scope = TestScope::new("mute");
+    let def = scope.definition("quiet", "exec = [\"/bin/sleep\", \"1061\"]\n");
+    scope.ok(&["install", "quiet", "-f", &def]);
+    std::fs::create_dir_all(scope.runtime()).unwrap();
+    let lock = scope.runtime().join("supervisor.lock");
+    // A stand-in that takes the lock as a supervisor does at its start, and never opens a socket.
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)")
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let began = Instant::now();
+    let out = scope.run(&["status", "quiet"]);
+    let waited = began.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let stderr = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("supervisor.lock") && stderr.contains("supervisor.sock"),
+        "{stderr}"
+    );
+    assert!(
+        waited >= Duration::from_secs(5),
+        "gave up on a starting supervisor after {waited:?}"
+    );
+    scope.ok(&["uninstall", "quiet"]);
+}

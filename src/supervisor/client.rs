@@ -23,12 +23,32 @@ fn connect(scope: &Scope) -> Option<UnixStream> {
     UnixStream::connect(scope.socket_path()).ok()
 }
 
+/// A connection to the supervisor; when its socket does not answer yet but a supervisor holds
+/// the lock, one is starting (it takes the lock first, then reads its definitions and opens
+/// the socket): waited for, [`START_TIMEOUT`] at most. `None`: no supervisor runs, or the one
+/// that holds the lock never answered.
+fn connect_or_await(scope: &Scope) -> Option<UnixStream> {
+    if let Some(stream) = connect(scope) {
+        return Some(stream);
+    }
+    let deadline = std::time::Instant::now() + START_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    while supervisor_holds_the_lock(scope) && std::time::Instant::now() < deadline {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+        if let Some(stream) = connect(scope) {
+            return Some(stream);
+        }
+    }
+    None
+}
+
 /// Sends one request and reads the answer; an error answer becomes an error.
 pub fn request(scope: &Scope, level: Level, req: &Request) -> Result<Response> {
     if level == Level::User {
         scope.check_private()?;
     }
-    let stream = match connect(scope) {
+    let stream = match connect_or_await(scope) {
         Some(s) => s,
         None => {
             ensure_running(scope, level)?;
@@ -49,12 +69,13 @@ pub fn query(scope: &Scope, level: Level, req: &Request) -> Result<Option<Respon
     if level == Level::User {
         scope.check_private()?;
     }
-    match connect(scope) {
+    match connect_or_await(scope) {
         Some(stream) => exchange(stream, req).map(Some),
         None if supervisor_holds_the_lock(scope) => bail!(
-            "svc-any's supervisor runs (it holds {}) but its socket {} does not answer",
+            "svc-any's supervisor runs (it holds {}) but its socket {} has not answered for {}s",
             scope.lock_path().display(),
-            scope.socket_path().display()
+            scope.socket_path().display(),
+            START_TIMEOUT.as_secs()
         ),
         None => Ok(None),
     }
