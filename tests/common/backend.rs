@@ -71,6 +71,13 @@ pub trait Backend: Sync {
         None
     }
 
+    /// The pid of the process, other than PID 1, that keeps `name` running for the manager
+    /// (supervise-daemon, svc-any's supervisor, runsv...), if there is one.
+    fn keeper(&self, h: &Host, name: &str) -> Option<u32> {
+        let _ = (h, name);
+        None
+    }
+
     /// Whether svc-any's own supervisor keeps the services running (no manager of its own
     /// does).
     fn supervised_by_svc_any(&self) -> bool {

@@ -278,6 +278,17 @@ impl Host {
         text(&out.stdout).trim().parse().unwrap()
     }
 
+    /// The pid of svc-any's supervisor of this host's services, if one runs.
+    pub fn supervisor_pid(&self) -> Option<u32> {
+        match self {
+            Host::Box(c) => c
+                .sh_out("pgrep -f '^[^ ]*svc-any supervisor' || true")
+                .parse()
+                .ok(),
+            Host::Local(s) => s.supervisor_pid(),
+        }
+    }
+
     /// How many svc-any supervisors serve this host's services.
     pub fn supervisors(&self) -> usize {
         match self {

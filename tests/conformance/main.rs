@@ -17,6 +17,7 @@ mod crash;
 mod cycle;
 mod fidelity;
 mod group;
+mod keeper;
 mod parity;
 mod safety;
 mod secrets;
@@ -47,6 +48,7 @@ macro_rules! scenarios {
             flapper => safety::flapper,
             group => group::openim,
             secrets => secrets::hidden,
+            keeper_killed => keeper::killed,
         }
         offline! { $b;
             bad_input => bad_input::refused,

@@ -76,4 +76,8 @@ impl Backend for Builtin {
     fn supervised_by_svc_any(&self) -> bool {
         true
     }
+
+    fn keeper(&self, h: &Host, _name: &str) -> Option<u32> {
+        h.supervisor_pid()
+    }
 }

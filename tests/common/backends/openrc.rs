@@ -17,6 +17,15 @@ fn unit(name: &str, s: &serde_json::Value) -> String {
 }
 
 impl Backend for Openrc {
+    /// supervise-daemon records its own pid in the file OpenRC names for the service.
+    fn keeper(&self, h: &Host, name: &str) -> Option<u32> {
+        h.sh_out(&format!(
+            "cat \"$(cat /run/openrc/options/{name}/pidfile 2>/dev/null)\" 2>/dev/null || true"
+        ))
+        .parse()
+        .ok()
+    }
+
     fn name(&self) -> &'static str {
         "openrc"
     }

@@ -117,6 +117,10 @@ impl Backend for Sysv {
         true
     }
 
+    fn keeper(&self, h: &Host, _name: &str) -> Option<u32> {
+        h.supervisor_pid()
+    }
+
     /// insserv's caches of the boot order, rewritten whenever it orders (update-rc.d runs it
     /// for our script and again when the script goes).
     fn bookkeeping(&self) -> &'static [&'static str] {
