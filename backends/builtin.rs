@@ -37,8 +37,16 @@ fn unit_keys(service: &Service) -> Vec<String> {
 
 /// What svc-any's own supervisor runs of the keys of real daemons: none yet. Each key it comes
 /// to run is one line here.
-pub(crate) fn carries(_used: &Used, _service: &Service) -> Verdict {
-    Err("svc-any's supervisor does not run it yet")
+pub(crate) fn carries(used: &Used, _service: &Service) -> Verdict {
+    match used.key {
+        // Set in the child between fork and exec, as systemd does (supervisor/child.rs).
+        "umask" | "supplementary_groups" | "no_new_privileges" | "env_file" => Ok(()),
+        // The restart decision (supervisor/machine.rs): a listed exit stays down; on-abnormal
+        // and on-abort restart after a death by a signal (there is no watchdog to time out).
+        "restart" | "restart_prevent_exit_codes" => Ok(()),
+        "documentation" => Ok(()),
+        _ => Err("svc-any's supervisor does not run it yet"),
+    }
 }
 
 impl Builtin {

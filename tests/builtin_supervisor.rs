@@ -1550,3 +1550,66 @@ fn a_supervisor_that_holds_the_lock_but_never_answers_is_an_error() {
     );
     scope.ok(&["uninstall", "quiet"]);
 }
+
+/// Keys of real daemons the supervisor carries: umask, supplementary groups and
+/// no_new_privileges are the process's own (read back from /proc), a list of environment
+/// files is read in order with `-` ones allowed missing and `env` winning, and an exit listed
+/// in restart_prevent_exit_codes stays down under `restart = "always"`.
+#[test]
+fn daemon_keys_the_supervisor_carries() {
+    let scope = TestScope::new("daemonkeys");
+    let dir = scope.state().parent().unwrap().join("daemonkeys-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let env_file = dir.join("env");
+    std::fs::write(&env_file, "A=from-file\nB=from-file\n").unwrap();
+    let seen = dir.join("seen");
+    let def = scope.definition(
+        "keys",
+        &format!(
+            "exec = [\"/bin/sh\", \"-c\", \"printf '%s|%s' \\\"$A\\\" \\\"$B\\\" > {}; exec sleep 1071\"]\n\
+             env = {{ B = \"from-env\" }}\n\
+             env_file = [\"-{}/missing\", \"{}\"]\n\
+             umask = \"0027\"\n\
+             supplementary_groups = [\"4\"]\n\
+             no_new_privileges = true\n",
+            seen.display(),
+            dir.display(),
+            env_file.display()
+        ),
+    );
+    scope.ok(&["install", "keys", "-f", &def, "--start", "--wait=5"]);
+    let pid = scope.field("keys", "pid").as_u64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(field("Umask"), "0027");
+    assert_eq!(field("NoNewPrivs"), "1");
+    assert!(
+        field("Groups").split_whitespace().any(|g| g == "4"),
+        "groups: {}",
+        field("Groups")
+    );
+    assert!(eventually(Duration::from_secs(5), || seen.exists()));
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap(),
+        "from-file|from-env"
+    );
+
+    let def = scope.definition(
+        "refuses",
+        "exec = [\"/bin/sh\", \"-c\", \"exit 42\"]\nrestart = \"always\"\nrestart_prevent_exit_codes = [42]\n",
+    );
+    scope.ok(&["install", "refuses", "-f", &def, "--start"]);
+    assert!(eventually(Duration::from_secs(5), || {
+        scope.field("refuses", "state") == "dead"
+    }));
+    // Dead, not starting: a unit to be restarted waits in `starting` for its delay.
+    assert_eq!(scope.field("refuses", "restarts").as_u64(), Some(0));
+    scope.ok(&["uninstall", "keys", "refuses"]);
+}

@@ -59,18 +59,44 @@ fn credentials(service: &Service) -> Result<Option<Credentials>> {
                 .gid,
         ),
     };
+    let mut supplementary = Vec::new();
+    for g in &service.daemon.supplementary_groups {
+        supplementary.push(match g.chars().all(|c| c.is_ascii_digit()) {
+            true => Gid::from_raw(g.parse()?),
+            false => {
+                nix::unistd::Group::from_name(g)?
+                    .with_context(|| format!("no group `{g}` (supplementary_groups)"))?
+                    .gid
+            }
+        });
+    }
+    let with_supplementary = |mut groups: Vec<Gid>| {
+        groups.extend(&supplementary);
+        groups.sort_by_key(|g| g.as_raw());
+        groups.dedup();
+        groups
+    };
     Ok(match (user, group) {
+        // Only more groups: for the supervisor's own user and group.
+        (None, None) if !supplementary.is_empty() => {
+            let gid = nix::unistd::getegid();
+            Some(Credentials {
+                uid: nix::unistd::geteuid(),
+                gid,
+                groups: with_supplementary(vec![gid]),
+                home: PathBuf::from("/"),
+                name: String::new(),
+            })
+        }
         (None, None) => None,
         (Some((uid, user_gid, home, name)), group) => {
             let gid = group.unwrap_or(user_gid);
             let cname = CString::new(name.clone())?;
-            let mut groups = nix::unistd::getgrouplist(&cname, gid).unwrap_or_else(|_| vec![gid]);
-            groups.sort_by_key(|g| g.as_raw());
-            groups.dedup();
+            let groups = nix::unistd::getgrouplist(&cname, gid).unwrap_or_else(|_| vec![gid]);
             Some(Credentials {
                 uid,
                 gid,
-                groups,
+                groups: with_supplementary(groups),
                 home,
                 name,
             })
@@ -80,7 +106,7 @@ fn credentials(service: &Service) -> Result<Option<Credentials>> {
             Some(Credentials {
                 uid: me,
                 gid,
-                groups: vec![gid],
+                groups: with_supplementary(vec![gid]),
                 home: PathBuf::from("/"),
                 name: String::new(),
             })
@@ -206,6 +232,14 @@ pub fn spawn(service: &Service, inherited: &Inherited, output: OwnedFd) -> Resul
     if let Some(file) = &service.env_file {
         env.extend(read_env_file(Path::new(file))?);
     }
+    // In order, as systemd reads its EnvironmentFile= lines; a `-` one may be missing.
+    for file in &service.daemon.env_files {
+        let path = Path::new(&file.path);
+        if file.optional && !path.exists() {
+            continue;
+        }
+        env.extend(read_env_file(path)?);
+    }
     env.extend(service.env.clone());
 
     let cwd = match (&service.working_dir, level) {
@@ -281,6 +315,8 @@ pub fn spawn(service: &Service, inherited: &Inherited, output: OwnedFd) -> Resul
                 c.groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(),
             )
         }),
+        umask: service.daemon.umask,
+        no_new_privileges: service.daemon.no_new_privileges,
         parent: nix::unistd::getpid().as_raw(),
         ignored_signals: inherited.ignored_signals,
         failure: AtomicU64::new(0),
@@ -380,6 +416,7 @@ const STAGES: &[&str] = &[
     "chdir to working_dir",
     "exec",
     "close_range(CLOSE_RANGE_UNSHARE)",
+    "prctl(PR_SET_NO_NEW_PRIVS)",
 ];
 
 /// Everything the child needs, as raw pointers into memory the parent keeps alive.
@@ -395,6 +432,8 @@ struct Setup<'a> {
     /// (resource, soft, hard)
     limits: &'a [(Resource, u64, u64)],
     creds: Option<(u32, u32, Vec<u32>)>,
+    umask: Option<u32>,
+    no_new_privileges: bool,
     parent: i32,
     ignored_signals: &'a [i32],
     /// (stage << 32) | errno, written by a child that could not exec.
@@ -476,6 +515,12 @@ unsafe fn child_main(setup: &Setup) -> isize {
     }
     if libc::chdir(setup.cwd) != 0 {
         fail(9);
+    }
+    if let Some(mask) = setup.umask {
+        libc::umask(mask as libc::mode_t);
+    }
+    if setup.no_new_privileges && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+        fail(12);
     }
     libc::execve(setup.program, setup.argv, setup.envp);
     fail(10)

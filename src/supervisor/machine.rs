@@ -229,15 +229,19 @@ impl Machine {
             let then = std::mem::replace(&mut self.after_stop, AfterStop::Nothing);
             return Exit::Stopped { then };
         }
-        let restart = match self.policy.restart {
-            Restart::Always => true,
-            Restart::OnFailure => !clean,
-            Restart::No => false,
-            // Not yet offered on this backend (refused at install); the meaning, for when it is.
-            Restart::OnAbnormal | Restart::OnAbort => {
-                !clean && matches!(how, LastExit::Killed { .. })
-            }
-        };
+        let prevented = matches!(how, LastExit::Exited { code }
+            if u8::try_from(code).is_ok_and(|c| self.policy.restart_prevent_exit_codes.contains(&c)));
+        let restart = !prevented
+            && match self.policy.restart {
+                Restart::Always => true,
+                Restart::OnFailure => !clean,
+                Restart::No => false,
+                // An uncaught signal; systemd's on-abnormal adds watchdog and timeouts, which
+                // this supervisor does not have, so the two mean the same here.
+                Restart::OnAbnormal | Restart::OnAbort => {
+                    !clean && matches!(how, LastExit::Killed { .. })
+                }
+            };
         if !restart {
             self.phase = if clean { Phase::Stopped } else { Phase::Dead };
             self.reason = (!clean).then_some(described);
@@ -293,6 +297,7 @@ mod tests {
             stop_signal: Signal::TERM,
             stop_timeout: 10 * SEC,
             success_exit_codes: vec![3],
+            restart_prevent_exit_codes: vec![42],
         }
     }
 
@@ -387,6 +392,30 @@ mod tests {
                 assert_eq!(run.unit.reason(), reason.as_deref(), "{context}");
                 assert_eq!(run.unit.last_exit(), Some(how), "{context}");
                 assert_eq!(run.unit.restarts(), u32::from(want == restarted));
+            }
+        }
+    }
+
+    /// systemd's RestartPreventExitStatus=: an exit listed there is never restarted, whatever
+    /// the policy; on-abnormal and on-abort restart after a death by a signal only.
+    #[test]
+    fn a_preventing_exit_stays_down_and_abnormal_means_a_signal() {
+        for restart in [Restart::Always, Restart::OnFailure] {
+            let mut run = Run::new(policy(restart));
+            let exit = run.ends_after(SEC, exited(42));
+            assert_eq!(exit, Exit::NotRestarted { clean: false }, "{restart:?}");
+            assert_eq!(run.unit.state(), State::Dead);
+        }
+        for restart in [Restart::OnAbnormal, Restart::OnAbort] {
+            let mut run = Run::new(policy(restart));
+            assert_eq!(run.restarts_after(SEC, killed("KILL")), SEC);
+            for how in [exited(1), exited(0)] {
+                let mut run = Run::new(policy(restart));
+                let exit = run.ends_after(SEC, how.clone());
+                assert!(
+                    matches!(exit, Exit::NotRestarted { .. }),
+                    "{restart:?} {how}"
+                );
             }
         }
     }

@@ -17,6 +17,8 @@ pub struct Policy {
     pub stop_signal: Signal,
     pub stop_timeout: Duration,
     pub success_exit_codes: Vec<u8>,
+    /// Exit codes after which the unit is never restarted, whatever `restart` says.
+    pub restart_prevent_exit_codes: Vec<u8>,
 }
 
 impl Policy {
@@ -30,6 +32,7 @@ impl Policy {
             stop_signal: service.stop_signal,
             stop_timeout: service.stop_timeout,
             success_exit_codes: service.success_exit_codes.clone(),
+            restart_prevent_exit_codes: service.daemon.restart_prevent_exit_codes.clone(),
         }
     }
 }

@@ -110,6 +110,7 @@ mod tests {
             stop_signal: Signal::TERM,
             stop_timeout: 10 * SEC,
             success_exit_codes: Vec::new(),
+            restart_prevent_exit_codes: Vec::new(),
         }
     }
 
