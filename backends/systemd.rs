@@ -319,6 +319,12 @@ impl Systemd {
                 unit.push(format!("{setting}={}", inst(dependency_unit(dep))));
             }
         }
+        for (name, path) in &d.credentials {
+            svc.push(format!(
+                "LoadCredential={name}:{}",
+                inst(esc::path_word(path).map_err(field("credentials"))?)
+            ));
+        }
         for path in &d.condition_path_exists {
             let key = "condition_path_exists";
             unit.push(format!(

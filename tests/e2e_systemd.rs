@@ -209,3 +209,29 @@ fn a_group_is_a_target_that_stops_and_starts_every_member() {
     h.ok(&["uninstall", "openim"]);
     assert!(h.succeeds("! test -e /etc/systemd/system/openim.target"));
 }
+
+/// `credentials` on real systemd: a root-only file reaches a service running as another user,
+/// as a file in $CREDENTIALS_DIRECTORY, never through the environment or the unit.
+#[test]
+fn credentials_reach_the_service_as_files_on_real_systemd() {
+    if !enabled("credentials_reach_the_service_as_files_on_real_systemd") {
+        return;
+    }
+    let h = Host::Box(Container::boot("systemd", "cred"));
+    h.sh_out("mkdir -p /etc/app && umask 077 && printf s3cret > /etc/app/db");
+    h.define(
+        "cred",
+        "exec = [\"/bin/sh\", \"-c\", \"cat \\\"$CREDENTIALS_DIRECTORY/db\\\" > /tmp/cred.got; exec sleep 1081\"]\n\
+         user = \"alice\"\n\
+         credentials = { db = \"/etc/app/db\" }\n",
+    );
+    h.ok(&["install", "cred", "--start", "--wait"]);
+    assert!(h.wait_for(Duration::from_secs(10), "test -s /tmp/cred.got"));
+    assert_eq!(h.sh_out("cat /tmp/cred.got"), "s3cret");
+    assert_eq!(h.sh_out("stat -c %U /tmp/cred.got"), "alice");
+    assert!(
+        !h.succeeds("grep -rq s3cret /etc/systemd /var/lib/svc-any"),
+        "the secret is in a file svc-any wrote"
+    );
+    h.ok(&["uninstall", "cred"]);
+}

@@ -228,7 +228,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "env_file = [\"-/etc/default/x\"]\n",
         "env_file = [list]",
-        &["systemd", "openrc"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     ("exec_expand = true\n", "exec_expand", &["systemd"]),
     (
@@ -244,12 +244,12 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "restart = \"on-abort\"\n",
         "restart = \"on-abort\"",
-        &["systemd"],
+        &["systemd", "sysv", "builtin"],
     ),
     (
         "restart_prevent_exit_codes = [255]\n",
         "restart_prevent_exit_codes",
-        &["systemd"],
+        &["systemd", "sysv", "builtin"],
     ),
     (
         "after = [\"$network-online\"]\n",
@@ -258,7 +258,16 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ),
     ("wants = [\"db\"]\n", "wants", &["systemd", "openrc"]),
     ("binds_to = [\"db\"]\n", "binds_to", &["systemd"]),
-    ("umask = \"0077\"\n", "umask", &["systemd", "openrc"]),
+    (
+        "umask = \"0077\"\n",
+        "umask",
+        &["systemd", "openrc", "sysv", "builtin"],
+    ),
+    (
+        "credentials = { db = \"/etc/db\" }\n",
+        "credentials",
+        &["systemd"],
+    ),
     (
         "capabilities = [\"CAP_NET_BIND_SERVICE\"]\n",
         "capabilities",

@@ -242,3 +242,58 @@ fn every_example_renders_a_unit_systemd_accepts() {
     }
     assert!(seen > 0, "no examples found in {}", dir.display());
 }
+
+/// `credentials` passes secrets as files (systemd's LoadCredential=, read by PID 1 as root,
+/// handed over in $CREDENTIALS_DIRECTORY); no other manager has them, so every other backend
+/// refuses the key, naming it and itself.
+#[test]
+fn credentials_are_loaded_by_systemd_and_refused_elsewhere() {
+    let dir = scratch("render-credentials");
+    let spec = dir.join("cred.toml");
+    std::fs::write(
+        &spec,
+        "exec = [\"/bin/sleep\", \"9\"]\ncredentials = { db = \"/etc/app/db 100%\", \"tls.key\" = \"/etc/app/tls.key\" }\n",
+    )
+    .unwrap();
+    let out = run(svc_any()
+        .args(["--backend", "systemd", "render", "-f"])
+        .arg(&spec));
+    // A path with a blank cannot be one word of LoadCredential=: refused, not split.
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`credentials`"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(
+        &spec,
+        "exec = [\"/bin/sleep\", \"9\"]\ncredentials = { db = \"/etc/app/db-100%\", \"tls.key\" = \"/etc/app/tls.key\" }\n",
+    )
+    .unwrap();
+    let out = run(svc_any()
+        .args(["--backend", "systemd", "render", "-f"])
+        .arg(&spec));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let unit = text(&out.stdout);
+    for line in [
+        "LoadCredential=db:/etc/app/db-100%%",
+        "LoadCredential=tls.key:/etc/app/tls.key",
+    ] {
+        assert!(
+            unit.lines().any(|l| l == line),
+            "missing `{line}` in\n{unit}"
+        );
+    }
+    verify("cred.service", &unit_text(&unit), false);
+    for backend in ["openrc", "sysv", "builtin", "launchd"] {
+        let out = run(svc_any()
+            .args(["--backend", backend, "render", "-f"])
+            .arg(&spec));
+        assert_eq!(out.status.code(), Some(2), "{backend}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("credentials") && stderr.contains(&format!("not carried by {backend}")),
+            "{backend}: {stderr}"
+        );
+    }
+}

@@ -7,6 +7,8 @@
 //! [`Daemon::used`] lists the keys a definition sets; each backend says in one place which of
 //! them it carries (`backends/carried.rs`), and refuses or warns about the rest.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::deps::Dependency;
@@ -293,6 +295,10 @@ pub struct Daemon {
     /// Absolute paths that must exist (or, with a leading `!`, must not) for a start to run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub condition_path_exists: Vec<String>,
+    /// Secrets passed as files, not through the environment: NAME -> the absolute path the
+    /// manager reads (as root) and hands the service in `$CREDENTIALS_DIRECTORY/NAME`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "SystemdExtras::is_empty")]
     pub systemd: SystemdExtras,
     #[serde(skip_serializing_if = "is_refuse")]
@@ -433,7 +439,7 @@ impl Daemon {
                 out.push(Used::key(key));
             }
         }
-        let lists: [(&'static str, bool); 5] = [
+        let lists: [(&'static str, bool); 6] = [
             ("documentation", !self.documentation.is_empty()),
             ("aliases", !self.aliases.is_empty()),
             ("read_only_paths", !self.read_only_paths.is_empty()),
@@ -442,6 +448,7 @@ impl Daemon {
                 "condition_path_exists",
                 !self.condition_path_exists.is_empty(),
             ),
+            ("credentials", !self.credentials.is_empty()),
         ];
         for (key, set) in lists {
             if set {
@@ -510,6 +517,7 @@ impl Daemon {
             "read_only_paths" => self.read_only_paths.clear(),
             "read_write_paths" => self.read_write_paths.clear(),
             "condition_path_exists" => self.condition_path_exists.clear(),
+            "credentials" => self.credentials.clear(),
             "systemd" => self.systemd = d.systemd,
             _ => {}
         }

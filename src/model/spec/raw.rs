@@ -85,6 +85,7 @@ pub(super) struct RawService {
     pub(super) read_only_paths: Option<S<Vec<S<String>>>>,
     pub(super) read_write_paths: Option<S<Vec<S<String>>>>,
     pub(super) condition_path_exists: Option<S<Vec<S<String>>>>,
+    pub(super) credentials: Option<BTreeMap<S<String>, S<String>>>,
     /// `[systemd]`: `Key = "value"` (or a list, one line each) carried into `[Service]`;
     /// `[systemd.unit]` and `[systemd.install]` into those sections.
     pub(super) systemd: Option<S<toml::Table>>,

@@ -302,6 +302,22 @@ pub(super) fn daemon(
         &raw.condition_path_exists,
         '!',
     )?;
+    for (name, path) in raw.credentials.iter().flatten() {
+        check_credential_name(name.get_ref()).map_err(|m| {
+            src.error(name.span(), "credentials", m)
+                .hint("a file name: letters, digits, `_`, `-` and `.`")
+        })?;
+        check_path(path.get_ref()).map_err(|m| {
+            src.error(
+                path.span(),
+                "credentials",
+                format!("`{}` {m}", path.get_ref().escape_debug()),
+            )
+            .hint("the absolute path of the file that holds the secret")
+        })?;
+        d.credentials
+            .insert(name.get_ref().clone(), path.get_ref().clone());
+    }
     if let Some(t) = &raw.systemd {
         d.systemd = systemd_table(src, t, &d, raw)?;
     }
@@ -581,6 +597,24 @@ fn prefixed_paths(
     Ok(out)
 }
 
+/// A credential's name is the name of a file in the service's credentials directory.
+fn check_credential_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    match ok {
+        true => Ok(()),
+        false => Err(format!(
+            "`{}` is not a credential name",
+            name.escape_debug()
+        )),
+    }
+}
+
 /// systemd's `Documentation=` accepts these URI schemes only.
 fn check_documentation(uri: &str) -> Result<(), String> {
     let ok = ["http://", "https://", "file:", "info:", "man:"]
@@ -718,6 +752,11 @@ fn written_by_key(d: &Daemon, raw: &RawService) -> Vec<(&'static str, &'static [
         !d.read_write_paths.is_empty(),
         "read_write_paths",
         &["ReadWritePaths"],
+    );
+    when(
+        !d.credentials.is_empty(),
+        "credentials",
+        &["LoadCredential"],
     );
     when(
         !d.condition_path_exists.is_empty(),
