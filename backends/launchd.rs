@@ -112,8 +112,13 @@ fn ctx_domain(ctx: &Ctx) -> String {
 
 /// None of the keys of real daemons yet: launchd has no readiness protocol, no commands around
 /// the job, no sandbox settings svc-any maps.
-fn carries(_used: &Used, _service: &Service) -> Verdict {
-    Err("svc-any does not map it to a launchd property")
+fn carries(used: &Used, _service: &Service) -> Verdict {
+    match used.key {
+        "log.timestamps" => {
+            Err("launchd writes log.file as the process wrote it, with no time on its lines")
+        }
+        _ => Err("svc-any does not map it to a launchd property"),
+    }
 }
 
 /// Maps an escaper's refusal to bad input naming the key.

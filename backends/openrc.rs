@@ -102,6 +102,9 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
             Err("OpenRC sets up no mount namespace for a service")
         }
         "systemd" => Err("the [systemd] table is for systemd only"),
+        "log.timestamps" => Err(
+            "supervise-daemon writes the log as the process wrote it, with no time on its lines",
+        ),
         "capabilities" => Err("Debian's supervise-daemon is built without capabilities support"),
         _ => Err("svc-any does not map it to OpenRC yet"),
     }

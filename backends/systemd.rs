@@ -77,9 +77,18 @@ fn dependency_unit(dep: &Dependency) -> String {
 }
 
 /// systemd carries every key: the one place a refusal would go.
-fn carries(_used: &Used, _service: &Service) -> Verdict {
-    Ok(())
+fn carries(used: &Used, _service: &Service) -> Verdict {
+    match used.key {
+        "log.timestamps" => Err(NO_STAMPS),
+        "log.stderr" => Err("svc-any does not map it to systemd yet"),
+        _ => Ok(()),
+    }
 }
+
+/// Why a stamp on each line of `log.file` is svc-any's supervisor's alone.
+const NO_STAMPS: &str =
+    "systemd writes log.file as the process wrote it, with no time on its lines \
+     (drop [log]: the journal keeps a time for every line)";
 
 /// One `Exec*=` value: `-` for may-fail, `+` for privileged, then the escaped line.
 fn command_line(command: &SpecCommand, expand: bool) -> Result<String, Unrepresentable> {

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::scope::{eventually, listening, processes_matching, TestScope};
-use common::text;
+use common::{text, unstamp, unstamped};
 
 fn http_server(port: u16, extra: &str) -> String {
     format!(
@@ -145,8 +145,8 @@ fn output_is_logged_and_rotated_by_size() {
         text.push_str(&body);
     }
     text.push_str(&std::fs::read_to_string(&log).unwrap());
-    // Every line whole, in order, up to the last one.
-    let lines: Vec<&str> = text.lines().collect();
+    // Every line whole, stamped, in order, up to the last one.
+    let lines: Vec<&str> = text.lines().map(|l| unstamp(l).1).collect();
     let first: usize = lines[0]
         .strip_prefix("line ")
         .and_then(|l| l.split(' ').next())
@@ -157,7 +157,49 @@ fn output_is_logged_and_rotated_by_size() {
     }
     assert_eq!(first + lines.len(), 2000);
     let tail = scope.ok(&["logs", "chatty", "-n", "1"]);
-    assert_eq!(tail.trim(), "line 1999 of a chatty service");
+    assert_eq!(unstamped(&tail), "line 1999 of a chatty service\n");
+}
+
+/// Each line starts with the time the supervisor read its first byte (RFC 3339, UTC,
+/// microseconds); `log.timestamps = false` leaves lines as the process wrote them.
+#[test]
+fn output_lines_carry_the_time_they_began() {
+    let scope = TestScope::new("stamps");
+    let plain = scope.dir.join("plain.log");
+    let script = "printf 'be'; sleep 1; printf 'gun\\\\n'; echo next; exec sleep 1000";
+    let def = |extra: &str| format!("exec = [\"/bin/sh\", \"-c\", \"{script}\"]\n{extra}");
+    let before = std::time::SystemTime::now();
+    let stamped = scope.definition("stamped", &def(""));
+    scope.ok(&["install", "stamped", "-f", &stamped, "--start"]);
+    let unstamped_def = scope.definition(
+        "unstamped",
+        &def(&format!(
+            "[log]\nfile = \"{}\"\ntimestamps = false\n",
+            plain.display()
+        )),
+    );
+    scope.ok(&["install", "unstamped", "-f", &unstamped_def, "--start"]);
+    let done =
+        |path: &std::path::Path| std::fs::read_to_string(path).is_ok_and(|t| t.contains("next\n"));
+    assert!(eventually(Duration::from_secs(10), || done(
+        &scope.log("stamped")
+    ) && done(&plain)));
+    let after = std::time::SystemTime::now();
+    let log = std::fs::read_to_string(scope.log("stamped")).unwrap();
+    let lines: Vec<_> = log.lines().map(unstamp).collect();
+    assert_eq!(
+        lines.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        ["begun", "next"],
+        "{log}"
+    );
+    let (begun, next) = (lines[0].0, lines[1].0);
+    assert!(before <= begun && next <= after, "{log}");
+    // Stamped when its first byte came, a second before its end (and the next line).
+    assert!(
+        next.duration_since(begun).unwrap() >= Duration::from_millis(900),
+        "{log}"
+    );
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), "begun\nnext\n");
 }
 
 #[test]
@@ -1141,7 +1183,7 @@ fn logs_of_several_services_prefix_each_line() {
         );
         scope.ok(&["install", name, "-f", &def, "--start", "--wait"]);
     }
-    let out = scope.ok(&["logs", "alpha", "be", "-n", "5"]);
+    let out = unstamped(&scope.ok(&["logs", "alpha", "be", "-n", "5"]));
     assert!(out.contains("alpha | from-alpha"), "{out}");
     assert!(out.contains("be    | from-be"), "{out}");
     let mut follower = scope

@@ -64,6 +64,8 @@ struct Supervisor {
     stdio_slot: Option<child::StdioSlot>,
     /// Where output is read into.
     buffer: Vec<u8>,
+    /// Where stamped lines are put together.
+    scratch: Vec<u8>,
     /// The running units' output pipes.
     outputs: Outputs,
     /// How poll last failed, while it does.
@@ -105,6 +107,7 @@ pub fn run(opts: Options) -> Result<i32> {
         ignored_signals: child::ignored_signals(),
         stdio_slot,
         buffer: vec![0u8; 64 * 1024],
+        scratch: Vec::new(),
         outputs: Outputs::new()?,
         poll_failed: None,
     };
@@ -227,7 +230,7 @@ impl Supervisor {
                 let all: Vec<String> = self
                     .units
                     .iter()
-                    .filter(|(_, u)| u.output.is_some())
+                    .filter(|(_, u)| u.has_pipes())
                     .map(|(k, _)| k.clone())
                     .collect();
                 for key in all {
@@ -238,7 +241,7 @@ impl Supervisor {
                     if self
                         .units
                         .get(&key)
-                        .is_some_and(|u| u.output_token == token)
+                        .is_some_and(|u| u.output.token == token)
                     {
                         self.drain(&key);
                     } else {
@@ -267,7 +270,7 @@ impl Supervisor {
     /// Forgets a unit whose definition is gone (it has stopped).
     fn remove_unit(&mut self, key: &str) {
         if let Some(unit) = self.units.remove(key) {
-            self.outputs.forget(unit.output_token);
+            self.outputs.forget(unit.output.token);
         }
     }
 
@@ -276,9 +279,9 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
-        unit.drain_output(&mut self.buffer);
-        if unit.output.is_none() {
-            self.outputs.forget(unit.output_token);
+        unit.drain_output(&mut self.buffer, &mut self.scratch);
+        if unit.output.pipe.is_none() {
+            self.outputs.forget(unit.output.token);
         }
     }
 
@@ -350,9 +353,9 @@ impl Supervisor {
         unit.pid = None;
         unit.since = now_unix();
         // Its last words, before a new process takes the pipe's place.
-        unit.drain_output(&mut self.buffer);
-        if unit.output.is_none() {
-            self.outputs.forget(unit.output_token);
+        unit.drain_output(&mut self.buffer, &mut self.scratch);
+        if unit.output.pipe.is_none() {
+            self.outputs.forget(unit.output.token);
         }
         let described = how.to_string();
         let restart = unit.service.restart.as_str();
@@ -417,7 +420,7 @@ impl Supervisor {
     /// what keeps the supervisor going (reading definitions, answering the socket).
     fn no_room_for(&self, key: &str) -> Option<String> {
         let unit = self.units.get(key)?;
-        let needed = 1 + u64::from(!unit.log.is_open());
+        let needed = 1 + u64::from(!unit.output.log.is_open());
         let in_use = self.descriptors_in_use();
         (in_use + needed + FD_RESERVE > self.nofile.limit).then(|| {
             format!(
@@ -468,13 +471,12 @@ impl Supervisor {
                 unit.pid = Some(pid);
                 unit.machine.on_spawned(Instant::now());
                 unit.since = now_unix();
-                if unit.output.is_some() {
+                if unit.output.pipe.is_some() {
                     // The old pipe is still held by something the process left behind.
-                    self.outputs.forget(unit.output_token);
+                    self.outputs.forget(unit.output.token);
                 }
-                unit.output_token = self.outputs.watch(key, read.as_fd());
-                unit.output = Some(read);
-                let _ = unit.log.touch();
+                let token = self.outputs.watch(key, read.as_fd());
+                unit.output.attach(read, token);
                 if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
                     let _ =
                         std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
@@ -484,8 +486,8 @@ impl Supervisor {
             Err(e) => {
                 unit.machine.on_spawn_failed(format!("{e:#}"));
                 let text = format!("{key} failed: {e:#}");
-                let _ = unit.log.write(format!("svc-any: {text}\n").as_bytes());
-                unit.log.close();
+                unit.output.note(&text);
+                unit.output.log.close();
                 self.event(&text);
             }
         }

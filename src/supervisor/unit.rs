@@ -1,5 +1,5 @@
 //! One supervised unit as the supervisor holds it: its definition, its state machine, and the
-//! process and output pipe that go with them. The decisions are the machine's
+//! process and output pipes that go with them. The decisions are the machine's
 //! ([`super::machine`]); this is what the poll loop needs to carry them out and to report.
 
 use std::os::fd::OwnedFd;
@@ -13,6 +13,7 @@ use super::logfile::LogFile;
 use super::machine::{Machine, Phase};
 use super::policy::Policy;
 use super::protocol::unit_key;
+use super::stamp::Stamper;
 use super::{log_path, Scope};
 use crate::model::spec::Service;
 use crate::model::status::ServiceStatus;
@@ -20,6 +21,98 @@ use crate::model::status::ServiceStatus;
 /// Default rotation of the logs svc-any keeps itself (when `log.file` is not set).
 const DEFAULT_LOG_MAX: u64 = 10 << 20;
 const DEFAULT_LOG_KEEP: u32 = 5;
+
+/// One stream of a unit's output (stdout and stderr together, or each apart with
+/// `log.stderr`): the pipe it arrives on and the file it goes to.
+pub struct Stream {
+    /// The read end of the pipe, while it is open.
+    pub pipe: Option<OwnedFd>,
+    /// Its token in the supervisor's epoll set (see `outputs.rs`).
+    pub token: u64,
+    pub log: LogFile,
+    /// How far the current line is; none when lines are written as the process wrote them
+    /// (`log.timestamps = false`).
+    stamper: Option<Stamper>,
+}
+
+impl Stream {
+    fn new(log: LogFile, stamped: bool) -> Stream {
+        Stream {
+            pipe: None,
+            token: 0,
+            log,
+            stamper: stamped.then(Stamper::default),
+        }
+    }
+
+    /// Takes a new process's pipe. A line the last one left unfinished ends here: the new
+    /// process's first line is its own.
+    pub fn attach(&mut self, pipe: OwnedFd, token: u64) {
+        self.end_line();
+        self.pipe = Some(pipe);
+        self.token = token;
+        let _ = self.log.touch();
+    }
+
+    /// Copies whatever the pipe holds into the log, until it is empty or closed; `buffer` is
+    /// where reads land, `scratch` where stamped lines are put together.
+    fn drain(&mut self, buffer: &mut [u8], scratch: &mut Vec<u8>) {
+        while let Some(fd) = &self.pipe {
+            match nix::unistd::read(fd, buffer) {
+                Ok(0) => self.close_pipe(),
+                Ok(n) => match &mut self.stamper {
+                    None => {
+                        let _ = self.log.write(&buffer[..n]);
+                    }
+                    Some(stamper) => {
+                        scratch.clear();
+                        stamper.stamp(&buffer[..n], SystemTime::now(), scratch);
+                        let _ = self.log.write(scratch);
+                    }
+                },
+                Err(Errno::EAGAIN) => return,
+                Err(Errno::EINTR) => continue,
+                Err(_) => self.close_pipe(),
+            }
+        }
+    }
+
+    fn close_pipe(&mut self) {
+        self.pipe = None;
+        self.end_line();
+    }
+
+    fn end_line(&mut self) {
+        if let Some(stamper) = &mut self.stamper {
+            let mut end = Vec::new();
+            stamper.end(&mut end);
+            if !end.is_empty() {
+                let _ = self.log.write(&end);
+            }
+        }
+    }
+
+    /// A line of svc-any's own (why a start failed), stamped like the process's.
+    pub fn note(&mut self, text: &str) {
+        self.end_line();
+        let line = format!("svc-any: {text}\n");
+        match &mut self.stamper {
+            None => {
+                let _ = self.log.write(line.as_bytes());
+            }
+            Some(stamper) => {
+                let mut out = Vec::new();
+                stamper.stamp(line.as_bytes(), SystemTime::now(), &mut out);
+                let _ = self.log.write(&out);
+            }
+        }
+    }
+
+    /// The descriptors it holds: its pipe and its log file, while open.
+    fn descriptors(&self) -> u64 {
+        u64::from(self.pipe.is_some()) + u64::from(self.log.is_open())
+    }
+}
 
 pub struct Unit {
     pub name: String,
@@ -32,11 +125,8 @@ pub struct Unit {
     pub pid: Option<Pid>,
     /// When it entered its current state, seconds since the epoch, for `status`.
     pub since: u64,
-    /// The read end of the pipe that carries the process's stdout and stderr.
-    pub output: Option<OwnedFd>,
-    /// Its token in the supervisor's epoll set (see `outputs.rs`).
-    pub output_token: u64,
-    pub log: LogFile,
+    /// The process's stdout, and its stderr unless that goes apart.
+    pub output: Stream,
 }
 
 pub fn now_unix() -> u64 {
@@ -45,12 +135,15 @@ pub fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn log_for(scope: &Scope, key: &str, service: &Service) -> LogFile {
-    let (max, keep) = match &service.log {
-        Some(l) => (l.max_size, l.keep),
-        None => (Some(DEFAULT_LOG_MAX), DEFAULT_LOG_KEEP),
+fn output_for(scope: &Scope, key: &str, service: &Service) -> Stream {
+    let (max, keep, stamped) = match &service.log {
+        Some(l) => (l.max_size, l.keep, l.stamped()),
+        None => (Some(DEFAULT_LOG_MAX), DEFAULT_LOG_KEEP, true),
     };
-    LogFile::new(log_path(scope, key, service), max, keep)
+    Stream::new(
+        LogFile::new(log_path(scope, key, service), max, keep),
+        stamped,
+    )
 }
 
 impl Unit {
@@ -63,7 +156,7 @@ impl Unit {
         } = definition;
         let key = unit_key(&name, instance.as_deref());
         Unit {
-            log: log_for(scope, &key, &service),
+            output: output_for(scope, &key, &service),
             machine: Machine::new(Policy::of(&service)),
             name,
             instance,
@@ -71,8 +164,6 @@ impl Unit {
             enabled,
             pid: None,
             since: now_unix(),
-            output: None,
-            output_token: 0,
         }
     }
 
@@ -85,7 +176,11 @@ impl Unit {
     pub fn redefine(&mut self, scope: &Scope, definition: Definition) {
         self.enabled = definition.enabled;
         if self.service != definition.service {
-            self.log = log_for(scope, &self.key(), &definition.service);
+            // The pipe of the running process stays, and goes on into the new file.
+            let mut output = output_for(scope, &self.key(), &definition.service);
+            output.pipe = self.output.pipe.take();
+            output.token = self.output.token;
+            self.output = output;
             self.machine.set_policy(Policy::of(&definition.service));
             self.service = definition.service;
         }
@@ -107,38 +202,33 @@ impl Unit {
         }
     }
 
-    /// Copies whatever the process wrote into its log, until the pipe is empty or closed.
-    /// Once it is closed and no process runs or is coming, the log file is closed too.
-    pub fn drain_output(&mut self, buffer: &mut [u8]) {
-        while let Some(fd) = &self.output {
-            match nix::unistd::read(fd, buffer) {
-                Ok(0) => self.output = None,
-                Ok(n) => {
-                    let _ = self.log.write(&buffer[..n]);
-                }
-                Err(Errno::EAGAIN) => return,
-                Err(Errno::EINTR) => continue,
-                Err(_) => self.output = None,
-            }
-        }
+    /// Copies whatever the process wrote into its logs, until its pipes are empty or closed.
+    /// Once they are closed and no process runs or is coming, the log files are closed too.
+    pub fn drain_output(&mut self, buffer: &mut [u8], scratch: &mut Vec<u8>) {
+        self.output.drain(buffer, scratch);
         self.release_if_idle();
     }
 
-    /// Closes the log of a unit that has no process and none coming (stopped, dead or
-    /// failed): it holds no descriptor. One waiting to restart keeps it.
+    /// Closes the logs of a unit that has no process and none coming (stopped, dead or
+    /// failed): it holds no descriptor. One waiting to restart keeps them.
     pub fn release_if_idle(&mut self) {
-        if self.output.is_none()
+        if self.output.pipe.is_none()
             && matches!(
                 self.machine.phase(),
                 Phase::Stopped | Phase::Dead | Phase::Failed
             )
         {
-            self.log.close();
+            self.output.log.close();
         }
     }
 
-    /// The descriptors this unit holds: its output pipe and its log file, while open.
+    /// Whether a pipe of its process is open.
+    pub fn has_pipes(&self) -> bool {
+        self.output.pipe.is_some()
+    }
+
+    /// The descriptors this unit holds: its pipes and its log files, while open.
     pub fn descriptors(&self) -> u64 {
-        u64::from(self.output.is_some()) + u64::from(self.log.is_open())
+        self.output.descriptors()
     }
 }
