@@ -156,6 +156,15 @@ impl Backend for Builtin {
         }
     }
 
+    fn log_times(&self, service: &Service) -> Result<(), &'static str> {
+        match &service.log {
+            Some(log) if !log.stamped() => Err(
+                "its log.timestamps = false: the supervisor writes its lines with no time on them",
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
     }

@@ -525,6 +525,13 @@ impl Backend for Openrc {
         Ok(out)
     }
 
+    fn log_times(&self, _service: &Service) -> Result<(), &'static str> {
+        Err(
+            "supervise-daemon writes the service's output to its log file as it came, with no \
+             time on its lines",
+        )
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
     }

@@ -85,6 +85,21 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
     }
 }
 
+/// `logs`'s options as journalctl's.
+fn journal_options(cmd: &mut std::process::Command, options: LogOptions) {
+    let lines = match options.lines {
+        usize::MAX => "all".to_string(),
+        n => n.to_string(),
+    };
+    cmd.args(["--no-pager", "--lines", &lines]);
+    if let Some(since) = options.since {
+        cmd.arg(format!("--since=@{since}"));
+    }
+    if options.follow {
+        cmd.arg("--follow");
+    }
+}
+
 /// Why a stamp on each line of `log.file` is svc-any's supervisor's alone.
 const NO_STAMPS: &str =
     "systemd writes log.file as the process wrote it, with no time on its lines \
@@ -661,6 +676,14 @@ impl Backend for Systemd {
         Ok(merged)
     }
 
+    /// The journal keeps a time for every line; a `log.file` gets the lines as they came.
+    fn log_times(&self, service: &Service) -> Result<(), &'static str> {
+        match &service.log {
+            Some(_) => Err(NO_STAMPS),
+            None => Ok(()),
+        }
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         if let Some(log) = &service.log {
             return crate::system::logfiles::tail_files(
@@ -673,13 +696,7 @@ impl Backend for Systemd {
         if ctx.level == Level::User {
             cmd.arg("--user");
         }
-        cmd.args(["--no-pager", "--lines", &options.lines.to_string()]);
-        if let Some(since) = options.since {
-            cmd.arg(format!("--since=@{since}"));
-        }
-        if options.follow {
-            cmd.arg("--follow");
-        }
+        journal_options(&mut cmd, options);
         for (_, unit) in unit_names(service) {
             cmd.args(["--unit", &unit]);
         }
@@ -710,10 +727,7 @@ impl Backend for Systemd {
         if ctx.level == Level::User {
             cmd.arg("--user");
         }
-        cmd.args(["--no-pager", "--lines", &options.lines.to_string()]);
-        if options.follow {
-            cmd.arg("--follow");
-        }
+        journal_options(&mut cmd, options);
         for service in services {
             for (_, unit) in unit_names(service) {
                 cmd.args(["--unit", &unit]);

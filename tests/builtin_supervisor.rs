@@ -1219,6 +1219,129 @@ fn logs_of_several_services_prefix_each_line() {
     scope.ok(&["uninstall", "alpha", "be"]);
 }
 
+/// `logs --since` shows the lines stamped at or after a time (rotated files too), in any of
+/// the forms a person types, then follows with -f; where lines carry no time it is refused.
+#[test]
+fn logs_since_reads_the_stamps_then_follows() {
+    let scope = TestScope::new("since");
+    let def = scope.definition("dated", "exec = [\"/bin/sleep\", \"1061\"]\n");
+    scope.ok(&["install", "dated", "-f", &def]);
+    let stamp = |ago: u64| {
+        let at = std::time::SystemTime::now() - Duration::from_secs(ago);
+        humantime::format_rfc3339_micros(at).to_string()
+    };
+    let log = scope.log("dated");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let rotated = log.with_file_name("dated.log.1");
+    std::fs::write(
+        &rotated,
+        "2020-01-01T00:00:00.000000Z ancient\n2021-06-01T09:00:00.000000Z rotated morning\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &log,
+        format!(
+            "2021-06-01T10:00:00.000000Z live morning\n\
+             {} an hour ago\n\
+             {} a minute ago\n\
+             a line without a stamp goes with the one before\n",
+            stamp(3600),
+            stamp(60)
+        ),
+    )
+    .unwrap();
+    let since = |when: &str, extra: &[&str]| {
+        let mut args = vec!["logs", "dated", "--since", when];
+        args.extend_from_slice(extra);
+        let out = scope.ok(&args);
+        out.lines()
+            .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest).to_string())
+            .collect::<Vec<_>>()
+    };
+    let recent = [
+        "a minute ago",
+        "line without a stamp goes with the one before",
+    ];
+    assert_eq!(since("10m", &[]), recent);
+    assert_eq!(since("30m ago", &[]), recent);
+    assert_eq!(
+        since("2021-06-01T08:00:00Z", &[])[..2],
+        ["rotated morning", "live morning"]
+    );
+    assert_eq!(since("2021-06-01T11:30:00+02:00", &[])[0], "live morning");
+    assert_eq!(since("2021-06-01T08:00:00Z", &["-n", "1"]), recent[1..]);
+    // A local time (this machine's zone, as date(1) reads it) counts the same way.
+    let local = std::process::Command::new("date")
+        .args(["-d", "@1622541600", "+%Y-%m-%d %H:%M"]) // 2021-06-01T10:00:00Z
+        .output()
+        .unwrap();
+    let local = text(&local.stdout).trim().to_string();
+    assert_eq!(since(&local, &[])[0], "live morning");
+
+    // -f: from TIME, then what comes next.
+    let mut follower = scope
+        .cmd()
+        .args(["logs", "dated", "--since", "10m", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let next = || received.recv_timeout(Duration::from_secs(10)).ok();
+    assert!(next().is_some_and(|l| l.ends_with(" a minute ago")));
+    assert!(next().is_some_and(|l| l.starts_with("a line without")));
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        writeln!(f, "{} written while followed", stamp(0)).unwrap();
+    }
+    let followed = next();
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(
+        followed
+            .as_deref()
+            .is_some_and(|l| l.ends_with(" written while followed")),
+        "{followed:?}"
+    );
+
+    // Not a time; and a log whose lines carry none.
+    let out = scope.run(&["logs", "dated", "--since", "yesterday-ish"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2h ago"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bare = scope.dir.join("bare.log");
+    let def = scope.definition(
+        "bare",
+        &format!(
+            "exec = [\"/bin/sleep\", \"1062\"]\n[log]\nfile = \"{}\"\ntimestamps = false\n",
+            bare.display()
+        ),
+    );
+    scope.ok(&["install", "bare", "-f", &def]);
+    let out = scope.run(&["logs", "bare", "--since", "1h"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let why = text(&out.stderr);
+    assert!(
+        why.contains("--since: builtin cannot tell when bare's lines were written")
+            && why.contains("log.timestamps = false"),
+        "{why}"
+    );
+    scope.ok(&["uninstall", "dated", "bare"]);
+}
+
 /// A health check answered by another program on the same port does not make the service
 /// healthy; `--wait` says who answered.
 #[test]

@@ -1,7 +1,7 @@
 //! Log files a service writes itself (`log.file`), one per instance, and reading them.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -14,8 +14,9 @@ use crate::system::process;
 pub struct LogOptions {
     pub follow: bool,
     pub lines: usize,
-    /// Only what was logged at or after this time (seconds since the epoch), where the log
-    /// keeps times (the journal).
+    /// Only what was logged at or after this time (seconds since the epoch): asked of the
+    /// journal, or read from the stamp of each line of svc-any's supervisor's files. A backend
+    /// whose lines carry no time is never asked (see `Backend::log_times`).
     pub since: Option<u64>,
 }
 
@@ -98,6 +99,11 @@ pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i
         ));
         return Ok(0);
     }
+    if options.since.is_some() {
+        let sources: Vec<(String, PathBuf)> =
+            files.iter().map(|f| (String::new(), f.clone())).collect();
+        return show(ctx, &sources, false, options);
+    }
     let mut cmd = process::tool("tail")?;
     cmd.args(["-n", &options.lines.to_string()]);
     if options.follow {
@@ -111,17 +117,95 @@ pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i
 /// then, with `follow`, what they write next, as it comes. A file that shrinks was rotated:
 /// it is read again from its start.
 pub fn show_prefixed(ctx: &Ctx, sources: &[(String, PathBuf)], options: LogOptions) -> Result<i32> {
+    show(ctx, sources, true, options)
+}
+
+/// What of `file` is shown first: its last `lines` lines; with `since`, those of its lines
+/// (and of its rotated copies before it) stamped at or after `since`. Also returns how far
+/// the live file was read, where following goes on.
+fn first_lines(file: &Path, options: LogOptions) -> (Vec<String>, u64) {
+    let live = std::fs::read(file).unwrap_or_default();
+    let read_to = live.len() as u64;
+    let mut lines: Vec<String> = Vec::new();
+    match options.since {
+        None => {
+            let text = String::from_utf8_lossy(&live);
+            lines.extend(text.lines().map(String::from));
+        }
+        Some(since) => {
+            let mut texts: Vec<Vec<u8>> = rotated(file)
+                .iter()
+                .filter_map(|f| std::fs::read(f).ok())
+                .collect();
+            texts.push(live);
+            // A line without a stamp (written by hand, or before stamps) goes with the line
+            // before it; one before any stamp is older than anything asked for.
+            let mut keep = false;
+            for text in texts.iter().filter(|t| !t.is_empty()) {
+                for line in text.split(|b| *b == b'\n') {
+                    if let Some(t) = super::since::line_time(line) {
+                        keep = t >= since;
+                    }
+                    if keep {
+                        lines.push(String::from_utf8_lossy(line).into_owned());
+                    }
+                }
+                // split leaves an empty piece after the last line end.
+                if text.ends_with(b"\n") && keep {
+                    lines.pop();
+                }
+            }
+        }
+    }
+    let skip = lines.len().saturating_sub(options.lines);
+    (lines.split_off(skip), read_to)
+}
+
+/// The rotated copies of `file` (`FILE.N`), oldest (lowest N) first.
+fn rotated(file: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let mut numbered: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n: u64 = e
+                .file_name()
+                .to_str()?
+                .strip_prefix(&prefix)?
+                .parse()
+                .ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    numbered.sort();
+    numbered.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Shows the first lines of each source (see [`first_lines`]), each prefixed with its service
+/// if `prefixed`, then, with `follow`, what each file gets next.
+fn show(
+    ctx: &Ctx,
+    sources: &[(String, PathBuf)],
+    prefixed: bool,
+    options: LogOptions,
+) -> Result<i32> {
     use std::io::{Read, Seek, SeekFrom};
     let width = sources.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let say = |name: &str, line: &str| match prefixed {
+        true => ctx.report.output(&format!("{name:<width$} | {line}")),
+        false => ctx.report.output(line),
+    };
     let mut offsets: Vec<u64> = Vec::with_capacity(sources.len());
     for (name, file) in sources {
-        let text = std::fs::read(file).unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
-        let lines: Vec<&str> = text.lines().collect();
-        for line in &lines[lines.len().saturating_sub(options.lines)..] {
-            ctx.report.output(&format!("{name:<width$} | {line}"));
+        let (lines, read_to) = first_lines(file, options);
+        for line in &lines {
+            say(name, line);
         }
-        offsets.push(text.len() as u64);
+        offsets.push(read_to);
     }
     if !options.follow {
         return Ok(0);
@@ -148,8 +232,7 @@ pub fn show_prefixed(ctx: &Ctx, sources: &[(String, PathBuf)], options: LogOptio
             partial[i].extend_from_slice(&bytes);
             while let Some(end) = partial[i].iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = partial[i].drain(..=end).collect();
-                let line = String::from_utf8_lossy(&line[..line.len() - 1]);
-                ctx.report.output(&format!("{name:<width$} | {line}"));
+                say(name, &String::from_utf8_lossy(&line[..line.len() - 1]));
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
