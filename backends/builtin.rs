@@ -39,7 +39,7 @@ fn unit_keys(service: &Service) -> Vec<String> {
 /// one line here.
 pub(crate) fn carries(used: &Used, _service: &Service) -> Verdict {
     match used.key {
-        "log.timestamps" => Ok(()),
+        "log.timestamps" | "log.stderr" => Ok(()),
         _ => Err("svc-any's supervisor does not run it yet"),
     }
 }
@@ -170,13 +170,15 @@ impl Backend for Builtin {
     }
 
     fn log_files(&self, ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
-        match &service.log {
+        let mut files = match &service.log {
             Some(log) => crate::system::logfiles::log_files(service, &log.file),
             None => unit_keys(service)
                 .iter()
                 .map(|k| log_path(&scope(ctx), k, service))
                 .collect(),
-        }
+        };
+        files.extend(crate::system::logfiles::stderr_files(service));
+        files
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {

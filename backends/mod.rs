@@ -109,7 +109,11 @@ pub trait Backend {
     /// removes with their rotated copies; none where the manager keeps it (the journal).
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<std::path::PathBuf> {
         match &service.log {
-            Some(log) => crate::system::logfiles::log_files(service, &log.file),
+            Some(log) => {
+                let mut files = crate::system::logfiles::log_files(service, &log.file);
+                files.extend(crate::system::logfiles::stderr_files(service));
+                files
+            }
             None => Vec::new(),
         }
     }

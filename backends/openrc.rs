@@ -102,6 +102,7 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
             Err("OpenRC sets up no mount namespace for a service")
         }
         "systemd" => Err("the [systemd] table is for systemd only"),
+        "log.stderr" => Ok(()),
         "log.timestamps" => Err(
             "supervise-daemon writes the log as the process wrote it, with no time on its lines",
         ),
@@ -159,6 +160,8 @@ impl Openrc {
         for key in ["pre_start", "post_start", "post_stop", "reload_exec"] {
             c.insert(key, &command_calls(service, key));
         }
+        let stderr_apart = service.log.as_ref().is_some_and(|l| l.stderr.is_some());
+        c.insert("stderr_apart", &stderr_apart);
         let documentation: Vec<String> = d
             .documentation
             .iter()
@@ -306,6 +309,8 @@ impl Openrc {
             "log",
             &sh::quote(&log_file(&s, &unit)).map_err(field("log.file"))?,
         );
+        let stderr = s.log.as_ref().and_then(|l| l.stderr.clone());
+        c.insert("error_log", &quoted(&stderr, "log.stderr")?);
         c.insert("env_file", &quoted(&s.env_file, "env_file")?);
         c.insert(
             "env_names",
@@ -537,10 +542,12 @@ impl Backend for Openrc {
     }
 
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
-        units(service)
+        let mut files: Vec<PathBuf> = units(service)
             .iter()
             .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))
-            .collect()
+            .collect();
+        files.extend(crate::system::logfiles::stderr_files(service));
+        files
     }
 
     /// `rc-update add UNIT default` on the live root (it makes exactly the planned link);

@@ -80,7 +80,6 @@ fn dependency_unit(dep: &Dependency) -> String {
 fn carries(used: &Used, _service: &Service) -> Verdict {
     match used.key {
         "log.timestamps" => Err(NO_STAMPS),
-        "log.stderr" => Err("svc-any does not map it to systemd yet"),
         _ => Ok(()),
     }
 }
@@ -251,6 +250,14 @@ impl Systemd {
             None => None,
         };
         c.insert("standard_output", &standard_output);
+        let standard_error = match service.log.as_ref().and_then(|l| l.stderr.as_ref()) {
+            Some(file) => format!(
+                "append:{}",
+                inst(esc::raw_value(file).map_err(field("log.stderr"))?)
+            ),
+            None => "inherit".to_string(),
+        };
+        c.insert("standard_error", &standard_error);
         c.insert("wanted_by", wanted_by(ctx));
         Ok(c)
     }
@@ -685,10 +692,10 @@ impl Backend for Systemd {
     }
 
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
-        if let Some(log) = &service.log {
+        if service.log.is_some() {
             return crate::system::logfiles::tail_files(
                 ctx,
-                &crate::system::logfiles::log_files(service, &log.file),
+                &self.log_files(ctx, service),
                 options,
             );
         }

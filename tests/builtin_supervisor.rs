@@ -1219,6 +1219,55 @@ fn logs_of_several_services_prefix_each_line() {
     scope.ok(&["uninstall", "alpha", "be"]);
 }
 
+/// `log.stderr` keeps stderr apart from stdout (each line stamped); `logs` shows both, and
+/// `uninstall --purge` removes both.
+#[test]
+fn log_stderr_keeps_stderr_apart() {
+    let scope = TestScope::new("stderr");
+    let (out, err) = (scope.dir.join("split.log"), scope.dir.join("split.err"));
+    let def = scope.definition(
+        "split",
+        &format!(
+            "exec = [\"/bin/sh\", \"-c\", \"echo to stdout; echo to stderr >&2; exec sleep 1071\"]\n\
+             [log]\nfile = \"{}\"\nstderr = \"{}\"\n",
+            out.display(),
+            err.display()
+        ),
+    );
+    scope.ok(&["install", "split", "-f", &def, "--start"]);
+    let has = |path: &std::path::Path, what: &str| {
+        std::fs::read_to_string(path).is_ok_and(|t| t.contains(what))
+    };
+    assert!(eventually(Duration::from_secs(10), || has(
+        &out,
+        "to stdout"
+    ) && has(
+        &err,
+        "to stderr"
+    )));
+    assert_eq!(
+        unstamped(&std::fs::read_to_string(&out).unwrap()),
+        "to stdout\n"
+    );
+    assert_eq!(
+        unstamped(&std::fs::read_to_string(&err).unwrap()),
+        "to stderr\n"
+    );
+    let shown = scope.ok(&["logs", "split"]);
+    assert!(
+        shown.contains(" to stdout") && shown.contains(" to stderr"),
+        "{shown}"
+    );
+    // A restart gets a pipe for each again.
+    scope.ok(&["restart", "split", "--wait"]);
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&err).is_ok_and(|t| t.lines().count() == 2)
+    }));
+    assert!(!has(&out, "to stderr"), "stderr reached stdout's file");
+    scope.ok(&["uninstall", "split", "--purge"]);
+    assert!(!out.exists() && !err.exists(), "purge left a log");
+}
+
 /// `logs --since` shows the lines stamped at or after a time (rotated files too), in any of
 /// the forms a person types, then follows with -f; where lines carry no time it is refused.
 #[test]

@@ -3,6 +3,7 @@
 //! ([`super::machine`]); this is what the poll loop needs to carry them out and to report.
 
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
@@ -127,6 +128,8 @@ pub struct Unit {
     pub since: u64,
     /// The process's stdout, and its stderr unless that goes apart.
     pub output: Stream,
+    /// Its stderr, when `log.stderr` keeps it apart.
+    pub errors: Option<Stream>,
 }
 
 pub fn now_unix() -> u64 {
@@ -135,15 +138,26 @@ pub fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn output_for(scope: &Scope, key: &str, service: &Service) -> Stream {
+/// The streams of a unit: stdout (with stderr unless it goes apart), and stderr apart.
+fn streams_for(scope: &Scope, key: &str, service: &Service) -> (Stream, Option<Stream>) {
     let (max, keep, stamped) = match &service.log {
         Some(l) => (l.max_size, l.keep, l.stamped()),
         None => (Some(DEFAULT_LOG_MAX), DEFAULT_LOG_KEEP, true),
     };
-    Stream::new(
-        LogFile::new(log_path(scope, key, service), max, keep),
-        stamped,
-    )
+    let stream = |path: PathBuf| Stream::new(LogFile::new(path, max, keep), stamped);
+    let errors = service
+        .log
+        .as_ref()
+        .and_then(|l| l.stderr.as_ref())
+        .map(|path| stream(PathBuf::from(path)));
+    (stream(log_path(scope, key, service)), errors)
+}
+
+/// The new stream takes over the old one's pipe: the running process goes on writing, into
+/// the new file.
+fn carry_pipe(old: &mut Stream, new: &mut Stream) {
+    new.pipe = old.pipe.take();
+    new.token = old.token;
 }
 
 impl Unit {
@@ -155,8 +169,10 @@ impl Unit {
             enabled,
         } = definition;
         let key = unit_key(&name, instance.as_deref());
+        let (output, errors) = streams_for(scope, &key, &service);
         Unit {
-            output: output_for(scope, &key, &service),
+            output,
+            errors,
             machine: Machine::new(Policy::of(&service)),
             name,
             instance,
@@ -176,11 +192,17 @@ impl Unit {
     pub fn redefine(&mut self, scope: &Scope, definition: Definition) {
         self.enabled = definition.enabled;
         if self.service != definition.service {
-            // The pipe of the running process stays, and goes on into the new file.
-            let mut output = output_for(scope, &self.key(), &definition.service);
-            output.pipe = self.output.pipe.take();
-            output.token = self.output.token;
+            let (mut output, mut errors) = streams_for(scope, &self.key(), &definition.service);
+            carry_pipe(&mut self.output, &mut output);
+            match (self.errors.take(), errors.as_mut()) {
+                (Some(mut old), Some(new)) => carry_pipe(&mut old, new),
+                // No stderr file any more: the running process's stderr still goes to the
+                // old one until it ends (see `Unit::errors_apart`).
+                (Some(old), None) if old.pipe.is_some() => errors = Some(old),
+                _ => {}
+            }
             self.output = output;
+            self.errors = errors;
             self.machine.set_policy(Policy::of(&definition.service));
             self.service = definition.service;
         }
@@ -206,29 +228,122 @@ impl Unit {
     /// Once they are closed and no process runs or is coming, the log files are closed too.
     pub fn drain_output(&mut self, buffer: &mut [u8], scratch: &mut Vec<u8>) {
         self.output.drain(buffer, scratch);
+        if let Some(errors) = &mut self.errors {
+            errors.drain(buffer, scratch);
+        }
         self.release_if_idle();
+    }
+
+    /// Its streams: stdout, then stderr if apart.
+    pub fn streams(&self) -> impl Iterator<Item = &Stream> {
+        std::iter::once(&self.output).chain(self.errors.as_ref())
+    }
+
+    /// Whether its next process gets a stderr pipe of its own: as its definition says now. A
+    /// stream kept for a process started under an earlier definition goes.
+    pub fn errors_apart(&mut self) -> bool {
+        let apart = self
+            .service
+            .log
+            .as_ref()
+            .is_some_and(|l| l.stderr.is_some());
+        if !apart && self.errors.as_ref().is_some_and(|e| e.pipe.is_none()) {
+            self.errors = None;
+        }
+        apart
     }
 
     /// Closes the logs of a unit that has no process and none coming (stopped, dead or
     /// failed): it holds no descriptor. One waiting to restart keeps them.
     pub fn release_if_idle(&mut self) {
-        if self.output.pipe.is_none()
+        if !self.has_pipes()
             && matches!(
                 self.machine.phase(),
                 Phase::Stopped | Phase::Dead | Phase::Failed
             )
         {
             self.output.log.close();
+            if let Some(errors) = &mut self.errors {
+                errors.log.close();
+            }
         }
     }
 
     /// Whether a pipe of its process is open.
     pub fn has_pipes(&self) -> bool {
-        self.output.pipe.is_some()
+        self.streams().any(|s| s.pipe.is_some())
+    }
+
+    /// Whether `token` is one of its open pipes'.
+    pub fn owns_token(&self, token: u64) -> bool {
+        self.streams().any(|s| s.pipe.is_some() && s.token == token)
     }
 
     /// The descriptors this unit holds: its pipes and its log files, while open.
     pub fn descriptors(&self) -> u64 {
-        self.output.descriptors()
+        self.streams().map(Stream::descriptors).sum()
+    }
+
+    /// The descriptors its next process adds to those it holds: a pipe for each stream its
+    /// definition asks for, and each of their log files not open yet.
+    pub fn descriptors_to_start(&self) -> u64 {
+        let apart = self
+            .service
+            .log
+            .as_ref()
+            .is_some_and(|l| l.stderr.is_some());
+        let stream = |s: &Stream| 1 + u64::from(!s.log.is_open());
+        stream(&self.output) + self.errors.as_ref().filter(|_| apart).map_or(0, stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{parse, Level, ParseOptions, Source};
+
+    fn unit(toml: &str) -> Unit {
+        let src = Source {
+            label: "web.toml".into(),
+            text: toml,
+            path: None,
+        };
+        let opts = ParseOptions {
+            default_level: Level::System,
+            forced_level: None,
+            accounts: None,
+        };
+        let service = parse(&src, Some("web"), &opts)
+            .unwrap()
+            .services
+            .remove("web")
+            .unwrap();
+        let scope = Scope {
+            state_dir: "/nonexistent/state".into(),
+            runtime_dir: "/nonexistent/run".into(),
+        };
+        Unit::new(
+            &scope,
+            Definition {
+                name: "web".into(),
+                instance: None,
+                service,
+                enabled: false,
+            },
+        )
+    }
+
+    /// The supervisor's descriptor budget counts what a start opens: a pipe and a log file
+    /// per stream, so a second stream (log.stderr) counts twice as much.
+    #[test]
+    fn a_start_counts_a_pipe_and_a_file_per_stream() {
+        let together = unit("exec = [\"/bin/web\"]\n");
+        assert_eq!(together.descriptors_to_start(), 2);
+        assert!(together.errors.is_none());
+        let apart = unit(
+            "exec = [\"/bin/web\"]\n[log]\nfile = \"/var/log/web.log\"\nstderr = \"/var/log/web.err\"\n",
+        );
+        assert_eq!(apart.descriptors_to_start(), 4);
+        assert_eq!(apart.descriptors(), 0);
     }
 }

@@ -84,6 +84,14 @@ pub fn log_files(service: &Service, file: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The files a service's stderr goes to when `log.stderr` keeps it apart (one per instance).
+pub fn stderr_files(service: &Service) -> Vec<PathBuf> {
+    match service.log.as_ref().and_then(|l| l.stderr.as_ref()) {
+        Some(file) => log_files(service, file),
+        None => Vec::new(),
+    }
+}
+
 /// Shows the end of log files, following them with `-f`.
 pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i32> {
     // A service that never ran has no log yet: say so, rather than pass on tail's complaint
