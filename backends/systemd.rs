@@ -1004,6 +1004,40 @@ fn status_from_show(
 mod tests {
     use super::*;
 
+    /// The journal is asked for the time itself, for one service or several, and `--since`
+    /// without `-n` means every line since.
+    #[test]
+    fn logs_options_reach_journalctl() {
+        let args = |options: LogOptions| {
+            let mut cmd = std::process::Command::new("journalctl");
+            journal_options(&mut cmd, options);
+            cmd.get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        let plain = LogOptions {
+            follow: false,
+            lines: 50,
+            since: None,
+        };
+        assert_eq!(args(plain), ["--no-pager", "--lines", "50"]);
+        let since = LogOptions {
+            follow: true,
+            lines: usize::MAX,
+            since: Some(1_796_082_067),
+        };
+        assert_eq!(
+            args(since),
+            [
+                "--no-pager",
+                "--lines",
+                "all",
+                "--since=@1796082067",
+                "--follow"
+            ]
+        );
+    }
+
     const SHOW: &str = "Id=demo.service\nLoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\n\
 NRestarts=1\nExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=@1700000000\nUnitFileState=enabled\n\n\
 Id=gone.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n\
