@@ -35,10 +35,11 @@ fn unit_keys(service: &Service) -> Vec<String> {
         .collect()
 }
 
-/// What svc-any's own supervisor runs of the keys of real daemons: none yet. Each key it comes
-/// to run is one line here.
+/// What svc-any's own supervisor runs of the keys of real daemons. Each key it comes to run is
+/// one line here.
 pub(crate) fn carries(used: &Used, _service: &Service) -> Verdict {
     match used.key {
+        "log.timestamps" | "log.stderr" => Ok(()),
         // Set in the child between fork and exec, as systemd does (supervisor/child.rs).
         "umask" | "supplementary_groups" | "no_new_privileges" | "env_file" => Ok(()),
         // The restart decision (supervisor/machine.rs): a listed exit stays down; on-abnormal
@@ -161,18 +162,29 @@ impl Backend for Builtin {
         }
     }
 
+    fn log_times(&self, service: &Service) -> Result<(), &'static str> {
+        match &service.log {
+            Some(log) if !log.stamped() => Err(
+                "its log.timestamps = false: the supervisor writes its lines with no time on them",
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
     }
 
     fn log_files(&self, ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
-        match &service.log {
+        let mut files = match &service.log {
             Some(log) => crate::system::logfiles::log_files(service, &log.file),
             None => unit_keys(service)
                 .iter()
                 .map(|k| log_path(&scope(ctx), k, service))
                 .collect(),
-        }
+        };
+        files.extend(crate::system::logfiles::stderr_files(service));
+        files
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {

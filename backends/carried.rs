@@ -18,6 +18,22 @@ pub type Verdict = Result<(), &'static str>;
 /// restart policies beyond the first three, and facility dependencies.
 pub fn used(service: &Service) -> Vec<Used> {
     let mut out = service.daemon.used();
+    if let Some(log) = &service.log {
+        if log.stderr.is_some() {
+            out.push(Used {
+                key: "log.stderr",
+                value: None,
+            });
+        }
+        // Only a stamp asked for in so many words: no stamp is what every manager but
+        // svc-any's supervisor writes anyway.
+        if log.timestamps == Some(true) {
+            out.push(Used {
+                key: "log.timestamps",
+                value: Some("true".into()),
+            });
+        }
+    }
     if matches!(service.restart, Restart::OnAbnormal | Restart::OnAbort) {
         out.push(Used {
             key: "restart",
@@ -85,6 +101,16 @@ pub fn check(
 fn drop_used(service: &mut Service, used: &Used) {
     match (used.key, &used.value) {
         ("restart", _) => service.restart = Restart::OnFailure,
+        ("log.stderr", _) => {
+            if let Some(log) = &mut service.log {
+                log.stderr = None;
+            }
+        }
+        ("log.timestamps", _) => {
+            if let Some(log) = &mut service.log {
+                log.timestamps = None;
+            }
+        }
         (key, Some(v)) if KEYS.contains(&key) => {
             let placeholder = crate::model::spec::INSTANCE_PLACEHOLDER;
             let keep = |d: &Dependency| {

@@ -76,6 +76,14 @@ fn plist_path(ctx: &Ctx, label: &str) -> PathBuf {
     plist_dir(ctx).join(format!("{label}.plist"))
 }
 
+/// Where stderr goes: `log.stderr`, else with stdout.
+fn error_path(ctx: &Ctx, job: &Job) -> PathBuf {
+    match job.service.log.as_ref().and_then(|l| l.stderr.as_ref()) {
+        Some(file) => PathBuf::from(file),
+        None => log_path(ctx, job),
+    }
+}
+
 /// Where output goes without `log.file`: macOS keeps logs in `Library/Logs`.
 fn default_log(ctx: &Ctx, label: &str) -> PathBuf {
     let dir = match ctx.level {
@@ -112,8 +120,14 @@ fn ctx_domain(ctx: &Ctx) -> String {
 
 /// None of the keys of real daemons yet: launchd has no readiness protocol, no commands around
 /// the job, no sandbox settings svc-any maps.
-fn carries(_used: &Used, _service: &Service) -> Verdict {
-    Err("svc-any does not map it to a launchd property")
+fn carries(used: &Used, _service: &Service) -> Verdict {
+    match used.key {
+        "log.stderr" => Ok(()),
+        "log.timestamps" => {
+            Err("launchd writes log.file as the process wrote it, with no time on its lines")
+        }
+        _ => Err("svc-any does not map it to a launchd property"),
+    }
 }
 
 /// Maps an escaper's refusal to bad input naming the key.
@@ -200,6 +214,11 @@ impl Launchd {
             "log_path",
             &toml_string("log.file", &log.to_string_lossy())?,
         );
+        let errors = error_path(ctx, job);
+        c.insert(
+            "error_path",
+            &toml_string("log.stderr", &errors.to_string_lossy())?,
+        );
         // launchd's limits are integers; "infinity" leaves the system's own limit in place.
         let mut limits = toml::Table::new();
         let mut put = |key: &str, limit: Option<Limit>| {
@@ -246,10 +265,12 @@ impl Launchd {
     }
 
     fn bootstrap(&self, ctx: &Ctx, domain: &str, job: &Job) -> Result<()> {
-        // launchd opens the log but does not make its directory.
-        if let Some(dir) = log_path(ctx, job).parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the log directory {}", dir.display()))?;
+        // launchd opens the logs but does not make their directories.
+        for log in [log_path(ctx, job), error_path(ctx, job)] {
+            if let Some(dir) = log.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the log directory {}", dir.display()))?;
+            }
         }
         let path = plist_path(ctx, &job.label);
         self.run(ctx, &["bootstrap", domain, &path.to_string_lossy()])
@@ -361,6 +382,13 @@ impl Backend for Launchd {
         Ok(out)
     }
 
+    fn log_times(&self, _service: &Service) -> Result<(), &'static str> {
+        Err(
+            "launchd writes the service's output to its log file as it came, with no time on \
+             its lines",
+        )
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
     }
@@ -368,6 +396,7 @@ impl Backend for Launchd {
     fn log_files(&self, ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = jobs(service).iter().map(|j| log_path(ctx, j)).collect();
         files.dedup();
+        files.extend(crate::system::logfiles::stderr_files(service));
         files
     }
 

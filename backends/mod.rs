@@ -83,7 +83,14 @@ pub trait Backend {
         self.status(ctx, services)
     }
 
-    /// Shows (or follows) the service's output; returns the exit code of the reader.
+    /// Whether each line of `service`'s output carries the time it was written, which
+    /// `logs --since` needs; if not, why. Most managers write a service's output as it came.
+    fn log_times(&self, _service: &Service) -> Result<(), &'static str> {
+        Err("it writes the service's output to a file as it came, with no time on its lines")
+    }
+
+    /// Shows (or follows) the service's output; returns the exit code of the reader. With
+    /// `options.since`, only called where [`Backend::log_times`] says the lines carry times.
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32>;
 
     /// Shows (or follows) the output of several services, each line prefixed with its
@@ -102,7 +109,11 @@ pub trait Backend {
     /// removes with their rotated copies; none where the manager keeps it (the journal).
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<std::path::PathBuf> {
         match &service.log {
-            Some(log) => crate::system::logfiles::log_files(service, &log.file),
+            Some(log) => {
+                let mut files = crate::system::logfiles::log_files(service, &log.file);
+                files.extend(crate::system::logfiles::stderr_files(service));
+                files
+            }
             None => Vec::new(),
         }
     }
@@ -230,4 +241,51 @@ pub fn log_sources<B: Backend + ?Sized>(
                 .map(move |f| (s.name.clone(), f))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{parse, Level, ParseOptions, Source};
+
+    fn service(toml: &str) -> Service {
+        let src = Source {
+            label: "web.toml".into(),
+            text: toml,
+            path: None,
+        };
+        let opts = ParseOptions {
+            default_level: Level::System,
+            forced_level: None,
+            accounts: None,
+        };
+        parse(&src, Some("web"), &opts)
+            .unwrap()
+            .services
+            .remove("web")
+            .unwrap()
+    }
+
+    /// `logs --since` is asked only of logs whose lines carry a time: the journal, and the
+    /// files svc-any's supervisor stamps (builtin, and SysV whose services it runs).
+    #[test]
+    fn only_logs_with_a_time_on_each_line_answer_since() {
+        let plain = service("exec = [\"/bin/web\"]\n");
+        let file = service("exec = [\"/bin/web\"]\n[log]\nfile = \"/var/log/web.log\"\n");
+        let bare = service(
+            "exec = [\"/bin/web\"]\n[log]\nfile = \"/var/log/web.log\"\ntimestamps = false\n",
+        );
+        let answers = |s: &Service| -> Vec<(&str, bool)> {
+            NAMES
+                .iter()
+                .map(|n| (*n, by_name(n).unwrap().log_times(s).is_ok()))
+                .collect()
+        };
+        let with = |names: &[&str]| -> Vec<(&str, bool)> {
+            NAMES.iter().map(|n| (*n, names.contains(n))).collect()
+        };
+        assert_eq!(answers(&plain), with(&["systemd", "builtin", "sysv"]));
+        assert_eq!(answers(&file), with(&["builtin", "sysv"]));
+        assert_eq!(answers(&bare), with(&[]));
+    }
 }

@@ -105,6 +105,10 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
             Err("OpenRC sets up no mount namespace for a service")
         }
         "systemd" => Err("the [systemd] table is for systemd only"),
+        "log.stderr" => Ok(()),
+        "log.timestamps" => Err(
+            "supervise-daemon writes the log as the process wrote it, with no time on its lines",
+        ),
         "capabilities" => Err("Debian's supervise-daemon is built without capabilities support"),
         _ => Err("svc-any does not map it to OpenRC yet"),
     }
@@ -178,6 +182,8 @@ impl Openrc {
         for key in ["pre_start", "post_start", "post_stop", "reload_exec"] {
             c.insert(key, &command_calls(service, key));
         }
+        let stderr_apart = service.log.as_ref().is_some_and(|l| l.stderr.is_some());
+        c.insert("stderr_apart", &stderr_apart);
         let documentation: Vec<String> = d
             .documentation
             .iter()
@@ -325,6 +331,8 @@ impl Openrc {
             "log",
             &sh::quote(&log_file(&s, &unit)).map_err(field("log.file"))?,
         );
+        let stderr = s.log.as_ref().and_then(|l| l.stderr.clone());
+        c.insert("error_log", &quoted(&stderr, "log.stderr")?);
         c.insert("env_file", &quoted(&s.env_file, "env_file")?);
         c.insert(
             "env_names",
@@ -547,15 +555,24 @@ impl Backend for Openrc {
         Ok(out)
     }
 
+    fn log_times(&self, _service: &Service) -> Result<(), &'static str> {
+        Err(
+            "supervise-daemon writes the service's output to its log file as it came, with no \
+             time on its lines",
+        )
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
     }
 
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
-        units(service)
+        let mut files: Vec<PathBuf> = units(service)
             .iter()
             .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))
-            .collect()
+            .collect();
+        files.extend(crate::system::logfiles::stderr_files(service));
+        files
     }
 
     /// `rc-update add UNIT default` on the live root (it makes exactly the planned link);

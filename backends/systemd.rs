@@ -77,9 +77,32 @@ fn dependency_unit(dep: &Dependency) -> String {
 }
 
 /// systemd carries every key: the one place a refusal would go.
-fn carries(_used: &Used, _service: &Service) -> Verdict {
-    Ok(())
+fn carries(used: &Used, _service: &Service) -> Verdict {
+    match used.key {
+        "log.timestamps" => Err(NO_STAMPS),
+        _ => Ok(()),
+    }
 }
+
+/// `logs`'s options as journalctl's.
+fn journal_options(cmd: &mut std::process::Command, options: LogOptions) {
+    let lines = match options.lines {
+        usize::MAX => "all".to_string(),
+        n => n.to_string(),
+    };
+    cmd.args(["--no-pager", "--lines", &lines]);
+    if let Some(since) = options.since {
+        cmd.arg(format!("--since=@{since}"));
+    }
+    if options.follow {
+        cmd.arg("--follow");
+    }
+}
+
+/// Why a stamp on each line of `log.file` is svc-any's supervisor's alone.
+const NO_STAMPS: &str =
+    "systemd writes log.file as the process wrote it, with no time on its lines \
+     (drop [log]: the journal keeps a time for every line)";
 
 /// One `Exec*=` value: `-` for may-fail, `+` for privileged, then the escaped line.
 fn command_line(command: &SpecCommand, expand: bool) -> Result<String, Unrepresentable> {
@@ -279,6 +302,14 @@ impl Systemd {
             None => None,
         };
         c.insert("standard_output", &standard_output);
+        let standard_error = match service.log.as_ref().and_then(|l| l.stderr.as_ref()) {
+            Some(file) => format!(
+                "append:{}",
+                inst(esc::raw_value(file).map_err(field("log.stderr"))?)
+            ),
+            None => "inherit".to_string(),
+        };
+        c.insert("standard_error", &standard_error);
         c.insert("wanted_by", wanted_by(ctx));
         Ok(c)
     }
@@ -717,11 +748,19 @@ impl Backend for Systemd {
         Ok(merged)
     }
 
+    /// The journal keeps a time for every line; a `log.file` gets the lines as they came.
+    fn log_times(&self, service: &Service) -> Result<(), &'static str> {
+        match &service.log {
+            Some(_) => Err(NO_STAMPS),
+            None => Ok(()),
+        }
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
-        if let Some(log) = &service.log {
+        if service.log.is_some() {
             return crate::system::logfiles::tail_files(
                 ctx,
-                &crate::system::logfiles::log_files(service, &log.file),
+                &self.log_files(ctx, service),
                 options,
             );
         }
@@ -729,13 +768,7 @@ impl Backend for Systemd {
         if ctx.level == Level::User {
             cmd.arg("--user");
         }
-        cmd.args(["--no-pager", "--lines", &options.lines.to_string()]);
-        if let Some(since) = options.since {
-            cmd.arg(format!("--since=@{since}"));
-        }
-        if options.follow {
-            cmd.arg("--follow");
-        }
+        journal_options(&mut cmd, options);
         for (_, unit) in unit_names(service) {
             cmd.args(["--unit", &unit]);
         }
@@ -766,10 +799,7 @@ impl Backend for Systemd {
         if ctx.level == Level::User {
             cmd.arg("--user");
         }
-        cmd.args(["--no-pager", "--lines", &options.lines.to_string()]);
-        if options.follow {
-            cmd.arg("--follow");
-        }
+        journal_options(&mut cmd, options);
         for service in services {
             for (_, unit) in unit_names(service) {
                 cmd.args(["--unit", &unit]);
@@ -1033,6 +1063,40 @@ fn status_from_show(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The journal is asked for the time itself, for one service or several, and `--since`
+    /// without `-n` means every line since.
+    #[test]
+    fn logs_options_reach_journalctl() {
+        let args = |options: LogOptions| {
+            let mut cmd = std::process::Command::new("journalctl");
+            journal_options(&mut cmd, options);
+            cmd.get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        let plain = LogOptions {
+            follow: false,
+            lines: 50,
+            since: None,
+        };
+        assert_eq!(args(plain), ["--no-pager", "--lines", "50"]);
+        let since = LogOptions {
+            follow: true,
+            lines: usize::MAX,
+            since: Some(1_796_082_067),
+        };
+        assert_eq!(
+            args(since),
+            [
+                "--no-pager",
+                "--lines",
+                "all",
+                "--since=@1796082067",
+                "--follow"
+            ]
+        );
+    }
 
     const SHOW: &str = "Id=demo.service\nLoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\n\
 NRestarts=1\nExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=@1700000000\nUnitFileState=enabled\n\n\

@@ -173,6 +173,11 @@ impl Backend for Sysv {
         Ok(statuses)
     }
 
+    /// The service runs under svc-any's supervisor, which stamps its lines.
+    fn log_times(&self, service: &Service) -> Result<(), &'static str> {
+        Builtin.log_times(service)
+    }
+
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
         Builtin.logs(ctx, service, options)
     }

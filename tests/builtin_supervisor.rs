@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::scope::{eventually, listening, processes_matching, TestScope};
-use common::text;
+use common::{text, unstamp, unstamped};
 
 fn http_server(port: u16, extra: &str) -> String {
     format!(
@@ -145,8 +145,8 @@ fn output_is_logged_and_rotated_by_size() {
         text.push_str(&body);
     }
     text.push_str(&std::fs::read_to_string(&log).unwrap());
-    // Every line whole, in order, up to the last one.
-    let lines: Vec<&str> = text.lines().collect();
+    // Every line whole, stamped, in order, up to the last one.
+    let lines: Vec<&str> = text.lines().map(|l| unstamp(l).1).collect();
     let first: usize = lines[0]
         .strip_prefix("line ")
         .and_then(|l| l.split(' ').next())
@@ -157,7 +157,49 @@ fn output_is_logged_and_rotated_by_size() {
     }
     assert_eq!(first + lines.len(), 2000);
     let tail = scope.ok(&["logs", "chatty", "-n", "1"]);
-    assert_eq!(tail.trim(), "line 1999 of a chatty service");
+    assert_eq!(unstamped(&tail), "line 1999 of a chatty service\n");
+}
+
+/// Each line starts with the time the supervisor read its first byte (RFC 3339, UTC,
+/// microseconds); `log.timestamps = false` leaves lines as the process wrote them.
+#[test]
+fn output_lines_carry_the_time_they_began() {
+    let scope = TestScope::new("stamps");
+    let plain = scope.dir.join("plain.log");
+    let script = "printf 'be'; sleep 1; printf 'gun\\\\n'; echo next; exec sleep 1000";
+    let def = |extra: &str| format!("exec = [\"/bin/sh\", \"-c\", \"{script}\"]\n{extra}");
+    let before = std::time::SystemTime::now();
+    let stamped = scope.definition("stamped", &def(""));
+    scope.ok(&["install", "stamped", "-f", &stamped, "--start"]);
+    let unstamped_def = scope.definition(
+        "unstamped",
+        &def(&format!(
+            "[log]\nfile = \"{}\"\ntimestamps = false\n",
+            plain.display()
+        )),
+    );
+    scope.ok(&["install", "unstamped", "-f", &unstamped_def, "--start"]);
+    let done =
+        |path: &std::path::Path| std::fs::read_to_string(path).is_ok_and(|t| t.contains("next\n"));
+    assert!(eventually(Duration::from_secs(10), || done(
+        &scope.log("stamped")
+    ) && done(&plain)));
+    let after = std::time::SystemTime::now();
+    let log = std::fs::read_to_string(scope.log("stamped")).unwrap();
+    let lines: Vec<_> = log.lines().map(unstamp).collect();
+    assert_eq!(
+        lines.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        ["begun", "next"],
+        "{log}"
+    );
+    let (begun, next) = (lines[0].0, lines[1].0);
+    assert!(before <= begun && next <= after, "{log}");
+    // Stamped when its first byte came, a second before its end (and the next line).
+    assert!(
+        next.duration_since(begun).unwrap() >= Duration::from_millis(900),
+        "{log}"
+    );
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), "begun\nnext\n");
 }
 
 #[test]
@@ -1141,7 +1183,7 @@ fn logs_of_several_services_prefix_each_line() {
         );
         scope.ok(&["install", name, "-f", &def, "--start", "--wait"]);
     }
-    let out = scope.ok(&["logs", "alpha", "be", "-n", "5"]);
+    let out = unstamped(&scope.ok(&["logs", "alpha", "be", "-n", "5"]));
     assert!(out.contains("alpha | from-alpha"), "{out}");
     assert!(out.contains("be    | from-be"), "{out}");
     let mut follower = scope
@@ -1175,6 +1217,178 @@ fn logs_of_several_services_prefix_each_line() {
     let _ = follower.wait();
     assert_eq!(seen.as_deref(), Some("be    | appended later"));
     scope.ok(&["uninstall", "alpha", "be"]);
+}
+
+/// `log.stderr` keeps stderr apart from stdout (each line stamped); `logs` shows both, and
+/// `uninstall --purge` removes both.
+#[test]
+fn log_stderr_keeps_stderr_apart() {
+    let scope = TestScope::new("stderr");
+    let (out, err) = (scope.dir.join("split.log"), scope.dir.join("split.err"));
+    let def = scope.definition(
+        "split",
+        &format!(
+            "exec = [\"/bin/sh\", \"-c\", \"echo to stdout; echo to stderr >&2; exec sleep 1071\"]\n\
+             [log]\nfile = \"{}\"\nstderr = \"{}\"\n",
+            out.display(),
+            err.display()
+        ),
+    );
+    scope.ok(&["install", "split", "-f", &def, "--start"]);
+    let has = |path: &std::path::Path, what: &str| {
+        std::fs::read_to_string(path).is_ok_and(|t| t.contains(what))
+    };
+    assert!(eventually(Duration::from_secs(10), || has(
+        &out,
+        "to stdout"
+    ) && has(
+        &err,
+        "to stderr"
+    )));
+    assert_eq!(
+        unstamped(&std::fs::read_to_string(&out).unwrap()),
+        "to stdout\n"
+    );
+    assert_eq!(
+        unstamped(&std::fs::read_to_string(&err).unwrap()),
+        "to stderr\n"
+    );
+    let shown = scope.ok(&["logs", "split"]);
+    assert!(
+        shown.contains(" to stdout") && shown.contains(" to stderr"),
+        "{shown}"
+    );
+    // A restart gets a pipe for each again.
+    scope.ok(&["restart", "split", "--wait"]);
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&err).is_ok_and(|t| t.lines().count() == 2)
+    }));
+    assert!(!has(&out, "to stderr"), "stderr reached stdout's file");
+    scope.ok(&["uninstall", "split", "--purge"]);
+    assert!(!out.exists() && !err.exists(), "purge left a log");
+}
+
+/// `logs --since` shows the lines stamped at or after a time (rotated files too), in any of
+/// the forms a person types, then follows with -f; where lines carry no time it is refused.
+#[test]
+fn logs_since_reads_the_stamps_then_follows() {
+    let scope = TestScope::new("since");
+    let def = scope.definition("dated", "exec = [\"/bin/sleep\", \"1061\"]\n");
+    scope.ok(&["install", "dated", "-f", &def]);
+    let stamp = |ago: u64| {
+        let at = std::time::SystemTime::now() - Duration::from_secs(ago);
+        humantime::format_rfc3339_micros(at).to_string()
+    };
+    let log = scope.log("dated");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let rotated = log.with_file_name("dated.log.1");
+    std::fs::write(
+        &rotated,
+        "2020-01-01T00:00:00.000000Z ancient\n2021-06-01T09:00:00.000000Z rotated morning\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &log,
+        format!(
+            "2021-06-01T10:00:00.000000Z live morning\n\
+             {} an hour ago\n\
+             {} a minute ago\n\
+             a line without a stamp goes with the one before\n",
+            stamp(3600),
+            stamp(60)
+        ),
+    )
+    .unwrap();
+    let since = |when: &str, extra: &[&str]| {
+        let mut args = vec!["logs", "dated", "--since", when];
+        args.extend_from_slice(extra);
+        let out = scope.ok(&args);
+        out.lines()
+            .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest).to_string())
+            .collect::<Vec<_>>()
+    };
+    let recent = [
+        "a minute ago",
+        "line without a stamp goes with the one before",
+    ];
+    assert_eq!(since("10m", &[]), recent);
+    assert_eq!(since("30m ago", &[]), recent);
+    assert_eq!(
+        since("2021-06-01T08:00:00Z", &[])[..2],
+        ["rotated morning", "live morning"]
+    );
+    assert_eq!(since("2021-06-01T11:30:00+02:00", &[])[0], "live morning");
+    assert_eq!(since("2021-06-01T08:00:00Z", &["-n", "1"]), recent[1..]);
+    // A local time (this machine's zone, as date(1) reads it) counts the same way.
+    let local = std::process::Command::new("date")
+        .args(["-d", "@1622541600", "+%Y-%m-%d %H:%M"]) // 2021-06-01T10:00:00Z
+        .output()
+        .unwrap();
+    let local = text(&local.stdout).trim().to_string();
+    assert_eq!(since(&local, &[])[0], "live morning");
+
+    // -f: from TIME, then what comes next.
+    let mut follower = scope
+        .cmd()
+        .args(["logs", "dated", "--since", "10m", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let next = || received.recv_timeout(Duration::from_secs(10)).ok();
+    assert!(next().is_some_and(|l| l.ends_with(" a minute ago")));
+    assert!(next().is_some_and(|l| l.starts_with("a line without")));
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        writeln!(f, "{} written while followed", stamp(0)).unwrap();
+    }
+    let followed = next();
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(
+        followed
+            .as_deref()
+            .is_some_and(|l| l.ends_with(" written while followed")),
+        "{followed:?}"
+    );
+
+    // Not a time; and a log whose lines carry none.
+    let out = scope.run(&["logs", "dated", "--since", "yesterday-ish"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2h ago"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bare = scope.dir.join("bare.log");
+    let def = scope.definition(
+        "bare",
+        &format!(
+            "exec = [\"/bin/sleep\", \"1062\"]\n[log]\nfile = \"{}\"\ntimestamps = false\n",
+            bare.display()
+        ),
+    );
+    scope.ok(&["install", "bare", "-f", &def]);
+    let out = scope.run(&["logs", "bare", "--since", "1h"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let why = text(&out.stderr);
+    assert!(
+        why.contains("--since: builtin cannot tell when bare's lines were written")
+            && why.contains("log.timestamps = false"),
+        "{why}"
+    );
+    scope.ok(&["uninstall", "dated", "bare"]);
 }
 
 /// A health check answered by another program on the same port does not make the service

@@ -183,3 +183,46 @@ fn a_service_of_the_file_is_named_in_depend_on_openrc_and_systemd() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(units.lines().any(|l| l == "After=db.service"), "{units}");
 }
+
+/// Only svc-any's supervisor stamps log lines: a stamp asked for in so many words is refused
+/// where another manager writes the file, naming key and backend; `log.stderr` is carried by
+/// every backend.
+#[test]
+fn log_timestamps_is_the_supervisors_and_log_stderr_is_carried_everywhere() {
+    let stamped = "name = \"web\"\nexec = [\"/bin/true\"]\n\
+                   [log]\nfile = \"/var/log/web.log\"\ntimestamps = true\n";
+    for backend in ["systemd", "openrc", "launchd"] {
+        let out = render_definition(&format!("stamps-{backend}"), "web.toml", backend, stamped);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{backend}: {err}");
+        assert!(
+            err.contains(&format!("not carried by {backend}: log.timestamps = true")),
+            "{backend}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{backend} rendered anyway");
+    }
+    for backend in ["builtin", "sysv"] {
+        let out = render_definition(&format!("stamps-{backend}"), "web.toml", backend, stamped);
+        assert!(out.status.success(), "{backend}: {}", text(&out.stderr));
+    }
+    let apart = "name = \"web\"\nexec = [\"/bin/true\"]\n\
+                 [log]\nfile = \"/var/log/web.log\"\nstderr = \"/var/log/web.err\"\n";
+    for backend in ["systemd", "openrc", "launchd", "builtin", "sysv"] {
+        let out = render_definition(&format!("stderr-{backend}"), "web.toml", backend, apart);
+        assert!(out.status.success(), "{backend}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("/var/log/web.err"),
+            "{backend} dropped log.stderr:\n{}",
+            text(&out.stdout)
+        );
+    }
+    let same = "name = \"web\"\nexec = [\"/bin/true\"]\n\
+                [log]\nfile = \"/var/log/web.log\"\nstderr = \"/var/log/web.log\"\n";
+    let out = render_definition("stderr-same", "web.toml", "systemd", same);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("web.toml:5:") && err.contains("log.stderr"),
+        "{err}"
+    );
+}

@@ -155,7 +155,7 @@ pub enum Command {
     },
     /// Show a service's output.
     #[command(
-        after_help = "Examples:\n  svc-any logs demo -f\n  svc-any logs demo -n 200\n  svc-any logs openim -f   # every member, each line prefixed with its service"
+        after_help = "Examples:\n  svc-any logs demo -f\n  svc-any logs demo -n 200\n  svc-any logs demo --since '2h ago'\n  svc-any logs demo --since '2026-11-30 09:00' -f\n  svc-any logs openim -f   # every member, each line prefixed with its service"
     )]
     Logs {
         /// Services (or groups); with several, each line starts with its service's name.
@@ -164,9 +164,14 @@ pub enum Command {
         /// Keep following.
         #[arg(short, long)]
         follow: bool,
-        /// How many lines.
-        #[arg(short = 'n', long, default_value_t = 50)]
-        lines: usize,
+        /// How many lines (default 50; with --since, every line since).
+        #[arg(short = 'n', long)]
+        lines: Option<usize>,
+        /// Only lines written at or after TIME: RFC 3339 (2026-11-30T09:00:00Z), a local
+        /// time (2026-11-30 09:00[:00]), or a time ago (10m, 2h ago). Refused where the log
+        /// keeps no time (a manager writing a file as the service wrote it).
+        #[arg(long, value_name = "TIME", value_parser = since_arg)]
+        since: Option<u64>,
     },
     /// An installed service: its definition, the files svc-any wrote, what the manager says.
     #[command(after_help = "Example:\n  svc-any show demo --json")]
@@ -312,4 +317,9 @@ fn parse_wait(text: &str) -> Result<Wait, String> {
         .ok_or_else(|| {
             format!("`{text}` is not a number of seconds (e.g. --wait=30, or --wait alone)")
         })
+}
+
+/// `--since TIME`, read at once: a time clap refuses is bad input before anything is asked.
+fn since_arg(text: &str) -> Result<u64, String> {
+    crate::system::since::parse_since(text, std::time::SystemTime::now())
 }

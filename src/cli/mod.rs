@@ -291,14 +291,28 @@ fn run(cli: Cli) -> Result<i32> {
             names,
             follow,
             lines,
+            since,
         } => {
             check_names(names)?;
             let Invocation { ctx, backend } = invocation(&cli, flag_level(&cli), None)?;
             let records = engine::installed(&ctx, names)?;
+            if since.is_some() {
+                for record in &records {
+                    if let Err(why) = backend.log_times(&record.service) {
+                        return Err(crate::model::error::bad(format!(
+                            "--since: {} cannot tell when {}'s lines were written: {why}",
+                            backend.name(),
+                            record.service.name
+                        ))
+                        .hint("drop --since (-n shows the last lines)")
+                        .into());
+                    }
+                }
+            }
             let options = LogOptions {
                 follow: *follow,
-                lines: *lines,
-                since: None,
+                lines: lines.unwrap_or(if since.is_some() { usize::MAX } else { 50 }),
+                since: *since,
             };
             if let [one] = records.as_slice() {
                 return backend.logs(&ctx, &one.service, options);

@@ -252,8 +252,11 @@ pub(crate) fn common_losses(s: &Service, notes: &mut Notes) {
             &s.name,
             "log",
             format!(
-                "log.file {} (and its rotation): the container runtime keeps stdout and stderr",
-                log.file
+                "log.file {}{} (and its rotation): the container runtime keeps stdout and stderr",
+                log.file,
+                log.stderr
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(", log.stderr {e}"))
             ),
         );
     }

@@ -97,3 +97,19 @@ fn a_name_kubernetes_cannot_take_is_bad_input() {
     assert_eq!(crate::model::error::exit_code(&err), 2, "{err:#}");
     assert!(export(Format::Compose, &all, &services).is_ok());
 }
+
+#[test]
+fn log_files_are_named_among_what_a_container_runtime_does_not_carry() {
+    let out = render(
+        Format::Compose,
+        "[services.a]\nexec = [\"/a\"]\nexport = { image = \"a:1\" }\n\
+         log = { file = \"/var/log/a.log\", stderr = \"/var/log/a.err\" }\n",
+    );
+    assert!(
+        out.not_carried
+            .iter()
+            .any(|n| n.contains("/var/log/a.log") && n.contains("log.stderr /var/log/a.err")),
+        "{:?}",
+        out.not_carried
+    );
+}

@@ -145,16 +145,18 @@ pub struct Inherited<'a> {
 /// one by one (all are close-on-exec): with a thousand services running, two thousand per
 /// start. Instead the child shares the table (CLONE_FILES) and its first act is
 /// `close_range(N, ~0, CLOSE_RANGE_UNSHARE)`, which gives it a table of its own holding only
-/// the descriptors below N; the two it needs (`/dev/null` and its output pipe) are kept below
-/// N by holding two low numbers from the start, /dev/null in one and, for each start, the
-/// pipe's write end dup'ed into the other.
+/// the descriptors below N; those it needs (`/dev/null`, its output pipe, and its stderr pipe
+/// when `log.stderr` keeps stderr apart) are kept below N by holding three low numbers from
+/// the start, /dev/null in one and, for each start, each pipe's write end dup'ed into one of
+/// the others.
 pub struct StdioSlot {
     devnull: OwnedFd,
     slot: OwnedFd,
+    errors: OwnedFd,
 }
 
 impl StdioSlot {
-    /// Two low descriptors, if the kernel can unshare a range of the table (Linux 5.9).
+    /// Three low descriptors, if the kernel can unshare a range of the table (Linux 5.9).
     pub fn reserve() -> Option<StdioSlot> {
         // SAFETY: a range above any open descriptor: closes nothing, tells whether the call
         // exists.
@@ -167,19 +169,25 @@ impl StdioSlot {
         Some(StdioSlot {
             devnull: open()?,
             slot: open()?,
+            errors: open()?,
         })
     }
 
     /// The lowest number the child's own table leaves out.
     fn limit(&self) -> RawFd {
-        self.devnull.as_raw_fd().max(self.slot.as_raw_fd()) + 1
+        [&self.devnull, &self.slot, &self.errors]
+            .iter()
+            .map(|fd| fd.as_raw_fd())
+            .max()
+            .unwrap_or(0)
+            + 1
     }
 
-    /// Puts `fd` in the slot (and `/dev/null` back with `None`).
-    fn hold(&self, fd: Option<&OwnedFd>) -> std::io::Result<()> {
+    /// Puts `fd` in `slot` (and `/dev/null` back with `None`).
+    fn hold(&self, slot: &OwnedFd, fd: Option<&OwnedFd>) -> std::io::Result<()> {
         let from = fd.unwrap_or(&self.devnull).as_raw_fd();
         // SAFETY: both numbers are descriptors this process owns; dup3 replaces the slot's.
-        let rc = unsafe { nix::libc::dup3(from, self.slot.as_raw_fd(), nix::libc::O_CLOEXEC) };
+        let rc = unsafe { nix::libc::dup3(from, slot.as_raw_fd(), nix::libc::O_CLOEXEC) };
         if rc < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -205,9 +213,15 @@ pub fn ignored_signals() -> Vec<i32> {
         .collect()
 }
 
-/// Starts `service` (already expanded for its instance) with stdout and stderr on `output`.
-/// Returns once the program is executing; a program that cannot be executed is an error here.
-pub fn spawn(service: &Service, inherited: &Inherited, output: OwnedFd) -> Result<Pid> {
+/// Starts `service` (already expanded for its instance) with stdout on `output`, and stderr
+/// on `errors` if given, else on `output` too. Returns once the program is executing; a
+/// program that cannot be executed is an error here.
+pub fn spawn(
+    service: &Service,
+    inherited: &Inherited,
+    output: OwnedFd,
+    errors: Option<OwnedFd>,
+) -> Result<Pid> {
     let level = inherited.level;
     let creds = credentials(service)?;
     let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -306,6 +320,11 @@ pub fn spawn(service: &Service, inherited: &Inherited, output: OwnedFd) -> Resul
             Some(slot) => slot.slot.as_raw_fd(),
             None => output.as_raw_fd(),
         },
+        errors: match (inherited.slot, &errors) {
+            (_, None) => None,
+            (Some(slot), Some(_)) => Some(slot.errors.as_raw_fd()),
+            (None, Some(e)) => Some(e.as_raw_fd()),
+        },
         unshare_below: inherited.slot.map(StdioSlot::limit),
         limits: &limits,
         creds: creds.as_ref().map(|c| {
@@ -334,16 +353,27 @@ pub fn spawn(service: &Service, inherited: &Inherited, output: OwnedFd) -> Resul
     // before this call returns).
     let mut flags = CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK;
     if let Some(slot) = inherited.slot {
-        slot.hold(Some(&output))
+        slot.hold(&slot.slot, Some(&output))
             .context("holding the output pipe")?;
+        if let Some(errors) = &errors {
+            slot.hold(&slot.errors, Some(errors))
+                .context("holding the stderr pipe")?;
+        }
         flags |= CloneFlags::CLONE_FILES;
     }
     drop(output);
+    let apart = errors.is_some();
+    drop(errors);
     let cloned =
         unsafe { nix::sched::clone(callback, &mut stack, flags, Some(nix::libc::SIGCHLD)) };
     if let Some(slot) = inherited.slot {
-        // The pipe's write end now lives in the child alone: its end is the pipe's end.
-        slot.hold(None).context("releasing the output pipe")?;
+        // The pipes' write ends now live in the child alone: its end is the pipes' end.
+        slot.hold(&slot.slot, None)
+            .context("releasing the output pipe")?;
+        if apart {
+            slot.hold(&slot.errors, None)
+                .context("releasing the stderr pipe")?;
+        }
     }
     let pid = cloned.context("cloning a child process")?;
     let failure = setup.failure.load(Ordering::SeqCst);
@@ -427,6 +457,8 @@ struct Setup<'a> {
     cwd: *const c_char,
     stdin: RawFd,
     output: RawFd,
+    /// Where stderr goes when not with stdout.
+    errors: Option<RawFd>,
     /// With a shared descriptor table: the child's own keeps only the descriptors below this.
     unshare_below: Option<RawFd>,
     /// (resource, soft, hard)
@@ -509,7 +541,7 @@ unsafe fn child_main(setup: &Setup) -> isize {
     }
     if libc::dup2(setup.stdin, 0) < 0
         || libc::dup2(setup.output, 1) < 0
-        || libc::dup2(setup.output, 2) < 0
+        || libc::dup2(setup.errors.unwrap_or(setup.output), 2) < 0
     {
         fail(8);
     }

@@ -64,6 +64,8 @@ struct Supervisor {
     stdio_slot: Option<child::StdioSlot>,
     /// Where output is read into.
     buffer: Vec<u8>,
+    /// Where stamped lines are put together.
+    scratch: Vec<u8>,
     /// The running units' output pipes.
     outputs: Outputs,
     /// How poll last failed, while it does.
@@ -105,6 +107,7 @@ pub fn run(opts: Options) -> Result<i32> {
         ignored_signals: child::ignored_signals(),
         stdio_slot,
         buffer: vec![0u8; 64 * 1024],
+        scratch: Vec::new(),
         outputs: Outputs::new()?,
         poll_failed: None,
     };
@@ -141,6 +144,14 @@ pub fn run(opts: Options) -> Result<i32> {
     let code = sup.run_loop(&mut control, &mut claimed.signals);
     sup.cleanup();
     Ok(code)
+}
+
+/// A pipe for a service's output: the supervisor's end (read) does not block; the service's
+/// end blocks, as a terminal or a file would.
+fn pipe() -> nix::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+    nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))?;
+    Ok((read, write))
 }
 
 /// The file in `RUN/up/` that says during which boot its marks were made.
@@ -227,7 +238,7 @@ impl Supervisor {
                 let all: Vec<String> = self
                     .units
                     .iter()
-                    .filter(|(_, u)| u.output.is_some())
+                    .filter(|(_, u)| u.has_pipes())
                     .map(|(k, _)| k.clone())
                     .collect();
                 for key in all {
@@ -235,11 +246,7 @@ impl Supervisor {
                 }
             } else if outputs_ready {
                 for (token, key) in self.outputs.ready() {
-                    if self
-                        .units
-                        .get(&key)
-                        .is_some_and(|u| u.output_token == token)
-                    {
+                    if self.units.get(&key).is_some_and(|u| u.owns_token(token)) {
                         self.drain(&key);
                     } else {
                         // A pipe closed since: its unit restarted, or is gone.
@@ -267,7 +274,9 @@ impl Supervisor {
     /// Forgets a unit whose definition is gone (it has stopped).
     fn remove_unit(&mut self, key: &str) {
         if let Some(unit) = self.units.remove(key) {
-            self.outputs.forget(unit.output_token);
+            for stream in unit.streams() {
+                self.outputs.forget(stream.token);
+            }
         }
     }
 
@@ -276,9 +285,9 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
-        unit.drain_output(&mut self.buffer);
-        if unit.output.is_none() {
-            self.outputs.forget(unit.output_token);
+        unit.drain_output(&mut self.buffer, &mut self.scratch);
+        for stream in unit.streams().filter(|s| s.pipe.is_none()) {
+            self.outputs.forget(stream.token);
         }
     }
 
@@ -350,9 +359,9 @@ impl Supervisor {
         unit.pid = None;
         unit.since = now_unix();
         // Its last words, before a new process takes the pipe's place.
-        unit.drain_output(&mut self.buffer);
-        if unit.output.is_none() {
-            self.outputs.forget(unit.output_token);
+        unit.drain_output(&mut self.buffer, &mut self.scratch);
+        for stream in unit.streams().filter(|s| s.pipe.is_none()) {
+            self.outputs.forget(stream.token);
         }
         let described = how.to_string();
         let restart = unit.service.restart.as_str();
@@ -413,17 +422,17 @@ impl Supervisor {
     }
 
     /// Why `key` cannot have a process now without breaking the others, if it cannot: the
-    /// descriptors it would hold (its output pipe, its log file) would leave too few free for
+    /// descriptors it would hold (its pipes, its log files) would leave too few free for
     /// what keeps the supervisor going (reading definitions, answering the socket).
     fn no_room_for(&self, key: &str) -> Option<String> {
         let unit = self.units.get(key)?;
-        let needed = 1 + u64::from(!unit.log.is_open());
+        let needed = unit.descriptors_to_start();
         let in_use = self.descriptors_in_use();
         (in_use + needed + FD_RESERVE > self.nofile.limit).then(|| {
             format!(
                 "not started: the supervisor has {in_use} of its {} file descriptors in use or set aside, \
-                 and a running service holds 2; stop other services, or raise the hard limit on open \
-                 files (ulimit -Hn) of whatever starts the supervisor",
+                 and a running service holds 2 (4 with log.stderr); stop other services, or raise the \
+                 hard limit on open files (ulimit -Hn) of whatever starts the supervisor",
                 self.nofile.limit
             )
         })
@@ -453,7 +462,9 @@ impl Supervisor {
             slot: self.stdio_slot.as_ref(),
         };
         let unit = self.units.get_mut(key).expect("checked above");
-        let (read, write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK) {
+        let apart = unit.errors_apart();
+        let pipes = pipe().and_then(|out| Ok((out, if apart { Some(pipe()?) } else { None })));
+        let ((read, write), errors) = match pipes {
             Ok(p) => p,
             Err(e) => {
                 unit.machine
@@ -461,20 +472,25 @@ impl Supervisor {
                 return;
             }
         };
-        // The service's end must block, as a terminal or a file would.
-        let _ = nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()));
-        match child::spawn(&unit.service, &inherited, write) {
+        let (errors_read, errors_write) = errors.unzip();
+        match child::spawn(&unit.service, &inherited, write, errors_write) {
             Ok(pid) => {
                 unit.pid = Some(pid);
                 unit.machine.on_spawned(Instant::now());
                 unit.since = now_unix();
-                if unit.output.is_some() {
-                    // The old pipe is still held by something the process left behind.
-                    self.outputs.forget(unit.output_token);
+                // An old pipe still open is held by something the process left behind.
+                for stream in unit.streams().filter(|s| s.pipe.is_some()) {
+                    self.outputs.forget(stream.token);
                 }
-                unit.output_token = self.outputs.watch(key, read.as_fd());
-                unit.output = Some(read);
-                let _ = unit.log.touch();
+                if !apart {
+                    unit.errors = None;
+                }
+                let token = self.outputs.watch(key, read.as_fd());
+                unit.output.attach(read, token);
+                if let (Some(read), Some(stream)) = (errors_read, unit.errors.as_mut()) {
+                    let token = self.outputs.watch(key, read.as_fd());
+                    stream.attach(read, token);
+                }
                 if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
                     let _ =
                         std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
@@ -484,8 +500,8 @@ impl Supervisor {
             Err(e) => {
                 unit.machine.on_spawn_failed(format!("{e:#}"));
                 let text = format!("{key} failed: {e:#}");
-                let _ = unit.log.write(format!("svc-any: {text}\n").as_bytes());
-                unit.log.close();
+                unit.output.note(&text);
+                unit.output.log.close();
                 self.event(&text);
             }
         }

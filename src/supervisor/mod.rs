@@ -9,7 +9,8 @@
 //! ```text
 //! STATE_DIR/builtin/NAME.toml          definitions (written by install, with the marker line)
 //! STATE_DIR/builtin/enabled/UNIT       a link per unit that starts with the supervisor
-//! LOGS/UNIT.log[.N]                    output of each unit, rotated by size
+//! LOGS/UNIT.log[.N]                    output of each unit, each line stamped with the time it
+//!                                      was read, rotated by size
 //! LOGS/supervisor.log                  what the supervisor did and why
 //!                                      (LOGS: /var/log/svc-any, or STATE_DIR/logs for a user)
 //! RUNTIME_DIR/supervisor.sock          the control socket (0600)
@@ -37,6 +38,8 @@ mod policy;
 pub mod protocol;
 #[cfg(target_os = "linux")]
 mod restarts;
+#[cfg(target_os = "linux")]
+mod stamp;
 #[cfg(target_os = "linux")]
 mod startup;
 #[cfg(target_os = "linux")]

@@ -1,8 +1,9 @@
 //! One supervised unit as the supervisor holds it: its definition, its state machine, and the
-//! process and output pipe that go with them. The decisions are the machine's
+//! process and output pipes that go with them. The decisions are the machine's
 //! ([`super::machine`]); this is what the poll loop needs to carry them out and to report.
 
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
@@ -13,6 +14,7 @@ use super::logfile::LogFile;
 use super::machine::{Machine, Phase};
 use super::policy::Policy;
 use super::protocol::unit_key;
+use super::stamp::Stamper;
 use super::{log_path, Scope};
 use crate::model::spec::Service;
 use crate::model::status::ServiceStatus;
@@ -20,6 +22,98 @@ use crate::model::status::ServiceStatus;
 /// Default rotation of the logs svc-any keeps itself (when `log.file` is not set).
 const DEFAULT_LOG_MAX: u64 = 10 << 20;
 const DEFAULT_LOG_KEEP: u32 = 5;
+
+/// One stream of a unit's output (stdout and stderr together, or each apart with
+/// `log.stderr`): the pipe it arrives on and the file it goes to.
+pub struct Stream {
+    /// The read end of the pipe, while it is open.
+    pub pipe: Option<OwnedFd>,
+    /// Its token in the supervisor's epoll set (see `outputs.rs`).
+    pub token: u64,
+    pub log: LogFile,
+    /// How far the current line is; none when lines are written as the process wrote them
+    /// (`log.timestamps = false`).
+    stamper: Option<Stamper>,
+}
+
+impl Stream {
+    fn new(log: LogFile, stamped: bool) -> Stream {
+        Stream {
+            pipe: None,
+            token: 0,
+            log,
+            stamper: stamped.then(Stamper::default),
+        }
+    }
+
+    /// Takes a new process's pipe. A line the last one left unfinished ends here: the new
+    /// process's first line is its own.
+    pub fn attach(&mut self, pipe: OwnedFd, token: u64) {
+        self.end_line();
+        self.pipe = Some(pipe);
+        self.token = token;
+        let _ = self.log.touch();
+    }
+
+    /// Copies whatever the pipe holds into the log, until it is empty or closed; `buffer` is
+    /// where reads land, `scratch` where stamped lines are put together.
+    fn drain(&mut self, buffer: &mut [u8], scratch: &mut Vec<u8>) {
+        while let Some(fd) = &self.pipe {
+            match nix::unistd::read(fd, buffer) {
+                Ok(0) => self.close_pipe(),
+                Ok(n) => match &mut self.stamper {
+                    None => {
+                        let _ = self.log.write(&buffer[..n]);
+                    }
+                    Some(stamper) => {
+                        scratch.clear();
+                        stamper.stamp(&buffer[..n], SystemTime::now(), scratch);
+                        let _ = self.log.write(scratch);
+                    }
+                },
+                Err(Errno::EAGAIN) => return,
+                Err(Errno::EINTR) => continue,
+                Err(_) => self.close_pipe(),
+            }
+        }
+    }
+
+    fn close_pipe(&mut self) {
+        self.pipe = None;
+        self.end_line();
+    }
+
+    fn end_line(&mut self) {
+        if let Some(stamper) = &mut self.stamper {
+            let mut end = Vec::new();
+            stamper.end(&mut end);
+            if !end.is_empty() {
+                let _ = self.log.write(&end);
+            }
+        }
+    }
+
+    /// A line of svc-any's own (why a start failed), stamped like the process's.
+    pub fn note(&mut self, text: &str) {
+        self.end_line();
+        let line = format!("svc-any: {text}\n");
+        match &mut self.stamper {
+            None => {
+                let _ = self.log.write(line.as_bytes());
+            }
+            Some(stamper) => {
+                let mut out = Vec::new();
+                stamper.stamp(line.as_bytes(), SystemTime::now(), &mut out);
+                let _ = self.log.write(&out);
+            }
+        }
+    }
+
+    /// The descriptors it holds: its pipe and its log file, while open.
+    fn descriptors(&self) -> u64 {
+        u64::from(self.pipe.is_some()) + u64::from(self.log.is_open())
+    }
+}
 
 pub struct Unit {
     pub name: String,
@@ -32,11 +126,10 @@ pub struct Unit {
     pub pid: Option<Pid>,
     /// When it entered its current state, seconds since the epoch, for `status`.
     pub since: u64,
-    /// The read end of the pipe that carries the process's stdout and stderr.
-    pub output: Option<OwnedFd>,
-    /// Its token in the supervisor's epoll set (see `outputs.rs`).
-    pub output_token: u64,
-    pub log: LogFile,
+    /// The process's stdout, and its stderr unless that goes apart.
+    pub output: Stream,
+    /// Its stderr, when `log.stderr` keeps it apart.
+    pub errors: Option<Stream>,
 }
 
 pub fn now_unix() -> u64 {
@@ -45,12 +138,26 @@ pub fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn log_for(scope: &Scope, key: &str, service: &Service) -> LogFile {
-    let (max, keep) = match &service.log {
-        Some(l) => (l.max_size, l.keep),
-        None => (Some(DEFAULT_LOG_MAX), DEFAULT_LOG_KEEP),
+/// The streams of a unit: stdout (with stderr unless it goes apart), and stderr apart.
+fn streams_for(scope: &Scope, key: &str, service: &Service) -> (Stream, Option<Stream>) {
+    let (max, keep, stamped) = match &service.log {
+        Some(l) => (l.max_size, l.keep, l.stamped()),
+        None => (Some(DEFAULT_LOG_MAX), DEFAULT_LOG_KEEP, true),
     };
-    LogFile::new(log_path(scope, key, service), max, keep)
+    let stream = |path: PathBuf| Stream::new(LogFile::new(path, max, keep), stamped);
+    let errors = service
+        .log
+        .as_ref()
+        .and_then(|l| l.stderr.as_ref())
+        .map(|path| stream(PathBuf::from(path)));
+    (stream(log_path(scope, key, service)), errors)
+}
+
+/// The new stream takes over the old one's pipe: the running process goes on writing, into
+/// the new file.
+fn carry_pipe(old: &mut Stream, new: &mut Stream) {
+    new.pipe = old.pipe.take();
+    new.token = old.token;
 }
 
 impl Unit {
@@ -62,8 +169,10 @@ impl Unit {
             enabled,
         } = definition;
         let key = unit_key(&name, instance.as_deref());
+        let (output, errors) = streams_for(scope, &key, &service);
         Unit {
-            log: log_for(scope, &key, &service),
+            output,
+            errors,
             machine: Machine::new(Policy::of(&service)),
             name,
             instance,
@@ -71,8 +180,6 @@ impl Unit {
             enabled,
             pid: None,
             since: now_unix(),
-            output: None,
-            output_token: 0,
         }
     }
 
@@ -85,7 +192,17 @@ impl Unit {
     pub fn redefine(&mut self, scope: &Scope, definition: Definition) {
         self.enabled = definition.enabled;
         if self.service != definition.service {
-            self.log = log_for(scope, &self.key(), &definition.service);
+            let (mut output, mut errors) = streams_for(scope, &self.key(), &definition.service);
+            carry_pipe(&mut self.output, &mut output);
+            match (self.errors.take(), errors.as_mut()) {
+                (Some(mut old), Some(new)) => carry_pipe(&mut old, new),
+                // No stderr file any more: the running process's stderr still goes to the
+                // old one until it ends (see `Unit::errors_apart`).
+                (Some(old), None) if old.pipe.is_some() => errors = Some(old),
+                _ => {}
+            }
+            self.output = output;
+            self.errors = errors;
             self.machine.set_policy(Policy::of(&definition.service));
             self.service = definition.service;
         }
@@ -107,38 +224,126 @@ impl Unit {
         }
     }
 
-    /// Copies whatever the process wrote into its log, until the pipe is empty or closed.
-    /// Once it is closed and no process runs or is coming, the log file is closed too.
-    pub fn drain_output(&mut self, buffer: &mut [u8]) {
-        while let Some(fd) = &self.output {
-            match nix::unistd::read(fd, buffer) {
-                Ok(0) => self.output = None,
-                Ok(n) => {
-                    let _ = self.log.write(&buffer[..n]);
-                }
-                Err(Errno::EAGAIN) => return,
-                Err(Errno::EINTR) => continue,
-                Err(_) => self.output = None,
-            }
+    /// Copies whatever the process wrote into its logs, until its pipes are empty or closed.
+    /// Once they are closed and no process runs or is coming, the log files are closed too.
+    pub fn drain_output(&mut self, buffer: &mut [u8], scratch: &mut Vec<u8>) {
+        self.output.drain(buffer, scratch);
+        if let Some(errors) = &mut self.errors {
+            errors.drain(buffer, scratch);
         }
         self.release_if_idle();
     }
 
-    /// Closes the log of a unit that has no process and none coming (stopped, dead or
-    /// failed): it holds no descriptor. One waiting to restart keeps it.
+    /// Its streams: stdout, then stderr if apart.
+    pub fn streams(&self) -> impl Iterator<Item = &Stream> {
+        std::iter::once(&self.output).chain(self.errors.as_ref())
+    }
+
+    /// Whether its next process gets a stderr pipe of its own: as its definition says now. A
+    /// stream kept for a process started under an earlier definition goes.
+    pub fn errors_apart(&mut self) -> bool {
+        let apart = self
+            .service
+            .log
+            .as_ref()
+            .is_some_and(|l| l.stderr.is_some());
+        if !apart && self.errors.as_ref().is_some_and(|e| e.pipe.is_none()) {
+            self.errors = None;
+        }
+        apart
+    }
+
+    /// Closes the logs of a unit that has no process and none coming (stopped, dead or
+    /// failed): it holds no descriptor. One waiting to restart keeps them.
     pub fn release_if_idle(&mut self) {
-        if self.output.is_none()
+        if !self.has_pipes()
             && matches!(
                 self.machine.phase(),
                 Phase::Stopped | Phase::Dead | Phase::Failed
             )
         {
-            self.log.close();
+            self.output.log.close();
+            if let Some(errors) = &mut self.errors {
+                errors.log.close();
+            }
         }
     }
 
-    /// The descriptors this unit holds: its output pipe and its log file, while open.
+    /// Whether a pipe of its process is open.
+    pub fn has_pipes(&self) -> bool {
+        self.streams().any(|s| s.pipe.is_some())
+    }
+
+    /// Whether `token` is one of its open pipes'.
+    pub fn owns_token(&self, token: u64) -> bool {
+        self.streams().any(|s| s.pipe.is_some() && s.token == token)
+    }
+
+    /// The descriptors this unit holds: its pipes and its log files, while open.
     pub fn descriptors(&self) -> u64 {
-        u64::from(self.output.is_some()) + u64::from(self.log.is_open())
+        self.streams().map(Stream::descriptors).sum()
+    }
+
+    /// The descriptors its next process adds to those it holds: a pipe for each stream its
+    /// definition asks for, and each of their log files not open yet.
+    pub fn descriptors_to_start(&self) -> u64 {
+        let apart = self
+            .service
+            .log
+            .as_ref()
+            .is_some_and(|l| l.stderr.is_some());
+        let stream = |s: &Stream| 1 + u64::from(!s.log.is_open());
+        stream(&self.output) + self.errors.as_ref().filter(|_| apart).map_or(0, stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{parse, Level, ParseOptions, Source};
+
+    fn unit(toml: &str) -> Unit {
+        let src = Source {
+            label: "web.toml".into(),
+            text: toml,
+            path: None,
+        };
+        let opts = ParseOptions {
+            default_level: Level::System,
+            forced_level: None,
+            accounts: None,
+        };
+        let service = parse(&src, Some("web"), &opts)
+            .unwrap()
+            .services
+            .remove("web")
+            .unwrap();
+        let scope = Scope {
+            state_dir: "/nonexistent/state".into(),
+            runtime_dir: "/nonexistent/run".into(),
+        };
+        Unit::new(
+            &scope,
+            Definition {
+                name: "web".into(),
+                instance: None,
+                service,
+                enabled: false,
+            },
+        )
+    }
+
+    /// The supervisor's descriptor budget counts what a start opens: a pipe and a log file
+    /// per stream, so a second stream (log.stderr) counts twice as much.
+    #[test]
+    fn a_start_counts_a_pipe_and_a_file_per_stream() {
+        let together = unit("exec = [\"/bin/web\"]\n");
+        assert_eq!(together.descriptors_to_start(), 2);
+        assert!(together.errors.is_none());
+        let apart = unit(
+            "exec = [\"/bin/web\"]\n[log]\nfile = \"/var/log/web.log\"\nstderr = \"/var/log/web.err\"\n",
+        );
+        assert_eq!(apart.descriptors_to_start(), 4);
+        assert_eq!(apart.descriptors(), 0);
     }
 }

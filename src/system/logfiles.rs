@@ -1,7 +1,7 @@
 //! Log files a service writes itself (`log.file`), one per instance, and reading them.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -14,8 +14,9 @@ use crate::system::process;
 pub struct LogOptions {
     pub follow: bool,
     pub lines: usize,
-    /// Only what was logged at or after this time (seconds since the epoch), where the log
-    /// keeps times (the journal).
+    /// Only what was logged at or after this time (seconds since the epoch): asked of the
+    /// journal, or read from the stamp of each line of svc-any's supervisor's files. A backend
+    /// whose lines carry no time is never asked (see `Backend::log_times`).
     pub since: Option<u64>,
 }
 
@@ -83,6 +84,14 @@ pub fn log_files(service: &Service, file: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The files a service's stderr goes to when `log.stderr` keeps it apart (one per instance).
+pub fn stderr_files(service: &Service) -> Vec<PathBuf> {
+    match service.log.as_ref().and_then(|l| l.stderr.as_ref()) {
+        Some(file) => log_files(service, file),
+        None => Vec::new(),
+    }
+}
+
 /// Shows the end of log files, following them with `-f`.
 pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i32> {
     // A service that never ran has no log yet: say so, rather than pass on tail's complaint
@@ -98,6 +107,11 @@ pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i
         ));
         return Ok(0);
     }
+    if options.since.is_some() {
+        let sources: Vec<(String, PathBuf)> =
+            files.iter().map(|f| (String::new(), f.clone())).collect();
+        return show(ctx, &sources, false, options);
+    }
     let mut cmd = process::tool("tail")?;
     cmd.args(["-n", &options.lines.to_string()]);
     if options.follow {
@@ -111,17 +125,117 @@ pub fn tail_files(ctx: &Ctx, files: &[PathBuf], options: LogOptions) -> Result<i
 /// then, with `follow`, what they write next, as it comes. A file that shrinks was rotated:
 /// it is read again from its start.
 pub fn show_prefixed(ctx: &Ctx, sources: &[(String, PathBuf)], options: LogOptions) -> Result<i32> {
+    show(ctx, sources, true, options)
+}
+
+/// The lines of `file` (and of its rotated copies before it) stamped at or after `since`,
+/// each with its stamp, which sorts as the time it names; and how far the live file was read,
+/// where following goes on. A line without a stamp (written by hand, or before stamps) goes
+/// with the line before it; one before any stamp is older than anything asked for.
+fn lines_since(file: &Path, since: u64) -> (Vec<(String, String)>, u64) {
+    let live = std::fs::read(file).unwrap_or_default();
+    let read_to = live.len() as u64;
+    let mut texts: Vec<Vec<u8>> = rotated(file)
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .collect();
+    texts.push(live);
+    let mut lines = Vec::new();
+    let mut current: Option<String> = None;
+    for text in texts.iter().filter(|t| !t.is_empty()) {
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        for line in text.split(|b| *b == b'\n') {
+            if let Some(t) = super::since::line_time(line) {
+                current = (t >= since).then(|| String::from_utf8_lossy(&line[..27]).into_owned());
+            }
+            if let Some(stamp) = &current {
+                lines.push((stamp.clone(), String::from_utf8_lossy(line).into_owned()));
+            }
+        }
+    }
+    (lines, read_to)
+}
+
+/// The last `n` lines of `files` stamped at or after `since`, in the order of their stamps,
+/// each with the index of its file; and how far each live file was read.
+fn merged_since(files: &[&Path], since: u64, n: usize) -> (Vec<(usize, String)>, Vec<u64>) {
+    let mut all: Vec<(String, usize, String)> = Vec::new();
+    let mut read_to = Vec::with_capacity(files.len());
+    for (i, file) in files.iter().enumerate() {
+        let (lines, end) = lines_since(file, since);
+        all.extend(lines.into_iter().map(|(stamp, line)| (stamp, i, line)));
+        read_to.push(end);
+    }
+    // Stable: a file's lines of one stamp keep their order.
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let skip = all.len().saturating_sub(n);
+    let lines = all.into_iter().skip(skip).map(|(_, i, l)| (i, l)).collect();
+    (lines, read_to)
+}
+
+/// The rotated copies of `file` (`FILE.N`), oldest (lowest N) first.
+fn rotated(file: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let mut numbered: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n: u64 = e
+                .file_name()
+                .to_str()?
+                .strip_prefix(&prefix)?
+                .parse()
+                .ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    numbered.sort();
+    numbered.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Shows the last lines of each source, or with `since` the lines since then (see
+/// [`lines_since`]), each prefixed with its service if `prefixed`; then, with `follow`, what
+/// each file gets next.
+fn show(
+    ctx: &Ctx,
+    sources: &[(String, PathBuf)],
+    prefixed: bool,
+    options: LogOptions,
+) -> Result<i32> {
     use std::io::{Read, Seek, SeekFrom};
     let width = sources.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let say = |name: &str, line: &str| match prefixed {
+        true => ctx.report.output(&format!("{name:<width$} | {line}")),
+        false => ctx.report.output(line),
+    };
     let mut offsets: Vec<u64> = Vec::with_capacity(sources.len());
-    for (name, file) in sources {
-        let text = std::fs::read(file).unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
-        let lines: Vec<&str> = text.lines().collect();
-        for line in &lines[lines.len().saturating_sub(options.lines)..] {
-            ctx.report.output(&format!("{name:<width$} | {line}"));
+    match options.since {
+        // The last lines of each file, file by file.
+        None => {
+            for (name, file) in sources {
+                let live = std::fs::read(file).unwrap_or_default();
+                let text = String::from_utf8_lossy(&live);
+                let lines: Vec<&str> = text.lines().collect();
+                for line in &lines[lines.len().saturating_sub(options.lines)..] {
+                    say(name, line);
+                }
+                offsets.push(live.len() as u64);
+            }
         }
-        offsets.push(text.len() as u64);
+        // Every file's lines since then, in the order of their stamps (stdout and stderr
+        // apart, or several services, read as one story), the last `lines` of them.
+        Some(since) => {
+            let files: Vec<&Path> = sources.iter().map(|(_, f)| f.as_path()).collect();
+            let (lines, read_to) = merged_since(&files, since, options.lines);
+            for (i, line) in &lines {
+                say(&sources[*i].0, line);
+            }
+            offsets = read_to;
+        }
     }
     if !options.follow {
         return Ok(0);
@@ -148,10 +262,58 @@ pub fn show_prefixed(ctx: &Ctx, sources: &[(String, PathBuf)], options: LogOptio
             partial[i].extend_from_slice(&bytes);
             while let Some(end) = partial[i].iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = partial[i].drain(..=end).collect();
-                let line = String::from_utf8_lossy(&line[..line.len() - 1]);
-                ctx.report.output(&format!("{name:<width$} | {line}"));
+                say(name, &String::from_utf8_lossy(&line[..line.len() - 1]));
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--since` reads rotated copies first, keeps a line without a stamp with the one before,
+    /// and puts stdout and stderr (or several services) in the order of their stamps.
+    #[test]
+    fn lines_since_a_time_come_in_the_order_of_their_stamps() {
+        let dir = std::env::temp_dir().join(format!("svc-any-since-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (out, err) = (dir.join("web.log"), dir.join("web.err"));
+        let t = |s: u32| format!("2021-06-01T10:00:{s:02}.000000Z");
+        std::fs::write(
+            dir.join("web.log.1"),
+            format!("{} old\n{} rotated\n", t(0), t(2)),
+        )
+        .unwrap();
+        std::fs::write(&out, format!("{} live\nno stamp\n{} last\n", t(4), t(6))).unwrap();
+        std::fs::write(&err, format!("{} early error\n{} error\n", t(0), t(5))).unwrap();
+        let since = 1_622_541_601; // 2021-06-01T10:00:01Z
+        let (lines, read_to) = merged_since(&[&out, &err], since, usize::MAX);
+        let shown: Vec<String> = lines
+            .iter()
+            .map(|(i, l)| {
+                format!(
+                    "{i} {}",
+                    l.strip_prefix("2021").map_or(l.as_str(), |_| &l[28..])
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            ["0 rotated", "0 live", "0 no stamp", "1 error", "0 last"],
+            "{lines:?}"
+        );
+        assert_eq!(
+            read_to,
+            [
+                std::fs::metadata(&out).unwrap().len(),
+                std::fs::metadata(&err).unwrap().len()
+            ]
+        );
+        let (last, _) = merged_since(&[&out, &err], since, 2);
+        assert_eq!(last.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 0]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -45,6 +45,33 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A line of a log svc-any's supervisor wrote, its stamp (`2026-11-30T23:41:07.123456Z `)
+/// checked and taken off: the time it names, and the line as the service wrote it.
+pub fn unstamp(line: &str) -> (std::time::SystemTime, &str) {
+    let (stamp, rest) = line
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("no stamp on {line:?}"));
+    assert!(
+        stamp.len() == 27 && stamp.as_bytes()[10] == b'T' && stamp.ends_with('Z'),
+        "not an RFC 3339 stamp with microseconds: {line:?}"
+    );
+    let at = humantime::parse_rfc3339(stamp).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (at, rest)
+}
+
+/// `logs` output with every line's stamp checked and taken off (after `NAME | ` where lines
+/// are prefixed with their service).
+pub fn unstamped(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.split_once(" | ") {
+            Some((name, rest)) if !line.starts_with(|c: char| c.is_ascii_digit()) => {
+                format!("{name} | {}\n", unstamp(rest).1)
+            }
+            _ => format!("{}\n", unstamp(line).1),
+        })
+        .collect()
+}
+
 /// A fresh directory under the target dir, removed first if a previous run left it.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);

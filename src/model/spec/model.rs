@@ -70,6 +70,21 @@ pub struct LogSpec {
     pub max_size: Option<u64>,
     /// Rotated files to keep.
     pub keep: u32,
+    /// Where stderr goes instead, kept apart from stdout (`log.file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    /// Whether svc-any's supervisor starts each line with the time it read it; as written
+    /// (None: yes). Only the supervisor stamps: a `true` written out is refused where another
+    /// manager writes the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamps: Option<bool>,
+}
+
+impl LogSpec {
+    /// Whether svc-any's supervisor stamps the lines it writes to these files.
+    pub fn stamped(&self) -> bool {
+        self.timestamps != Some(false)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +199,7 @@ impl Service {
         out.env_file = self.env_file.as_ref().map(sub);
         if let Some(log) = &mut out.log {
             log.file = sub(&log.file);
+            log.stderr = log.stderr.as_ref().map(sub);
         }
         let d = &mut out.daemon;
         for list in [

@@ -111,6 +111,8 @@ pub(super) struct RawLog {
     pub(super) file: Option<S<String>>,
     pub(super) max_size: Option<S<toml::Value>>,
     pub(super) keep: Option<S<i64>>,
+    pub(super) stderr: Option<S<String>>,
+    pub(super) timestamps: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

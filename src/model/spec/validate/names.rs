@@ -183,10 +183,11 @@ pub(super) fn check_placeholders(service: &Service) -> Result<(), BadInput> {
             fields.push((key.into(), v));
         }
     }
-    let log_file;
     if let Some(l) = &service.log {
-        log_file = l.file.clone();
-        fields.push(("log.file".into(), &log_file));
+        fields.push(("log.file".into(), &l.file));
+        if let Some(stderr) = &l.stderr {
+            fields.push(("log.stderr".into(), stderr));
+        }
     }
     for (key, value) in fields {
         for word in braced_words(value) {

@@ -57,9 +57,19 @@ pub(super) fn log(src: &Source, raw: &Option<RawLog>) -> Result<Option<LogSpec>,
             .filter(|k| *k <= 1000)
             .ok_or_else(|| src.error(k.span(), "log.keep", "keep must be 0 to 1000"))?,
     };
+    let stderr = path_key(src, "log.stderr", &l.stderr)?;
+    if let (Some(path), Some(v)) = (&stderr, &l.stderr) {
+        if *path == file {
+            return Err(src
+                .error(v.span(), "log.stderr", "is log.file itself")
+                .hint("stderr goes to log.file already: drop log.stderr, or name another file"));
+        }
+    }
     Ok(Some(LogSpec {
         file,
         max_size,
         keep,
+        stderr,
+        timestamps: l.timestamps.as_ref().map(|t| *t.get_ref()),
     }))
 }
