@@ -1827,3 +1827,78 @@ fn daemon_keys_the_supervisor_carries() {
     assert_eq!(scope.field("refuses", "restarts").as_u64(), Some(0));
     scope.ok(&["uninstall", "keys", "refuses"]);
 }
+
+/// The supervisor writes logs as root, often into a directory the service's own user may
+/// write. That user plants symbolic links where the log and its rotated copies go: nothing
+/// outside changes, the links stay links, and the supervisor's log says why the output went
+/// nowhere.
+#[test]
+fn planted_symbolic_links_redirect_no_log_write() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: a service user and root-owned victims need root");
+        return;
+    }
+    let scope = TestScope::new("planted");
+    let base = scope.state().parent().unwrap().join("planted-files");
+    let _ = std::fs::remove_dir_all(&base);
+    let private = base.join("root-only");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victims: Vec<_> = ["a", "b"].iter().map(|n| private.join(n)).collect();
+    for v in &victims {
+        std::fs::write(v, "root's own\n").unwrap();
+    }
+    // The service's directory, its user's to write: where the links are planted.
+    let logs = base.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    nix::unistd::chown(&logs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let linked = logs.join("linked.log");
+    symlink(&victims[0], &linked).unwrap();
+    let rotated = logs.join("rotating.log");
+    std::fs::write(&rotated, "").unwrap();
+    symlink(&victims[1], logs.join("rotating.log.1")).unwrap();
+
+    let chatty = "exec = [\"/bin/sh\", \"-c\", \"i=0; while [ $i -lt 400 ]; do echo line $i of a chatty service; i=$((i+1)); done; exec sleep 1091\"]\nuser = \"nobody\"\n";
+    let def = scope.definition(
+        "linked",
+        &format!("{chatty}[log]\nfile = \"{}\"\n", linked.display()),
+    );
+    scope.ok(&["install", "linked", "-f", &def, "--start"]);
+    let def = scope.definition(
+        "rotating",
+        &format!(
+            "{chatty}[log]\nfile = \"{}\"\nmax_size = \"2K\"\nkeep = 1\n",
+            rotated.display()
+        ),
+    );
+    scope.ok(&["install", "rotating", "-f", &def, "--start"]);
+    let events = scope.state().join("logs/supervisor.log");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            std::fs::read_to_string(&events).is_ok_and(|t| t.contains("a symbolic link"))
+        }),
+        "the supervisor's log says nothing about the link: {:?}",
+        std::fs::read_to_string(&events)
+    );
+    // The rotating one rotates its 400 lines: into regular files of its own, past the link
+    // planted as an old rotated copy (which goes as old copies do, the link and not its target).
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_dir(&logs).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name().to_string_lossy().starts_with("rotating.log.")
+                    && e.file_type().is_ok_and(|t| t.is_file())
+            })
+        })
+    }));
+    for v in &victims {
+        assert_eq!(
+            std::fs::read_to_string(v).unwrap(),
+            "root's own\n",
+            "{} was written through a link",
+            v.display()
+        );
+    }
+    assert_eq!(std::fs::read_link(&linked).unwrap(), victims[0]);
+    scope.ok(&["uninstall", "linked", "rotating"]);
+}

@@ -486,16 +486,20 @@ impl Supervisor {
                     unit.errors = None;
                 }
                 let token = self.outputs.watch(key, read.as_fd());
-                unit.output.attach(read, token);
+                let mut unopened = Vec::new();
+                unopened.extend(unit.output.attach(read, token).err());
                 if let (Some(read), Some(stream)) = (errors_read, unit.errors.as_mut()) {
                     let token = self.outputs.watch(key, read.as_fd());
-                    stream.attach(read, token);
+                    unopened.extend(stream.attach(read, token).err());
                 }
                 if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
                     let _ =
                         std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
                 }
                 self.event(&format!("{key} started (pid {pid})"));
+                for why in unopened {
+                    self.event(&format!("{key}: {why}"));
+                }
             }
             Err(e) => {
                 unit.machine.on_spawn_failed(format!("{e:#}"));

@@ -43,6 +43,11 @@ impl LogFile {
         }
     }
 
+    /// Where it writes.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// Creates the file if it is missing, so `logs` has something to read from the start.
     pub fn touch(&mut self) -> std::io::Result<()> {
         self.open().map(drop)
@@ -64,11 +69,15 @@ impl LogFile {
                 std::fs::create_dir_all(dir)?;
             }
             // Readable too: a line that must move to the next file is read back from here.
+            // Never through a symbolic link: the supervisor writes as root, often into a
+            // directory the service's user may write, who could point the name anywhere.
+            // (A rotation renames and removes names, which never follows one either.)
             let file = OpenOptions::new()
                 .create(true)
                 .read(true)
                 .append(true)
                 .mode(0o640)
+                .custom_flags(nix::libc::O_NOFOLLOW)
                 .open(&self.path)?;
             self.size = file.metadata()?.len();
             self.partial = unfinished_line(&file, self.size, self.max_size)?;

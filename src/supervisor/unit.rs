@@ -48,11 +48,24 @@ impl Stream {
 
     /// Takes a new process's pipe. A line the last one left unfinished ends here: the new
     /// process's first line is its own.
-    pub fn attach(&mut self, pipe: OwnedFd, token: u64) {
+    /// Fails, saying why, when the log cannot be opened (the pipe is taken all the same:
+    /// the process must not block on a full pipe).
+    pub fn attach(&mut self, pipe: OwnedFd, token: u64) -> Result<(), String> {
         self.end_line();
         self.pipe = Some(pipe);
         self.token = token;
-        let _ = self.log.touch();
+        self.log.touch().map_err(|e| {
+            let link = e.raw_os_error() == Some(nix::libc::ELOOP);
+            format!(
+                "cannot open its log {}: {e}{}",
+                self.log.path().display(),
+                if link {
+                    " (a symbolic link: svc-any writes no log through one); its output is dropped"
+                } else {
+                    "; its output is dropped"
+                }
+            )
+        })
     }
 
     /// Copies whatever the pipe holds into the log, until it is empty or closed; `buffer` is
