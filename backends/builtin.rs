@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::render::{self, Plan};
-use crate::model::spec::{self, Service, Used};
+use crate::model::spec::{self, Level, Service, Used};
 use crate::model::status::{ServiceStatus, State};
 use crate::supervisor::protocol::{unit_key, Request};
 use crate::supervisor::{client, log_path, Scope};
@@ -37,8 +37,14 @@ fn unit_keys(service: &Service) -> Vec<String> {
 
 /// What svc-any's own supervisor runs of the keys of real daemons. Each key it comes to run is
 /// one line here.
-pub(crate) fn carries(used: &Used, _service: &Service) -> Verdict {
+pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
     match used.key {
+        // Made before each start (supervisor/child.rs), below /run, /var/lib, /var/log, /etc.
+        "runtime_dir" | "state_dir" | "logs_dir" | "config_dir" | "runtime_dir_mode"
+        | "state_dir_mode" | "logs_dir_mode" | "config_dir_mode" => match service.level {
+            Level::System => Ok(()),
+            Level::User => Err("svc-any's supervisor makes them at system level only"),
+        },
         "log.timestamps" | "log.stderr" => Ok(()),
         // Set in the child between fork and exec, as systemd does (supervisor/child.rs).
         "umask" | "supplementary_groups" | "no_new_privileges" | "env_file" => Ok(()),

@@ -1902,3 +1902,59 @@ fn planted_symbolic_links_redirect_no_log_write() {
     assert_eq!(std::fs::read_link(&linked).unwrap(), victims[0]);
     scope.ok(&["uninstall", "linked", "rotating"]);
 }
+
+/// runtime_dir and state_dir under the supervisor, as systemd makes them: before the start,
+/// owned by the service's user with the key's mode; the runtime one gone when the service
+/// stops, the state one kept. A name planted as a symbolic link fails the start, naming the
+/// key, and nothing is made through it.
+#[test]
+fn the_supervisor_makes_the_directories_a_daemon_asks_for() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: /run and /var/lib are root's");
+        return;
+    }
+    let scope = TestScope::new("dirs");
+    let tag = format!("svc-any-test-{}", std::process::id());
+    let (run, state) = (
+        std::path::PathBuf::from(format!("/run/{tag}")),
+        std::path::PathBuf::from(format!("/var/lib/{tag}")),
+    );
+    let def = scope.definition(
+        "dirs",
+        &format!(
+            "exec = [\"/bin/sleep\", \"1101\"]\nuser = \"nobody\"\nruntime_dir = \"{tag}\"\nruntime_dir_mode = \"0750\"\nstate_dir = \"{tag}\"\n"
+        ),
+    );
+    scope.ok(&["install", "dirs", "-f", &def, "--start", "--wait=5"]);
+    for (dir, mode) in [(&run, 0o750), (&state, 0o755)] {
+        let m = std::fs::symlink_metadata(dir).unwrap();
+        assert!(m.is_dir(), "{}", dir.display());
+        assert_eq!(m.permissions().mode() & 0o7777, mode, "{}", dir.display());
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{}", dir.display());
+    }
+    scope.ok(&["stop", "dirs"]);
+    assert!(!run.exists(), "the runtime directory outlived the service");
+    assert!(state.is_dir(), "the state directory went with the service");
+    let _ = std::fs::remove_dir(&state);
+
+    // A runtime name planted as a link: the start fails naming the key; nothing is made
+    // through the link.
+    let target = scope.state().parent().unwrap().join("dirs-target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&target, &run).unwrap();
+    let out = scope.run(&["start", "dirs", "--wait=5"]);
+    let _ = std::fs::remove_file(&run);
+    let _ = std::fs::remove_dir(&state);
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("runtime_dir"), "{stderr}");
+    let m = std::fs::metadata(&target).unwrap();
+    assert_eq!(
+        (m.uid(), m.permissions().mode() & 0o777),
+        (0, 0o700),
+        "the link's target was changed"
+    );
+    scope.ok(&["uninstall", "dirs"]);
+}

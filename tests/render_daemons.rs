@@ -223,7 +223,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "runtime_dir = \"x\"\n",
         "runtime_dir",
-        &["systemd", "openrc"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "env_file = [\"-/etc/default/x\"]\n",

@@ -16,7 +16,7 @@ use nix::sched::CloneFlags;
 use nix::sys::resource::{Resource, RLIM_INFINITY};
 use nix::unistd::{Gid, Pid, Uid};
 
-use crate::model::spec::{Level, Limit, Service};
+use crate::model::spec::{DirKind, Level, Limit, Service};
 
 /// The PATH a service gets, as systemd gives its services.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -213,6 +213,57 @@ pub fn ignored_signals() -> Vec<i32> {
         .collect()
 }
 
+/// The directories of `runtime_dir`, `state_dir`, `logs_dir` and `config_dir`, made before each
+/// start as systemd makes them: parents root's, the innermost with the key's mode (0755 by
+/// default) and owned by the service's user and group, except the configuration one, which
+/// stays root's. A name that exists as anything but a directory (a planted symbolic link) is
+/// refused, naming the key.
+fn make_directories(service: &Service, owner: Option<(Uid, Gid)>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for kind in DirKind::ALL {
+        let Some(dirs) = service.daemon.directories(kind) else {
+            continue;
+        };
+        for name in &dirs.names {
+            let path = Path::new(kind.base()).join(name);
+            let key = kind.key();
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if !m.is_dir() => bail!(
+                    "{key}: {} exists and is not a directory (a symbolic link is never followed)",
+                    path.display()
+                ),
+                Ok(_) => {}
+                Err(_) => std::fs::create_dir_all(&path)
+                    .with_context(|| format!("{key}: cannot make {}", path.display()))?,
+            }
+            let mode = dirs.mode.unwrap_or(0o755);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("{key}: cannot set the mode of {}", path.display()))?;
+            if let (Some((uid, gid)), false) = (owner, kind == DirKind::Config) {
+                // lchown: the name was checked to be a directory, and is never followed.
+                std::os::unix::fs::lchown(&path, Some(uid.as_raw()), Some(gid.as_raw()))
+                    .with_context(|| {
+                        format!("{key}: cannot give {} to its user", path.display())
+                    })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes the service's `runtime_dir`s once its process has ended, as systemd does when a
+/// unit stops (a restart makes them anew).
+pub fn remove_runtime_directories(service: &Service) {
+    for name in service
+        .daemon
+        .directories(DirKind::Runtime)
+        .iter()
+        .flat_map(|d| &d.names)
+    {
+        let _ = std::fs::remove_dir_all(Path::new(DirKind::Runtime.base()).join(name));
+    }
+}
+
 /// Starts `service` (already expanded for its instance) with stdout on `output`, and stderr
 /// on `errors` if given, else on `output` too. Returns once the program is executing; a
 /// program that cannot be executed is an error here.
@@ -224,6 +275,7 @@ pub fn spawn(
 ) -> Result<Pid> {
     let level = inherited.level;
     let creds = credentials(service)?;
+    make_directories(service, creds.as_ref().map(|c| (c.uid, c.gid)))?;
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("PATH".into(), DEFAULT_PATH.into());
     if let Ok(lang) = std::env::var("LANG") {

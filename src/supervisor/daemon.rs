@@ -367,6 +367,7 @@ impl Supervisor {
         let restart = unit.service.restart.as_str();
         let exit = unit.machine.on_exit(how, now);
         unit.release_if_idle();
+        child::remove_runtime_directories(&unit.service);
         match exit {
             Exit::Stopped { then } => {
                 self.event(&format!("{key} stopped ({described})"));
