@@ -52,6 +52,9 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // and on-abort restart after a death by a signal (there is no watchdog to time out).
         "restart" | "restart_prevent_exit_codes" => Ok(()),
         "documentation" => Ok(()),
+        // Whom the stop signal, the KILL and the cleanup after an exit reach (supervisor/
+        // daemon.rs): the process group (as a cgroup), or the main process.
+        "kill_mode" => Ok(()),
         _ => Err("svc-any's supervisor does not run it yet"),
     }
 }

@@ -1958,3 +1958,47 @@ fn the_supervisor_makes_the_directories_a_daemon_asks_for() {
     );
     scope.ok(&["uninstall", "dirs"]);
 }
+
+/// kill_mode: by default a stop reaches the whole process group (as a cgroup would), with
+/// "process" only the main process, and what it started is left running, as systemd does.
+#[test]
+fn kill_mode_process_leaves_the_rest_of_the_group_alone() {
+    let scope = TestScope::new("killmode");
+    for (name, mode, child_stays) in [
+        ("grouped", "", false),
+        ("single", "kill_mode = \"process\"\n", true),
+    ] {
+        let child = format!("sleep 113{}", u8::from(child_stays));
+        let def = scope.definition(
+            name,
+            &format!("exec = [\"/bin/sh\", \"-c\", \"{child} & exec sleep 1122\"]\n{mode}"),
+        );
+        scope.ok(&["install", name, "-f", &def, "--start", "--wait=2"]);
+        let pattern = format!("{child} ");
+        assert!(eventually(Duration::from_secs(5), || {
+            processes_matching(&pattern).len() == 1
+        }));
+        scope.ok(&["stop", name]);
+        let left = processes_matching(&pattern);
+        if child_stays {
+            assert_eq!(
+                left.len(),
+                1,
+                "{name}: the child went with the main process"
+            );
+            for pid in left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        } else {
+            assert!(
+                eventually(Duration::from_secs(5), || processes_matching(&pattern)
+                    .is_empty()),
+                "{name}: the child outlived the stop"
+            );
+        }
+        scope.ok(&["uninstall", name]);
+    }
+}

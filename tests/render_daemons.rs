@@ -234,7 +234,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "kill_mode = \"process\"\n",
         "kill_mode = \"process\"",
-        &["systemd"],
+        &["systemd", "sysv", "builtin"],
     ),
     (
         "stop_timeout = \"infinity\"\n",

@@ -34,7 +34,7 @@ use super::startup;
 use super::unit::{now_unix, Unit};
 use super::{Options, Scope};
 use crate::model::signal::Signal;
-use crate::model::spec::{self, Level, Service};
+use crate::model::spec::{self, KillMode, Level, Service};
 use crate::model::status::{LastExit, ServiceStatus};
 
 /// Descriptors kept free beyond the clients' share, for what the supervisor opens for a
@@ -352,10 +352,13 @@ impl Supervisor {
             return; // an adopted orphan: reaped, nothing else to do
         };
         let _ = std::fs::remove_file(self.scope.pids_dir().join(&key));
-        // Whatever else ran in its process group goes with it, as with a cgroup.
-        let _ = killpg(pid, NixSignal::SIGKILL);
         let now = Instant::now();
         let unit = self.units.get_mut(&key).expect("found above");
+        // Whatever else ran in its process group goes with it, as with a cgroup; with
+        // kill_mode = "process" it is left alone, as systemd leaves it.
+        if unit.service.daemon.kill_mode != Some(KillMode::Process) {
+            let _ = killpg(pid, NixSignal::SIGKILL);
+        }
         unit.pid = None;
         unit.since = now_unix();
         // Its last words, before a new process takes the pipe's place.
@@ -405,11 +408,15 @@ impl Supervisor {
             match timer {
                 Timer::Spawn => self.spawn(&key),
                 Timer::Kill => {
-                    if let Some(pid) = self.units.get(&key).and_then(|u| u.pid) {
-                        let _ = killpg(pid, NixSignal::SIGKILL);
-                        self.event(&format!(
-                            "{key} did not stop in time: SIGKILL to its process group"
-                        ));
+                    if let Some(unit) = self.units.get(&key) {
+                        if let Some(pid) = unit.pid {
+                            let whom = deliver(
+                                pid,
+                                NixSignal::SIGKILL,
+                                unit.service.daemon.kill_mode != Some(KillMode::Process),
+                            );
+                            self.event(&format!("{key} did not stop in time: SIGKILL to {whom}"));
+                        }
                     }
                 }
             }
@@ -528,10 +535,15 @@ impl Supervisor {
         };
         match unit.machine.on_stop(Instant::now(), then) {
             Stop::Signal { signal, .. } => {
-                if let Some(pid) = unit.pid {
-                    let _ = killpg(pid, signal.to_nix());
-                }
-                let text = format!("{key} stopping: SIG{} to its process group", signal.name());
+                // kill_mode: the group by default; the main process only for "process" and
+                // "mixed" (whose KILL, if it comes to that, goes to the group).
+                let to_group =
+                    matches!(unit.service.daemon.kill_mode, None | Some(KillMode::Group));
+                let whom = match unit.pid {
+                    Some(pid) => deliver(pid, signal.to_nix(), to_group),
+                    None => "nothing",
+                };
+                let text = format!("{key} stopping: SIG{} to {whom}", signal.name());
                 self.event(&text);
             }
             Stop::AlreadyStopping => {}
@@ -844,5 +856,16 @@ impl Units for Supervisor {
     fn shutdown(&mut self) -> Vec<String> {
         self.begin_shutdown();
         self.units.keys().cloned().collect()
+    }
+}
+
+/// Sends `signal` to `pid`'s process group, or to `pid` alone; says which.
+fn deliver(pid: Pid, signal: NixSignal, to_group: bool) -> &'static str {
+    if to_group {
+        let _ = killpg(pid, signal);
+        "its process group"
+    } else {
+        let _ = nix::sys::signal::kill(pid, signal);
+        "its main process"
     }
 }
