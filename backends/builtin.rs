@@ -55,6 +55,8 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // Whom the stop signal, the KILL and the cleanup after an exit reach (supervisor/
         // daemon.rs): the process group (as a cgroup), or the main process.
         "kill_mode" => Ok(()),
+        // Checked before each start; an unmet one leaves the unit stopped, with the reason.
+        "condition_path_exists" => Ok(()),
         _ => Err("svc-any's supervisor does not run it yet"),
     }
 }

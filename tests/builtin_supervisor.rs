@@ -2002,3 +2002,38 @@ fn kill_mode_process_leaves_the_rest_of_the_group_alone() {
         scope.ok(&["uninstall", name]);
     }
 }
+
+/// condition_path_exists: checked before each start; an unmet one leaves the service stopped
+/// (not failed), saying which condition, as systemd does; a met one starts it.
+#[test]
+fn an_unmet_condition_skips_the_start_and_says_which() {
+    let scope = TestScope::new("condition");
+    for (name, condition, runs) in [
+        ("needs", "/nonexistent-svc-any-condition", false),
+        ("shuns", "!/etc", false),
+        ("met", "/etc", true),
+    ] {
+        let def = scope.definition(
+            name,
+            &format!(
+                "exec = [\"/bin/sleep\", \"1141\"]\ncondition_path_exists = [\"{condition}\"]\n"
+            ),
+        );
+        scope.ok(&["install", name, "-f", &def, "--start"]);
+        let want = if runs { "running" } else { "stopped" };
+        assert!(
+            eventually(Duration::from_secs(5), || scope.field(name, "state")
+                == want),
+            "{name}: {}",
+            scope.field(name, "state")
+        );
+        if !runs {
+            let reason = scope.field(name, "reason");
+            assert!(
+                reason.as_str().is_some_and(|r| r.contains(condition)),
+                "{name}: {reason}"
+            );
+        }
+    }
+    scope.ok(&["uninstall", "needs", "shuns", "met"]);
+}

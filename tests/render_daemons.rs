@@ -282,7 +282,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "condition_path_exists = [\"/etc/x\"]\n",
         "condition_path_exists",
-        &["systemd"],
+        &["systemd", "sysv", "builtin"],
     ),
     ("[systemd]\nProtectClock = true\n", "systemd", &["systemd"]),
 ];

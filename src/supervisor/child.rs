@@ -251,6 +251,20 @@ fn make_directories(service: &Service, owner: Option<(Uid, Gid)>) -> Result<()> 
     Ok(())
 }
 
+/// The first `condition_path_exists` entry that does not hold, as written: a path that must
+/// exist, or `!PATH`, one that must not.
+pub fn unmet_condition(service: &Service) -> Option<String> {
+    service
+        .daemon
+        .condition_path_exists
+        .iter()
+        .find(|c| match c.strip_prefix('!') {
+            Some(path) => Path::new(path).exists(),
+            None => !Path::new(c.as_str()).exists(),
+        })
+        .cloned()
+}
+
 /// Removes the service's `runtime_dir`s once its process has ended, as systemd does when a
 /// unit stops (a restart makes them anew).
 pub fn remove_runtime_directories(service: &Service) {

@@ -455,6 +455,18 @@ impl Supervisor {
         {
             return;
         }
+        if let Some(path) = self
+            .units
+            .get(key)
+            .and_then(|unit| child::unmet_condition(&unit.service))
+        {
+            let unit = self.units.get_mut(key).expect("checked above");
+            let reason = format!("not started: a condition was not met ({path})");
+            unit.machine.on_condition_unmet(reason.clone());
+            unit.since = now_unix();
+            self.event(&format!("{key} {reason}"));
+            return;
+        }
         if let Some(reason) = self.no_room_for(key) {
             let unit = self.units.get_mut(key).expect("checked above");
             unit.machine.on_spawn_failed(reason.clone());

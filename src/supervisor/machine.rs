@@ -184,6 +184,14 @@ impl Machine {
     }
 
     /// No process could be spawned: nothing will change that without a person.
+    /// A start skipped because a condition of the definition was not met: stopped, not
+    /// failed, as systemd has it, with the reason.
+    pub fn on_condition_unmet(&mut self, reason: String) {
+        self.phase = Phase::Stopped;
+        self.restart_at = None;
+        self.reason = Some(reason);
+    }
+
     pub fn on_spawn_failed(&mut self, reason: String) {
         self.phase = Phase::Failed;
         self.restart_at = None;
