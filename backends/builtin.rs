@@ -52,6 +52,12 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // and on-abort restart after a death by a signal (there is no watchdog to time out).
         "restart" | "restart_prevent_exit_codes" => Ok(()),
         "documentation" => Ok(()),
+        // Up once the program runs (the child has exec'd when the clone returns): simple and
+        // exec mean that here, and with no job queue to wait for, idle does too.
+        "type" => match used.value.as_deref() {
+            Some("\"simple\"" | "\"exec\"" | "\"idle\"") => Ok(()),
+            _ => Err("svc-any's supervisor does not run it yet"),
+        },
         // Whom the stop signal, the KILL and the cleanup after an exit reach (supervisor/
         // daemon.rs): the process group (as a cgroup), or the main process.
         "kill_mode" => Ok(()),

@@ -207,7 +207,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "type = \"simple\"\n",
         "type = \"simple\"",
-        &["systemd", "openrc"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "type = \"forking\"\npid_file = \"/run/x.pid\"\n",

@@ -44,6 +44,10 @@ for deb in "$WORK"/debs/*.deb; do
 done
 
 total=0 lossless=0 portable=0 templated=0
+# Of the fully portable units, how many each other backend carries as they are (render exit 0).
+OTHERS="openrc sysv builtin"
+declare -A carried
+for b in $OTHERS; do carried[$b]=0; done
 : >"$WORK/refused.txt"
 : >"$WORK/systemd-keys.txt"
 for unit in $(find "$WORK/tree" -path '*/systemd/system/*.service' -type f | sort); do
@@ -60,7 +64,15 @@ keys += ["unit." + k for k in d.get("unit", {})] + ["install." + k for k in d.ge
 print(" ".join(keys))')
         if [ -z "$keys" ]; then
             portable=$((portable + 1))
-            echo "portable  $pkg $name"
+            printf '%s\n' "$out" >"$WORK/definition.toml"
+            on=""
+            for b in $OTHERS; do
+                if "$BIN" --backend "$b" render -f "$WORK/definition.toml" >/dev/null 2>&1; then
+                    carried[$b]=$((carried[$b] + 1))
+                    on="$on $b"
+                fi
+            done
+            echo "portable  $pkg $name  (also:${on:- none})"
         else
             echo "lossless  $pkg $name  [systemd]: $keys"
             printf '%s\n' $keys >>"$WORK/systemd-keys.txt"
@@ -92,4 +104,7 @@ echo
 echo "packages: $(ls "$WORK"/debs/*.deb | wc -l) downloaded"
 pct() { [ "$2" -gt 0 ] && echo "$((100 * $1 / $2))%" || echo "-"; }
 echo "units: $total; imported without loss: $lossless ($(pct $lossless $total)); of those fully portable (no [systemd] table): $portable ($(pct $portable $total) of all units, $(pct $portable $lossless) of those imported)"
+for b in $OTHERS; do
+    echo "fully portable units $b carries as they are: ${carried[$b]} of $portable"
+done
 echo "templates that import without loss once given instance names (import --instances): $templated; with them: $((lossless + templated)) of $total ($(pct $((lossless + templated)) $total))"
