@@ -56,6 +56,8 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // exec mean that here, and with no job queue to wait for, idle does too.
         "type" => match used.value.as_deref() {
             Some("\"simple\"" | "\"exec\"" | "\"idle\"") => Ok(()),
+            // NOTIFY_SOCKET and READY=1, as systemd (supervisor/notify.rs).
+            Some("\"notify\"") => Ok(()),
             _ => Err("svc-any's supervisor does not run it yet"),
         },
         // Whom the stop signal, the KILL and the cleanup after an exit reach (supervisor/

@@ -2037,3 +2037,41 @@ fn an_unmet_condition_skips_the_start_and_says_which() {
     }
     scope.ok(&["uninstall", "needs", "shuns", "met"]);
 }
+
+/// type = "notify": the service is `starting` until it sends READY=1 to NOTIFY_SOCKET (here
+/// a second after it starts, from a child, as a script's `systemd-notify` does), and
+/// `start --wait` returns only then; one that never says it is ready never reads `running`.
+#[test]
+fn a_notify_service_is_up_once_it_says_ready() {
+    let scope = TestScope::new("notify");
+    let ready_later = "sleep 1; python3 -c 'import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b\\\"STATUS=up\\\\nREADY=1\\\", os.environ[\\\"NOTIFY_SOCKET\\\"])'; exec sleep 1151";
+    let def = scope.definition(
+        "ready",
+        &format!("type = \"notify\"\nexec = [\"/bin/sh\", \"-c\", \"{ready_later}\"]\n"),
+    );
+    scope.ok(&["install", "ready", "-f", &def]);
+    let began = Instant::now();
+    scope.ok(&["start", "ready", "--wait=20"]);
+    assert!(
+        began.elapsed() >= Duration::from_secs(1),
+        "--wait returned before READY=1 could have come"
+    );
+    assert_eq!(scope.field("ready", "state"), "running");
+
+    let def = scope.definition(
+        "mute",
+        "type = \"notify\"\nexec = [\"/bin/sleep\", \"1152\"]\n",
+    );
+    scope.ok(&["install", "mute", "-f", &def, "--start"]);
+    assert!(eventually(Duration::from_secs(5), || {
+        scope.field("mute", "pid").as_u64().is_some()
+    }));
+    assert_eq!(scope.field("mute", "state"), "starting");
+    assert!(scope
+        .field("mute", "reason")
+        .as_str()
+        .is_some_and(|r| r.contains("READY=1")));
+    let out = scope.run(&["start", "mute", "--wait=2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    scope.ok(&["uninstall", "ready", "mute"]);
+}

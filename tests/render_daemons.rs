@@ -203,7 +203,11 @@ fn sysv_names_facilities_in_the_lsb_header() {
 
 /// A definition each backend must refuse, key by key: (toml, key, backends that carry it).
 const KEYS: &[(&str, &str, &[&str])] = &[
-    ("type = \"notify\"\n", "type = \"notify\"", &["systemd"]),
+    (
+        "type = \"notify\"\n",
+        "type = \"notify\"",
+        &["systemd", "sysv", "builtin"],
+    ),
     (
         "type = \"simple\"\n",
         "type = \"simple\"",

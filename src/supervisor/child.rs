@@ -16,7 +16,7 @@ use nix::sched::CloneFlags;
 use nix::sys::resource::{Resource, RLIM_INFINITY};
 use nix::unistd::{Gid, Pid, Uid};
 
-use crate::model::spec::{DirKind, Level, Limit, Service};
+use crate::model::spec::{DirKind, Level, Limit, Service, ServiceType};
 
 /// The PATH a service gets, as systemd gives its services.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -137,6 +137,8 @@ pub struct Inherited<'a> {
     /// A low descriptor the supervisor keeps for the pipe of the process being started, when
     /// the kernel has `close_range` (see [`StdioSlot`]).
     pub slot: Option<&'a StdioSlot>,
+    /// The readiness socket, for `type = "notify"` (supervisor/notify.rs).
+    pub notify_socket: Option<&'a Path>,
 }
 
 /// Starting a process without handing it the supervisor's descriptors.
@@ -321,6 +323,11 @@ pub fn spawn(
         env.extend(read_env_file(path)?);
     }
     env.extend(service.env.clone());
+    if service.daemon.service_type == Some(ServiceType::Notify) {
+        if let Some(path) = inherited.notify_socket {
+            env.insert("NOTIFY_SOCKET".into(), path.display().to_string());
+        }
+    }
 
     let cwd = match (&service.working_dir, level) {
         (Some(d), _) => PathBuf::from(d),

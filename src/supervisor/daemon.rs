@@ -29,6 +29,7 @@ use super::control::{ControlServer, Units, MAX_CLIENTS};
 use super::definitions::{self, Read, Stamp};
 use super::logfile::LogFile;
 use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
+use super::notify::NotifySocket;
 use super::outputs::Outputs;
 use super::startup;
 use super::unit::{now_unix, Unit};
@@ -70,6 +71,9 @@ struct Supervisor {
     outputs: Outputs,
     /// How poll last failed, while it does.
     poll_failed: Option<Errno>,
+    /// Where `type = "notify"` services say READY=1 (None: it could not be bound, which the
+    /// supervisor's log says).
+    notify: Option<NotifySocket>,
 }
 
 /// A definition file as last read.
@@ -93,6 +97,7 @@ pub fn run(opts: Options) -> Result<i32> {
         1,
     );
     let devnull = File::open("/dev/null")?;
+    let notify = NotifySocket::bind(&opts.scope.runtime_dir);
     let mut sup = Supervisor {
         scope: opts.scope,
         level: opts.level,
@@ -110,7 +115,12 @@ pub fn run(opts: Options) -> Result<i32> {
         scratch: Vec::new(),
         outputs: Outputs::new()?,
         poll_failed: None,
+        notify: None,
     };
+    match notify {
+        Ok(socket) => sup.notify = Some(socket),
+        Err(e) => sup.event(&format!("cannot bind the readiness socket: {e}")),
+    }
     sup.event(&format!(
         "supervisor {} started (open files: up to {})",
         std::process::id(),
@@ -189,6 +199,7 @@ impl Supervisor {
                 }
             };
             let poll_failed: Option<Errno>;
+            let notify_ready: bool;
             let (sig_ready, listen_ready, client_ready, outputs_ready) = {
                 // With every client's place taken, new ones wait in the socket's backlog.
                 let accepting = if control.can_accept() {
@@ -196,17 +207,28 @@ impl Supervisor {
                 } else {
                     PollFlags::empty()
                 };
+                let notify_flags = match self.notify {
+                    Some(_) => PollFlags::POLLIN,
+                    None => PollFlags::empty(),
+                };
                 let mut fds = vec![
                     PollFd::new(signals.as_fd(), PollFlags::POLLIN),
                     PollFd::new(control.listener(), accepting),
                     PollFd::new(self.outputs.fd(), PollFlags::POLLIN),
+                    PollFd::new(
+                        match &self.notify {
+                            Some(n) => n.fd(),
+                            None => self.devnull.as_fd(),
+                        },
+                        notify_flags,
+                    ),
                 ];
                 fds.extend(
                     control
                         .client_fds()
                         .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
                 );
-                let clients = fds.len() - 3;
+                let clients = fds.len() - 4;
                 // Should poll itself fail (its descriptors past a limit lowered from outside),
                 // exiting would take every service along: instead every descriptor is tried
                 // (all are non-blocking) every 100 ms until it works again.
@@ -221,9 +243,13 @@ impl Supervisor {
                 let ready =
                     |fd: &PollFd| failed.is_some() || fd.revents().is_some_and(|r| !r.is_empty());
                 let client_ready: Vec<usize> =
-                    (0..clients).filter(|i| ready(&fds[3 + i])).collect();
+                    (0..clients).filter(|i| ready(&fds[4 + i])).collect();
+                notify_ready = self.notify.is_some() && ready(&fds[3]);
                 (ready(&fds[0]), ready(&fds[1]), client_ready, ready(&fds[2]))
             };
+            if notify_ready {
+                self.take_readiness();
+            }
             if poll_failed != self.poll_failed {
                 match poll_failed {
                     Some(e) => self.event(&format!(
@@ -268,6 +294,28 @@ impl Supervisor {
             control.serve(&client_ready, self);
             control.answer_waiting_clients(self);
             self.advance_shutdown();
+        }
+    }
+
+    /// READY=1 from a unit's process, or one it started (a script's `systemd-notify`): the
+    /// unit is up. From anyone else it means nothing.
+    fn take_readiness(&mut self) {
+        let Some(socket) = &self.notify else {
+            return;
+        };
+        for sender in socket.ready_senders() {
+            let key = self.units.iter().find_map(|(key, u)| {
+                let pid = u.pid?.as_raw() as u32;
+                (u.awaiting_ready && crate::system::processes::descends_from(sender, pid))
+                    .then(|| key.clone())
+            });
+            if let Some(key) = key {
+                if let Some(unit) = self.units.get_mut(&key) {
+                    unit.awaiting_ready = false;
+                    unit.since = now_unix();
+                }
+                self.event(&format!("{key} is ready (READY=1 from pid {sender})"));
+            }
         }
     }
 
@@ -360,6 +408,7 @@ impl Supervisor {
             let _ = killpg(pid, NixSignal::SIGKILL);
         }
         unit.pid = None;
+        unit.awaiting_ready = false;
         unit.since = now_unix();
         // Its last words, before a new process takes the pipe's place.
         unit.drain_output(&mut self.buffer, &mut self.scratch);
@@ -480,6 +529,7 @@ impl Supervisor {
             stdin: self.devnull.as_fd(),
             ignored_signals: &self.ignored_signals,
             slot: self.stdio_slot.as_ref(),
+            notify_socket: self.notify.as_ref().map(NotifySocket::path),
         };
         let unit = self.units.get_mut(key).expect("checked above");
         let apart = unit.errors_apart();
@@ -496,6 +546,8 @@ impl Supervisor {
         match child::spawn(&unit.service, &inherited, write, errors_write) {
             Ok(pid) => {
                 unit.pid = Some(pid);
+                unit.awaiting_ready =
+                    unit.service.daemon.service_type == Some(spec::ServiceType::Notify);
                 unit.machine.on_spawned(Instant::now());
                 unit.since = now_unix();
                 // An old pipe still open is held by something the process left behind.
@@ -797,6 +849,8 @@ impl Supervisor {
     }
 
     fn cleanup(&mut self) {
+        // Its file goes with it, before the runtime directory is removed.
+        self.notify = None;
         self.event(&format!("supervisor {} exits", std::process::id()));
         let _ = std::fs::remove_file(self.scope.socket_path());
         let _ = std::fs::remove_dir(self.scope.pids_dir());

@@ -33,6 +33,8 @@ mod logfile;
 #[cfg(target_os = "linux")]
 mod machine;
 #[cfg(target_os = "linux")]
+mod notify;
+#[cfg(target_os = "linux")]
 mod outputs;
 mod policy;
 pub mod protocol;

@@ -17,7 +17,7 @@ use super::protocol::unit_key;
 use super::stamp::Stamper;
 use super::{log_path, Scope};
 use crate::model::spec::Service;
-use crate::model::status::ServiceStatus;
+use crate::model::status::{ServiceStatus, State};
 
 /// Default rotation of the logs svc-any keeps itself (when `log.file` is not set).
 const DEFAULT_LOG_MAX: u64 = 10 << 20;
@@ -143,6 +143,8 @@ pub struct Unit {
     pub output: Stream,
     /// Its stderr, when `log.stderr` keeps it apart.
     pub errors: Option<Stream>,
+    /// `type = "notify"`: its process runs but has not said `READY=1` yet.
+    pub awaiting_ready: bool,
 }
 
 pub fn now_unix() -> u64 {
@@ -186,6 +188,7 @@ impl Unit {
         Unit {
             output,
             errors,
+            awaiting_ready: false,
             machine: Machine::new(Policy::of(&service)),
             name,
             instance,
@@ -227,13 +230,19 @@ impl Unit {
             instance: self.instance.clone(),
             backend: "builtin".into(),
             unit: self.key(),
-            state: self.machine.state(),
+            state: match (self.machine.state(), self.awaiting_ready) {
+                (State::Running, true) => State::Starting,
+                (state, _) => state,
+            },
             pid: self.pid.map(|p| p.as_raw() as u32),
             since: Some(self.since),
             restarts: Some(self.machine.restarts()),
             last_exit: self.machine.last_exit().cloned(),
             enabled: Some(self.enabled),
-            reason: self.machine.reason().map(String::from),
+            reason: match (self.machine.state(), self.awaiting_ready) {
+                (State::Running, true) => Some("waiting for READY=1 (sd_notify)".into()),
+                _ => self.machine.reason().map(String::from),
+            },
         }
     }
 

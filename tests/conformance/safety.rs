@@ -123,14 +123,17 @@ pub fn privilege(h: &Host, b: &dyn Backend) {
     }
     // Nothing of svc-any's may be changed by anyone but root.
     let runtime = h.runtime_dir();
+    // Except the readiness socket (type = "notify"): every service's user must send to it,
+    // as to systemd's /run/systemd/notify; a message counts only from a unit's own process,
+    // as the kernel names the sender.
     let writable = h.sh_out(&format!(
-        "find '{state}' '{runtime}' -perm /022 ! -type l 2>/dev/null || true"
+        "find '{state}' '{runtime}' -perm /022 ! -type l ! -name notify.sock 2>/dev/null || true"
     ));
     if !writable.is_empty() {
         failures.push(format!("{name}: writable by group or others:\n{writable}"));
     }
     let sockets = h.sh_out(&format!(
-        "find '{runtime}' -type s -printf '%p %m\\n' 2>/dev/null || true"
+        "find '{runtime}' -type s ! -name notify.sock -printf '%p %m\\n' 2>/dev/null || true"
     ));
     for line in sockets.lines() {
         if !line.ends_with(" 600") {
