@@ -209,6 +209,11 @@ fn status_as(
             Detail::Full => backend.status(ctx, &installed)?,
             Detail::Summary => backend.status_summary(ctx, &installed)?,
         };
+        // What runs each service, for a stop after the manager lost it; the table over every
+        // service (Summary) stays a read only.
+        if detail == Detail::Full {
+            super::stop::remember_running(ctx, &statuses);
+        }
         for s in statuses {
             answers.entry(s.name.clone()).or_default().push(s);
         }

@@ -14,6 +14,7 @@ use crate::backends::{AnyBackend, Backend, Verb};
 use crate::model::spec::Service;
 use crate::system::host::Ctx;
 use crate::system::processes::Process;
+use crate::system::records;
 
 /// How long after the manager's stop returned (plus the stop timeout) its processes may take to
 /// be reaped before svc-any steps in.
@@ -28,8 +29,9 @@ pub fn stop_verified(
     limit: Option<Duration>,
 ) -> Result<()> {
     // What runs now, by pid and start time; a status that cannot be read verifies nothing,
-    // but must not stop the stop.
-    let before: Vec<(String, Process, &Service)> = backend
+    // but must not stop the stop. And what svc-any saw run each service before, which a
+    // manager that lost track of it (its supervisor killed) no longer names.
+    let mut before: Vec<(String, Process, &Service)> = backend
         .status(ctx, order)
         .unwrap_or_default()
         .into_iter()
@@ -39,6 +41,18 @@ pub fn stop_verified(
             Some((s.label(), process, *service))
         })
         .collect();
+    for service in order {
+        for seen in records::remembered_running(ctx, &service.name) {
+            let process = Process {
+                pid: seen.pid,
+                start_time: seen.start_time,
+            };
+            let known = before.iter().any(|(_, p, _)| p.pid == seen.pid);
+            if !known && process.alive() && process.runs(&service.exec[0]) {
+                before.push((seen.label, process, *service));
+            }
+        }
+    }
     // With a limit, the manager's own stop (which waits out each stop_timeout) may outlast it:
     // once the limit passes, whatever still runs is killed, and the manager's stop then ends.
     std::thread::scope(|scope| {
@@ -83,7 +97,11 @@ pub fn stop_verified(
             survivors.push(format!("{label} (pid {})", process.pid));
         }
     }
-    if !survivors.is_empty() {
+    if survivors.is_empty() {
+        for service in order {
+            records::forget_running(ctx, &service.name);
+        }
+    } else {
         bail!(
             "still running after stop and SIGKILL: {}",
             survivors.join(", ")
@@ -104,5 +122,26 @@ fn gone_within(process: &Process, timeout: Duration) -> bool {
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Remembers, per service, the processes `statuses` show running (see
+/// [`records::remember_running`]): what `stop` verifies even once the manager lost them.
+pub(super) fn remember_running(ctx: &Ctx, statuses: &[crate::model::status::ServiceStatus]) {
+    let mut by_service: std::collections::BTreeMap<&str, Vec<records::Seen>> = Default::default();
+    for s in statuses {
+        let Some(process) = s.pid.and_then(Process::of) else {
+            continue;
+        };
+        if s.state == crate::model::status::State::Running {
+            by_service.entry(&s.name).or_default().push(records::Seen {
+                label: s.label(),
+                pid: process.pid,
+                start_time: process.start_time,
+            });
+        }
+    }
+    for (name, seen) in by_service {
+        records::remember_running(ctx, name, &seen);
     }
 }

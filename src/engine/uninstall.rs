@@ -82,6 +82,7 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
             }
         }
         records::clear_failure(ctx, &r.service.name)?;
+        records::forget_running(ctx, &r.service.name);
         records::remove(ctx, &r.service.name)?;
     }
     let gone: Vec<&Service> = records.iter().map(|r| &r.service).collect();
@@ -123,6 +124,7 @@ fn remove_empty_state_dirs(ctx: &Ctx) {
         records::location(ctx),
         ctx.on_target(&ctx.state_dir().join("groups")),
         ctx.on_target(&ctx.state_dir().join("env")),
+        ctx.on_target(&ctx.state_dir().join("running")),
         ctx.on_target(&scope.enabled_dir()),
         ctx.on_target(&scope.definitions_dir()),
     ];

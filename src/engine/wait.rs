@@ -184,6 +184,9 @@ pub fn wait_ready(
     ctx.report.waited();
     let why = match (finished, ended) {
         (true, None) => {
+            if let Ok(statuses) = backend.status(ctx, &[service]) {
+                super::stop::remember_running(ctx, &statuses);
+            }
             ctx.say(format!(
                 "{} is {} ({:.1}s)",
                 service.name,

@@ -246,3 +246,63 @@ pub fn clear_failure(ctx: &Ctx, name: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A process svc-any saw run a service: its unit's label, pid and start time (so that a pid
+/// reused by another process is never taken for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub label: String,
+    pub pid: u32,
+    pub start_time: u64,
+}
+
+/// Where the processes last seen running a service are remembered: `STATE_DIR/running/NAME`,
+/// one `PID START LABEL` line each. A manager that loses track of its service (its own
+/// supervisor killed) no longer names it; `stop` still finds it here.
+fn running_path(ctx: &Ctx, name: &str) -> PathBuf {
+    ctx.on_target(&ctx.state_dir().join("running").join(name))
+}
+
+/// Remembers `seen` for `name`, unless that is what is remembered already (a status asked
+/// again writes nothing). Best effort: a user who may not write the state directory may still
+/// ask.
+pub fn remember_running(ctx: &Ctx, name: &str, seen: &[Seen]) {
+    if seen.is_empty() || remembered_running(ctx, name) == seen {
+        return;
+    }
+    let text: String = seen
+        .iter()
+        .map(|s| format!("{} {} {}\n", s.pid, s.start_time, s.label))
+        .collect();
+    let path = running_path(ctx, name);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = files::write_atomic(&path, text.as_bytes(), 0o644);
+}
+
+pub fn remembered_running(ctx: &Ctx, name: &str) -> Vec<Seen> {
+    let Ok(text) = std::fs::read_to_string(running_path(ctx, name)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ' ');
+            Some(Seen {
+                pid: f.next()?.parse().ok()?,
+                start_time: f.next()?.parse().ok()?,
+                label: f.next()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Forgets what ran `name` (it was stopped, or uninstalled); the directory goes once empty.
+pub fn forget_running(ctx: &Ctx, name: &str) {
+    let path = running_path(ctx, name);
+    if files::remove(&path).unwrap_or(false) {
+        if let Some(dir) = path.parent() {
+            files::remove_dir_if_empty(dir);
+        }
+    }
+}
