@@ -38,8 +38,20 @@ pub fn control(
             .into());
         }
     }
-    require_live(ctx, backend)?;
     let services: Vec<&Service> = records.iter().map(|r| &r.service).collect();
+    if verb == Verb::Stop && !ctx.live && ctx.root == std::path::Path::new("/") {
+        // The manager itself is gone (supervisord killed): what svc-any saw run the services
+        // may still serve, and stopping them is still what was asked.
+        let mut order = spec::dependency_order(&services);
+        order.reverse();
+        if super::stop::stop_lost(ctx, backend, &order)? {
+            for s in order {
+                ctx.say(format!("stopped {}", s.name));
+            }
+            return Ok(());
+        }
+    }
+    require_live(ctx, backend)?;
     match verb {
         Verb::Start | Verb::Restart => start_and_wait(ctx, backend, verb, &services, wait),
         Verb::Stop => {

@@ -127,6 +127,9 @@ fn gone_within(process: &Process, timeout: Duration) -> bool {
 
 /// Remembers, per service, the processes `statuses` show running (see
 /// [`records::remember_running`]): what `stop` verifies even once the manager lost them.
+///
+/// What was remembered before and still runs stays remembered: the new look may come after
+/// the manager lost a process (a killed runsv's replacement starts a second copy).
 pub(super) fn remember_running(ctx: &Ctx, statuses: &[crate::model::status::ServiceStatus]) {
     let mut by_service: std::collections::BTreeMap<&str, Vec<records::Seen>> = Default::default();
     for s in statuses {
@@ -141,7 +144,65 @@ pub(super) fn remember_running(ctx: &Ctx, statuses: &[crate::model::status::Serv
             });
         }
     }
-    for (name, seen) in by_service {
+    for (name, mut seen) in by_service {
+        for old in records::remembered_running(ctx, name) {
+            let process = Process {
+                pid: old.pid,
+                start_time: old.start_time,
+            };
+            if process.alive() && !seen.iter().any(|s| s.pid == old.pid) {
+                seen.push(old);
+            }
+        }
         records::remember_running(ctx, name, &seen);
     }
+}
+
+/// With the manager not running at all: stops, as `stop_verified` would, the processes svc-any
+/// last saw run `order`'s services (each with its stop signal, KILL after its stop timeout).
+/// Whether there were any; an error names what survived.
+pub(super) fn stop_lost(ctx: &Ctx, backend: &AnyBackend, order: &[&Service]) -> Result<bool> {
+    let mut found = false;
+    let mut survivors = Vec::new();
+    for service in order {
+        for seen in records::remembered_running(ctx, &service.name) {
+            let process = Process {
+                pid: seen.pid,
+                start_time: seen.start_time,
+            };
+            if !process.alive() || !process.runs(&service.exec[0]) {
+                continue;
+            }
+            found = true;
+            ctx.warn(format!(
+                "warning: {} is not running here, but pid {} of {} is: stopping it with SIG{} \
+                 (KILL after {})",
+                backend.name(),
+                process.pid,
+                seen.label,
+                service.stop_signal.name(),
+                humantime::format_duration(service.stop_timeout)
+            ));
+            let _ = process.signal(service.stop_signal.to_nix());
+            if gone_within(&process, service.stop_timeout) {
+                continue;
+            }
+            let _ = process.signal(NixSignal::SIGKILL);
+            if !gone_within(&process, GRACE) {
+                survivors.push(format!("{} (pid {})", seen.label, process.pid));
+            }
+        }
+    }
+    if !survivors.is_empty() {
+        bail!(
+            "still running after stop and SIGKILL: {}",
+            survivors.join(", ")
+        );
+    }
+    if found {
+        for service in order {
+            records::forget_running(ctx, &service.name);
+        }
+    }
+    Ok(found)
 }

@@ -78,6 +78,12 @@ pub trait Backend: Sync {
         None
     }
 
+    /// Whether the keeper is the manager itself (supervisord): once it is killed, nothing can
+    /// say more of a service than `unknown`.
+    fn keeper_is_the_manager(&self) -> bool {
+        false
+    }
+
     /// Whether svc-any's own supervisor keeps the services running (no manager of its own
     /// does).
     fn supervised_by_svc_any(&self) -> bool {
