@@ -189,20 +189,22 @@ pub fn pick_backend(ctx: &Ctx, requested: Option<&str>) -> Result<(AnyBackend, D
     };
     let detection = detect::detect(probe_root);
     let name = requested.unwrap_or(&detection.backend).to_string();
-    match backends::by_name(&name) {
-        Some(backend) => Ok((backend, detection)),
-        None => {
-            let known = backends::NAMES.join(", ");
-            let hint = match spec::did_you_mean(&name, backends::NAMES) {
-                Some(near) => format!("did you mean `{near}`? (known: {known})"),
-                None => format!("known backends: {known}"),
-            };
-            Err(bad(format!("unknown backend `{name}`"))
-                .key("--backend")
-                .hint(hint)
-                .into())
-        }
-    }
+    Ok((backend_named(&name)?, detection))
+}
+
+/// The backend called `name`, without a look at the host: for what renders and runs nothing.
+pub fn backend_named(name: &str) -> Result<AnyBackend> {
+    backends::by_name(name).ok_or_else(|| {
+        let known = backends::NAMES.join(", ");
+        let hint = match spec::did_you_mean(name, backends::NAMES) {
+            Some(near) => format!("did you mean `{near}`? (known: {known})"),
+            None => format!("known backends: {known}"),
+        };
+        bad(format!("unknown backend `{name}`"))
+            .key("--backend")
+            .hint(hint)
+            .into()
+    })
 }
 
 /// A definition from TOML text (a `NAME.toml` or an `svc-any.toml`), validated exactly as

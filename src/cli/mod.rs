@@ -163,7 +163,11 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Render(def) => {
             let services = load_definitions(&cli, def, None)?;
             let ctx = resolve::context(&cli, level_of(&cli, &services)?, None)?;
-            let backend = crate::manager::pick_backend(&ctx, cli.backend.as_deref())?.0;
+            // render is pure: a backend named on the command line needs no look at the host.
+            let backend = match cli.backend.as_deref() {
+                Some(name) => crate::manager::backend_named(name)?,
+                None => crate::manager::pick_backend(&ctx, None)?.0,
+            };
             render(&ctx, &backend, &services)?;
             Ok(0)
         }
