@@ -1,3 +1,4 @@
+#![cfg(target_os = "linux")]
 //! What only the builtin supervisor has, on this machine, where no init system runs and it is
 //! the default: backoff in a crash loop, log rotation, recovery after its own death, user
 //! scopes, PID 1 of a PID namespace, stop escalation. Real processes, real signals, real

@@ -36,6 +36,7 @@ mod machine;
 mod notify;
 #[cfg(target_os = "linux")]
 mod outputs;
+#[cfg(target_os = "linux")]
 mod policy;
 pub mod protocol;
 #[cfg(target_os = "linux")]

@@ -542,6 +542,7 @@ mod tests {
     }
 
     /// A pid that no process has: a child that has been waited for.
+    #[cfg(target_os = "linux")]
     fn dead_pid() -> u32 {
         let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
         child.wait().unwrap();
