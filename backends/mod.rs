@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod carried;
 pub mod launchd;
 pub mod openrc;
+pub mod runit;
 pub mod systemd;
 pub mod systemd_import;
 pub mod sysv;
@@ -25,6 +26,7 @@ pub use crate::system::logfiles::LogOptions;
 pub use self::builtin::Builtin;
 pub use self::launchd::Launchd;
 pub use self::openrc::Openrc;
+pub use self::runit::Runit;
 pub use self::systemd::Systemd;
 pub use self::sysv::Sysv;
 
@@ -163,6 +165,12 @@ pub trait Backend {
     fn idle(&self, _ctx: &Ctx) -> bool {
         false
     }
+
+    /// Uninstall, after the service is stopped and its links are gone, before its files go:
+    /// undoes what the manager made by itself beside them (runsv's `supervise/`).
+    fn forget(&self, _ctx: &Ctx, _service: &Service) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The labels of the units that run or are starting.
@@ -183,10 +191,11 @@ pub enum AnyBackend {
     Openrc,
     Sysv,
     Launchd,
+    Runit,
 }
 
 /// The names users pass to `--backend`, one per backend this build carries.
-pub const NAMES: &[&str] = &["systemd", "builtin", "openrc", "sysv", "launchd"];
+pub const NAMES: &[&str] = &["systemd", "builtin", "openrc", "sysv", "launchd", "runit"];
 
 /// The backend called `name`.
 pub fn by_name(name: &str) -> Option<AnyBackend> {
@@ -196,6 +205,7 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "openrc" => Some(Openrc.into()),
         "sysv" => Some(Sysv.into()),
         "launchd" => Some(Launchd.into()),
+        "runit" => Some(Runit.into()),
         _ => None,
     }
 }

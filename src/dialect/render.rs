@@ -38,6 +38,16 @@ const BUILTIN: &[(&str, &str)] = &[
         "sysv.initd",
         include_str!("../../templates/sysv.initd.tera"),
     ),
+    ("runit.run", include_str!("../../templates/runit.run.tera")),
+    (
+        "runit.finish",
+        include_str!("../../templates/runit.finish.tera"),
+    ),
+    ("runit.log", include_str!("../../templates/runit.log.tera")),
+    (
+        "runit.control",
+        include_str!("../../templates/runit.control.tera"),
+    ),
     (
         "launchd.plist",
         include_str!("../../templates/launchd.plist.tera"),

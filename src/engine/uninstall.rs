@@ -65,6 +65,7 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
         backend.disable(ctx, &r.service, &r.enable_links)?;
         remove_links(ctx, &r.links, LinkKind::Install)?;
         crashpoint::reached("uninstall:links-removed");
+        backend.forget(ctx, &r.service)?;
         for f in &r.files {
             remove_owned(ctx, f)?;
         }

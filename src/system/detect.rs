@@ -143,6 +143,8 @@ pub fn detect(root: &Path) -> Detection {
     );
     let initd = path("/etc/init.d").is_dir();
     ask("SysV scripts (/etc/init.d)", yes_no(initd));
+    let runsvdir = running_supervisor(root, "runsvdir");
+    ask("runit's runsvdir running (/proc/*/comm)", yes_no(runsvdir));
     let installed_init = installed_init(root);
     ask(
         "init installed in this tree (/sbin/init)",
@@ -170,6 +172,11 @@ pub fn detect(root: &Path) -> Detection {
                 false,
                 "chroot of a SysV tree: files and boot links only".into(),
             ),
+            Some("runit") => verdict(
+                "runit",
+                false,
+                "chroot of a runit tree: service directories and links only".into(),
+            ),
             _ => verdict(
                 "builtin",
                 false,
@@ -187,6 +194,12 @@ pub fn detect(root: &Path) -> Detection {
             "systemd",
             true,
             format!("/run/systemd/system exists (PID 1 is `{pid1_name}`)"),
+        )
+    } else if pid1_name == "runit" || pid1_name == "runit-init" {
+        verdict(
+            "runit",
+            true,
+            "runit is PID 1: runsvdir supervises the services".into(),
         )
     } else if openrc_booted && openrc_installed {
         verdict(
@@ -207,6 +220,12 @@ pub fn detect(root: &Path) -> Detection {
             format!("no init system runs here (PID 1 is `{pid1_name}`): svc-any's own supervisor"),
         )
     };
+    if backend != "runit" && runsvdir && chroot != Some(true) {
+        ask(
+            "also running here",
+            "runsvdir (runit) under another init: choose it with --backend runit".into(),
+        );
+    }
     Detection {
         backend,
         live,
@@ -218,6 +237,19 @@ pub fn detect(root: &Path) -> Detection {
 
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
+}
+
+/// Whether a process named `comm` runs (read from `/proc/*/comm` below `root`).
+fn running_supervisor(root: &Path, comm: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(root.join("proc")) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            && std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == comm)
+    })
 }
 
 /// Compares the root directory of PID 1 with ours: a chroot sees a different inode.

@@ -14,7 +14,7 @@
 #                                     cleanup; idempotent
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
-# PROFILE: systemd sysv openrc daemons (systemd with nginx, ssh, redis, cron). Environment:
+# PROFILE: systemd sysv openrc runit daemontools daemons (systemd with nginx, ssh, redis, cron). Environment:
 #   SVC_ANY_LAB        state dir (default /var/lib/svc-any-lab): cache/ base/ PROFILE-root/ run/
 #   SVC_ANY_BOX        instance suffix: container sa-PROFILE-SUFFIX, own state, runs beside others
 #   SVC_ANY_BIN        host binary, bound read-only at /usr/local/bin/svc-any on every boot
@@ -29,7 +29,7 @@ RECIPE=1 # bump when the way trees are made changes, so existing trees get rebui
 IN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BOOT_TIMEOUT=60
 HALT_TIMEOUT=20
-PROFILES="systemd sysv openrc daemons"
+PROFILES="systemd sysv openrc daemons runit daemontools"
 
 say() { [ -n "${QUIET:-}" ] || echo "box.sh: $*" >&2; }
 die() { echo "box.sh: $1" >&2; exit "${2:-1}"; }
@@ -64,6 +64,17 @@ profile() {
         P_PKGS=(sysvinit-core openrc)
         P_HALT=(telinit 0)
         P_READY='[ "$(rc-status -r)" = default ] && ! ps -eo args | grep -q "^/sbin/openrc"' ;;
+    runit)
+        # Debian's runit-init: /sbin/init is runit, stage 2 runs runsvdir on /etc/service
+        P_PKGS=(runit-init)
+        P_HALT=(init 0)
+        P_READY='ps -eo args | grep -q "^runsvdir -P /etc/service"' ;;
+    daemontools)
+        # sysvinit PID 1; daemontools-run adds "SV:123456:respawn:/usr/bin/svscanboot" to
+        # inittab only when inittab exists: a second apt stage
+        P_PKGS=(sysvinit-core sysv-rc initscripts + daemontools daemontools-run)
+        P_HALT=(telinit 0)
+        P_READY='runlevel | grep -q " 2$" && ps -eo args | grep -q "^svscan /etc/service"' ;;
     *) die "unknown profile '$1' (known: $PROFILES)" 2 ;;
     esac
     PROF=$1 TREE=$LAB/$1-root
@@ -175,6 +186,8 @@ build_tree() {
     rm "$t/usr/sbin/policy-rc.d"
     # a container has no VTs: gettys would fail and respawn forever
     [ ! -f "$t/etc/inittab" ] || sed -i '/^[^#].*getty/s/^/#/' "$t/etc/inittab"
+    # nor gettys of runit's (getty-ttyN services)
+    rm -rf "$t"/etc/runit/runsvdir/default/getty-* "$t"/etc/sv/getty-*
     # debootstrap copied the host's name; without it the hostname stays the
     # container name nspawn sets (sa-PROFILE-SUFFIX)
     rm -f "$t/etc/hostname"
