@@ -171,6 +171,12 @@ pub trait Backend {
     fn forget(&self, _ctx: &Ctx, _service: &Service) -> Result<()> {
         Ok(())
     }
+
+    /// Whether uninstall disables the service before removing it; not where removing its
+    /// files is what disables it (runit's `down` file would be a file written on the way out).
+    fn disables_on_uninstall(&self) -> bool {
+        true
+    }
 }
 
 /// The labels of the units that run or are starting.

@@ -681,16 +681,35 @@ impl Backend for Runit {
     }
 
     /// Enabled = no `down` file: runsv starts the unit when it starts (at boot).
+    /// A unit runsvdir has not found yet (a fresh install) keeps a `down` file until runsv
+    /// supervises it, so that enabling does not start it now: runsv reads `down` only then.
     fn enable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
         let mut changed = false;
+        let mut fresh = Vec::new();
         for (_, unit) in units(service) {
-            let down = ctx.on_target(&sv_dir(&unit).join("down"));
-            if crate::system::files::remove(&down)? {
+            let dir = sv_dir(&unit);
+            let down = ctx.on_target(&dir.join("down"));
+            if ctx.live && ctx.on_target(&dir).is_dir() && !supervised(&ctx.on_target(&dir)) {
+                if !down.exists() {
+                    crate::system::files::write_atomic(&down, b"", 0o644)?;
+                }
+                fresh.push(dir);
+            } else if crate::system::files::remove(&down)? {
                 ctx.say(format!("enabled at boot: removed {}", down.display()));
                 changed = true;
             }
         }
+        if !fresh.is_empty() {
+            self.wait_supervised(ctx, &fresh)?;
+            for dir in fresh {
+                crate::system::files::remove(&ctx.on_target(&dir.join("down")))?;
+            }
+        }
         Ok(changed)
+    }
+
+    fn disables_on_uninstall(&self) -> bool {
+        false
     }
 
     /// Disabled = a `down` file: still supervised (and left running), not started at boot.
