@@ -111,10 +111,10 @@ pub fn running_runsvdir(root: &Path) -> Option<PathBuf> {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        if !args
+        let runsvdir = args
             .first()
-            .is_some_and(|a| a.rsplit('/').next() == Some("runsvdir"))
-        {
+            .is_some_and(|a| a.rsplit('/').next() == Some("runsvdir"));
+        if !runsvdir {
             continue;
         }
         if let Some(dir) = args.iter().skip(1).find(|a| !a.starts_with('-')) {
