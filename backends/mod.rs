@@ -6,6 +6,7 @@
 
 pub mod builtin;
 pub mod carried;
+pub mod daemontools;
 pub mod launchd;
 pub mod openrc;
 pub mod runit;
@@ -24,6 +25,7 @@ use crate::system::host::Ctx;
 pub use crate::system::logfiles::LogOptions;
 
 pub use self::builtin::Builtin;
+pub use self::daemontools::Daemontools;
 pub use self::launchd::Launchd;
 pub use self::openrc::Openrc;
 pub use self::runit::Runit;
@@ -198,10 +200,19 @@ pub enum AnyBackend {
     Sysv,
     Launchd,
     Runit,
+    Daemontools,
 }
 
 /// The names users pass to `--backend`, one per backend this build carries.
-pub const NAMES: &[&str] = &["systemd", "builtin", "openrc", "sysv", "launchd", "runit"];
+pub const NAMES: &[&str] = &[
+    "systemd",
+    "builtin",
+    "openrc",
+    "sysv",
+    "launchd",
+    "runit",
+    "daemontools",
+];
 
 /// The backend called `name`.
 pub fn by_name(name: &str) -> Option<AnyBackend> {
@@ -212,6 +223,7 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "sysv" => Some(Sysv.into()),
         "launchd" => Some(Launchd.into()),
         "runit" => Some(Runit.into()),
+        "daemontools" => Some(Daemontools.into()),
         _ => None,
     }
 }

@@ -22,13 +22,13 @@
 //!   `/run/runit/service`; a running runsvdir's own argument decides where there is one.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 
 use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
-use crate::dialect::render::{self, FileSpec, LinkSpec, Plan, MARKER};
+use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::dialect::run_dir::{self, word};
 use crate::model::error::bad;
 use crate::model::signal::Signal;
@@ -36,6 +36,7 @@ use crate::model::spec::{self, Dependency, Level, Limit, Service, ServiceType, U
 use crate::model::status::{LastExit, ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
+use crate::system::supervise::{marked_name, scanned_dir, supervised, wait_until};
 
 pub struct Runit;
 
@@ -76,7 +77,7 @@ fn state_dir(unit: &str) -> PathBuf {
 /// root), else the distribution's.
 pub fn scan_dir(ctx: &Ctx) -> PathBuf {
     if ctx.live && ctx.root == Path::new("/") {
-        if let Some(dir) = running_runsvdir(Path::new("/")) {
+        if let Some(dir) = scanned_dir(Path::new("/"), "runsvdir") {
             return dir;
         }
     }
@@ -91,37 +92,6 @@ pub fn scan_dir(ctx: &Ctx) -> PathBuf {
     } else {
         PathBuf::from("/etc/service")
     }
-}
-
-/// The directory a running `runsvdir [-P] DIR [log]` watches, read from `/proc` below `root`.
-pub fn running_runsvdir(root: &Path) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(root.join("proc")).ok()?;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        if !name
-            .to_str()
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let runsvdir = args
-            .first()
-            .is_some_and(|a| a.rsplit('/').next() == Some("runsvdir"));
-        if !runsvdir {
-            continue;
-        }
-        if let Some(dir) = args.iter().skip(1).find(|a| !a.starts_with('-')) {
-            return Some(PathBuf::from(dir));
-        }
-    }
-    None
 }
 
 /// What a runit run directory carries of the keys of real daemons.
@@ -171,14 +141,6 @@ fn sv_command(signal: Signal) -> Option<&'static str> {
     })
 }
 
-/// The svc-any name a run script's marker line names (`svc-any install NAME`).
-fn marked_name(run: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(run).ok()?;
-    let line = text.lines().take(3).find(|l| l.contains(MARKER))?;
-    let rest = line.rsplit_once("`svc-any install ")?.1;
-    Some(rest.trim_end_matches('`').to_string())
-}
-
 /// runsv's 20-byte `supervise/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Supervised {
@@ -202,39 +164,6 @@ fn parse_status(b: &[u8]) -> Option<Supervised> {
         want_up: b[17] == b'u',
         state: b[19],
     })
-}
-
-/// Whether runsv supervises `dir` now: its `supervise/ok` FIFO has a reader.
-fn supervised(dir: &Path) -> bool {
-    use nix::fcntl::{open, OFlag};
-    use nix::sys::stat::Mode;
-    match open(
-        &dir.join("supervise/ok"),
-        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => {
-            let _ = nix::unistd::close(fd);
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-/// Polls `done` until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    let mut pause = Duration::from_millis(20);
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
 }
 
 /// How `finish` recorded the last end: `exited N asked` or `killed N itself`.
@@ -809,19 +738,5 @@ mod tests {
             Some((LastExit::Exited { code: 143 }, true))
         );
         assert_eq!(last_exit("garbage"), None);
-    }
-
-    #[test]
-    fn runsvdir_argument_is_the_scan_directory() {
-        let root = std::env::temp_dir().join(format!("svc-any-runsvdir-{}", std::process::id()));
-        std::fs::create_dir_all(root.join("proc/42")).unwrap();
-        std::fs::create_dir_all(root.join("proc/self")).unwrap();
-        std::fs::write(
-            root.join("proc/42/cmdline"),
-            b"runsvdir\0-P\0/var/service\0log: ....\0",
-        )
-        .unwrap();
-        assert_eq!(running_runsvdir(&root), Some(PathBuf::from("/var/service")));
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

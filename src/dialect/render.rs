@@ -49,6 +49,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/runit.control.tera"),
     ),
     (
+        "daemontools.run",
+        include_str!("../../templates/daemontools.run.tera"),
+    ),
+    (
+        "daemontools.log",
+        include_str!("../../templates/daemontools.log.tera"),
+    ),
+    (
         "launchd.plist",
         include_str!("../../templates/launchd.plist.tera"),
     ),

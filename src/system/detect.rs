@@ -25,6 +25,9 @@ pub struct Detection {
     /// Whether that manager is running here (false in a chroot: write files, start nothing).
     pub live: bool,
     pub reason: String,
+    /// Other managers running here under the init (`runsvdir`, `svscan`): live for
+    /// `--backend`, never chosen by detection.
+    pub also_running: Vec<String>,
     /// The distribution and release, from os-release(5); `None` where the tree has none.
     pub distribution: Option<Distribution>,
     pub probes: Vec<Probe>,
@@ -87,6 +90,7 @@ pub fn detect(root: &Path) -> Detection {
             backend: "launchd".into(),
             live: true,
             reason: "macOS always runs launchd as PID 1".into(),
+            also_running: Vec::new(),
             distribution,
             probes,
         };
@@ -145,6 +149,8 @@ pub fn detect(root: &Path) -> Detection {
     ask("SysV scripts (/etc/init.d)", yes_no(initd));
     let runsvdir = running_supervisor(root, "runsvdir");
     ask("runit's runsvdir running (/proc/*/comm)", yes_no(runsvdir));
+    let svscan = running_supervisor(root, "svscan");
+    ask("daemontools' svscan running (/proc/*/comm)", yes_no(svscan));
     let installed_init = installed_init(root);
     ask(
         "init installed in this tree (/sbin/init)",
@@ -220,16 +226,24 @@ pub fn detect(root: &Path) -> Detection {
             format!("no init system runs here (PID 1 is `{pid1_name}`): svc-any's own supervisor"),
         )
     };
-    if backend != "runit" && runsvdir && chroot != Some(true) {
-        ask(
-            "also running here",
-            "runsvdir (runit) under another init: choose it with --backend runit".into(),
-        );
+    let mut also_running = Vec::new();
+    for (running, name, what) in [
+        (runsvdir, "runit", "runsvdir (runit)"),
+        (svscan, "daemontools", "svscan (daemontools)"),
+    ] {
+        if backend != name && running && chroot != Some(true) {
+            ask(
+                "also running here",
+                format!("{what} under another init: choose it with --backend {name}"),
+            );
+            also_running.push(name.to_string());
+        }
     }
     Detection {
         backend,
         live,
         reason,
+        also_running,
         distribution,
         probes,
     }

@@ -90,4 +90,5 @@ backends! {
     sysv => backends::sysv::Sysv,
     builtin => backends::builtin::Builtin,
     runit => backends::runit::Runit,
+    daemontools => backends::daemontools::Daemontools,
 }

@@ -41,8 +41,10 @@ usage() { sed -n '/^# shellcheck/q; s/^#\( \|$\)//p' "$0" >&2; exit 2; }
 #   P_HALT   clean shutdown command, run inside
 #   P_READY  sh snippet run inside, true once the init system is completely up
 #   P_INIT   optional PID 1 command line instead of the tree's /sbin/init
+#   P_ENV    optional environment of `exec` (a manager that runs under another init is
+#            chosen with SVC_ANY_BACKEND, as a user would)
 profile() {
-    P_INIT=()
+    P_INIT=() P_ENV=()
     case $1 in
     systemd)
         # libpam-systemd: without pam_systemd, user@1000.service dies at once
@@ -74,6 +76,7 @@ profile() {
         # inittab only when inittab exists: a second apt stage
         P_PKGS=(sysvinit-core sysv-rc initscripts + daemontools daemontools-run)
         P_HALT=(telinit 0)
+        P_ENV=(SVC_ANY_BACKEND=daemontools)
         P_READY='runlevel | grep -q " 2$" && ps -eo args | grep -q "^svscan /etc/service"' ;;
     *) die "unknown profile '$1' (known: $PROFILES)" 2 ;;
     esac
@@ -388,7 +391,7 @@ exec)
     shift
     [ $# -gt 0 ] || usage
     attach || die "$M is not running" 125
-    exec nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@" ;;
+    exec nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "${P_ENV[@]}" "$@" ;;
 chroot)
     profile "$1"
     shift
