@@ -202,25 +202,39 @@ impl Daemontools {
             .into()),
             None => {}
         }
-        if !service.requires.is_empty() || !service.after.is_empty() {
-            // svscan starts everything at once; the order svc-any starts in is the only one.
-            if service
-                .requires
-                .iter()
-                .chain(&service.after)
-                .any(|d| !matches!(d, Dependency::Service(_)))
-            {
-                return Err(bad(
-                    "not carried by daemontools: a dependency that is not an svc-any service",
-                )
-                .key("after")
-                .into());
-            }
+        // Dependencies before the exec: a required service is asked up (`svc -u`) and waited
+        // for; one only ordered after is waited for while it is wanted up. svstat prints
+        // `DIR: up (pid N) S seconds` or `DIR: down S seconds[, normally up][, want up]`.
+        let mut waits = Vec::new();
+        let own = |deps: &[Dependency]| -> Vec<String> {
+            deps.iter()
+                .filter_map(|d| match d {
+                    Dependency::Service(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let required = own(&service.requires);
+        for name in &required {
+            let q = word(name, "requires")?;
+            waits.push(format!(
+                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then svc -u \"$d\" || exit 111; i=0; until svstat \"$d\" | grep -q ': up '; do i=$((i + 1)); [ $i -lt 300 ] || exit 111; sleep 0.1; done; fi; done"
+            ));
+        }
+        for name in own(&service.after)
+            .into_iter()
+            .filter(|n| !required.contains(n))
+        {
+            let q = word(&name, "after")?;
+            waits.push(format!(
+                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then i=0; while svstat \"$d\" | grep -q 'want up' && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done; fi; done"
+            ));
         }
         let script = run_dir::run_script(service, &tools)?;
         let mut c = render::context(service);
         c.insert("unit", unit);
         c.insert("script", &script);
+        c.insert("waits", &waits);
         c.insert(
             "state",
             &word(&state_dir(unit).display().to_string(), "name")?,
@@ -272,9 +286,11 @@ impl Daemontools {
                 self.svc(ctx, "-u", &batch)?;
                 for dir in batch.drain(..) {
                     let dir = ctx.on_target(&dir);
+                    // supervise takes commands only a second after its last start, and the
+                    // run script then execs: wait for the program, so status says running.
                     wait_until(Duration::from_secs(5), || {
                         self.status_of(&dir)
-                            .is_some_and(|st| st.pid != 0 && (!needed || !in_run_script(st.pid)))
+                            .is_some_and(|st| st.pid != 0 && !in_run_script(st.pid))
                     });
                 }
             }

@@ -300,3 +300,38 @@ fn runit_links_into_the_scan_directory_of_the_distribution() {
         );
     }
 }
+
+#[test]
+fn an_svscan_under_sysvinit_is_offered_and_chosen_with_the_backend_flag() {
+    let root = host(
+        "svscan-under-sysv",
+        Some("init"),
+        false,
+        &["/etc/init.d/", "/sbin/init"],
+    );
+    process(&root, 410, "svscan", &["svscan", "/etc/service"]);
+    let d = detect(&root);
+    assert_eq!(d["backend"], "sysv", "{d}");
+    assert_eq!(d["also_running"], serde_json::json!(["daemontools"]), "{d}");
+    let out = run(svc_any()
+        .args(["--backend", "daemontools", "detect", "--probe-root"])
+        .arg(&root));
+    assert_eq!(text(&out.stdout).trim(), "daemontools");
+    let out = run(svc_any()
+        .args(["detect", "--explain", "--probe-root"])
+        .arg(&root));
+    assert!(
+        text(&out.stdout).contains("choose it with --backend daemontools"),
+        "{}",
+        text(&out.stdout)
+    );
+    // An svscan in a chroot's /proc belongs to the host: nothing is offered.
+    let chroot = host(
+        "svscan-chroot",
+        Some("init"),
+        true,
+        &["/etc/init.d/", "/sbin/init"],
+    );
+    process(&chroot, 411, "svscan", &["svscan", "/etc/service"]);
+    assert_eq!(detect(&chroot)["also_running"], serde_json::json!([]));
+}
