@@ -10,6 +10,7 @@ pub mod daemontools;
 pub mod launchd;
 pub mod openrc;
 pub mod runit;
+pub mod s6;
 pub mod systemd;
 pub mod systemd_import;
 pub mod sysv;
@@ -29,6 +30,7 @@ pub use self::daemontools::Daemontools;
 pub use self::launchd::Launchd;
 pub use self::openrc::Openrc;
 pub use self::runit::Runit;
+pub use self::s6::S6;
 pub use self::systemd::Systemd;
 pub use self::sysv::Sysv;
 
@@ -201,6 +203,7 @@ pub enum AnyBackend {
     Launchd,
     Runit,
     Daemontools,
+    S6,
 }
 
 /// The names users pass to `--backend`, one per backend this build carries.
@@ -224,6 +227,7 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "launchd" => Some(Launchd.into()),
         "runit" => Some(Runit.into()),
         "daemontools" => Some(Daemontools.into()),
+        "s6" => Some(S6.into()),
         _ => None,
     }
 }

@@ -56,6 +56,9 @@ const BUILTIN: &[(&str, &str)] = &[
         "daemontools.log",
         include_str!("../../templates/daemontools.log.tera"),
     ),
+    ("s6.run", include_str!("../../templates/s6.run.tera")),
+    ("s6.finish", include_str!("../../templates/s6.finish.tera")),
+    ("s6.log", include_str!("../../templates/s6.log.tera")),
     (
         "launchd.plist",
         include_str!("../../templates/launchd.plist.tera"),

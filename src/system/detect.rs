@@ -201,6 +201,12 @@ pub fn detect(root: &Path) -> Detection {
             true,
             format!("/run/systemd/system exists (PID 1 is `{pid1_name}`)"),
         )
+    } else if pid1_name == "s6-svscan" {
+        verdict(
+            "s6",
+            true,
+            "s6-svscan is PID 1: s6-supervise supervises the services".into(),
+        )
     } else if pid1_name == "runit" || pid1_name == "runit-init" {
         verdict(
             "runit",

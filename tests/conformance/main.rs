@@ -91,4 +91,5 @@ backends! {
     builtin => backends::builtin::Builtin,
     runit => backends::runit::Runit,
     daemontools => backends::daemontools::Daemontools,
+    s6 => backends::s6::S6,
 }

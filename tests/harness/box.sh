@@ -14,7 +14,7 @@
 #                                     cleanup; idempotent
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
-# PROFILE: systemd sysv openrc runit daemontools daemons (systemd with nginx, ssh, redis, cron). Environment:
+# PROFILE: systemd sysv openrc runit daemontools s6 daemons (systemd with nginx, ssh, redis, cron). Environment:
 #   SVC_ANY_LAB        state dir (default /var/lib/svc-any-lab): cache/ base/ PROFILE-root/ run/
 #   SVC_ANY_BOX        instance suffix: container sa-PROFILE-SUFFIX, own state, runs beside others
 #   SVC_ANY_BIN        host binary, bound read-only at /usr/local/bin/svc-any on every boot
@@ -29,7 +29,7 @@ RECIPE=1 # bump when the way trees are made changes, so existing trees get rebui
 IN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BOOT_TIMEOUT=60
 HALT_TIMEOUT=20
-PROFILES="systemd sysv openrc daemons runit daemontools"
+PROFILES="systemd sysv openrc daemons runit daemontools s6"
 
 say() { [ -n "${QUIET:-}" ] || echo "box.sh: $*" >&2; }
 die() { echo "box.sh: $1" >&2; exit "${2:-1}"; }
@@ -78,6 +78,13 @@ profile() {
         P_HALT=(telinit 0)
         P_ENV=(SVC_ANY_BACKEND=daemontools)
         P_READY='runlevel | grep -q " 2$" && ps -eo args | grep -q "^svscan /etc/service"' ;;
+    s6)
+        # s6-svscan itself as PID 1 (bookworm has no s6-linux-init) on a persistent scan
+        # directory, so that enabled services come back after a reboot
+        P_PKGS=(s6 execline)
+        P_INIT=(/usr/bin/s6-svscan /etc/s6/service)
+        P_HALT=(s6-svscanctl -t /etc/s6/service)
+        P_READY='test -p /etc/s6/service/.s6-svscan/control' ;;
     *) die "unknown profile '$1' (known: $PROFILES)" 2 ;;
     esac
     PROF=$1 TREE=$LAB/$1-root
@@ -189,6 +196,8 @@ build_tree() {
     rm "$t/usr/sbin/policy-rc.d"
     # a container has no VTs: gettys would fail and respawn forever
     [ ! -f "$t/etc/inittab" ] || sed -i '/^[^#].*getty/s/^/#/' "$t/etc/inittab"
+    # s6-svscan's scan directory, which no package makes
+    [ "$PROF" != s6 ] || mkdir -p "$t/etc/s6/service"
     # nor gettys of runit's (getty-ttyN services)
     rm -rf "$t"/etc/runit/runsvdir/default/getty-* "$t"/etc/sv/getty-*
     # debootstrap copied the host's name; without it the hostname stays the

@@ -5,5 +5,6 @@ pub mod builtin;
 pub mod daemontools;
 pub mod openrc;
 pub mod runit;
+pub mod s6;
 pub mod systemd;
 pub mod sysv;
