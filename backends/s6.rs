@@ -283,10 +283,18 @@ impl S6 {
         Ok(())
     }
 
-    fn svc(&self, ctx: &Ctx, args: &[String], dirs: &[PathBuf]) -> Result<String> {
-        let mut cmd = process::tool("s6-svc")?;
-        cmd.args(args).args(dirs);
-        ctx.run(&mut cmd)
+    /// `s6-svc ARGS DIR` for each of `dirs` (s6-svc takes one service directory); the
+    /// first error, after trying them all.
+    fn svc(&self, ctx: &Ctx, args: &[String], dirs: &[PathBuf]) -> Result<()> {
+        let mut first = None;
+        for dir in dirs {
+            let mut cmd = process::tool("s6-svc")?;
+            cmd.args(args).arg(dir);
+            if let Err(e) = ctx.run(&mut cmd) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 
     fn status_of(&self, dir: &Path) -> Option<Supervised> {

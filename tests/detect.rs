@@ -335,3 +335,11 @@ fn an_svscan_under_sysvinit_is_offered_and_chosen_with_the_backend_flag() {
     process(&chroot, 411, "svscan", &["svscan", "/etc/service"]);
     assert_eq!(detect(&chroot)["also_running"], serde_json::json!([]));
 }
+
+#[test]
+fn s6_svscan_as_pid_1() {
+    let root = host("s6", Some("s6-svscan"), false, &["/etc/s6/service/"]);
+    let d = detect(&root);
+    assert_eq!(d["backend"], "s6", "{d}");
+    assert_eq!(d["live"], true);
+}
