@@ -215,6 +215,7 @@ pub const NAMES: &[&str] = &[
     "launchd",
     "runit",
     "daemontools",
+    "s6",
 ];
 
 /// The backend called `name`.
