@@ -40,10 +40,10 @@ const SV: &str = "/etc/s6/sv";
 const STATE: &str = "/run/svc-any/s6";
 /// Where svlogd writes each unit's output (`current`, rotated `@*.s`).
 const LOGS: &str = "/var/log/s6";
-/// How long runsvdir may take to notice a new link: its scan interval, and some.
+/// How long s6-svscan may take, once told, to start s6-supervise for a new link.
 const SCAN_WAIT: Duration = Duration::from_secs(15);
 
-/// runit's name for a unit: `NAME`, or `NAME@INSTANCE`.
+/// s6's name for a unit: `NAME`, or `NAME@INSTANCE`.
 fn unit_name(service: &Service, instance: Option<&str>) -> String {
     match instance {
         Some(i) => format!("{}@{i}", service.name),
@@ -259,7 +259,6 @@ impl S6 {
         ctx.renderer.render("s6.finish", &c)
     }
 
-    /// Waits until runsv supervises every unit's directory; an error naming those it does not.
     /// Tells s6-svscan to rescan (it does not look by itself), then waits until
     /// s6-supervise runs for every one of `dirs`.
     fn wait_supervised(&self, ctx: &Ctx, dirs: &[PathBuf]) -> Result<()> {
@@ -612,9 +611,9 @@ impl Backend for S6 {
         Ok(names)
     }
 
-    /// Enabled = no `down` file: runsv starts the unit when it starts (at boot).
-    /// A unit runsvdir has not found yet (a fresh install) keeps a `down` file until runsv
-    /// supervises it, so that enabling does not start it now: runsv reads `down` only then.
+    /// Enabled = no `down` file: s6-supervise starts the unit when it starts (at boot).
+    /// A unit s6-svscan has not picked up yet (a fresh install) keeps a `down` file until
+    /// s6-supervise runs, so that enabling does not start it now: `down` is read only then.
     fn enable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
         let mut changed = false;
         let mut fresh = Vec::new();
