@@ -201,8 +201,9 @@ impl S6 {
             tools.push(word(user, "user")?);
         }
         let script = run_dir::run_script(service, &tools)?;
-        // Dependencies before the exec: a required service is asked up and waited for
-        // (`s6-svc -wu`), one only ordered after is waited for while it is wanted up.
+        // Dependencies before the exec: a required service that is not up is asked up and
+        // waited for (`s6-svc -wu`), one only ordered after is waited for while it is wanted
+        // up.
         let mut waits = Vec::new();
         let own = |deps: &[Dependency]| -> Vec<String> {
             deps.iter()
@@ -217,7 +218,7 @@ impl S6 {
         for name in &required {
             let q = word(name, "requires")?;
             waits.push(format!(
-                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then s6-svc -wu -T {wait_secs}000 -u \"$d\" || exit 111; fi; done"
+                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ] && [ \"$(s6-svstat -o up \"$d\")\" != true ]; then s6-svc -wu -T {wait_secs}000 -u \"$d\" || exit 111; fi; done"
             ));
         }
         for name in own(&service.after)
