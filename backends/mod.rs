@@ -6,8 +6,11 @@
 
 pub mod builtin;
 pub mod carried;
+pub mod daemontools;
 pub mod launchd;
 pub mod openrc;
+pub mod runit;
+pub mod s6;
 pub mod systemd;
 pub mod systemd_import;
 pub mod sysv;
@@ -23,8 +26,11 @@ use crate::system::host::Ctx;
 pub use crate::system::logfiles::LogOptions;
 
 pub use self::builtin::Builtin;
+pub use self::daemontools::Daemontools;
 pub use self::launchd::Launchd;
 pub use self::openrc::Openrc;
+pub use self::runit::Runit;
+pub use self::s6::S6;
 pub use self::systemd::Systemd;
 pub use self::sysv::Sysv;
 
@@ -189,6 +195,18 @@ pub trait Backend {
     fn idle(&self, _ctx: &Ctx) -> bool {
         false
     }
+
+    /// Uninstall, after the service is stopped and its links are gone, before its files go:
+    /// undoes what the manager made by itself beside them (runsv's `supervise/`).
+    fn forget(&self, _ctx: &Ctx, _service: &Service) -> Result<()> {
+        Ok(())
+    }
+
+    /// Whether uninstall disables the service before removing it; not where removing its
+    /// files is what disables it (runit's `down` file would be a file written on the way out).
+    fn disables_on_uninstall(&self) -> bool {
+        true
+    }
 }
 
 /// The labels of the units that run or are starting.
@@ -209,10 +227,22 @@ pub enum AnyBackend {
     Openrc,
     Sysv,
     Launchd,
+    Runit,
+    Daemontools,
+    S6,
 }
 
 /// The names users pass to `--backend`, one per backend this build carries.
-pub const NAMES: &[&str] = &["systemd", "builtin", "openrc", "sysv", "launchd"];
+pub const NAMES: &[&str] = &[
+    "systemd",
+    "builtin",
+    "openrc",
+    "sysv",
+    "launchd",
+    "runit",
+    "daemontools",
+    "s6",
+];
 
 /// The backend called `name`.
 pub fn by_name(name: &str) -> Option<AnyBackend> {
@@ -222,6 +252,9 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "openrc" => Some(Openrc.into()),
         "sysv" => Some(Sysv.into()),
         "launchd" => Some(Launchd.into()),
+        "runit" => Some(Runit.into()),
+        "daemontools" => Some(Daemontools.into()),
+        "s6" => Some(S6.into()),
         _ => None,
     }
 }

@@ -204,3 +204,142 @@ fn the_distribution_comes_from_os_release_of_the_probed_tree() {
     let bare = host("os-release-none", Some("init"), false, &[]);
     assert!(detect(&bare)["distribution"].is_null());
 }
+
+/// A fake process `comm` (pid `pid`) in the fake host's /proc.
+fn process(root: &Path, pid: u32, comm: &str, cmdline: &[&str]) {
+    let dir = root.join(format!("proc/{pid}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("comm"), format!("{comm}\n")).unwrap();
+    let mut args = cmdline.join("\0");
+    args.push('\0');
+    std::fs::write(dir.join("cmdline"), args).unwrap();
+}
+
+#[test]
+fn runit_as_pid_1() {
+    let root = host(
+        "runit",
+        Some("runit"),
+        false,
+        &["/etc/init.d/", "/sbin/init->/lib/runit/runit-init"],
+    );
+    process(&root, 57, "runsvdir", &["runsvdir", "-P", "/etc/service"]);
+    let d = detect(&root);
+    assert_eq!(d["backend"], "runit", "{d}");
+    assert_eq!(d["live"], true);
+}
+
+#[test]
+fn a_chroot_of_a_runit_tree_installs_for_runit_offline() {
+    let root = host(
+        "runit-chroot",
+        Some("systemd"),
+        true,
+        &["/sbin/init->/lib/runit/runit-init"],
+    );
+    let d = detect(&root);
+    assert_eq!(d["backend"], "runit");
+    assert_eq!(d["live"], false);
+}
+
+#[test]
+fn a_runsvdir_under_another_init_is_offered_not_chosen() {
+    let root = host(
+        "runsvdir-under-sysv",
+        Some("init"),
+        false,
+        &["/etc/init.d/", "/sbin/init"],
+    );
+    process(&root, 300, "runsvdir", &["runsvdir", "-P", "/etc/service"]);
+    let d = detect(&root);
+    assert_eq!(d["backend"], "sysv", "{d}");
+    let out = run(svc_any()
+        .args(["detect", "--explain", "--probe-root"])
+        .arg(&root));
+    let explained = text(&out.stdout);
+    assert!(
+        explained.contains("choose it with --backend runit"),
+        "{explained}"
+    );
+    // Without a runsvdir nothing is offered.
+    let bare = host(
+        "no-runsvdir",
+        Some("init"),
+        false,
+        &["/etc/init.d/", "/sbin/init"],
+    );
+    let out = run(svc_any()
+        .args(["detect", "--explain", "--probe-root"])
+        .arg(&bare));
+    assert!(!text(&out.stdout).contains("--backend runit"));
+}
+
+#[test]
+fn runit_links_into_the_scan_directory_of_the_distribution() {
+    for (id, scan) in [
+        ("debian", "/etc/service"),
+        ("void", "/var/service"),
+        ("artix", "/run/runit/service"),
+    ] {
+        let root = scratch(&format!("runit-scan-{id}"));
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/os-release"), format!("ID={id}\n")).unwrap();
+        let spec = fixtures().join("specs/minimal.toml");
+        let out = run(svc_any()
+            .args(["--backend", "runit", "install", "--root"])
+            .arg(&root)
+            .arg("-f")
+            .arg(&spec));
+        assert!(out.status.success(), "{id}: {}", text(&out.stderr));
+        let link = root.join(scan.trim_start_matches('/')).join("minimal");
+        assert_eq!(
+            std::fs::read_link(&link).ok(),
+            Some(PathBuf::from("/etc/sv/minimal")),
+            "{id}: {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn an_svscan_under_sysvinit_is_offered_and_chosen_with_the_backend_flag() {
+    let root = host(
+        "svscan-under-sysv",
+        Some("init"),
+        false,
+        &["/etc/init.d/", "/sbin/init"],
+    );
+    process(&root, 410, "svscan", &["svscan", "/etc/service"]);
+    let d = detect(&root);
+    assert_eq!(d["backend"], "sysv", "{d}");
+    assert_eq!(d["also_running"], serde_json::json!(["daemontools"]), "{d}");
+    let out = run(svc_any()
+        .args(["--backend", "daemontools", "detect", "--probe-root"])
+        .arg(&root));
+    assert_eq!(text(&out.stdout).trim(), "daemontools");
+    let out = run(svc_any()
+        .args(["detect", "--explain", "--probe-root"])
+        .arg(&root));
+    assert!(
+        text(&out.stdout).contains("choose it with --backend daemontools"),
+        "{}",
+        text(&out.stdout)
+    );
+    // An svscan in a chroot's /proc belongs to the host: nothing is offered.
+    let chroot = host(
+        "svscan-chroot",
+        Some("init"),
+        true,
+        &["/etc/init.d/", "/sbin/init"],
+    );
+    process(&chroot, 411, "svscan", &["svscan", "/etc/service"]);
+    assert_eq!(detect(&chroot)["also_running"], serde_json::json!([]));
+}
+
+#[test]
+fn s6_svscan_as_pid_1() {
+    let root = host("s6", Some("s6-svscan"), false, &["/etc/s6/service/"]);
+    let d = detect(&root);
+    assert_eq!(d["backend"], "s6", "{d}");
+    assert_eq!(d["live"], true);
+}

@@ -283,10 +283,24 @@ fn check_catches_what_a_package_must_not_ship() {
         "{}",
         text(&out.stderr)
     );
-    let out = run(svc_any()
-        .arg("check")
-        .arg(&envfile)
-        .args(["--skip", "launchd"]));
+    // The run-directory supervisors refuse it too: their run scripts would read it as shell.
+    for name in ["runit", "daemontools", "s6"] {
+        assert!(
+            text(&out.stderr).contains(&format!("not carried by {name}: env_file")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = run(svc_any().arg("check").arg(&envfile).args([
+        "--skip",
+        "launchd",
+        "--skip",
+        "runit",
+        "--skip",
+        "daemontools",
+        "--skip",
+        "s6",
+    ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("launchd  skipped"));
 }

@@ -146,7 +146,18 @@ fn run(cli: Cli) -> Result<i32> {
     let probe_root = cli.probe_root.clone().unwrap_or_else(|| PathBuf::from("/"));
     match &cli.command {
         Command::Detect { explain, json } => {
-            let d = detect::detect(&probe_root);
+            let mut d = detect::detect(&probe_root);
+            // A choice made with --backend (or SVC_ANY_BACKEND) is what every verb uses: a
+            // manager running under another init (svscan under sysvinit) is one.
+            if let Some(chosen) = cli.backend.as_deref().filter(|b| *b != d.backend) {
+                if crate::backends::by_name(chosen).is_some() {
+                    d.reason = format!(
+                        "chosen with --backend or SVC_ANY_BACKEND (detection says {}: {})",
+                        d.backend, d.reason
+                    );
+                    d.backend = chosen.to_string();
+                }
+            }
             if *json {
                 let doc = Versioned {
                     schema: status::JSON_SCHEMA,

@@ -6,4 +6,5 @@
 pub mod env_file;
 pub mod escape;
 pub mod render;
+pub mod run_dir;
 pub mod unit_file;

@@ -39,6 +39,27 @@ const BUILTIN: &[(&str, &str)] = &[
         "sysv.initd",
         include_str!("../../templates/sysv.initd.tera"),
     ),
+    ("runit.run", include_str!("../../templates/runit.run.tera")),
+    (
+        "runit.finish",
+        include_str!("../../templates/runit.finish.tera"),
+    ),
+    ("runit.log", include_str!("../../templates/runit.log.tera")),
+    (
+        "runit.control",
+        include_str!("../../templates/runit.control.tera"),
+    ),
+    (
+        "daemontools.run",
+        include_str!("../../templates/daemontools.run.tera"),
+    ),
+    (
+        "daemontools.log",
+        include_str!("../../templates/daemontools.log.tera"),
+    ),
+    ("s6.run", include_str!("../../templates/s6.run.tera")),
+    ("s6.finish", include_str!("../../templates/s6.finish.tera")),
+    ("s6.log", include_str!("../../templates/s6.log.tera")),
     (
         "launchd.plist",
         include_str!("../../templates/launchd.plist.tera"),

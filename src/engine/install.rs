@@ -350,13 +350,14 @@ fn missing_dirs(
         paths.extend(sp.plan.enable_links.iter().map(|l| l.path.as_path()));
     }
     let mut out = Vec::new();
+    // An install finds the directories that one killed before its record made, holding
+    // nothing but what this plan writes: those are its own too.
     for path in paths {
         for dir in path.ancestors().skip(1) {
-            if dir.parent().is_none()
-                || claimed.contains(dir)
-                || ctx.on_target(dir).exists()
-                || dir.starts_with(&state_dir)
-            {
+            if dir.parent().is_none() || claimed.contains(dir) || dir.starts_with(&state_dir) {
+                break;
+            }
+            if ctx.on_target(dir).exists() && !only_planned(ctx, &sp.plan, dir) {
                 break;
             }
             if !out.iter().any(|d: &PathBuf| d == dir) {
@@ -366,6 +367,33 @@ fn missing_dirs(
     }
     claimed.extend(out.iter().cloned());
     out
+}
+
+/// Whether the directory `dir` (a path on the target) holds something, and nothing but files,
+/// links and directories of `plan`'s, all the way down.
+fn only_planned(ctx: &Ctx, plan: &Plan, dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(ctx.on_target(dir)) else {
+        return false;
+    };
+    // An empty directory was there before: a killed install leaves what it wrote in its own.
+    let entries: Vec<_> = entries.flatten().collect();
+    !entries.is_empty()
+        && entries.iter().all(|e| {
+            let p = dir.join(e.file_name());
+            // A planned file's temporary copy, which the killed install left (`.NAME.svc-any-PID.tmp`).
+            let temp_of = |q: &Path| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                q.parent() == Some(dir)
+                    && q.file_name().is_some_and(|n| {
+                        name.starts_with(&format!(".{}.svc-any-", n.to_string_lossy()))
+                            && name.ends_with(".tmp")
+                    })
+            };
+            let file = plan.files.iter().any(|f| f.path == p || temp_of(&f.path));
+            let link = plan.links.iter().any(|l| l.path == p || temp_of(&l.path));
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            file || link || (is_dir && only_planned(ctx, plan, &p))
+        })
 }
 
 fn print_dry_run(ctx: &Ctx, sp: &ServicePlan, opts: &InstallOptions) {

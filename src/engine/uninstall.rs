@@ -64,9 +64,12 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
         // Read again: an earlier one of this batch may have handed it a directory.
         let fresh = records::load(ctx, &listed.service.name)?;
         let r = fresh.as_ref().unwrap_or(listed);
-        backend.disable(ctx, &r.service, &r.enable_links)?;
+        if backend.disables_on_uninstall() {
+            backend.disable(ctx, &r.service, &r.enable_links)?;
+        }
         remove_links(ctx, &r.links, LinkKind::Install)?;
         crashpoint::reached("uninstall:links-removed");
+        backend.forget(ctx, &r.service)?;
         for f in &r.files {
             remove_owned(ctx, f)?;
         }

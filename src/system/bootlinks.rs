@@ -66,7 +66,10 @@ pub fn remove_links(ctx: &Ctx, links: &[LinkSpec], kind: LinkKind) -> Result<boo
                 LinkKind::Install => ctx.say(format!("removed {}", path.display())),
             }
             removed = true;
-            if let Some(dir) = path.parent() {
+            // A boot link's directory (`.wants/`) goes with its last link; an installed link
+            // lives in the manager's own directory (a scan directory that may be empty before
+            // the first service), which uninstall removes only if the record says it made it.
+            if let (LinkKind::Boot, Some(dir)) = (&kind, path.parent()) {
                 files::remove_dir_if_empty(dir);
             }
         }

@@ -25,6 +25,9 @@ pub struct Detection {
     /// Whether that manager is running here (false in a chroot: write files, start nothing).
     pub live: bool,
     pub reason: String,
+    /// Other managers running here under the init (`runsvdir`, `svscan`): live for
+    /// `--backend`, never chosen by detection.
+    pub also_running: Vec<String>,
     /// The distribution and release, from os-release(5); `None` where the tree has none.
     pub distribution: Option<Distribution>,
     pub probes: Vec<Probe>,
@@ -87,6 +90,7 @@ pub fn detect(root: &Path) -> Detection {
             backend: "launchd".into(),
             live: true,
             reason: "macOS always runs launchd as PID 1".into(),
+            also_running: Vec::new(),
             distribution,
             probes,
         };
@@ -143,6 +147,10 @@ pub fn detect(root: &Path) -> Detection {
     );
     let initd = path("/etc/init.d").is_dir();
     ask("SysV scripts (/etc/init.d)", yes_no(initd));
+    let runsvdir = running_supervisor(root, "runsvdir");
+    ask("runit's runsvdir running (/proc/*/comm)", yes_no(runsvdir));
+    let svscan = running_supervisor(root, "svscan");
+    ask("daemontools' svscan running (/proc/*/comm)", yes_no(svscan));
     let installed_init = installed_init(root);
     ask(
         "init installed in this tree (/sbin/init)",
@@ -170,6 +178,11 @@ pub fn detect(root: &Path) -> Detection {
                 false,
                 "chroot of a SysV tree: files and boot links only".into(),
             ),
+            Some("runit") => verdict(
+                "runit",
+                false,
+                "chroot of a runit tree: service directories and links only".into(),
+            ),
             _ => verdict(
                 "builtin",
                 false,
@@ -187,6 +200,18 @@ pub fn detect(root: &Path) -> Detection {
             "systemd",
             true,
             format!("/run/systemd/system exists (PID 1 is `{pid1_name}`)"),
+        )
+    } else if pid1_name == "s6-svscan" {
+        verdict(
+            "s6",
+            true,
+            "s6-svscan is PID 1: s6-supervise supervises the services".into(),
+        )
+    } else if pid1_name == "runit" || pid1_name == "runit-init" {
+        verdict(
+            "runit",
+            true,
+            "runit is PID 1: runsvdir supervises the services".into(),
         )
     } else if openrc_booted && openrc_installed {
         verdict(
@@ -207,10 +232,24 @@ pub fn detect(root: &Path) -> Detection {
             format!("no init system runs here (PID 1 is `{pid1_name}`): svc-any's own supervisor"),
         )
     };
+    let mut also_running = Vec::new();
+    for (running, name, what) in [
+        (runsvdir, "runit", "runsvdir (runit)"),
+        (svscan, "daemontools", "svscan (daemontools)"),
+    ] {
+        if backend != name && running && chroot != Some(true) {
+            ask(
+                "also running here",
+                format!("{what} under another init: choose it with --backend {name}"),
+            );
+            also_running.push(name.to_string());
+        }
+    }
     Detection {
         backend,
         live,
         reason,
+        also_running,
         distribution,
         probes,
     }
@@ -218,6 +257,19 @@ pub fn detect(root: &Path) -> Detection {
 
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
+}
+
+/// Whether a process named `comm` runs (read from `/proc/*/comm` below `root`).
+fn running_supervisor(root: &Path, comm: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(root.join("proc")) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            && std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == comm)
+    })
 }
 
 /// Compares the root directory of PID 1 with ours: a chroot sees a different inode.

@@ -19,3 +19,4 @@ pub mod processes;
 pub mod records;
 pub mod report;
 pub mod since;
+pub mod supervise;

@@ -128,6 +128,12 @@ pub trait Backend: Sync {
         })
     }
 
+    /// Whether a generated file at `path` is a script the manager executes (0755; the rest
+    /// is 0644).
+    fn executable(&self, path: &str) -> bool {
+        path.starts_with("/etc/init.d/")
+    }
+
     /// Whether the dialect carries Unicode noncharacters.
     fn carries_noncharacters(&self) -> bool {
         true

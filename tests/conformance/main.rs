@@ -93,4 +93,7 @@ backends! {
     openrc => backends::openrc::Openrc,
     sysv => backends::sysv::Sysv,
     builtin => backends::builtin::Builtin,
+    runit => backends::runit::Runit,
+    daemontools => backends::daemontools::Daemontools,
+    s6 => backends::s6::S6,
 }

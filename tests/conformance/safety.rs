@@ -108,7 +108,7 @@ pub fn privilege(h: &Host, b: &dyn Backend) {
     for path in files.lines().chain([record_file.as_str()]) {
         // Scripts are executable; what holds env values (the record, the builtin supervisor's
         // definitions, which SysV uses too) is root's alone; the rest is readable by all.
-        let want = if path.starts_with("/etc/init.d/") {
+        let want = if b.executable(path) {
             "root:root 755"
         } else if path == record_file || path.contains("/builtin/") {
             "root:root 600"

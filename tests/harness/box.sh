@@ -14,7 +14,7 @@
 #                                     cleanup; idempotent
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
-# PROFILE: systemd sysv openrc daemons (systemd with nginx, ssh, redis, cron). Environment:
+# PROFILE: systemd sysv openrc runit daemontools s6 daemons (systemd with nginx, ssh, redis, cron). Environment:
 #   SVC_ANY_LAB        state dir (default /var/lib/svc-any-lab): cache/ base/ PROFILE-root/ run/
 #   SVC_ANY_BOX        instance suffix: container sa-PROFILE-SUFFIX, own state, runs beside others
 #   SVC_ANY_BIN        host binary, bound read-only at /usr/local/bin/svc-any on every boot
@@ -29,7 +29,7 @@ RECIPE=1 # bump when the way trees are made changes, so existing trees get rebui
 IN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BOOT_TIMEOUT=60
 HALT_TIMEOUT=20
-PROFILES="systemd sysv openrc daemons"
+PROFILES="systemd sysv openrc daemons runit daemontools s6"
 
 say() { [ -n "${QUIET:-}" ] || echo "box.sh: $*" >&2; }
 die() { echo "box.sh: $1" >&2; exit "${2:-1}"; }
@@ -41,8 +41,10 @@ usage() { sed -n '/^# shellcheck/q; s/^#\( \|$\)//p' "$0" >&2; exit 2; }
 #   P_HALT   clean shutdown command, run inside
 #   P_READY  sh snippet run inside, true once the init system is completely up
 #   P_INIT   optional PID 1 command line instead of the tree's /sbin/init
+#   P_ENV    optional environment of `exec` (a manager that runs under another init is
+#            chosen with SVC_ANY_BACKEND, as a user would)
 profile() {
-    P_INIT=()
+    P_INIT=() P_ENV=()
     case $1 in
     systemd)
         # libpam-systemd: without pam_systemd, user@1000.service dies at once
@@ -64,6 +66,25 @@ profile() {
         P_PKGS=(sysvinit-core openrc)
         P_HALT=(telinit 0)
         P_READY='[ "$(rc-status -r)" = default ] && ! ps -eo args | grep -q "^/sbin/openrc"' ;;
+    runit)
+        # Debian's runit-init: /sbin/init is runit, stage 2 runs runsvdir on /etc/service
+        P_PKGS=(runit-init)
+        P_HALT=(init 0)
+        P_READY='ps -eo args | grep -q "^runsvdir -P /etc/service"' ;;
+    daemontools)
+        # sysvinit PID 1; daemontools-run adds "SV:123456:respawn:/usr/bin/svscanboot" to
+        # inittab only when inittab exists: a second apt stage
+        P_PKGS=(sysvinit-core sysv-rc initscripts + daemontools daemontools-run)
+        P_HALT=(telinit 0)
+        P_ENV=(SVC_ANY_BACKEND=daemontools)
+        P_READY='runlevel | grep -q " 2$" && ps -eo args | grep -q "^svscan /etc/service"' ;;
+    s6)
+        # s6-svscan itself as PID 1 (bookworm has no s6-linux-init) on a persistent scan
+        # directory, so that enabled services come back after a reboot
+        P_PKGS=(s6 execline)
+        P_INIT=(/usr/bin/s6-svscan /etc/s6/service)
+        P_HALT=(s6-svscanctl -t /etc/s6/service)
+        P_READY='test -p /etc/s6/service/.s6-svscan/control' ;;
     *) die "unknown profile '$1' (known: $PROFILES)" 2 ;;
     esac
     PROF=$1 TREE=$LAB/$1-root
@@ -175,6 +196,10 @@ build_tree() {
     rm "$t/usr/sbin/policy-rc.d"
     # a container has no VTs: gettys would fail and respawn forever
     [ ! -f "$t/etc/inittab" ] || sed -i '/^[^#].*getty/s/^/#/' "$t/etc/inittab"
+    # s6-svscan's scan directory, which no package makes
+    [ "$PROF" != s6 ] || mkdir -p "$t/etc/s6/service"
+    # nor gettys of runit's (getty-ttyN services)
+    rm -rf "$t"/etc/runit/runsvdir/default/getty-* "$t"/etc/sv/getty-*
     # debootstrap copied the host's name; without it the hostname stays the
     # container name nspawn sets (sa-PROFILE-SUFFIX)
     rm -f "$t/etc/hostname"
@@ -375,7 +400,7 @@ exec)
     shift
     [ $# -gt 0 ] || usage
     attach || die "$M is not running" 125
-    exec nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@" ;;
+    exec nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "${P_ENV[@]}" "$@" ;;
 chroot)
     profile "$1"
     shift

@@ -2,6 +2,9 @@
 //! of it (tests/common/backend.rs says what that is).
 
 pub mod builtin;
+pub mod daemontools;
 pub mod openrc;
+pub mod runit;
+pub mod s6;
 pub mod systemd;
 pub mod sysv;

@@ -1,0 +1,657 @@
+//! daemontools 0.76 (Debian's `daemontools` + `daemontools-run`: svscan on /etc/service,
+//! started from inittab; FreeBSD's port): a service directory `/etc/sv/UNIT` with `run` and
+//! `log/run` (multilog), linked into the scan directory as Debian's update-service does;
+//! driven with `svc`. A unit is `NAME`, or `NAME@INSTANCE` for each instance.
+//!
+//! The traps this module owns:
+//! - supervise restarts `run` whenever it ends, at most once a second, and has no `./finish`:
+//!   it cannot tell `restart = "on-failure"` or `"no"` from `"always"`, and nobody learns how
+//!   the process ended (README, "What daemontools gets"). What svc-any can do it does in the
+//!   run script before the `exec`: a start svc-any did not ask for is a restart, counted,
+//!   delayed by `restart_delay` (with backoff) and, past `restart_limit`, left down as failed.
+//! - svscan rescans every 5 s; every verb waits for `supervise/ok` (what `svok` checks).
+//! - `svc -d` sends TERM and knows no timeout: another stop signal is `svc -o` (do not restart)
+//!   and that signal's flag; KILL (`svc -k`) is svc-any's once `stop_timeout` passes.
+//! - svstat always exits 0; svc-any reads `supervise/status` itself, the 18 bytes svstat reads.
+//! - `setuidgid` takes an account, with its primary group: `group` is refused.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::backends::carried::{self, Verdict};
+use crate::backends::{Backend, LogOptions, Verb};
+use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
+use crate::dialect::run_dir::{self, word};
+use crate::model::error::bad;
+use crate::model::signal::Signal;
+use crate::model::spec::{self, Dependency, Level, Limit, Service, Used};
+use crate::model::status::{ServiceStatus, State};
+use crate::system::host::Ctx;
+use crate::system::process;
+use crate::system::supervise::{marked_name, scanned_dir, supervised, wait_until};
+
+pub struct Daemontools;
+
+const SV: &str = "/etc/sv";
+const STATE: &str = "/run/svc-any/daemontools";
+const LOGS: &str = "/var/log/daemontools";
+const SCAN_WAIT: Duration = Duration::from_secs(15);
+/// multilog's rotation when the definition says nothing: 1 MB, ten old files.
+const LOG_SIZE: u64 = 1_000_000;
+const LOG_KEEP: u32 = 10;
+
+fn units(service: &Service) -> Vec<(Option<String>, String)> {
+    service
+        .instance_names()
+        .into_iter()
+        .map(|i| {
+            let unit = match i {
+                Some(i) => format!("{}@{i}", service.name),
+                None => service.name.clone(),
+            };
+            (i.map(String::from), unit)
+        })
+        .collect()
+}
+
+fn sv_dir(unit: &str) -> PathBuf {
+    PathBuf::from(SV).join(unit)
+}
+
+fn state_dir(unit: &str) -> PathBuf {
+    PathBuf::from(STATE).join(unit)
+}
+
+/// The scan directory: a running svscan's argument, else Debian's /etc/service.
+pub fn scan_dir(ctx: &Ctx) -> PathBuf {
+    if ctx.live && ctx.root == Path::new("/") {
+        if let Some(dir) = scanned_dir(Path::new("/"), "svscan") {
+            return dir;
+        }
+    }
+    PathBuf::from("/etc/service")
+}
+
+fn carries(used: &Used, _service: &Service) -> Verdict {
+    let per_instance = used
+        .value
+        .as_deref()
+        .is_some_and(|v| v.contains("{instance}"));
+    let facility = used.value.as_deref().is_some_and(|v| v.starts_with("\"$"));
+    match used.key {
+        _ if per_instance => {
+            Err("svc-any maps a dependency on another service's instance on systemd only")
+        }
+        "after" | "requires" if facility => {
+            Err("svscan starts every service at once: it has no boot facilities to wait for")
+        }
+        "type" => match used.value.as_deref() {
+            Some("\"simple\"" | "\"exec\"") => Ok(()),
+            _ => Err("supervise runs one process in the foreground and cannot wait for readiness"),
+        },
+        "umask" | "documentation" => Ok(()),
+        "restart" => Err("supervise restarts after every exit"),
+        "systemd" => Err("the [systemd] table is for systemd only"),
+        _ => Err("svc-any does not map it to daemontools yet"),
+    }
+}
+
+/// supervise's 18-byte `supervise/status`: TAI64N start, pid (little-endian), paused, want.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Supervised {
+    since: u64,
+    pid: u32,
+    /// `u`, `d`, or 0 (no preference: `svc -o`).
+    want: u8,
+}
+
+fn parse_status(b: &[u8]) -> Option<Supervised> {
+    if b.len() < 18 {
+        return None;
+    }
+    let tai = u64::from_be_bytes(b[0..8].try_into().ok()?);
+    Some(Supervised {
+        since: tai.saturating_sub((1 << 62) + 10),
+        pid: u32::from_le_bytes(b[12..16].try_into().ok()?),
+        want: b[17],
+    })
+}
+
+/// svc's flag for `signal`, if it has one.
+fn svc_flag(signal: Signal) -> Option<&'static str> {
+    Some(match signal.name() {
+        "HUP" => "-h",
+        "ALRM" => "-a",
+        "INT" => "-i",
+        "TERM" => "-t",
+        "KILL" => "-k",
+        "STOP" => "-p",
+        "CONT" => "-c",
+        _ => return None,
+    })
+}
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Whether `pid` still runs the run script itself (its restart delay), not yet the program.
+fn in_run_script(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| c.split(|b| *b == 0).any(|a| a == b"./run"))
+        .unwrap_or(false)
+}
+
+impl Daemontools {
+    fn svc(&self, ctx: &Ctx, flags: &str, dirs: &[PathBuf]) -> Result<()> {
+        if dirs.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = process::tool("svc")?;
+        cmd.arg(flags);
+        cmd.args(dirs);
+        ctx.run(&mut cmd).map(drop)
+    }
+
+    fn status_of(&self, dir: &Path) -> Option<Supervised> {
+        std::fs::read(dir.join("supervise/status"))
+            .ok()
+            .and_then(|b| parse_status(&b))
+    }
+
+    fn wait_supervised(&self, ctx: &Ctx, dirs: &[PathBuf]) -> Result<()> {
+        for d in dirs {
+            if !wait_until(SCAN_WAIT, || supervised(&ctx.on_target(d))) {
+                bail!(
+                    "svscan has not picked up {} within {}s: is svscan running on {}?",
+                    d.display(),
+                    SCAN_WAIT.as_secs(),
+                    scan_dir(ctx).display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn run_script(&self, ctx: &Ctx, service: &Service, unit: &str) -> Result<String> {
+        if service.group.is_some() {
+            return Err(bad(
+                "not carried by daemontools: group (setuidgid takes the user's own group)",
+            )
+            .key("group")
+            .hint("remove group: the user's primary group is used")
+            .into());
+        }
+        let mut tools = Vec::new();
+        if let Some(user) = &service.user {
+            tools.push("setuidgid".to_string());
+            tools.push(word(user, "user")?);
+        }
+        match service.limits.nproc {
+            Some(Limit::Value(n)) => {
+                tools.insert(0, format!("softlimit -p {n}"));
+            }
+            Some(Limit::Infinity) => return Err(bad(
+                "not carried by daemontools: limits.nproc = \"infinity\" (softlimit sets a number)",
+            )
+            .key("limits.nproc")
+            .into()),
+            None => {}
+        }
+        // Dependencies before the exec: a required service is asked up (`svc -u`) and waited
+        // for; one only ordered after is waited for while it is wanted up. svstat prints
+        // `DIR: up (pid N) S seconds` or `DIR: down S seconds[, normally up][, want up]`.
+        let mut waits = Vec::new();
+        let own = |deps: &[Dependency]| -> Vec<String> {
+            deps.iter()
+                .filter_map(|d| match d {
+                    Dependency::Service(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let required = own(&service.requires);
+        for name in &required {
+            let q = word(name, "requires")?;
+            waits.push(format!(
+                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then svc -u \"$d\" || exit 111; i=0; until svstat \"$d\" | grep -q ': up '; do i=$((i + 1)); [ $i -lt 300 ] || exit 111; sleep 0.1; done; fi; done"
+            ));
+        }
+        for name in own(&service.after)
+            .into_iter()
+            .filter(|n| !required.contains(n))
+        {
+            let q = word(&name, "after")?;
+            waits.push(format!(
+                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then i=0; while svstat \"$d\" | grep -q 'want up' && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done; fi; done"
+            ));
+        }
+        let script = run_dir::run_script(service, &tools)?;
+        let mut c = render::context(service);
+        c.insert("unit", unit);
+        c.insert("script", &script);
+        c.insert("waits", &waits);
+        c.insert(
+            "state",
+            &word(&state_dir(unit).display().to_string(), "name")?,
+        );
+        c.insert("limit", &service.restart_limit);
+        c.insert(
+            "interval",
+            &run_dir::whole_seconds(service.restart_limit_interval).max(1),
+        );
+        let delay = service.restart_delay.as_millis() as u64;
+        c.insert("delay_ms", &delay);
+        c.insert(
+            "max_delay_ms",
+            &(service.restart_max_delay.as_millis() as u64).max(delay),
+        );
+        ctx.renderer.render("daemontools.run", &c)
+    }
+
+    fn start(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
+        let all: Vec<PathBuf> = services
+            .iter()
+            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
+            .collect();
+        self.wait_supervised(ctx, &all)?;
+        // In dependency order: what later ones of the batch depend on runs first.
+        let mut batch = Vec::new();
+        for (i, s) in services.iter().enumerate() {
+            for (_, unit) in units(s) {
+                let dir = sv_dir(&unit);
+                let running = self
+                    .status_of(&ctx.on_target(&dir))
+                    .is_some_and(|st| st.pid != 0);
+                if !running {
+                    let state = ctx.on_target(&state_dir(&unit));
+                    crate::system::files::ensure_dir(&state)?;
+                    let _ = std::fs::remove_file(state.join("failed"));
+                    crate::system::files::write_atomic(&state.join("asked"), b"", 0o644)?;
+                }
+                batch.push(dir);
+            }
+            let needed = services[i + 1..].iter().any(|later| {
+                later
+                    .requires
+                    .iter()
+                    .chain(&later.after)
+                    .any(|d| matches!(d, Dependency::Service(n) if *n == s.name))
+            });
+            if needed || i + 1 == services.len() {
+                self.svc(ctx, "-u", &batch)?;
+                for dir in batch.drain(..) {
+                    let dir = ctx.on_target(&dir);
+                    // supervise takes commands only a second after its last start, and the
+                    // run script then execs: wait for the program, so status says running.
+                    wait_until(Duration::from_secs(5), || {
+                        self.status_of(&dir)
+                            .is_some_and(|st| st.pid != 0 && !in_run_script(st.pid))
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `svc -d` (TERM), or `svc -o` and the stop signal's flag; KILL after `stop_timeout`.
+    fn stop(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
+        let mut waiting = Vec::new();
+        for s in services {
+            for (_, unit) in units(s) {
+                let dir = sv_dir(&unit);
+                let on = ctx.on_target(&dir);
+                if !supervised(&on) {
+                    continue;
+                }
+                match (s.stop_signal == Signal::TERM, svc_flag(s.stop_signal)) {
+                    (true, _) => self.svc(ctx, "-d", std::slice::from_ref(&dir))?,
+                    (false, Some(flag)) => {
+                        self.svc(ctx, "-o", std::slice::from_ref(&dir))?;
+                        self.svc(ctx, flag, std::slice::from_ref(&dir))?;
+                    }
+                    (false, None) => {
+                        self.svc(ctx, "-o", std::slice::from_ref(&dir))?;
+                        if let Some(st) = self.status_of(&on).filter(|st| st.pid != 0) {
+                            let _ = nix::sys::signal::kill(
+                                nix::unistd::Pid::from_raw(st.pid as i32),
+                                s.stop_signal.to_nix(),
+                            );
+                        }
+                    }
+                }
+                waiting.push((dir, s.stop_timeout));
+            }
+        }
+        for (dir, timeout) in waiting {
+            let on = ctx.on_target(&dir);
+            let down = || self.status_of(&on).is_some_and(|st| st.pid == 0);
+            // supervise reads commands only a second after each start: the timeout and that.
+            if !wait_until(timeout + Duration::from_secs(1), down) {
+                self.svc(ctx, "-k", std::slice::from_ref(&dir))?;
+                wait_until(Duration::from_secs(2), down);
+            }
+            // Down and wanted down: no restart, `down` in svstat.
+            self.svc(ctx, "-d", std::slice::from_ref(&dir))?;
+        }
+        Ok(())
+    }
+}
+
+impl Backend for Daemontools {
+    fn name(&self) -> &'static str {
+        "daemontools"
+    }
+
+    fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let service = &carried::check(ctx, self.name(), service, carries)?;
+        if service.level == Level::User {
+            return Err(
+                bad("svc-any installs daemontools services for the system only")
+                    .key("level")
+                    .into(),
+            );
+        }
+        if service.env_file.is_some() {
+            return Err(bad("not carried by daemontools: env_file (a run script would read it as shell, not as an environment file)")
+                .key("env_file")
+                .hint("put the variables in [env]")
+                .into());
+        }
+        if service.log.is_some() {
+            return Err(bad(format!(
+                "not carried by daemontools: log (multilog writes a directory, {LOGS}/UNIT/current, rotated at 1 MB, 10 kept)"
+            ))
+            .key("log")
+            .hint("remove [log]: `svc-any logs` reads multilog's files")
+            .into());
+        }
+        spec::refuse_systemd_units(service, self.name())?;
+        let scan = scan_dir(ctx);
+        let mut files = Vec::new();
+        let mut links = Vec::new();
+        for (instance, unit) in units(service) {
+            let s = service.for_instance(instance.as_deref());
+            let dir = sv_dir(&unit);
+            files.push(FileSpec {
+                path: dir.join("run"),
+                mode: 0o755,
+                content: self.run_script(ctx, &s, &unit)?,
+            });
+            let mut c = render::context(service);
+            c.insert("unit", &unit);
+            let logs = PathBuf::from(LOGS).join(&unit).display().to_string();
+            c.insert("dir", &word(&logs, "name")?);
+            c.insert("size", &LOG_SIZE);
+            c.insert("keep", &LOG_KEEP);
+            files.push(FileSpec {
+                path: dir.join("log/run"),
+                mode: 0o755,
+                content: ctx.renderer.render("daemontools.log", &c)?,
+            });
+            links.push(LinkSpec {
+                path: scan.join(&unit),
+                target: dir,
+            });
+        }
+        Ok(Plan {
+            files,
+            links,
+            enable_links: Vec::new(),
+        })
+    }
+
+    fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
+        let scan = ctx.on_target(&scan_dir(ctx));
+        let Ok(entries) = std::fs::read_dir(&scan) else {
+            return Ok(());
+        };
+        let dirs: Vec<PathBuf> = entries
+            .flatten()
+            .filter_map(|e| {
+                let target = std::fs::read_link(e.path()).ok()?;
+                (target.starts_with(SV)
+                    && marked_name(&ctx.on_target(&target.join("run"))).is_some())
+                .then_some(target)
+            })
+            .collect();
+        self.wait_supervised(ctx, &dirs)
+    }
+
+    fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
+        match verb {
+            Verb::Start => self.start(ctx, services),
+            Verb::Stop => self.stop(ctx, services),
+            Verb::Restart => {
+                self.stop(ctx, services)?;
+                self.start(ctx, services)
+            }
+            Verb::Reload => {
+                for s in services {
+                    let signal = s.reload_signal.expect("checked by the engine");
+                    for (_, unit) in units(s) {
+                        let dir = sv_dir(&unit);
+                        match svc_flag(signal) {
+                            Some(flag) => self.svc(ctx, flag, &[dir])?,
+                            None => {
+                                if let Some(st) = self
+                                    .status_of(&ctx.on_target(&dir))
+                                    .filter(|st| st.pid != 0)
+                                {
+                                    nix::sys::signal::kill(
+                                        nix::unistd::Pid::from_raw(st.pid as i32),
+                                        signal.to_nix(),
+                                    )?;
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// From supervise's `supervise/status` (what svstat prints) and the run script's counts:
+    /// files only, for a whole table.
+    fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        let mut out = Vec::new();
+        for service in services {
+            for (instance, unit) in units(service) {
+                let dir = ctx.on_target(&sv_dir(&unit));
+                let state = ctx.on_target(&state_dir(&unit));
+                let installed = dir.join("run").exists();
+                let st = if installed && supervised(&dir) {
+                    self.status_of(&dir)
+                } else {
+                    None
+                };
+                let s = service.for_instance(instance.as_deref());
+                let delaying = |pid: u32| ctx.root == Path::new("/") && in_run_script(pid);
+                let (now, reason) = match st {
+                    _ if !installed => (State::NotInstalled, None),
+                    None => (
+                        State::Unknown,
+                        Some(
+                            "supervise does not run for it (is it linked, svscan running?)".into(),
+                        ),
+                    ),
+                    Some(st) if st.pid != 0 && delaying(st.pid) => (
+                        State::Starting,
+                        Some("restarting after restart_delay".to_string()),
+                    ),
+                    Some(st) if st.pid != 0 => (State::Running, None),
+                    Some(st) if st.want == b'u' => (
+                        State::Starting,
+                        Some("supervise starts it again within a second".to_string()),
+                    ),
+                    Some(_) if state.join("failed").exists() => (
+                        State::Failed,
+                        Some(format!(
+                            "more than {} restarts within {}",
+                            s.restart_limit,
+                            humantime::format_duration(s.restart_limit_interval)
+                        )),
+                    ),
+                    Some(_) => (State::Stopped, None),
+                };
+                out.push(ServiceStatus {
+                    name: service.name.clone(),
+                    instance,
+                    backend: "daemontools".into(),
+                    unit: unit.clone(),
+                    state: now,
+                    pid: st
+                        .filter(|st| now == State::Running && st.pid != 0)
+                        .map(|st| st.pid),
+                    since: st.map(|st| st.since),
+                    restarts: installed.then(|| {
+                        read(&state.join("restarts"))
+                            .and_then(|r| r.parse().ok())
+                            .unwrap_or(0)
+                    }),
+                    last_exit: None,
+                    enabled: installed.then(|| !dir.join("down").exists()),
+                    reason,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+        crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
+    }
+
+    fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
+        units(service)
+            .iter()
+            .map(|(_, unit)| PathBuf::from(LOGS).join(unit).join("current"))
+            .collect()
+    }
+
+    fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        let Ok(entries) = std::fs::read_dir(ctx.on_target(Path::new(SV))) else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| marked_name(&e.path().join("run")))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// No `down` file; a unit svscan has not found yet keeps one until supervise runs, so
+    /// that enabling does not start it.
+    fn enable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
+        let mut changed = false;
+        let mut fresh = Vec::new();
+        for (_, unit) in units(service) {
+            let dir = sv_dir(&unit);
+            let down = ctx.on_target(&dir.join("down"));
+            if ctx.live && ctx.on_target(&dir).is_dir() && !supervised(&ctx.on_target(&dir)) {
+                if !down.exists() {
+                    crate::system::files::write_atomic(&down, b"", 0o644)?;
+                }
+                fresh.push(dir);
+            } else if crate::system::files::remove(&down)? {
+                ctx.say(format!("enabled at boot: removed {}", down.display()));
+                changed = true;
+            }
+        }
+        if !fresh.is_empty() {
+            self.wait_supervised(ctx, &fresh)?;
+            for dir in fresh {
+                crate::system::files::remove(&ctx.on_target(&dir.join("down")))?;
+            }
+        }
+        Ok(changed)
+    }
+
+    fn disable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
+        let mut changed = false;
+        for (_, unit) in units(service) {
+            let dir = ctx.on_target(&sv_dir(&unit));
+            let down = dir.join("down");
+            if dir.is_dir() && !down.exists() {
+                crate::system::files::write_atomic(&down, b"", 0o644)?;
+                ctx.say(format!("disabled at boot: created {}", down.display()));
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
+    fn is_enabled(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> bool {
+        units(service)
+            .iter()
+            .all(|(_, unit)| !ctx.on_target(&sv_dir(unit).join("down")).exists())
+    }
+
+    fn boots_when_installed(&self) -> bool {
+        true
+    }
+
+    fn disables_on_uninstall(&self) -> bool {
+        false
+    }
+
+    /// After the link is gone: `svc -dx` on the service and its log (svscan never stops a
+    /// supervise itself), then what supervise and the run script made.
+    fn forget(&self, ctx: &Ctx, service: &Service) -> Result<()> {
+        for (_, unit) in units(service) {
+            let dir = sv_dir(&unit);
+            let on = ctx.on_target(&dir);
+            let log = on.join("log");
+            if ctx.live && (supervised(&on) || supervised(&log)) {
+                self.svc(ctx, "-dx", &[dir.clone(), dir.join("log")])?;
+                if !wait_until(SCAN_WAIT, || !supervised(&on) && !supervised(&log)) {
+                    bail!("supervise of {} did not exit", dir.display());
+                }
+            }
+            for sub in ["supervise", "log/supervise"] {
+                let path = on.join(sub);
+                if path.is_dir() && !path.is_symlink() {
+                    std::fs::remove_dir_all(&path)?;
+                } else {
+                    crate::system::files::remove(&path)?;
+                }
+            }
+            crate::system::files::remove(&on.join("down"))?;
+            let state = ctx.on_target(&state_dir(&unit));
+            if state.is_dir() {
+                std::fs::remove_dir_all(&state)?;
+            }
+        }
+        let runtime = ctx.on_target(Path::new(STATE));
+        crate::system::files::remove_dir_if_empty(&runtime);
+        if let Some(parent) = runtime.parent() {
+            crate::system::files::remove_dir_if_empty(parent);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supervise_status_bytes_are_read_as_supervise_writes_them() {
+        let mut b = [0u8; 18];
+        b[0..8].copy_from_slice(&((1u64 << 62) + 10 + 1_700_000_000).to_be_bytes());
+        b[12..16].copy_from_slice(&4321u32.to_le_bytes());
+        b[17] = b'u';
+        let st = parse_status(&b).unwrap();
+        assert_eq!(st.since, 1_700_000_000);
+        assert_eq!(st.pid, 4321);
+        assert_eq!(st.want, b'u');
+        assert_eq!(parse_status(&b[..17]), None);
+    }
+}

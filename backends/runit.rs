@@ -1,0 +1,742 @@
+//! runit (Void's init, an option on Artix and Devuan, Debian's `runit-init`): a service
+//! directory `/etc/sv/UNIT` with `run`, `finish` and `log/run` (svlogd), linked into the scan
+//! directory that runsvdir watches; driven with `sv`. A unit is `NAME`, or `NAME@INSTANCE` for
+//! each instance.
+//!
+//! The traps this module owns:
+//! - runsv restarts whatever is wanted up, after any end: it knows no policy. `finish` (which
+//!   runsv runs after every end, with the exit code and the wait status) records how the
+//!   process ended and, where the policy says stay down, asks runsv for "down" before it ends;
+//!   `restart_delay` and its backoff are a sleep in `finish`, `restart_limit` a counter there
+//!   that ends in `failed`. Its records live in `/run/svc-any/runit/UNIT` (tmpfs: a boot
+//!   starts them afresh).
+//! - runsvdir rescans its directory every 5 s: a new link is supervised only then. Every verb
+//!   waits for `supervise/ok` to have a reader (runsv's), never a fixed time.
+//! - Enabled means "no `down` file": a linked service stays supervised when disabled (so
+//!   `disable` does not stop it), and runsv reads `down` only when it starts, at boot.
+//! - `sv down` sends TERM: another stop signal is sent by `control/t`, which runsv runs
+//!   instead. runit has no stop timeout: `sv -w SECS force-stop` sends KILL when it passes.
+//! - A restart is a stop then a start, so `finish` sees a stop that was asked for, not a crash
+//!   that the policy would keep down.
+//! - The scan directory differs: Debian `/etc/service`, Void `/var/service`, Artix
+//!   `/run/runit/service`; a running runsvdir's own argument decides where there is one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::backends::carried::{self, Verdict};
+use crate::backends::{Backend, LogOptions, Verb};
+use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
+use crate::dialect::run_dir::{self, word};
+use crate::model::error::bad;
+use crate::model::signal::Signal;
+use crate::model::spec::{self, Dependency, Level, Limit, Service, ServiceType, Used};
+use crate::model::status::{LastExit, ServiceStatus, State};
+use crate::system::host::Ctx;
+use crate::system::process;
+use crate::system::supervise::{marked_name, scanned_dir, supervised, wait_until};
+
+pub struct Runit;
+
+/// Where the service directories live.
+const SV: &str = "/etc/sv";
+/// Where `finish` keeps how the process ended, its restart counts and the `failed` mark.
+const STATE: &str = "/run/svc-any/runit";
+/// Where svlogd writes each unit's output (`current`, rotated `@*.s`).
+const LOGS: &str = "/var/log/runit";
+/// How long runsvdir may take to notice a new link: its scan interval, and some.
+const SCAN_WAIT: Duration = Duration::from_secs(15);
+
+/// runit's name for a unit: `NAME`, or `NAME@INSTANCE`.
+fn unit_name(service: &Service, instance: Option<&str>) -> String {
+    match instance {
+        Some(i) => format!("{}@{i}", service.name),
+        None => service.name.clone(),
+    }
+}
+
+fn units(service: &Service) -> Vec<(Option<String>, String)> {
+    service
+        .instance_names()
+        .into_iter()
+        .map(|i| (i.map(String::from), unit_name(service, i)))
+        .collect()
+}
+
+fn sv_dir(unit: &str) -> PathBuf {
+    PathBuf::from(SV).join(unit)
+}
+
+fn state_dir(unit: &str) -> PathBuf {
+    PathBuf::from(STATE).join(unit)
+}
+
+/// The scan directory runsvdir watches here: the argument of a running runsvdir (on the live
+/// root), else the distribution's.
+pub fn scan_dir(ctx: &Ctx) -> PathBuf {
+    if ctx.live && ctx.root == Path::new("/") {
+        if let Some(dir) = scanned_dir(Path::new("/"), "runsvdir") {
+            return dir;
+        }
+    }
+    let distribution = crate::system::detect::distribution(&ctx.root);
+    let ids: Vec<String> = distribution
+        .map(|d| std::iter::once(d.id).chain(d.like).collect())
+        .unwrap_or_default();
+    if ids.iter().any(|i| i == "void") {
+        PathBuf::from("/var/service")
+    } else if ids.iter().any(|i| i == "artix") {
+        PathBuf::from("/run/runit/service")
+    } else {
+        PathBuf::from("/etc/service")
+    }
+}
+
+/// What a runit run directory carries of the keys of real daemons.
+fn carries(used: &Used, _service: &Service) -> Verdict {
+    let per_instance = used
+        .value
+        .as_deref()
+        .is_some_and(|v| v.contains("{instance}"));
+    let facility = used.value.as_deref().is_some_and(|v| v.starts_with("\"$"));
+    match used.key {
+        _ if per_instance => {
+            Err("svc-any maps a dependency on another service's instance on systemd only")
+        }
+        "after" | "requires" if facility => {
+            Err("runit starts every service at once: it has no boot facilities to wait for")
+        }
+        "type" => match used.value.as_deref() {
+            Some("\"simple\"" | "\"exec\"") => Ok(()),
+            Some("\"notify\"") => Err("runsv cannot wait for sd_notify's READY=1"),
+            Some("\"forking\"") => {
+                Err("runsv supervises the process it started: no daemon that forks")
+            }
+            _ => Err("svc-any does not map it to runit"),
+        },
+        "umask" | "documentation" => Ok(()),
+        "restart" => Err("finish sees the exit, not systemd's abnormal/abort distinction"),
+        "pre_start" | "post_start" | "stop_exec" | "post_stop" | "reload_exec" => {
+            Err("svc-any does not map commands around the run script to runit yet")
+        }
+        "systemd" => Err("the [systemd] table is for systemd only"),
+        _ => Err("svc-any does not map it to runit yet"),
+    }
+}
+
+/// The signal `sv` has a command for, if any (`sv hup`, ...).
+fn sv_command(signal: Signal) -> Option<&'static str> {
+    Some(match signal.name() {
+        "HUP" => "hup",
+        "ALRM" => "alarm",
+        "INT" => "interrupt",
+        "QUIT" => "quit",
+        "USR1" => "1",
+        "USR2" => "2",
+        "CONT" => "cont",
+        "STOP" => "pause",
+        _ => return None,
+    })
+}
+
+/// runsv's 20-byte `supervise/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Supervised {
+    /// When the current state began, seconds since the epoch.
+    since: u64,
+    pid: u32,
+    want_up: bool,
+    /// 0 down, 1 run, 2 finish.
+    state: u8,
+}
+
+fn parse_status(b: &[u8]) -> Option<Supervised> {
+    if b.len() < 20 {
+        return None;
+    }
+    let tai = u64::from_be_bytes(b[0..8].try_into().ok()?);
+    Some(Supervised {
+        // TAI64: 2^62 + 10 s (TAI-UTC when runit counts) at the epoch.
+        since: tai.saturating_sub((1 << 62) + 10),
+        pid: u32::from_le_bytes(b[12..16].try_into().ok()?),
+        want_up: b[17] == b'u',
+        state: b[19],
+    })
+}
+
+/// How `finish` recorded the last end: `exited N asked` or `killed N itself`.
+fn last_exit(line: &str) -> Option<(LastExit, bool)> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let [how, n, by] = f.as_slice() else {
+        return None;
+    };
+    let n: i32 = n.parse().ok()?;
+    let exit = match *how {
+        "exited" => LastExit::Exited { code: n },
+        "killed" => LastExit::Killed {
+            signal: Signal::from_name(&n.to_string())
+                .map_or_else(|| n.to_string(), |s| s.name().to_string()),
+        },
+        _ => return None,
+    };
+    Some((exit, *by == "asked"))
+}
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+impl Runit {
+    fn run_script(&self, ctx: &Ctx, service: &Service, unit: &str) -> Result<String> {
+        let mut tools = Vec::new();
+        if let Some(user) = &service.user {
+            let who = match &service.group {
+                Some(g) => format!("{user}:{g}"),
+                None => user.clone(),
+            };
+            tools.push("chpst".to_string());
+            tools.push("-u".to_string());
+            tools.push(word(&who, "user")?);
+        }
+        match service.limits.nproc {
+            Some(Limit::Value(n)) => {
+                if tools.is_empty() {
+                    tools.push("chpst".to_string());
+                }
+                tools.push("-p".to_string());
+                tools.push(n.to_string());
+            }
+            Some(Limit::Infinity) => {
+                return Err(
+                    bad("chpst cannot lift the process limit, only set a number")
+                        .key("limits.nproc")
+                        .hint("give a number of processes for runit")
+                        .into(),
+                )
+            }
+            None => {}
+        }
+        let script = run_dir::run_script(service, &tools)?;
+        // Dependencies: runit's own way, `sv start` (requires) or `sv check` (after) of the
+        // other service's directories (each instance's too) before the exec.
+        let mut waits = Vec::new();
+        let own = |deps: &[Dependency]| -> Vec<String> {
+            deps.iter()
+                .filter_map(|d| match d {
+                    Dependency::Service(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let required = own(&service.requires);
+        let wait_secs = 30;
+        for name in &required {
+            let q = word(name, "requires")?;
+            waits.push(format!(
+                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then sv -w {wait_secs} start \"$d\" >/dev/null || exit 111; fi; done"
+            ));
+        }
+        for name in own(&service.after)
+            .into_iter()
+            .filter(|n| !required.contains(n))
+        {
+            let q = word(&name, "after")?;
+            waits.push(format!(
+                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then sv -w {wait_secs} check \"$d\" >/dev/null 2>&1; fi; done"
+            ));
+        }
+        let mut c = render::context(service);
+        c.insert("unit", &unit);
+        c.insert("script", &script);
+        c.insert("waits", &waits);
+        ctx.renderer.render("runit.run", &c)
+    }
+
+    fn finish_script(&self, ctx: &Ctx, service: &Service, unit: &str) -> Result<String> {
+        let mut c = render::context(service);
+        c.insert("unit", &unit);
+        c.insert(
+            "state",
+            &word(&state_dir(unit).display().to_string(), "name")?,
+        );
+        c.insert("restart", service.restart.as_str());
+        c.insert("clean", &run_dir::clean_patterns(service));
+        c.insert("limit", &service.restart_limit);
+        c.insert(
+            "interval",
+            &run_dir::whole_seconds(service.restart_limit_interval).max(1),
+        );
+        let delay = service.restart_delay.as_millis() as u64;
+        c.insert("delay_ms", &delay);
+        c.insert(
+            "max_delay_ms",
+            &(service.restart_max_delay.as_millis() as u64).max(delay),
+        );
+        ctx.renderer.render("runit.finish", &c)
+    }
+
+    /// Waits until runsv supervises every unit's directory; an error naming those it does not.
+    fn wait_supervised(&self, ctx: &Ctx, dirs: &[PathBuf]) -> Result<()> {
+        let missing: Vec<&PathBuf> = dirs
+            .iter()
+            .filter(|d| !wait_until(SCAN_WAIT, || supervised(&ctx.on_target(d))))
+            .collect();
+        if let Some(first) = missing.first() {
+            bail!(
+                "runsvdir has not picked up {} within {}s: is runsvdir running on {}?",
+                first.display(),
+                SCAN_WAIT.as_secs(),
+                scan_dir(ctx).display()
+            );
+        }
+        Ok(())
+    }
+
+    fn sv(&self, ctx: &Ctx, args: &[String]) -> Result<String> {
+        let mut cmd = process::tool("sv")?;
+        ctx.run(cmd.args(args))
+    }
+
+    fn status_of(&self, dir: &Path) -> Option<Supervised> {
+        std::fs::read(dir.join("supervise/status"))
+            .ok()
+            .and_then(|b| parse_status(&b))
+    }
+
+    fn start(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
+        let dirs: Vec<PathBuf> = services
+            .iter()
+            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
+            .collect();
+        self.wait_supervised(ctx, &dirs)?;
+        // In dependency order (the engine's): a service others of this batch depend on runs
+        // before they are started, so each is forked after what it needs.
+        let mut batch: Vec<String> = Vec::new();
+        for (i, s) in services.iter().enumerate() {
+            for (_, unit) in units(s) {
+                for f in ["failed", "window"] {
+                    let _ = std::fs::remove_file(ctx.on_target(&state_dir(&unit).join(f)));
+                }
+                batch.push(sv_dir(&unit).display().to_string());
+            }
+            let needed = services[i + 1..].iter().any(|later| {
+                later
+                    .requires
+                    .iter()
+                    .chain(&later.after)
+                    .any(|d| matches!(d, Dependency::Service(n) if *n == s.name))
+            });
+            if needed || i + 1 == services.len() {
+                let mut args = vec!["up".to_string()];
+                args.extend(batch.iter().cloned());
+                self.sv(ctx, &args)?;
+                // sv only writes to runsv's control FIFO: wait until runsv took it, so a
+                // status read next sees the start.
+                for dir in batch.drain(..) {
+                    let dir = ctx.on_target(Path::new(&dir));
+                    wait_until(Duration::from_secs(5), || {
+                        self.status_of(&dir)
+                            .is_some_and(|st| st.want_up || st.state == 1)
+                    });
+                }
+            }
+            if needed {
+                for (_, unit) in units(s) {
+                    let dir = ctx.on_target(&sv_dir(&unit));
+                    wait_until(Duration::from_secs(10), || {
+                        self.status_of(&dir).is_some_and(|st| st.state == 1)
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `sv -w SECS force-stop`: down, and KILL once the stop timeout passed. One call per
+    /// timeout; units runsv does not supervise have nothing to stop.
+    fn stop(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
+        let mut by_timeout: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+        for s in services {
+            for (_, unit) in units(s) {
+                let dir = sv_dir(&unit);
+                if supervised(&ctx.on_target(&dir)) {
+                    by_timeout
+                        .entry(run_dir::whole_seconds(s.stop_timeout).max(1))
+                        .or_default()
+                        .push(dir.display().to_string());
+                }
+            }
+        }
+        for (secs, dirs) in by_timeout {
+            let mut args = vec!["-w".to_string(), secs.to_string(), "force-stop".to_string()];
+            args.extend(dirs);
+            // sv exits non-zero when it had to kill; the engine verifies what is left.
+            if let Err(e) = self.sv(ctx, &args) {
+                ctx.warn(format!("warning: {e:#}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Backend for Runit {
+    fn name(&self) -> &'static str {
+        "runit"
+    }
+
+    fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        let service = &carried::check(ctx, self.name(), service, carries)?;
+        if service.level == Level::User {
+            return Err(bad("svc-any installs runit services for the system only")
+                .key("level")
+                .hint("a user's own runsvdir is not supported: use level = \"system\"")
+                .into());
+        }
+        if service.env_file.is_some() {
+            return Err(bad("not carried by runit: env_file (a run script would read it as shell, not as an environment file)")
+                .key("env_file")
+                .hint("put the variables in [env]")
+                .into());
+        }
+        if service.log.is_some() {
+            return Err(bad(format!(
+                "not carried by runit: log (svlogd writes a directory, {LOGS}/UNIT/current, rotated by size)"
+            ))
+            .key("log")
+            .hint("remove [log]: `svc-any logs` reads svlogd's files")
+            .into());
+        }
+        debug_assert!(matches!(
+            service.daemon.service_type,
+            None | Some(ServiceType::Simple | ServiceType::Exec)
+        ));
+        spec::refuse_systemd_units(service, self.name())?;
+        let scan = scan_dir(ctx);
+        let mut files = Vec::new();
+        let mut links = Vec::new();
+        for (instance, unit) in units(service) {
+            let s = service.for_instance(instance.as_deref());
+            let dir = sv_dir(&unit);
+            files.push(FileSpec {
+                path: dir.join("run"),
+                mode: 0o755,
+                content: self.run_script(ctx, &s, &unit)?,
+            });
+            files.push(FileSpec {
+                path: dir.join("finish"),
+                mode: 0o755,
+                content: self.finish_script(ctx, &s, &unit)?,
+            });
+            let mut c = render::context(service);
+            c.insert("unit", &unit);
+            let logs = PathBuf::from(LOGS).join(&unit).display().to_string();
+            c.insert("dir", &word(&logs, "name")?);
+            files.push(FileSpec {
+                path: dir.join("log/run"),
+                mode: 0o755,
+                content: ctx.renderer.render("runit.log", &c)?,
+            });
+            if s.stop_signal != Signal::TERM {
+                let mut c = render::context(service);
+                c.insert("unit", &unit);
+                c.insert("signal", s.stop_signal.name());
+                files.push(FileSpec {
+                    path: dir.join("control/t"),
+                    mode: 0o755,
+                    content: ctx.renderer.render("runit.control", &c)?,
+                });
+            }
+            links.push(LinkSpec {
+                path: scan.join(&unit),
+                target: dir,
+            });
+        }
+        Ok(Plan {
+            files,
+            links,
+            enable_links: Vec::new(),
+        })
+    }
+
+    /// runsvdir finds new links by itself, within 5 s: wait until runsv supervises every
+    /// svc-any service linked in the scan directory.
+    fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
+        let scan = ctx.on_target(&scan_dir(ctx));
+        let Ok(entries) = std::fs::read_dir(&scan) else {
+            return Ok(());
+        };
+        let dirs: Vec<PathBuf> = entries
+            .flatten()
+            .filter_map(|e| {
+                let target = std::fs::read_link(e.path()).ok()?;
+                (target.starts_with(SV)
+                    && marked_name(&ctx.on_target(&target.join("run"))).is_some())
+                .then_some(target)
+            })
+            .collect();
+        self.wait_supervised(ctx, &dirs)
+    }
+
+    fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
+        match verb {
+            Verb::Start => self.start(ctx, services),
+            Verb::Stop => self.stop(ctx, services),
+            Verb::Restart => {
+                self.stop(ctx, services)?;
+                self.start(ctx, services)
+            }
+            Verb::Reload => {
+                for s in services {
+                    let signal = s.reload_signal.expect("checked by the engine");
+                    for (_, unit) in units(s) {
+                        let dir = sv_dir(&unit);
+                        match sv_command(signal) {
+                            Some(cmd) => {
+                                self.sv(ctx, &[cmd.to_string(), dir.display().to_string()])?;
+                            }
+                            None => {
+                                let Some(st) = self.status_of(&ctx.on_target(&dir)) else {
+                                    continue;
+                                };
+                                if st.state == 1 && st.pid > 0 {
+                                    nix::sys::signal::kill(
+                                        nix::unistd::Pid::from_raw(st.pid as i32),
+                                        signal.to_nix(),
+                                    )?;
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// From runsv's `supervise/status` bytes and what `finish` recorded: files only, no
+    /// process, for a whole table.
+    fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
+        let mut out = Vec::new();
+        for service in services {
+            for (instance, unit) in units(service) {
+                let dir = ctx.on_target(&sv_dir(&unit));
+                let state = ctx.on_target(&state_dir(&unit));
+                let installed = dir.join("run").exists();
+                let recorded = read(&state.join("exit")).and_then(|l| last_exit(&l));
+                let st = if installed && supervised(&dir) {
+                    self.status_of(&dir)
+                } else {
+                    None
+                };
+                let s = service.for_instance(instance.as_deref());
+                let failed = state.join("failed").exists();
+                let (state_now, reason) = match st {
+                    _ if !installed => (State::NotInstalled, None),
+                    None => (
+                        State::Unknown,
+                        Some(
+                            "runsv does not supervise it (is it linked, runsvdir running?)".into(),
+                        ),
+                    ),
+                    Some(st) if st.state == 1 => (State::Running, None),
+                    Some(st) if st.want_up => {
+                        (State::Starting, Some("runsv is restarting it".to_string()))
+                    }
+                    Some(_) if failed => (
+                        State::Failed,
+                        Some(format!(
+                            "more than {} restarts within {}",
+                            s.restart_limit,
+                            humantime::format_duration(s.restart_limit_interval)
+                        )),
+                    ),
+                    Some(_) => match &recorded {
+                        Some((exit, false))
+                            if !exit.is_clean(s.stop_signal, &s.success_exit_codes) =>
+                        {
+                            (State::Dead, Some(format!("{exit}")))
+                        }
+                        _ => (State::Stopped, None),
+                    },
+                };
+                out.push(ServiceStatus {
+                    name: service.name.clone(),
+                    instance,
+                    backend: "runit".into(),
+                    unit: unit.clone(),
+                    state: state_now,
+                    pid: st.filter(|st| st.state == 1 && st.pid > 0).map(|st| st.pid),
+                    since: st.map(|st| st.since),
+                    restarts: installed.then(|| {
+                        read(&state.join("restarts"))
+                            .and_then(|r| r.parse().ok())
+                            .unwrap_or(0)
+                    }),
+                    last_exit: recorded.map(|(e, _)| e),
+                    enabled: installed.then(|| !dir.join("down").exists()),
+                    reason,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+        crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
+    }
+
+    fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
+        units(service)
+            .iter()
+            .map(|(_, unit)| PathBuf::from(LOGS).join(unit).join("current"))
+            .collect()
+    }
+
+    fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        let Ok(entries) = std::fs::read_dir(ctx.on_target(Path::new(SV))) else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| marked_name(&e.path().join("run")))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Enabled = no `down` file: runsv starts the unit when it starts (at boot).
+    /// A unit runsvdir has not found yet (a fresh install) keeps a `down` file until runsv
+    /// supervises it, so that enabling does not start it now: runsv reads `down` only then.
+    fn enable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
+        let mut changed = false;
+        let mut fresh = Vec::new();
+        for (_, unit) in units(service) {
+            let dir = sv_dir(&unit);
+            let down = ctx.on_target(&dir.join("down"));
+            if ctx.live && ctx.on_target(&dir).is_dir() && !supervised(&ctx.on_target(&dir)) {
+                if !down.exists() {
+                    crate::system::files::write_atomic(&down, b"", 0o644)?;
+                }
+                fresh.push(dir);
+            } else if crate::system::files::remove(&down)? {
+                ctx.say(format!("enabled at boot: removed {}", down.display()));
+                changed = true;
+            }
+        }
+        if !fresh.is_empty() {
+            self.wait_supervised(ctx, &fresh)?;
+            for dir in fresh {
+                crate::system::files::remove(&ctx.on_target(&dir.join("down")))?;
+            }
+        }
+        Ok(changed)
+    }
+
+    fn disables_on_uninstall(&self) -> bool {
+        false
+    }
+
+    /// Disabled = a `down` file: still supervised (and left running), not started at boot.
+    fn disable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
+        let mut changed = false;
+        for (_, unit) in units(service) {
+            let dir = ctx.on_target(&sv_dir(&unit));
+            let down = dir.join("down");
+            if dir.is_dir() && !down.exists() {
+                crate::system::files::write_atomic(&down, b"", 0o644)?;
+                ctx.say(format!("disabled at boot: created {}", down.display()));
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
+    fn is_enabled(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> bool {
+        units(service)
+            .iter()
+            .all(|(_, unit)| !ctx.on_target(&sv_dir(unit).join("down")).exists())
+    }
+
+    /// A linked service directory runs unless it has a `down` file: an install without
+    /// enabling writes one.
+    fn boots_when_installed(&self) -> bool {
+        true
+    }
+
+    /// After the scan-directory link is gone: runsv told to exit (the log service with it),
+    /// then what runsv and `finish` made (`supervise/`, `down`, the records in /run).
+    fn forget(&self, ctx: &Ctx, service: &Service) -> Result<()> {
+        for (_, unit) in units(service) {
+            let dir = ctx.on_target(&sv_dir(&unit));
+            if ctx.live && supervised(&dir) {
+                self.sv(ctx, &["exit".to_string(), dir.display().to_string()])?;
+                let log = dir.join("log");
+                if !wait_until(SCAN_WAIT, || !supervised(&dir) && !supervised(&log)) {
+                    bail!("runsv of {} did not exit", dir.display());
+                }
+            }
+            for sub in ["supervise", "log/supervise"] {
+                let path = dir.join(sub);
+                if path.is_dir() && !path.is_symlink() {
+                    std::fs::remove_dir_all(&path)?;
+                } else {
+                    crate::system::files::remove(&path)?;
+                }
+            }
+            crate::system::files::remove(&dir.join("down"))?;
+            let state = ctx.on_target(&state_dir(&unit));
+            if state.is_dir() {
+                std::fs::remove_dir_all(&state)?;
+            }
+        }
+        let runtime = ctx.on_target(Path::new(STATE));
+        crate::system::files::remove_dir_if_empty(&runtime);
+        if let Some(parent) = runtime.parent() {
+            crate::system::files::remove_dir_if_empty(parent);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supervise_status_bytes_are_read_as_runsv_writes_them() {
+        // Taken from runsv 2.1.2: running, pid 615, want up.
+        let b = [
+            0x40, 0, 0, 0, 0x6b, 0x0e, 0x01, 0x05, 0x08, 0x60, 0x5b, 0x14, 0x67, 0x02, 0, 0, 0,
+            0x75, 0, 1,
+        ];
+        let st = parse_status(&b).unwrap();
+        assert_eq!(st.pid, 615);
+        assert!(st.want_up);
+        assert_eq!(st.state, 1);
+        assert_eq!(st.since, 0x6b0e0105 - 10);
+        assert_eq!(parse_status(&b[..18]), None);
+    }
+
+    #[test]
+    fn finish_records_are_read_back() {
+        assert_eq!(
+            last_exit("killed 9 itself"),
+            Some((
+                LastExit::Killed {
+                    signal: "KILL".into()
+                },
+                false
+            ))
+        );
+        assert_eq!(
+            last_exit("exited 143 asked"),
+            Some((LastExit::Exited { code: 143 }, true))
+        );
+        assert_eq!(last_exit("garbage"), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! daemontools 0.76 under sysvinit as PID 1 of a container (Debian's daemontools-run: svscan
+//! on /etc/service from inittab), chosen with SVC_ANY_BACKEND as a user would: svc, svstat
+//! and supervise's own files.
+
+use std::time::Duration;
+
+use crate::common::backend::{Backend, Made, Outcome};
+use crate::common::host::Host;
+
+pub struct Daemontools;
+
+fn unit(name: &str, s: &serde_json::Value) -> String {
+    match s["instance"].as_str() {
+        Some(i) => format!("{name}@{i}"),
+        None => name.to_string(),
+    }
+}
+
+impl Backend for Daemontools {
+    fn name(&self) -> &'static str {
+        "daemontools"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some("daemontools")
+    }
+
+    fn init(&self) -> Option<&'static str> {
+        Some("init")
+    }
+
+    fn dirs(&self) -> &'static [(&'static str, &'static str)] {
+        &[("etc/sv", "other"), ("etc/service", "other")]
+    }
+
+    fn made(&self, _: &Host, name: &str, instances: &[&str]) -> Vec<Made> {
+        let units: Vec<String> = if instances.is_empty() {
+            vec![name.to_string()]
+        } else {
+            instances.iter().map(|i| format!("{name}@{i}")).collect()
+        };
+        let mut made = Vec::new();
+        for u in units {
+            made.push(Made::File(format!("/etc/sv/{u}/run")));
+            made.push(Made::File(format!("/etc/sv/{u}/log/run")));
+            made.push(Made::Link(format!("/etc/service/{u}")));
+        }
+        made
+    }
+
+    /// svstat (which always exits 0) says up with the pid, or down.
+    fn agrees(&self, h: &Host, name: &str, s: &serde_json::Value) {
+        let unit = unit(name, s);
+        let state = s["state"].as_str().unwrap_or_default();
+        let said = h.sh_out(&format!("svstat /etc/service/{unit}"));
+        match state {
+            "running" => {
+                let pid = s["pid"].as_u64().expect("a running pid");
+                assert!(
+                    said.starts_with(&format!("/etc/service/{unit}: up (pid {pid})")),
+                    "svstat: {said} (svc-any: {s})"
+                );
+            }
+            "stopped" | "failed" => {
+                assert!(
+                    said.starts_with(&format!("/etc/service/{unit}: down ")),
+                    "svstat: {said} (svc-any: {s})"
+                );
+            }
+            "not-installed" => {
+                assert!(
+                    !h.succeeds(&format!("test -e /etc/sv/{unit}")),
+                    "/etc/sv/{unit} is left"
+                );
+                assert!(
+                    !h.succeeds(&format!("test -L /etc/service/{unit}")),
+                    "/etc/service/{unit} is left"
+                );
+            }
+            other => panic!("daemontools never leaves a service {other} here: {s}"),
+        }
+    }
+
+    fn enabled(&self, h: &Host, name: &str) -> bool {
+        h.succeeds(&format!("test -L /etc/service/{name}"))
+            && !h.succeeds(&format!("test -e /etc/sv/{name}/down"))
+    }
+
+    fn parses(&self, h: &Host, name: &str) {
+        for f in ["run", "log/run"] {
+            assert!(
+                h.succeeds(&format!(
+                    "sh -n /etc/sv/{name}/{f} && dash -n /etc/sv/{name}/{f}"
+                )),
+                "/etc/sv/{name}/{f} is no shell script"
+            );
+        }
+    }
+
+    /// svc only sends: the stop is waited for with svstat, as the seed's svcstop did.
+    fn native(&self, verb: &str, name: &str) -> Option<String> {
+        let dir = format!("/etc/service/{name}");
+        Some(match verb {
+            "start" => format!("svc -u {dir}"),
+            _ => format!(
+                "svc -d {dir} && i=0 && until svstat {dir} | grep -q ': down '; do \
+                 i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done"
+            ),
+        })
+    }
+
+    /// supervise starts `run` again after every exit, and no ./finish learns how it ended
+    /// (README, "What daemontools gets").
+    fn restart(&self, _: Outcome) -> Outcome {
+        Outcome::Restarted
+    }
+
+    /// Nobody keeps the exit status.
+    fn knows_last_exit(&self, _: bool) -> bool {
+        false
+    }
+
+    /// supervise's first second after a start ignores commands: one more second of slack
+    /// for what follows a restart is not svc-any's. The delay itself is the run script's.
+    fn restart_delay(&self, asked: Duration) -> Duration {
+        asked
+    }
+
+    fn executable(&self, path: &str) -> bool {
+        path.starts_with("/etc/sv/") && !path.ends_with("/down")
+    }
+}

@@ -1,0 +1,150 @@
+//! `svc-any render` for runit: golden files, every emitted script parses in sh and dash, and
+//! what a run directory cannot carry is refused, naming the key. Regenerate the golden files
+//! after an intended change with `SVC_ANY_BLESS=1 cargo test --test render_runit`.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn render_out(fixture: &str) -> std::process::Output {
+    let file = fixtures().join("specs").join(fixture);
+    run(svc_any()
+        .args(["--backend", "runit", "render", "-f"])
+        .arg(&file))
+}
+
+fn render(fixture: &str) -> String {
+    let out = render_out(fixture);
+    assert!(
+        out.status.success(),
+        "render {fixture}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).replace(
+        &fixtures().join("specs").display().to_string(),
+        "<fixtures>",
+    )
+}
+
+/// The emitted files of a render: (path, content).
+fn files(rendered: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in rendered.lines() {
+        if let Some(rest) = line.strip_prefix("### ") {
+            out.push((
+                rest.split(" (mode").next().unwrap().to_string(),
+                String::new(),
+            ));
+            continue;
+        }
+        if let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+            last.1.push('\n');
+        }
+    }
+    out
+}
+
+fn parses_in_sh_and_dash(name: &str, script: &str) {
+    let dir = scratch(&format!("runit-syntax-{name}"));
+    let path = dir.join("script");
+    std::fs::write(&path, script).unwrap();
+    for shell in ["sh", "dash"] {
+        let out = Command::new(shell).arg("-n").arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{shell} -n {name}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn run_directories_are_golden_and_every_script_parses() {
+    for fixture in ["run-dir.toml", "adversarial.toml", "minimal.toml"] {
+        let out = render(fixture);
+        common::golden("runit", &fixture.replace(".toml", ".txt"), &out);
+        let scripts = files(&out);
+        assert!(scripts.len() >= 3, "{fixture}: {out}");
+        for (path, content) in scripts {
+            if path.starts_with("/etc/sv/") {
+                assert!(content.starts_with("#!/bin/sh\n"), "{path}: {content}");
+                parses_in_sh_and_dash(&format!("{fixture}-{}", path.replace('/', "_")), &content);
+            }
+        }
+    }
+    let full = render("run-dir.toml");
+    for line in [
+        "export PATTERN='50% of $HOME'",
+        "export QUOTE='it'\\''s'",
+        "cd '/srv/app data' || exit 111",
+        "ulimit -n 65536",
+        "exec chpst -u 'nobody:nogroup' -p 512 '/usr/bin/python3' '-m' 'http.server' '8080' '--bind' '127.0.0.1'",
+        "case $how in 'exited 0'|'exited 3'|'exited 75'|'exited 130'|'killed 2') stay_down ;; esac",
+        "if [ \"$count\" -ge 3 ]; then",
+        "exec kill -s INT \"$pid\"",
+    ] {
+        assert!(full.contains(line), "missing `{line}` in:\n{full}");
+    }
+}
+
+#[test]
+fn instances_get_a_directory_and_a_link_each() {
+    let dir = scratch("runit-instances");
+    let def = dir.join("mt.toml");
+    std::fs::write(
+        &def,
+        "exec = [\"/bin/sleep\", \"1000\", \"--partition={instance}\"]\ninstances = [\"1\", \"b.2\"]\n",
+    )
+    .unwrap();
+    let out = run(svc_any()
+        .args(["--backend", "runit", "render", "-f"])
+        .arg(&def));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = text(&out.stdout);
+    for want in [
+        "/etc/sv/mt@1/run",
+        "/etc/sv/mt@b.2/finish",
+        "exec '/bin/sleep' '1000' '--partition=b.2'",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+}
+
+#[test]
+fn what_a_run_directory_cannot_carry_is_refused_with_its_key() {
+    for (toml, key) in [
+        (
+            "exec = [\"/bin/sleep\", \"1\"]\nenv_file = \"/etc/default/x\"\n",
+            "env_file",
+        ),
+        (
+            "exec = [\"/bin/sleep\", \"1\"]\n[log]\nfile = \"/var/log/x.log\"\n",
+            "log",
+        ),
+        (
+            "exec = [\"/bin/sleep\", \"1\"]\nlimits = { nproc = \"infinity\" }\n",
+            "limits.nproc",
+        ),
+        (
+            "exec = [\"/bin/sleep\", \"1\"]\ntype = \"notify\"\n",
+            "type",
+        ),
+        (
+            "exec = [\"/bin/sleep\", \"1\"]\nafter = [\"network-online.target\"]\n",
+            "after",
+        ),
+    ] {
+        let dir = scratch(&format!("runit-refused-{}", key.replace('.', "-")));
+        let def = dir.join("x.toml");
+        std::fs::write(&def, toml).unwrap();
+        let out = run(svc_any()
+            .args(["--backend", "runit", "render", "-f"])
+            .arg(&def));
+        assert_eq!(out.status.code(), Some(2), "{key}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.contains(key) && err.contains("runit"), "{key}: {err}");
+    }
+}
