@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod carried;
 pub mod launchd;
 pub mod openrc;
+pub mod supervisord;
 pub mod systemd;
 pub mod systemd_import;
 pub mod sysv;
@@ -25,6 +26,7 @@ pub use crate::system::logfiles::LogOptions;
 pub use self::builtin::Builtin;
 pub use self::launchd::Launchd;
 pub use self::openrc::Openrc;
+pub use self::supervisord::Supervisord;
 pub use self::systemd::Systemd;
 pub use self::sysv::Sysv;
 
@@ -183,10 +185,18 @@ pub enum AnyBackend {
     Openrc,
     Sysv,
     Launchd,
+    Supervisord,
 }
 
 /// The names users pass to `--backend`, one per backend this build carries.
-pub const NAMES: &[&str] = &["systemd", "builtin", "openrc", "sysv", "launchd"];
+pub const NAMES: &[&str] = &[
+    "systemd",
+    "builtin",
+    "openrc",
+    "sysv",
+    "launchd",
+    "supervisord",
+];
 
 /// The backend called `name`.
 pub fn by_name(name: &str) -> Option<AnyBackend> {
@@ -196,6 +206,7 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "openrc" => Some(Openrc.into()),
         "sysv" => Some(Sysv.into()),
         "launchd" => Some(Launchd.into()),
+        "supervisord" => Some(Supervisord.into()),
         _ => None,
     }
 }

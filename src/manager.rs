@@ -74,7 +74,9 @@ impl Manager {
                 // only a chroot or an image tree has nothing to run it in.
                 detection.live
             } else {
-                detection.backend == backend.name() && detection.live
+                let name = backend.name().to_string();
+                detection.live
+                    && (detection.backend == name || detection.also_running.contains(&name))
             };
             if !running {
                 ctx.live = false;

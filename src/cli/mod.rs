@@ -146,7 +146,21 @@ fn run(cli: Cli) -> Result<i32> {
     let probe_root = cli.probe_root.clone().unwrap_or_else(|| PathBuf::from("/"));
     match &cli.command {
         Command::Detect { explain, json } => {
-            let d = detect::detect(&probe_root);
+            let mut d = detect::detect(&probe_root);
+            if let Some(chosen) = cli.backend.as_deref() {
+                if crate::backends::by_name(chosen).is_none() {
+                    return Err(
+                        crate::model::error::bad(format!("unknown backend `{chosen}`"))
+                            .key("--backend")
+                            .hint(format!(
+                                "known backends: {}",
+                                crate::backends::NAMES.join(", ")
+                            ))
+                            .into(),
+                    );
+                }
+                d.choose(chosen);
+            }
             if *json {
                 let doc = Versioned {
                     schema: status::JSON_SCHEMA,

@@ -39,6 +39,18 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/sysv.initd.tera"),
     ),
     (
+        "supervisord.conf",
+        include_str!("../../templates/supervisord.conf.tera"),
+    ),
+    (
+        "supervisord.enabled",
+        include_str!("../../templates/supervisord.enabled.tera"),
+    ),
+    (
+        "supervisord.run",
+        include_str!("../../templates/supervisord.run.tera"),
+    ),
+    (
         "launchd.plist",
         include_str!("../../templates/launchd.plist.tera"),
     ),

@@ -25,6 +25,9 @@ pub struct Detection {
     /// Whether that manager is running here (false in a chroot: write files, start nothing).
     pub live: bool,
     pub reason: String,
+    /// Managers that run here under the init without being it (a supervisord started by an
+    /// init script): live for `--backend NAME`, never the default.
+    pub also_running: Vec<String>,
     /// The distribution and release, from os-release(5); `None` where the tree has none.
     pub distribution: Option<Distribution>,
     pub probes: Vec<Probe>,
@@ -87,6 +90,7 @@ pub fn detect(root: &Path) -> Detection {
             backend: "launchd".into(),
             live: true,
             reason: "macOS always runs launchd as PID 1".into(),
+            also_running: Vec::new(),
             distribution,
             probes,
         };
@@ -149,6 +153,15 @@ pub fn detect(root: &Path) -> Detection {
         installed_init.clone().unwrap_or_else(|| "none".into()),
     );
 
+    let supervisord = running_supervisord(root);
+    ask(
+        "supervisord running (its pid file, /proc/PID/cmdline)",
+        match &supervisord {
+            Some(pid) => format!("yes (pid {pid}): choose it with --backend supervisord"),
+            None => "no".into(),
+        },
+    );
+
     let pid1_name = pid1_comm.unwrap_or_default();
     let verdict = |backend: &str, live: bool, reason: String| (backend.to_string(), live, reason);
     let (backend, live, reason) = if chroot == Some(true) {
@@ -188,6 +201,9 @@ pub fn detect(root: &Path) -> Detection {
             true,
             format!("/run/systemd/system exists (PID 1 is `{pid1_name}`)"),
         )
+    } else if pid1_name == "supervisord" {
+        // The container's way: supervisord is the init itself.
+        verdict("supervisord", true, "supervisord is PID 1".into())
     } else if openrc_booted && openrc_installed {
         verdict(
             "openrc",
@@ -207,12 +223,57 @@ pub fn detect(root: &Path) -> Detection {
             format!("no init system runs here (PID 1 is `{pid1_name}`): svc-any's own supervisor"),
         )
     };
+    let also_running = match supervisord {
+        Some(_) if backend != "supervisord" && chroot != Some(true) => {
+            vec!["supervisord".to_string()]
+        }
+        _ => Vec::new(),
+    };
     Detection {
         backend,
         live,
         reason,
+        also_running,
         distribution,
         probes,
+    }
+}
+
+/// The pid of a supervisord that runs here, from the pid files Debian's, RHEL's and the
+/// default configuration write (`/run/supervisord.pid`, `/var/run/...`, `/tmp/...`), if that
+/// process's command line names supervisord. Never the verdict over the init that runs it:
+/// an operator chooses it with `--backend supervisord`.
+fn running_supervisord(root: &Path) -> Option<u32> {
+    [
+        "run/supervisord.pid",
+        "var/run/supervisord.pid",
+        "tmp/supervisord.pid",
+    ]
+    .iter()
+    .filter_map(|f| std::fs::read_to_string(root.join(f)).ok())
+    .filter_map(|t| t.trim().parse::<u32>().ok())
+    .find(|pid| {
+        std::fs::read(root.join(format!("proc/{pid}/cmdline")))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("supervisord"))
+    })
+}
+
+impl Detection {
+    /// The backend an operator chose (`--backend`, `SVC_ANY_BACKEND`) over what was detected,
+    /// kept in the reason and the probes so that `--explain` still shows both.
+    pub fn choose(&mut self, backend: &str) {
+        if backend == self.backend {
+            return;
+        }
+        self.probes.push(Probe {
+            probe: "chosen (--backend, SVC_ANY_BACKEND)".into(),
+            answer: backend.into(),
+        });
+        self.reason = format!(
+            "chosen with --backend or SVC_ANY_BACKEND (detected: {}, {})",
+            self.backend, self.reason
+        );
+        self.backend = backend.into();
     }
 }
 

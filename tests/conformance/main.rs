@@ -89,4 +89,5 @@ backends! {
     openrc => backends::openrc::Openrc,
     sysv => backends::sysv::Sysv,
     builtin => backends::builtin::Builtin,
+    supervisord => backends::supervisord::Supervisord,
 }

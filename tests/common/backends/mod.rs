@@ -3,5 +3,6 @@
 
 pub mod builtin;
 pub mod openrc;
+pub mod supervisord;
 pub mod systemd;
 pub mod sysv;
