@@ -749,16 +749,21 @@ const INI_TRAPS: &[&str] = &[
 ];
 
 /// supervisor's own configuration code (`ServerOptions.realize`, the path supervisord takes at
-/// start and on `reread`) reads each config file of the batch; for each program, what it
+/// start and on `reread`) reads each file of the batch through a main file's `[include]`; for each program, what it
 /// would execute (`shlex.split` of the expanded `command=`, as process.py does) and its
 /// `directory=`; a file it refuses gives `null`.
 const INI_READER: &str = r#"
-import json, shlex, sys, os, io, contextlib
+import json, shlex, sys, os, io, contextlib, shutil
 from supervisor.options import ServerOptions
 out = []
 for i, text in enumerate(json.load(sys.stdin)):
-    path = "/tmp/fid-%d.conf" % i
+    # As svc-any's files are read: through the main file's [include].
+    d = "/tmp/fid-%d" % i
+    os.makedirs(d + "/conf.d")
+    path = d + "/supervisord.conf"
     with open(path, "w", encoding="utf-8") as f:
+        f.write("[supervisord]\n[include]\nfiles = conf.d/*.conf\n")
+    with open(d + "/conf.d/programs.conf", "w", encoding="utf-8") as f:
         f.write(text)
     o = ServerOptions()
     try:
@@ -771,7 +776,7 @@ for i, text in enumerate(json.load(sys.stdin)):
         out.append(got)
     except BaseException:
         out.append(None)
-    os.unlink(path)
+    shutil.rmtree(d)
 json.dump(out, sys.stdout)
 "#;
 
@@ -786,7 +791,7 @@ fn real_supervisord_parser_reads_commands_and_values_back_exactly() {
     // per refused value, written as a naive writer would (`%` doubled, nothing else).
     let mut carried = Vec::new();
     let mut refused = Vec::new();
-    let mut file = String::from("[supervisord]\n");
+    let mut file = String::new();
     for v in &values {
         match supervisord::value(v) {
             Ok(text) => {
@@ -805,7 +810,7 @@ fn real_supervisord_parser_reads_commands_and_values_back_exactly() {
     let mut files = vec![file];
     for v in &refused {
         files.push(format!(
-            "[supervisord]\n[program:p]\ncommand=/bin/true\ndirectory={}\n",
+            "[program:p]\ncommand=/bin/true\ndirectory={}\n",
             v.replace('%', "%%")
         ));
     }
