@@ -125,12 +125,20 @@ fn units(service: &Service) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
-/// Where the run scripts live: `svc-any/` beside the include directory.
+/// Where the run scripts live: `svc-any/` beside the include directory in supervisor's own
+/// directory (Debian: `/etc/supervisor/svc-any`), `supervisord-svc-any/` where the include
+/// directory sits in a shared one (RHEL's `/etc/supervisord.d`: `/etc/supervisord-svc-any`).
 fn script_dir(include_dir: &Path) -> PathBuf {
-    include_dir
-        .parent()
-        .unwrap_or(Path::new("/etc"))
-        .join("svc-any")
+    let parent = include_dir.parent().unwrap_or(Path::new("/etc"));
+    let own = parent
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("supervisor"));
+    parent.join(if own {
+        "svc-any"
+    } else {
+        "supervisord-svc-any"
+    })
 }
 
 fn field(key: &str) -> impl Fn(Unrepresentable) -> BadInput + '_ {
@@ -149,6 +157,22 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
             _ => Err("supervisord runs one foreground process per program"),
         },
         "restart" => Err("supervisord restarts on any exit, on an unexpected one, or never"),
+        // Debian's init script starts supervisord after $remote_fs $network $named.
+        "after" | "requires"
+            if used.value.as_deref().is_some_and(|v| {
+                [
+                    "network-online",
+                    "network",
+                    "nss-lookup",
+                    "local-fs",
+                    "remote-fs",
+                ]
+                .iter()
+                .any(|f| v == format!("\"${f}\""))
+            }) =>
+        {
+            Ok(())
+        }
         "after" | "requires" | "wants" | "before" => {
             Err("supervisord orders programs by priority only: svc-any orders its own services")
         }
@@ -399,6 +423,23 @@ json.dump({"info": info, "log": log}, sys.stdout)
     }
 }
 
+/// Whether `group` is the primary group of `user` (root's without one) in the target's
+/// /etc/passwd and /etc/group: the group supervisord's `user=` runs the program with.
+fn is_primary_group(ctx: &Ctx, user: Option<&str>, group: &str) -> bool {
+    let read = |f: &str| std::fs::read_to_string(ctx.on_target(Path::new(f))).unwrap_or_default();
+    let field = |text: &str, name: &str, n: usize| -> Option<String> {
+        text.lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&name))
+            .and_then(|f| f.get(n).map(|s| s.to_string()))
+    };
+    let gid = match user {
+        Some(u) => field(&read("/etc/passwd"), u, 3),
+        None => Some("0".to_string()),
+    };
+    gid.is_some() && gid == field(&read("/etc/group"), group, 2)
+}
+
 /// The Python that runs supervisorctl (its `#!` line), which imports supervisor's client.
 fn interpreter() -> Result<PathBuf> {
     let ctl = process::find_tool("supervisorctl")?;
@@ -501,10 +542,14 @@ impl Backend for Supervisord {
             None | Some(ServiceType::Simple | ServiceType::Exec)
         ));
         spec::refuse_systemd_units(service, self.name())?;
-        if service.group.is_some() {
+        if service
+            .group
+            .as_deref()
+            .is_some_and(|g| !is_primary_group(ctx, service.user.as_deref(), g))
+        {
             return Err(bad(format!(
                 "not carried by {}: group (supervisord runs a program as `user` with that \
-                 user's own groups)",
+                 user's own groups: only the user's primary group can be named)",
                 self.name()
             ))
             .key("group")
