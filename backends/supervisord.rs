@@ -795,6 +795,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn run_scripts_go_beside_the_include_directory() {
+        assert_eq!(
+            script_dir(Path::new("/etc/supervisor/conf.d")),
+            Path::new("/etc/supervisor/svc-any")
+        );
+        assert_eq!(
+            script_dir(Path::new("/etc/supervisord.d")),
+            Path::new("/etc/supervisord-svc-any")
+        );
+    }
+
+    #[test]
     fn include_patterns_are_read_with_their_comments_cut() {
         let conf = "[supervisord]\nlogfile=/x\n\n[include]\nfiles = /etc/supervisor/conf.d/*.conf ; the programs\n";
         assert_eq!(include_files(conf), ["/etc/supervisor/conf.d/*.conf"]);

@@ -284,10 +284,12 @@ fn check_catches_what_a_package_must_not_ship() {
         text(&out.stderr)
     );
     // supervisord refuses env_file too (README, "What supervisord gets").
-    let out = run(svc_any()
-        .arg("check")
-        .arg(&envfile)
-        .args(["--skip", "launchd", "--skip", "supervisord"]));
+    let out = run(svc_any().arg("check").arg(&envfile).args([
+        "--skip",
+        "launchd",
+        "--skip",
+        "supervisord",
+    ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("launchd  skipped"));
 }

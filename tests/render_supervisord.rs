@@ -86,6 +86,7 @@ fn restart_policy_stop_and_logs_become_supervisord_keys() {
     std::fs::write(
         &def,
         "exec = [\"/bin/sleep\", \"100%\"]\nrestart = \"no\"\nrestart_limit = 0\n\
+         user = \"root\"\ngroup = \"root\"\n\
          stop_signal = \"INT\"\nstop_timeout = \"2500ms\"\nsuccess_exit_codes = [3]\n\
          log = { file = \"/var/log/k%.log\", max_size = \"1M\", keep = 2 }\n",
     )
@@ -97,6 +98,8 @@ fn restart_policy_stop_and_logs_become_supervisord_keys() {
     let conf = text(&out.stdout);
     for line in [
         "autorestart=false\n",
+        // root's primary group is root: what supervisord's user= gives it anyway.
+        "user=root\n",
         // 130: death by INT is a clean stop.
         "exitcodes=0,3,130\n",
         "startretries=1000000\n",
