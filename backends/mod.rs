@@ -11,6 +11,7 @@ pub mod launchd;
 pub mod openrc;
 pub mod runit;
 pub mod s6;
+pub mod supervisord;
 pub mod systemd;
 pub mod systemd_import;
 pub mod sysv;
@@ -31,6 +32,7 @@ pub use self::launchd::Launchd;
 pub use self::openrc::Openrc;
 pub use self::runit::Runit;
 pub use self::s6::S6;
+pub use self::supervisord::Supervisord;
 pub use self::systemd::Systemd;
 pub use self::sysv::Sysv;
 
@@ -230,6 +232,7 @@ pub enum AnyBackend {
     Runit,
     Daemontools,
     S6,
+    Supervisord,
 }
 
 /// The names users pass to `--backend`, one per backend this build carries.
@@ -242,6 +245,7 @@ pub const NAMES: &[&str] = &[
     "runit",
     "daemontools",
     "s6",
+    "supervisord",
 ];
 
 /// The backend called `name`.
@@ -255,6 +259,7 @@ pub fn by_name(name: &str) -> Option<AnyBackend> {
         "runit" => Some(Runit.into()),
         "daemontools" => Some(Daemontools.into()),
         "s6" => Some(S6.into()),
+        "supervisord" => Some(Supervisord.into()),
         _ => None,
     }
 }

@@ -343,3 +343,71 @@ fn s6_svscan_as_pid_1() {
     assert_eq!(d["backend"], "s6", "{d}");
     assert_eq!(d["live"], true);
 }
+
+/// A fake host where sysvinit is PID 1 and a supervisord, started by its init script, left its
+/// pid file and command line in /run and /proc.
+fn supervisord_under_sysvinit(name: &str, cmdline: &str) -> PathBuf {
+    let root = host(name, Some("init"), false, &["/etc/init.d/", "/sbin/init"]);
+    std::fs::create_dir_all(root.join("run")).unwrap();
+    std::fs::write(root.join("run/supervisord.pid"), "586\n").unwrap();
+    std::fs::create_dir_all(root.join("proc/586")).unwrap();
+    std::fs::write(root.join("proc/586/cmdline"), cmdline).unwrap();
+    root
+}
+
+#[test]
+fn a_supervisord_under_another_init_is_offered_never_the_default() {
+    let root = supervisord_under_sysvinit(
+        "supervisord-offered",
+        "/usr/bin/python3\0/usr/bin/supervisord\0-n\0-c\0/etc/supervisor/supervisord.conf\0",
+    );
+    let d = detect(&root);
+    assert_eq!(
+        d["backend"], "sysv",
+        "the init itself stays the default: {d}"
+    );
+    assert_eq!(d["also_running"], serde_json::json!(["supervisord"]), "{d}");
+    let explained = run(svc_any()
+        .args(["detect", "--explain", "--probe-root"])
+        .arg(&root));
+    let said = text(&explained.stdout);
+    assert!(
+        said.contains("yes (pid 586): choose it with --backend supervisord"),
+        "{said}"
+    );
+    assert!(said.contains("=> sysv"), "{said}");
+
+    // Chosen: detect says so, and why, and still shows what it detected.
+    let chosen = run(svc_any()
+        .args([
+            "--backend",
+            "supervisord",
+            "detect",
+            "--explain",
+            "--probe-root",
+        ])
+        .arg(&root));
+    let said = text(&chosen.stdout);
+    assert!(
+        said.contains("=> supervisord: chosen with --backend") && said.contains("detected: sysv"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_stale_supervisord_pid_file_is_not_a_running_supervisord() {
+    // The pid now belongs to something else.
+    let root = supervisord_under_sysvinit("supervisord-stale", "/usr/sbin/cron\0-f\0");
+    let d = detect(&root);
+    assert_eq!(d["backend"], "sysv");
+    assert_eq!(d["also_running"], serde_json::json!([]), "{d}");
+}
+
+#[test]
+fn supervisord_as_pid_1_is_the_init() {
+    // The container's way: supervisord is PID 1, with no other init in the tree.
+    let root = host("supervisord-pid1", Some("supervisord"), false, &[]);
+    let d = detect(&root);
+    assert_eq!(d["backend"], "supervisord", "{d}");
+    assert_eq!(d["live"], true);
+}

@@ -19,7 +19,7 @@ use proptest::test_runner::TestCaseError;
 use common::container::{enabled, Container};
 use common::generate::{self, any_value, line, noncharacter, path, value};
 use common::{run, scratch, snapshot, svc_any, text};
-use svc_any::dialect::escape::{sh, systemd};
+use svc_any::dialect::escape::{sh, supervisord, systemd};
 
 /// Values per shell process, and batches: 25 x 48 = 1,200 values per shell.
 const SH_BATCH: usize = 25;
@@ -747,4 +747,135 @@ fn real_systemd_runs_the_commands_around_the_main_one_with_exact_arguments() {
         "{}",
         mismatches[..mismatches.len().min(20)].join("\n")
     );
+}
+
+/// Values for supervisord's parser: generated ones, and the dialect's own traps.
+const INI_VALUES: usize = 1500;
+const INI_TRAPS: &[&str] = &[
+    "100%",
+    "%%",
+    "%(here)s",
+    "x%(here)sy",
+    "%(ENV_HOME)s",
+    "%(program_name)s",
+    "a ;b",
+    "a;b",
+    "a\t#b",
+    "#x",
+    ";x",
+    " x",
+    "x ",
+    "it's",
+    "\"q\"",
+    "'\"",
+    "tab\tin",
+    "new\nline",
+    "cr\rx",
+    "\u{1c}x",
+    "x\u{85}",
+    "a = b",
+    "k: v",
+    "[s]",
+    "\\",
+    "héllo ✓",
+    "",
+];
+
+/// supervisor's own configuration code (`ServerOptions.realize`, the path supervisord takes at
+/// start and on `reread`) reads each file of the batch through a main file's `[include]`; for each program, what it
+/// would execute (`shlex.split` of the expanded `command=`, as process.py does) and its
+/// `directory=`; a file it refuses gives `null`.
+const INI_READER: &str = r#"
+import json, shlex, sys, os, io, contextlib, shutil
+from supervisor.options import ServerOptions
+out = []
+for i, text in enumerate(json.load(sys.stdin)):
+    # As svc-any's files are read: through the main file's [include].
+    d = "/tmp/fid-%d" % i
+    os.makedirs(d + "/conf.d")
+    path = d + "/supervisord.conf"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[supervisord]\n[include]\nfiles = conf.d/*.conf\n")
+    with open(d + "/conf.d/programs.conf", "w", encoding="utf-8") as f:
+        f.write(text)
+    o = ServerOptions()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            o.realize(args=["-c", path])
+        got = {}
+        for g in o.process_group_configs:
+            for p in g.process_configs:
+                got[p.name] = {"argv": shlex.split(p.command), "directory": p.directory}
+        out.append(got)
+    except BaseException:
+        out.append(None)
+    shutil.rmtree(d)
+json.dump(out, sys.stdout)
+"#;
+
+#[test]
+fn real_supervisord_parser_reads_commands_and_values_back_exactly() {
+    if !enabled("real_supervisord_parser_reads_commands_and_values_back_exactly") {
+        return;
+    }
+    let mut values: Vec<String> = INI_TRAPS.iter().map(|v| v.to_string()).collect();
+    values.extend(generate::sample(vec(any_value(), INI_VALUES), 1, 7).remove(0));
+    // One file with every value it can carry, as a directory and as an argument; one file
+    // per refused value, written as a naive writer would (`%` doubled, nothing else).
+    let mut carried = Vec::new();
+    let mut refused = Vec::new();
+    let mut file = String::new();
+    for v in &values {
+        match supervisord::value(v) {
+            Ok(text) => {
+                let n = carried.len();
+                let argv = vec!["/bin/echo".to_string(), v.clone(), format!("-{v}-")];
+                let command =
+                    supervisord::command(&argv).expect("a carried value is a carried word");
+                file.push_str(&format!(
+                    "[program:p{n}]\ncommand={command}\ndirectory={text}\n"
+                ));
+                carried.push((v.clone(), argv));
+            }
+            Err(_) => refused.push(v.clone()),
+        }
+    }
+    let mut files = vec![file];
+    for v in &refused {
+        files.push(format!(
+            "[program:p]\ncommand=/bin/true\ndirectory={}\n",
+            v.replace('%', "%%")
+        ));
+    }
+    let c = Container::unbooted("supervisord", "fid-ini");
+    let out = c.chroot(
+        false,
+        &["python3", "-c", INI_READER],
+        serde_json::to_string(&files).unwrap().as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let parsed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut mismatches = Vec::new();
+    for (n, (v, argv)) in carried.iter().enumerate() {
+        let got = &parsed[0][format!("p{n}")];
+        if got["directory"] != serde_json::json!(v) || got["argv"] != serde_json::json!(argv) {
+            mismatches.push(format!("{v:?}: supervisord read {got}"));
+        }
+    }
+    // A refusal is never needless: the naive line does not come back as the value (an empty
+    // `directory=` reads back empty, but means "none": supervisord changes no directory).
+    for (v, got) in refused.iter().zip(&parsed[1..]) {
+        if !v.is_empty() && got["p"]["directory"] == serde_json::json!(v) {
+            mismatches.push(format!("{v:?} was refused, but supervisord reads it back"));
+        }
+    }
+    eprintln!(
+        "supervisord escaper (seed {}): {} values carried (each as a directory and in a command), {} refused and shown lost, {} mismatches",
+        generate::seed(),
+        carried.len(),
+        refused.len(),
+        mismatches.len()
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert!(carried.len() >= 500 && !refused.is_empty());
 }

@@ -291,6 +291,7 @@ fn check_catches_what_a_package_must_not_ship() {
             text(&out.stderr)
         );
     }
+    // supervisord refuses env_file too (README, "What supervisord gets").
     let out = run(svc_any().arg("check").arg(&envfile).args([
         "--skip",
         "launchd",
@@ -300,6 +301,7 @@ fn check_catches_what_a_package_must_not_ship() {
         "daemontools",
         "--skip",
         "s6",
+        "supervisord",
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("launchd  skipped"));

@@ -147,16 +147,19 @@ fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         Command::Detect { explain, json } => {
             let mut d = detect::detect(&probe_root);
-            // A choice made with --backend (or SVC_ANY_BACKEND) is what every verb uses: a
-            // manager running under another init (svscan under sysvinit) is one.
-            if let Some(chosen) = cli.backend.as_deref().filter(|b| *b != d.backend) {
-                if crate::backends::by_name(chosen).is_some() {
-                    d.reason = format!(
-                        "chosen with --backend or SVC_ANY_BACKEND (detection says {}: {})",
-                        d.backend, d.reason
+            if let Some(chosen) = cli.backend.as_deref() {
+                if crate::backends::by_name(chosen).is_none() {
+                    return Err(
+                        crate::model::error::bad(format!("unknown backend `{chosen}`"))
+                            .key("--backend")
+                            .hint(format!(
+                                "known backends: {}",
+                                crate::backends::NAMES.join(", ")
+                            ))
+                            .into(),
                     );
-                    d.backend = chosen.to_string();
                 }
+                d.choose(chosen);
             }
             if *json {
                 let doc = Versioned {

@@ -61,6 +61,18 @@ const BUILTIN: &[(&str, &str)] = &[
     ("s6.finish", include_str!("../../templates/s6.finish.tera")),
     ("s6.log", include_str!("../../templates/s6.log.tera")),
     (
+        "supervisord.conf",
+        include_str!("../../templates/supervisord.conf.tera"),
+    ),
+    (
+        "supervisord.enabled",
+        include_str!("../../templates/supervisord.enabled.tera"),
+    ),
+    (
+        "supervisord.run",
+        include_str!("../../templates/supervisord.run.tera"),
+    ),
+    (
         "launchd.plist",
         include_str!("../../templates/launchd.plist.tera"),
     ),

@@ -91,6 +91,20 @@ pub(super) fn start_and_wait(
     services: &[&Service],
     wait: Option<Option<Duration>>,
 ) -> Result<()> {
+    start_and_wait_from(ctx, backend, verb, services, wait, &[])
+}
+
+/// [`start_and_wait`], with the log marks taken `earlier` for some services: before the
+/// manager loaded them, where loading may start them already (supervisord starts an
+/// `autostart` program as it adds it), so that what they said since is still shown.
+pub(super) fn start_and_wait_from(
+    ctx: &Ctx,
+    backend: &AnyBackend,
+    verb: Verb,
+    services: &[&Service],
+    wait: Option<Option<Duration>>,
+    earlier: &[(String, LogMark)],
+) -> Result<()> {
     let order = spec::dependency_order(services);
     for s in &order {
         let alongside: Vec<&str> = order.iter().map(|o| o.name.as_str()).collect();
@@ -110,7 +124,10 @@ pub(super) fn start_and_wait(
     }
     let marks: Vec<LogMark> = order
         .iter()
-        .map(|s| LogMark::take(&backend.log_files(ctx, s)))
+        .map(|s| match earlier.iter().find(|(name, _)| *name == s.name) {
+            Some((_, mark)) => mark.clone(),
+            None => LogMark::take(&backend.log_files(ctx, s)),
+        })
         .collect();
     backend.control(ctx, verb, &order)?;
     for s in &order {

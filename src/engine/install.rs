@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use super::control::start_and_wait;
+use super::control::start_and_wait_from;
 use super::groups::update_groups;
 use crate::backends::{AnyBackend, Backend, Verb};
 use crate::dialect::render::{LinkSpec, Plan, MARKER};
@@ -311,6 +311,21 @@ pub fn install_changed(
         }
         return Ok(changed_names);
     }
+    // Before the reload: a manager may start a service as it loads it.
+    let marks: Vec<(String, crate::system::logfiles::LogMark)> = if opts.start {
+        plans
+            .iter()
+            .map(|sp| {
+                let files = backend.log_files(ctx, &sp.service);
+                (
+                    sp.service.name.clone(),
+                    crate::system::logfiles::LogMark::take(&files),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     if manager_needs_reload {
         let names: Vec<&str> = plans.iter().map(|sp| sp.service.name.as_str()).collect();
         backend.reload_definitions(ctx, &names)?;
@@ -329,7 +344,7 @@ pub fn install_changed(
     }
     if opts.start {
         let all: Vec<&Service> = plans.iter().map(|sp| &sp.service).collect();
-        start_and_wait(ctx, backend, Verb::Start, &all, opts.wait)?;
+        start_and_wait_from(ctx, backend, Verb::Start, &all, opts.wait, &marks)?;
     }
     Ok(changed_names)
 }

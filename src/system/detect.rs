@@ -25,8 +25,8 @@ pub struct Detection {
     /// Whether that manager is running here (false in a chroot: write files, start nothing).
     pub live: bool,
     pub reason: String,
-    /// Other managers running here under the init (`runsvdir`, `svscan`): live for
-    /// `--backend`, never chosen by detection.
+    /// Other managers running here under the init (`runsvdir`, `svscan`, a supervisord started
+    /// by an init script): live for `--backend NAME`, never chosen by detection.
     pub also_running: Vec<String>,
     /// The distribution and release, from os-release(5); `None` where the tree has none.
     pub distribution: Option<Distribution>,
@@ -157,6 +157,15 @@ pub fn detect(root: &Path) -> Detection {
         installed_init.clone().unwrap_or_else(|| "none".into()),
     );
 
+    let supervisord = running_supervisord(root);
+    ask(
+        "supervisord running (its pid file, /proc/PID/cmdline)",
+        match &supervisord {
+            Some(pid) => format!("yes (pid {pid}): choose it with --backend supervisord"),
+            None => "no".into(),
+        },
+    );
+
     let pid1_name = pid1_comm.unwrap_or_default();
     let verdict = |backend: &str, live: bool, reason: String| (backend.to_string(), live, reason);
     let (backend, live, reason) = if chroot == Some(true) {
@@ -213,6 +222,9 @@ pub fn detect(root: &Path) -> Detection {
             true,
             "runit is PID 1: runsvdir supervises the services".into(),
         )
+    } else if pid1_name == "supervisord" {
+        // The container's way: supervisord is the init itself.
+        verdict("supervisord", true, "supervisord is PID 1".into())
     } else if openrc_booted && openrc_installed {
         verdict(
             "openrc",
@@ -245,6 +257,9 @@ pub fn detect(root: &Path) -> Detection {
             also_running.push(name.to_string());
         }
     }
+    if supervisord.is_some() && backend != "supervisord" && chroot != Some(true) {
+        also_running.push("supervisord".to_string());
+    }
     Detection {
         backend,
         live,
@@ -252,6 +267,44 @@ pub fn detect(root: &Path) -> Detection {
         also_running,
         distribution,
         probes,
+    }
+}
+
+/// The pid of a supervisord that runs here, from the pid files Debian's, RHEL's and the
+/// default configuration write (`/run/supervisord.pid`, `/var/run/...`, `/tmp/...`), if that
+/// process's command line names supervisord. Never the verdict over the init that runs it:
+/// an operator chooses it with `--backend supervisord`.
+fn running_supervisord(root: &Path) -> Option<u32> {
+    [
+        "run/supervisord.pid",
+        "var/run/supervisord.pid",
+        "tmp/supervisord.pid",
+    ]
+    .iter()
+    .filter_map(|f| std::fs::read_to_string(root.join(f)).ok())
+    .filter_map(|t| t.trim().parse::<u32>().ok())
+    .find(|pid| {
+        std::fs::read(root.join(format!("proc/{pid}/cmdline")))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("supervisord"))
+    })
+}
+
+impl Detection {
+    /// The backend an operator chose (`--backend`, `SVC_ANY_BACKEND`) over what was detected,
+    /// kept in the reason and the probes so that `--explain` still shows both.
+    pub fn choose(&mut self, backend: &str) {
+        if backend == self.backend {
+            return;
+        }
+        self.probes.push(Probe {
+            probe: "chosen (--backend, SVC_ANY_BACKEND)".into(),
+            answer: backend.into(),
+        });
+        self.reason = format!(
+            "chosen with --backend or SVC_ANY_BACKEND (detected: {}, {})",
+            self.backend, self.reason
+        );
+        self.backend = backend.into();
     }
 }
 

@@ -96,4 +96,5 @@ backends! {
     runit => backends::runit::Runit,
     daemontools => backends::daemontools::Daemontools,
     s6 => backends::s6::S6,
+    supervisord => backends::supervisord::Supervisord,
 }

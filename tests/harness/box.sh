@@ -14,7 +14,9 @@
 #                                     cleanup; idempotent
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
-# PROFILE: systemd sysv openrc runit daemontools s6 daemons (systemd with nginx, ssh, redis, cron). Environment:
+# PROFILE: systemd sysv openrc runit daemontools s6 supervisord (sysvinit with Debian's
+#   supervisor, whose init script starts supervisord) daemons (systemd with nginx, ssh, redis,
+#   cron). Environment:
 #   SVC_ANY_LAB        state dir (default /var/lib/svc-any-lab): cache/ base/ PROFILE-root/ run/
 #   SVC_ANY_BOX        instance suffix: container sa-PROFILE-SUFFIX, own state, runs beside others
 #   SVC_ANY_BIN        host binary, bound read-only at /usr/local/bin/svc-any on every boot
@@ -29,7 +31,7 @@ RECIPE=1 # bump when the way trees are made changes, so existing trees get rebui
 IN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BOOT_TIMEOUT=60
 HALT_TIMEOUT=20
-PROFILES="systemd sysv openrc daemons runit daemontools s6"
+PROFILES="systemd sysv openrc daemons runit daemontools s6 supervisord"
 
 say() { [ -n "${QUIET:-}" ] || echo "box.sh: $*" >&2; }
 die() { echo "box.sh: $1" >&2; exit "${2:-1}"; }
@@ -85,6 +87,14 @@ profile() {
         P_INIT=(/usr/bin/s6-svscan /etc/s6/service)
         P_HALT=(s6-svscanctl -t /etc/s6/service)
         P_READY='test -p /etc/s6/service/.s6-svscan/control' ;;
+    supervisord)
+        # sysvinit is PID 1 and /etc/init.d/supervisor (rc2.d) starts supervisord: svc-any
+        # detects sysv here, and `--backend supervisord` (SVC_ANY_BACKEND, as an operator of
+        # such a host sets it) chooses the supervisor. Up once it answers on its socket.
+        P_PKGS=(sysvinit-core sysv-rc initscripts + supervisor)
+        P_ENV=(SVC_ANY_BACKEND=supervisord)
+        P_HALT=(telinit 0)
+        P_READY='runlevel | grep -q " 2$" && ! ps -eo args | grep -q "^/bin/sh /etc/init.d/rc" && supervisorctl pid | grep -qx "[0-9][0-9]*"' ;;
     *) die "unknown profile '$1' (known: $PROFILES)" 2 ;;
     esac
     PROF=$1 TREE=$LAB/$1-root
@@ -244,7 +254,7 @@ attach() {
     [ "$comm" = systemd-nspawn ] && is_leader "$L" "$N"
 }
 
-in_box() { nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@"; }
+in_box() { nsenter -t "$L" -a env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "${P_ENV[@]}" "$@"; }
 
 cg_pids() { [ ${#CG[@]} -eq 0 ] || find "${CG[@]}" -name cgroup.procs -exec cat {} + 2>/dev/null; }
 
@@ -359,7 +369,7 @@ in_tree() {
         fi
         shift 6
         chroot "$t" "$@"; exit $?' sh "$TREE" "$RUN.upper" "$RUN.work" "$RUN.merged" "$bin" "$share" \
-        env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "$@"
+        env -i PATH="$IN_PATH" HOME=/root LANG=C.UTF-8 "${P_ENV[@]}" "$@"
     rc=$?
     rm -rf "$RUN.work"
     rmdir "$RUN.merged" 2>/dev/null

@@ -7,6 +7,7 @@
 
 pub mod plist;
 pub mod sh;
+pub mod supervisord;
 pub mod systemd;
 
 use std::fmt;
@@ -32,6 +33,11 @@ pub enum Unrepresentable {
     NotStrictUtf8,
     /// A character outside XML 1.0's `Char` production (U+FFFE, U+FFFF).
     NotXmlChar(char),
+    /// `;` or `#` after white space, where an INI parser cuts the line (supervisord).
+    InlineComment(char),
+    /// Text that the manager replaces before it reads anything else (supervisord's
+    /// `%(here)s`), which no escape protects.
+    Replaced(&'static str),
 }
 
 impl fmt::Display for Unrepresentable {
@@ -73,6 +79,14 @@ impl fmt::Display for Unrepresentable {
             Unrepresentable::NotXmlChar(c) => {
                 write!(f, "holds {c:?}, which no XML document can carry")
             }
+            Unrepresentable::InlineComment(c) => write!(
+                f,
+                "holds {c:?} after white space, where the manager's parser cuts the line as a comment"
+            ),
+            Unrepresentable::Replaced(what) => write!(
+                f,
+                "holds `{what}`, which the manager replaces before any escape is read"
+            ),
         }
     }
 }

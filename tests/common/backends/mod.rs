@@ -6,5 +6,6 @@ pub mod daemontools;
 pub mod openrc;
 pub mod runit;
 pub mod s6;
+pub mod supervisord;
 pub mod systemd;
 pub mod sysv;
