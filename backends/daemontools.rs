@@ -377,9 +377,11 @@ impl Backend for Daemontools {
         for (instance, unit) in units(service) {
             let s = service.for_instance(instance.as_deref());
             let dir = sv_dir(&unit);
+            // The run script holds the `env` values: root's alone then (runsv, supervise
+            // and s6-supervise run it as root; it switches to the service's user itself).
             files.push(FileSpec {
                 path: dir.join("run"),
-                mode: 0o755,
+                mode: render::script_mode_for_values(&s),
                 content: self.run_script(ctx, &s, &unit)?,
             });
             let mut c = render::context(service);

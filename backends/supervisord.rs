@@ -225,6 +225,18 @@ fn run_script(ctx: &Ctx, service: &Service, instance: Option<&str>) -> Result<St
         }
     }
     c.insert("ulimits", &ulimits);
+    // Run as root when it holds values (the script is then root's alone): setpriv takes the
+    // user, their primary group and their groups, as supervisord's `user=` would.
+    let switch = match (&s.user, s.env.is_empty()) {
+        (Some(u), false) => {
+            let q = sh::quote(u).map_err(field("user"))?;
+            Some(format!(
+                "setpriv --reuid={q} --regid=\"$(id -g {q})\" --init-groups --"
+            ))
+        }
+        _ => None,
+    };
+    c.insert("switch", &switch);
     ctx.renderer.render("supervisord.run", &c)
 }
 
@@ -249,9 +261,11 @@ impl Supervisord {
                 .ok_or_else(|| bad("the run script's path is not UTF-8"))?;
             let command = ini::command(&["/bin/sh".to_string(), script.to_string()])
                 .map_err(field("name"))?;
+            // A script that holds `env` values is root's alone: supervisord runs it as root
+            // and the script switches to the user itself (see `run_script`).
             let user = match &s.user {
-                Some(u) => Some(ini::value(u).map_err(field("user"))?),
-                None => None,
+                Some(u) if s.env.is_empty() => Some(ini::value(u).map_err(field("user"))?),
+                _ => None,
             };
             let log = ini::value(&log_file(&s, &unit)).map_err(field("log.file"))?;
             programs.push(ProgramText {
@@ -575,7 +589,7 @@ impl Backend for Supervisord {
         for (instance, unit) in units(service) {
             files.push(FileSpec {
                 path: scripts.join(format!("{unit}.sh")),
-                mode: 0o644,
+                mode: render::mode_for_values(service),
                 content: run_script(ctx, service, instance.as_deref())?,
             });
         }

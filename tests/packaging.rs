@@ -301,6 +301,7 @@ fn check_catches_what_a_package_must_not_ship() {
         "daemontools",
         "--skip",
         "s6",
+        "--skip",
         "supervisord",
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

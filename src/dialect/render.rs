@@ -156,6 +156,16 @@ pub fn mode_for_values(service: &crate::model::spec::Service) -> u32 {
     }
 }
 
+/// The mode of a script the manager runs as root that holds the service's `env` values:
+/// executable and readable by root alone (the script itself switches to the service's user).
+pub fn script_mode_for_values(service: &crate::model::spec::Service) -> u32 {
+    if service.env.is_empty() {
+        0o755
+    } else {
+        0o700
+    }
+}
+
 /// The template engine, with the user's overrides applied.
 ///
 /// A template is read and compiled the first time a command renders with it, never before:
