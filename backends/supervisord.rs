@@ -176,6 +176,8 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
         "after" | "requires" | "wants" | "before" => {
             Err("supervisord orders programs by priority only: svc-any orders its own services")
         }
+        // stderr_logfile= with redirect_stderr=false, rotated as stdout's.
+        "log.stderr" => Ok(()),
         "env_file" => Err("svc-any does not map environment files to supervisord yet"),
         "systemd" => Err("the [systemd] table is for systemd only"),
         _ => Err("svc-any does not map it to supervisord yet"),
@@ -246,6 +248,8 @@ struct ProgramText {
     command: String,
     user: Option<String>,
     log: String,
+    /// `log.stderr`: stderr in a file of its own (`redirect_stderr=false`).
+    stderr: Option<String>,
 }
 
 impl Supervisord {
@@ -268,11 +272,16 @@ impl Supervisord {
                 _ => None,
             };
             let log = ini::value(&log_file(&s, &unit)).map_err(field("log.file"))?;
+            let stderr = match s.log.as_ref().and_then(|l| l.stderr.as_deref()) {
+                Some(file) => Some(ini::value(file).map_err(field("log.stderr"))?),
+                None => None,
+            };
             programs.push(ProgramText {
                 name: unit,
                 command,
                 user,
                 log,
+                stderr,
             });
         }
         c.insert("programs", &programs);
@@ -776,10 +785,12 @@ impl Backend for Supervisord {
     }
 
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
-        units(service)
+        let mut files: Vec<PathBuf> = units(service)
             .iter()
             .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))
-            .collect()
+            .collect();
+        files.extend(crate::system::logfiles::stderr_files(service));
+        files
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {

@@ -20,7 +20,13 @@ fn unit(name: &str, s: &serde_json::Value) -> String {
 impl Backend for Supervisord {
     /// supervisord itself keeps every program running.
     fn keeper(&self, h: &Host, _name: &str) -> Option<u32> {
-        h.sh_out("supervisorctl pid 2>/dev/null || true").parse().ok()
+        h.sh_out("supervisorctl pid 2>/dev/null || true")
+            .parse()
+            .ok()
+    }
+
+    fn keeper_is_the_manager(&self) -> bool {
+        true
     }
 
     fn name(&self) -> &'static str {
