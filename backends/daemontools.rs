@@ -30,7 +30,7 @@ use crate::model::spec::{self, Dependency, Level, Limit, Service, Used};
 use crate::model::status::{ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
-use crate::system::supervise::{marked_name, scanned_dir, supervised, wait_until};
+use crate::system::supervise::{marked_name, scanned_dir, supervised, unsupervised, wait_until};
 
 pub struct Daemontools;
 
@@ -38,6 +38,9 @@ const SV: &str = "/etc/sv";
 const STATE: &str = "/run/svc-any/daemontools";
 const LOGS: &str = "/var/log/daemontools";
 const SCAN_WAIT: Duration = Duration::from_secs(15);
+/// How long a start may take to reach the program: supervise's one-second pause between
+/// starts, the run script's dependency waits, and a loaded host.
+const START_WAIT: Duration = Duration::from_secs(15);
 /// multilog's rotation when the definition says nothing: 1 MB, ten old files.
 const LOG_SIZE: u64 = 1_000_000;
 const LOG_KEEP: u32 = 10;
@@ -147,6 +150,24 @@ fn in_run_script(pid: u32) -> bool {
 }
 
 impl Daemontools {
+    /// Asks the scanner for the supervisor of every installed unit of `services` that has
+    /// none now (a killed one not yet restarted), so that a stop reaches the manager: stopping
+    /// only the processes would leave the restarted supervisor to start them again. With no
+    /// scanner running there is nobody to ask; the engine then stops what it saw run.
+    fn reclaim(&self, ctx: &Ctx, services: &[&Service]) {
+        if !ctx.live || ctx.root != Path::new("/") || scanned_dir(&ctx.root, "svscan").is_none() {
+            return;
+        }
+        let dirs: Vec<PathBuf> = services
+            .iter()
+            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
+            .collect();
+        let lost = unsupervised(&scan_dir(ctx), &dirs, supervised);
+        if let Err(e) = self.wait_supervised(ctx, &lost) {
+            ctx.warn(format!("warning: {e:#}"));
+        }
+    }
+
     fn svc(&self, ctx: &Ctx, flags: &str, dirs: &[PathBuf]) -> Result<()> {
         if dirs.is_empty() {
             return Ok(());
@@ -287,11 +308,25 @@ impl Daemontools {
                 for dir in batch.drain(..) {
                     let dir = ctx.on_target(&dir);
                     // supervise takes commands only a second after its last start, and the
-                    // run script then execs: wait for the program, so status says running.
-                    wait_until(Duration::from_secs(5), || {
+                    // run script then execs: wait for the program, so status says running,
+                    // and say so when it does not (a loaded host can take seconds).
+                    let up = wait_until(START_WAIT, || {
                         self.status_of(&dir)
                             .is_some_and(|st| st.pid != 0 && !in_run_script(st.pid))
                     });
+                    if !up {
+                        bail!(
+                            "supervise has not started {} within {}s (svstat: {})",
+                            dir.display(),
+                            START_WAIT.as_secs(),
+                            self.status_of(&dir)
+                                .map_or("no status".into(), |st| format!(
+                                    "pid {}, want {}",
+                                    st.pid,
+                                    char::from(st.want)
+                                ))
+                        );
+                    }
                 }
             }
         }
@@ -300,6 +335,7 @@ impl Daemontools {
 
     /// `svc -d` (TERM), or `svc -o` and the stop signal's flag; KILL after `stop_timeout`.
     fn stop(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
+        self.reclaim(ctx, services);
         let mut waiting = Vec::new();
         for s in services {
             for (_, unit) in units(s) {

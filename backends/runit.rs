@@ -36,7 +36,9 @@ use crate::model::spec::{self, Dependency, Level, Limit, Service, ServiceType, U
 use crate::model::status::{LastExit, ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
-use crate::system::supervise::{marked_name, scanned_dir, supervised, wait_until};
+use crate::system::supervise::{
+    mark_asked, marked_name, scanned_dir, supervised, unsupervised, wait_until,
+};
 
 pub struct Runit;
 
@@ -296,6 +298,24 @@ impl Runit {
         Ok(())
     }
 
+    /// Asks the scanner for the supervisor of every installed unit of `services` that has
+    /// none now (a killed one not yet restarted), so that a stop reaches the manager: stopping
+    /// only the processes would leave the restarted supervisor to start them again. With no
+    /// scanner running there is nobody to ask; the engine then stops what it saw run.
+    fn reclaim(&self, ctx: &Ctx, services: &[&Service]) {
+        if !ctx.live || ctx.root != Path::new("/") || scanned_dir(&ctx.root, "runsvdir").is_none() {
+            return;
+        }
+        let dirs: Vec<PathBuf> = services
+            .iter()
+            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
+            .collect();
+        let lost = unsupervised(&scan_dir(ctx), &dirs, supervised);
+        if let Err(e) = self.wait_supervised(ctx, &lost) {
+            ctx.warn(format!("warning: {e:#}"));
+        }
+    }
+
     fn sv(&self, ctx: &Ctx, args: &[String]) -> Result<String> {
         let mut cmd = process::tool("sv")?;
         ctx.run(cmd.args(args))
@@ -359,11 +379,17 @@ impl Runit {
     /// `sv -w SECS force-stop`: down, and KILL once the stop timeout passed. One call per
     /// timeout; units runsv does not supervise have nothing to stop.
     fn stop(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
+        self.reclaim(ctx, services);
+        let mut wanted_up = Vec::new();
         let mut by_timeout: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
         for s in services {
             for (_, unit) in units(s) {
                 let dir = sv_dir(&unit);
-                if supervised(&ctx.on_target(&dir)) {
+                let on = ctx.on_target(&dir);
+                if supervised(&on) {
+                    if self.status_of(&on).is_some_and(|st| st.want_up) {
+                        wanted_up.push(state_dir(&unit));
+                    }
                     by_timeout
                         .entry(run_dir::whole_seconds(s.stop_timeout).max(1))
                         .or_default()
@@ -378,6 +404,10 @@ impl Runit {
             if let Err(e) = self.sv(ctx, &args) {
                 ctx.warn(format!("warning: {e:#}"));
             }
+        }
+        // What the supervisor was still restarting is now stopped on request.
+        for state in wanted_up {
+            mark_asked(&ctx.on_target(&state));
         }
         Ok(())
     }

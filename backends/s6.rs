@@ -30,7 +30,7 @@ use crate::model::spec::{self, Dependency, Level, Limit, Service, ServiceType, U
 use crate::model::status::{LastExit, ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
-use crate::system::supervise::{marked_name, scanned_dir, wait_until};
+use crate::system::supervise::{mark_asked, marked_name, scanned_dir, unsupervised, wait_until};
 
 pub struct S6;
 
@@ -285,6 +285,25 @@ impl S6 {
 
     /// `s6-svc ARGS DIR` for each of `dirs` (s6-svc takes one service directory); the
     /// first error, after trying them all.
+    /// Asks the scanner for the supervisor of every installed unit of `services` that has
+    /// none now (a killed one not yet restarted), so that a stop reaches the manager: stopping
+    /// only the processes would leave the restarted supervisor to start them again. With no
+    /// scanner running there is nobody to ask; the engine then stops what it saw run.
+    fn reclaim(&self, ctx: &Ctx, services: &[&Service]) {
+        if !ctx.live || ctx.root != Path::new("/") || scanned_dir(&ctx.root, "s6-svscan").is_none()
+        {
+            return;
+        }
+        let dirs: Vec<PathBuf> = services
+            .iter()
+            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
+            .collect();
+        let lost = unsupervised(&scan_dir(ctx), &dirs, supervised);
+        if let Err(e) = self.wait_supervised(ctx, &lost) {
+            ctx.warn(format!("warning: {e:#}"));
+        }
+    }
+
     fn svc(&self, ctx: &Ctx, args: &[String], dirs: &[PathBuf]) -> Result<()> {
         let mut first = None;
         for dir in dirs {
@@ -342,11 +361,17 @@ impl S6 {
     /// `s6-svc -wD -d`: s6-supervise sends `down-signal`, KILL after `timeout-kill`, and the
     /// wait ends once `finish` is done too.
     fn stop(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
+        self.reclaim(ctx, services);
+        let mut wanted_up = Vec::new();
         let mut by_timeout: std::collections::BTreeMap<u128, Vec<PathBuf>> = Default::default();
         for s in services {
             for (_, unit) in units(s) {
                 let dir = sv_dir(&unit);
-                if supervised(&ctx.on_target(&dir)) {
+                let on = ctx.on_target(&dir);
+                if supervised(&on) {
+                    if self.status_of(&on).is_some_and(|st| st.want_up) {
+                        wanted_up.push(state_dir(&unit));
+                    }
                     by_timeout
                         .entry(s.stop_timeout.as_millis() + 5000)
                         .or_default()
@@ -359,6 +384,10 @@ impl S6 {
             if let Err(e) = self.svc(ctx, &args, &dirs) {
                 ctx.warn(format!("warning: {e:#}"));
             }
+        }
+        // What the supervisor was still restarting is now stopped on request.
+        for state in wanted_up {
+            mark_asked(&ctx.on_target(&state));
         }
         Ok(())
     }

@@ -72,6 +72,42 @@ pub fn scanned_dir(root: &Path, scanner: &str) -> Option<std::path::PathBuf> {
     None
 }
 
+/// The service directories of `dirs` that the scanner watching `scan` (on the live root)
+/// should supervise, being linked there with a `run` script, but that no supervisor runs for
+/// now (`supervised` is the manager's own test): one was killed and the scanner has not
+/// restarted it yet. A stop waits for those rather than stop only their processes, which the
+/// restarted supervisor would start again.
+pub fn unsupervised(
+    scan: &Path,
+    dirs: &[std::path::PathBuf],
+    supervised: impl Fn(&Path) -> bool,
+) -> Vec<std::path::PathBuf> {
+    dirs.iter()
+        .filter(|dir| {
+            let linked = dir
+                .file_name()
+                .and_then(|n| std::fs::read_link(scan.join(n)).ok())
+                .is_some_and(|target| target == **dir);
+            linked && dir.join("run").exists() && !supervised(dir)
+        })
+        .cloned()
+        .collect()
+}
+
+/// After a stop svc-any asked for: the end `finish` last recorded in `exit` (`killed 9
+/// itself`, say, of a crash the supervisor was still restarting) is marked as asked, so status
+/// reads stopped, as systemd's does after a stop during its restart delay.
+pub fn mark_asked(state_dir: &Path) {
+    let path = state_dir.join("exit");
+    let Ok(line) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    if let Some(how) = line.trim_end().strip_suffix(" itself") {
+        let _ =
+            crate::system::files::write_atomic(&path, format!("{how} asked\n").as_bytes(), 0o644);
+    }
+}
+
 /// The svc-any name a generated script's marker line names (`svc-any install NAME`).
 pub fn marked_name(script: &Path) -> Option<String> {
     let text = std::fs::read_to_string(script).ok()?;
