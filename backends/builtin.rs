@@ -60,6 +60,14 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
             Some("\"notify\"") => Ok(()),
             _ => Err("svc-any's supervisor does not run it yet"),
         },
+        // One at a time, in order, as the service's user in its directory with its
+        // environment (MAINPID for post_start, reload_exec and stop_exec), into its log; a
+        // failure fails the step unless may_fail; start commands within 90 s, stop commands
+        // within stop_timeout (supervisor/commands.rs, daemon.rs `run_job`): pre_start before
+        // the main process, post_start once it is up, reload_exec instead of a signal,
+        // stop_exec before the stop signal and after an end by itself, post_stop once it is
+        // gone however it ended.
+        "pre_start" | "post_start" | "reload_exec" | "stop_exec" | "post_stop" => Ok(()),
         // Whom the stop signal, the KILL and the cleanup after an exit reach (supervisor/
         // daemon.rs): the process group (as a cgroup), or the main process.
         "kill_mode" => Ok(()),
@@ -144,8 +152,17 @@ impl Backend for Builtin {
             Verb::Stop => Request::Stop { units },
             Verb::Restart => Request::Restart { units },
             Verb::Reload => {
-                // The engine checked that each has a reload_signal; one request per signal.
-                for s in services {
+                // The engine checked that each has a reload_signal or reload_exec. Commands
+                // run in the supervisor, which answers once they ran; a signal is sent (one
+                // request per signal, as a supervisor of an earlier version understands).
+                let (commands, signals): (Vec<&&Service>, Vec<&&Service>) = services
+                    .iter()
+                    .partition(|s| !s.daemon.reload_exec.is_empty());
+                if !commands.is_empty() {
+                    let units = commands.iter().flat_map(|s| unit_keys(s)).collect();
+                    self.request(ctx, &Request::ReloadUnits { units })?;
+                }
+                for s in signals {
                     let signal = s
                         .reload_signal
                         .expect("checked by the engine")
