@@ -2339,3 +2339,186 @@ fn a_hanging_stop_exec_is_bounded_by_stop_timeout() {
     );
     scope.ok(&["uninstall", "slowstop"]);
 }
+
+/// type = "oneshot": `start` returns once the command ran to completion; with
+/// remain_after_exit the unit reads running with no process until stopped (its stop runs
+/// stop_exec), without it stopped; a success is never run again, even with restart =
+/// "always"; a failure fails the start.
+#[test]
+fn a_oneshot_runs_to_completion_and_a_success_is_not_restarted() {
+    let scope = TestScope::new("oneshot");
+    let dir = shared_dir(&scope, "files");
+    let order = dir.join("order");
+    let def = scope.definition(
+        "setup",
+        &format!(
+            "type = \"oneshot\"\nremain_after_exit = true\n\
+             exec = [\"/bin/sh\", \"-c\", \"sleep 0.3; echo ran >> {order}\"]\n\
+             post_start = [[\"/bin/sh\", \"-c\", \"echo post_start >> {order}\"]]\n\
+             stop_exec = [[\"/bin/sh\", \"-c\", \"echo stop_exec >> {order}\"]]\n",
+            order = order.display()
+        ),
+    );
+    scope.ok(&["install", "setup", "-f", &def, "--start"]);
+    assert_eq!(
+        lines_of(&order),
+        ["ran", "post_start"],
+        "start returned early"
+    );
+    assert_eq!(scope.field("setup", "state"), "running");
+    assert_eq!(scope.field("setup", "pid"), serde_json::Value::Null);
+    assert_eq!(scope.field("setup", "last_exit")["code"], 0);
+    assert_eq!(scope.run(&["status", "setup"]).status.code(), Some(0));
+    // Started again while up: nothing runs.
+    scope.ok(&["start", "setup"]);
+    assert_eq!(lines_of(&order).len(), 2);
+    scope.ok(&["stop", "setup"]);
+    assert_eq!(lines_of(&order), ["ran", "post_start", "stop_exec"]);
+    assert_eq!(scope.field("setup", "state"), "stopped");
+
+    let once = dir.join("once");
+    let def = scope.definition(
+        "once",
+        &format!(
+            "type = \"oneshot\"\nrestart = \"always\"\nrestart_delay = \"0s\"\n\
+             exec = [\"/bin/sh\", \"-c\", \"echo ran >> {}\"]\n",
+            once.display()
+        ),
+    );
+    scope.ok(&["install", "once", "-f", &def, "--start"]);
+    assert_eq!(lines_of(&once), ["ran"]);
+    // Its end was decided when start returned: stopped, not waiting to restart.
+    assert_eq!(scope.field("once", "state"), "stopped");
+    assert_eq!(scope.field("once", "restarts"), 0);
+
+    let def = scope.definition(
+        "broken",
+        "type = \"oneshot\"\nrestart = \"no\"\nexec = [\"/bin/sh\", \"-c\", \"exit 5\"]\n",
+    );
+    scope.ok(&["install", "broken", "-f", &def]);
+    let out = scope.run(&["start", "broken"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("exited with 5"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(scope.field("broken", "state"), "dead");
+    scope.ok(&["uninstall", "setup", "once", "broken"]);
+}
+
+/// type = "forking" with pid_file: the process started forks a daemon (into a session of its
+/// own, as daemons do), writes its pid file and exits 0. The supervisor, subreaper of all it
+/// starts, adopts the daemon, reports it as the service's pid, restarts it when it is killed,
+/// and stops it and its process group.
+#[test]
+fn a_forking_daemon_is_found_by_its_pid_file_and_supervised() {
+    let scope = TestScope::new("forking");
+    let dir = shared_dir(&scope, "files");
+    let pid_file = dir.join("daemon.pid");
+    let script = dir.join("daemonize");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             # Forks a daemon in a session of its own, which writes its pid file, starts a\n\
+             # worker, and serves; the process started exits at once, as a forking daemon does.\n\
+             setsid /bin/sh -c 'sleep 1252 & echo $$ > {pid}; exec sleep 1251' </dev/null &\n\
+             exit 0\n",
+            pid = pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let def = scope.definition(
+        "forky",
+        &format!(
+            "type = \"forking\"\npid_file = \"{}\"\nexec = [\"{}\"]\nrestart_delay = \"0s\"\n",
+            pid_file.display(),
+            script.display()
+        ),
+    );
+    scope.ok(&["install", "forky", "-f", &def, "--start", "--wait=10"]);
+    let daemon = |scope: &TestScope| scope.field("forky", "pid").as_u64();
+    let first = daemon(&scope).expect("a pid");
+    let written: u64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(first, written);
+    assert_eq!(scope.field("forky", "state"), "running");
+    let (parent, _) = parent_and_state(first as u32).unwrap();
+    assert_eq!(Some(parent), scope.supervisor_pid(), "not adopted");
+    assert_eq!(processes_matching("sleep 1252").len(), 1);
+
+    // Killed: the restart policy applies to the daemon, as to any main process.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            scope.field("forky", "state") == "running" && daemon(&scope).is_some_and(|p| p != first)
+        }),
+        "not restarted: {}",
+        scope.status("forky").1
+    );
+    assert_eq!(scope.field("forky", "restarts"), 1);
+    // The killed daemon's group went with it (its worker), as a cgroup's would.
+    assert!(eventually(Duration::from_secs(5), || processes_matching(
+        "sleep 1252"
+    )
+    .len()
+        == 1));
+
+    // A daemon is not the supervisor's child from birth, so no death signal takes it along
+    // when the supervisor is killed: the next supervisor kills what its pid file recorded
+    // before it starts the service again, never beside an orphaned copy.
+    let second = daemon(&scope).unwrap();
+    let supervisor = scope.supervisor_pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisor as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(eventually(Duration::from_secs(5), || scope
+        .supervisor_pid()
+        .is_none()));
+    scope.ok(&["start", "forky", "--wait=10"]);
+    assert!(eventually(Duration::from_secs(5), || processes_matching(
+        "sleep 1251"
+    )
+    .len()
+        == 1));
+    assert_ne!(daemon(&scope), Some(second));
+    assert!(
+        std::fs::metadata(format!("/proc/{second}")).is_err()
+            || parent_and_state(second as u32).is_some_and(|(_, state)| state == 'Z'),
+        "the orphaned daemon {second} still runs"
+    );
+
+    scope.ok(&["stop", "forky"]);
+    assert_eq!(scope.field("forky", "state"), "stopped");
+    assert!(processes_matching("sleep 1251").is_empty());
+    assert!(eventually(Duration::from_secs(5), || processes_matching(
+        "sleep 1252"
+    )
+    .is_empty()));
+
+    // A parent that fails is the service's failure: no daemon is looked for.
+    let def = scope.definition(
+        "nofork",
+        &format!(
+            "type = \"forking\"\npid_file = \"{}/none.pid\"\nexec = [\"/bin/sh\", \"-c\", \"exit 2\"]\nrestart = \"no\"\n",
+            dir.display()
+        ),
+    );
+    scope.ok(&["install", "nofork", "-f", &def]);
+    let out = scope.run(&["start", "nofork"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(scope.field("nofork", "state"), "dead");
+    assert_eq!(scope.field("nofork", "last_exit")["code"], 2);
+    scope.ok(&["uninstall", "forky", "nofork"]);
+}
