@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use crate::backends::carried::{self, Verdict};
 use crate::backends::{Backend, LogOptions, Verb};
 use crate::dialect::render::{self, Plan};
-use crate::model::spec::{self, Level, Service, Used};
+use crate::model::spec::{self, Level, Service, ServiceType, Used};
 use crate::model::status::{ServiceStatus, State};
 use crate::supervisor::protocol::{unit_key, Request};
 use crate::supervisor::{client, log_path, Scope};
@@ -58,8 +58,35 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
             Some("\"simple\"" | "\"exec\"" | "\"idle\"") => Ok(()),
             // NOTIFY_SOCKET and READY=1, as systemd (supervisor/notify.rs).
             Some("\"notify\"") => Ok(()),
+            // Run to completion; up (with remain_after_exit) or stopped after a clean end,
+            // never restarted then (supervisor/machine.rs, daemon.rs `after_main_exit`).
+            Some("\"oneshot\"") => Ok(()),
+            // The process started exits 0; the daemon it leaves, the supervisor's child as
+            // the subreaper of all it starts, is read from pid_file and supervised (supervisor/
+            // daemon.rs `look_for_pid`). Without a pid file there is no telling which it is.
+            Some("\"forking\"") if service.daemon.pid_file.is_some() => Ok(()),
+            Some("\"forking\"") => {
+                Err("svc-any's supervisor finds a forking daemon by its pid_file: add pid_file")
+            }
             _ => Err("svc-any's supervisor does not run it yet"),
         },
+        // Forking: where the daemon's pid is read. Any other type: the main process is the
+        // supervisor's own child, known without the file, which stays the daemon's business.
+        "pid_file" => Ok(()),
+        // A oneshot that ended cleanly stays up with no process until stopped (machine.rs
+        // Phase::Exited); another type's process that ends is down.
+        "remain_after_exit" => match service.daemon.service_type {
+            Some(ServiceType::Oneshot) => Ok(()),
+            _ => Err("svc-any's supervisor keeps only a oneshot up once its process ends"),
+        },
+        // One at a time, in order, as the service's user in its directory with its
+        // environment (MAINPID for post_start, reload_exec and stop_exec), into its log; a
+        // failure fails the step unless may_fail; start commands within 90 s, stop commands
+        // within stop_timeout (supervisor/commands.rs, daemon.rs `run_job`): pre_start before
+        // the main process, post_start once it is up, reload_exec instead of a signal,
+        // stop_exec before the stop signal and after an end by itself, post_stop once it is
+        // gone however it ended.
+        "pre_start" | "post_start" | "reload_exec" | "stop_exec" | "post_stop" => Ok(()),
         // Whom the stop signal, the KILL and the cleanup after an exit reach (supervisor/
         // daemon.rs): the process group (as a cgroup), or the main process.
         "kill_mode" => Ok(()),
@@ -144,8 +171,17 @@ impl Backend for Builtin {
             Verb::Stop => Request::Stop { units },
             Verb::Restart => Request::Restart { units },
             Verb::Reload => {
-                // The engine checked that each has a reload_signal; one request per signal.
-                for s in services {
+                // The engine checked that each has a reload_signal or reload_exec. Commands
+                // run in the supervisor, which answers once they ran; a signal is sent (one
+                // request per signal, as a supervisor of an earlier version understands).
+                let (commands, signals): (Vec<&&Service>, Vec<&&Service>) = services
+                    .iter()
+                    .partition(|s| !s.daemon.reload_exec.is_empty());
+                if !commands.is_empty() {
+                    let units = commands.iter().flat_map(|s| unit_keys(s)).collect();
+                    self.request(ctx, &Request::ReloadUnits { units })?;
+                }
+                for s in signals {
                     let signal = s
                         .reload_signal
                         .expect("checked by the engine")

@@ -123,7 +123,10 @@ impl Backend for Sysv {
         }
         c.insert("required", &required.join(" "));
         c.insert("short", &service.description);
-        c.insert("reload", &service.reload_signal.is_some());
+        c.insert(
+            "reload",
+            &(service.reload_signal.is_some() || !service.daemon.reload_exec.is_empty()),
+        );
         // The script runs svc-any by absolute path: boot-time PATHs are short.
         let exe = process::svc_any_binary()?;
         let exe = exe

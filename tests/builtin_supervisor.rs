@@ -2076,3 +2076,449 @@ fn a_notify_service_is_up_once_it_says_ready() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     scope.ok(&["uninstall", "ready", "mute"]);
 }
+
+/// A directory every user may write, for what the services of a test record.
+fn shared_dir(scope: &TestScope, name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scope.dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+/// The lines of a file the test's services append to (none while it is missing).
+fn lines_of(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// pre_start, post_start, stop_exec and post_stop under the supervisor, as systemd runs them:
+/// in order, one at a time, as the service's user in its directory with its environment;
+/// pre_start before the main process (a may_fail one that fails is only told), post_start and
+/// stop_exec with the main pid in MAINPID, post_stop once the main process is gone; their
+/// output in the service's log.
+#[test]
+fn commands_around_the_main_process_run_in_order_as_its_user() {
+    let root = nix::unistd::geteuid().is_root();
+    let scope = TestScope::new("commands");
+    let dir = shared_dir(&scope, "files");
+    let order = dir.join("order");
+    let sh = |line: &str| format!("[\"/bin/sh\", \"-c\", \"{line} >> {}\"]", order.display());
+    let def = scope.definition(
+        "cmds",
+        &format!(
+            "exec = [\"/bin/sh\", \"-c\", \"echo $$ > main.pid; echo main >> {order}; exec sleep 1201\"]\n\
+             working_dir = \"{dir}\"\n\
+             env = {{ GREETING = \"hello\" }}\n\
+             {user}\
+             pre_start = [{pre1}, {{ exec = [\"/bin/false\"], may_fail = true }}, {pre2}]\n\
+             post_start = [{post_start}]\n\
+             stop_exec = [{stop_exec}]\n\
+             post_stop = [{post_stop}]\n",
+            order = order.display(),
+            dir = dir.display(),
+            user = if root { "user = \"nobody\"\n" } else { "" },
+            pre1 = sh("echo said-by-pre_start; echo pre1 $(id -u) $PWD $GREETING"),
+            pre2 = sh("echo pre2"),
+            post_start = sh("echo post_start $MAINPID"),
+            stop_exec = sh("echo stop_exec $MAINPID"),
+            post_stop = sh(
+                "kill -0 $(cat main.pid) 2>/dev/null && echo post_stop main-alive || echo post_stop main-gone"
+            ),
+        ),
+    );
+    scope.ok(&["install", "cmds", "-f", &def, "--start", "--wait=10"]);
+    let pid = scope.field("cmds", "pid").as_u64().unwrap();
+    // The start is answered once pre_start ran; post_start follows the main process.
+    assert!(eventually(Duration::from_secs(5), || {
+        lines_of(&order).len() == 4
+    }));
+    let uid = if root {
+        65534
+    } else {
+        nix::unistd::getuid().as_raw()
+    };
+    let got = lines_of(&order);
+    assert_eq!(
+        got[..2],
+        [
+            format!("pre1 {uid} {} hello", dir.display()),
+            "pre2".to_string()
+        ],
+        "{got:?}"
+    );
+    let mut rest = got[2..].to_vec();
+    rest.sort();
+    assert_eq!(rest, ["main".to_string(), format!("post_start {pid}")]);
+
+    scope.ok(&["stop", "cmds"]);
+    // stop returns once post_stop ran: stop_exec before the stop signal, post_stop after.
+    let got = lines_of(&order);
+    assert_eq!(
+        got[4..],
+        [
+            format!("stop_exec {pid}"),
+            "post_stop main-gone".to_string()
+        ],
+        "{got:?}"
+    );
+    assert_eq!(scope.field("cmds", "state"), "stopped");
+    let log = std::fs::read_to_string(scope.log("cmds")).unwrap();
+    assert!(log.contains("said-by-pre_start\n"), "{log}");
+    assert!(
+        log.contains("pre_start[1] (/bin/false) exited with 1; may_fail: going on"),
+        "{log}"
+    );
+    scope.ok(&["uninstall", "cmds"]);
+}
+
+/// A pre_start that fails fails the start, naming the command and its exit; the main process
+/// never runs, and post_stop runs all the same, as systemd runs ExecStopPost after a failed
+/// start.
+#[test]
+fn a_failing_pre_start_leaves_the_unit_failed_and_the_main_process_never_ran() {
+    let scope = TestScope::new("prefail");
+    let dir = shared_dir(&scope, "files");
+    let (ran, cleaned) = (dir.join("main-ran"), dir.join("post-stop-ran"));
+    let def = scope.definition(
+        "guarded",
+        &format!(
+            "exec = [\"/bin/sh\", \"-c\", \"touch {}; exec sleep 1211\"]\n\
+             pre_start = [[\"/bin/sh\", \"-c\", \"echo config test failed; exit 3\"]]\n\
+             post_stop = [[\"/bin/touch\", \"{}\"]]\n",
+            ran.display(),
+            cleaned.display()
+        ),
+    );
+    scope.ok(&["install", "guarded", "-f", &def]);
+    let out = scope.run(&["start", "guarded"]);
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("pre_start[0] (/bin/sh -c echo config test failed; exit 3) exited with 3"),
+        "{stderr}"
+    );
+    assert_eq!(scope.field("guarded", "state"), "failed");
+    assert!(scope
+        .field("guarded", "reason")
+        .as_str()
+        .is_some_and(|r| r.contains("pre_start[0]") && r.contains("exited with 3")));
+    assert!(
+        !ran.exists(),
+        "the main process ran after a failed pre_start"
+    );
+    assert!(
+        cleaned.exists(),
+        "post_stop did not run after the failed start"
+    );
+    let log = std::fs::read_to_string(scope.log("guarded")).unwrap();
+    assert!(log.contains("config test failed\n"), "{log}");
+    // A start that fails every time is not restarted, whatever restart says.
+    assert_eq!(scope.field("guarded", "restarts"), 0);
+    scope.ok(&["uninstall", "guarded"]);
+}
+
+/// After a crash (kill -9), stop_exec runs (with no MAINPID: there is no main process) and
+/// then post_stop, as systemd runs its stop commands after an end by itself; only then is the
+/// service restarted.
+#[test]
+fn post_stop_runs_after_a_kill_9_and_before_the_restart() {
+    let scope = TestScope::new("poststop");
+    let dir = shared_dir(&scope, "files");
+    let order = dir.join("order");
+    let def = scope.definition(
+        "crashy",
+        &format!(
+            "exec = [\"/bin/sh\", \"-c\", \"echo main >> {order}; exec sleep 1221\"]\n\
+             restart = \"always\"\n\
+             restart_delay = \"0s\"\n\
+             stop_exec = [[\"/bin/sh\", \"-c\", \"echo stop_exec MAINPID=$MAINPID >> {order}\"]]\n\
+             post_stop = [[\"/bin/sh\", \"-c\", \"sleep 0.2; echo post_stop >> {order}\"]]\n",
+            order = order.display()
+        ),
+    );
+    scope.ok(&["install", "crashy", "-f", &def, "--start", "--wait=5"]);
+    let pid = scope.field("crashy", "pid").as_u64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || lines_of(&order).len() >= 4),
+        "{:?}",
+        lines_of(&order)
+    );
+    assert_eq!(
+        lines_of(&order)[..4],
+        ["main", "stop_exec MAINPID=", "post_stop", "main"],
+        "the restart came before post_stop was done"
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        scope.field("crashy", "state") == "running"
+    }));
+    assert_ne!(scope.field("crashy", "pid").as_u64(), Some(pid));
+    assert_eq!(scope.field("crashy", "last_exit")["signal"], "KILL");
+    scope.ok(&["uninstall", "crashy"]);
+}
+
+/// reload_exec replaces the reload signal: `svc-any reload` returns once its commands ran
+/// (here one that sends the main process HUP through $MAINPID), and fails, naming the
+/// command, when one fails.
+#[test]
+fn reload_exec_runs_with_mainpid_and_its_failure_fails_the_reload() {
+    let scope = TestScope::new("reloadexec");
+    let dir = shared_dir(&scope, "files");
+    let seen = dir.join("seen");
+    let def = scope.definition(
+        "hup",
+        &format!(
+            "exec = [\"/bin/sh\", \"-c\", \"trap 'echo main-got-hup >> {seen}' HUP; while :; do sleep 1231 & wait $!; kill $! 2>/dev/null; done\"]\n\
+             reload_exec = [[\"/bin/sh\", \"-c\", \"echo reload_exec $MAINPID >> {seen}; kill -HUP $MAINPID\"]]\n",
+            seen = seen.display()
+        ),
+    );
+    scope.ok(&["install", "hup", "-f", &def, "--start", "--wait=5"]);
+    let pid = scope.field("hup", "pid").as_u64().unwrap();
+    scope.ok(&["reload", "hup"]);
+    assert_eq!(lines_of(&seen)[0], format!("reload_exec {pid}"));
+    assert!(
+        eventually(Duration::from_secs(5), || lines_of(&seen)
+            .contains(&"main-got-hup".to_string())),
+        "{:?}",
+        lines_of(&seen)
+    );
+    assert_eq!(
+        scope.field("hup", "pid").as_u64(),
+        Some(pid),
+        "a reload is no restart"
+    );
+
+    let def = scope.definition(
+        "badreload",
+        "exec = [\"/bin/sleep\", \"1232\"]\nreload_exec = [[\"/bin/sh\", \"-c\", \"exit 4\"]]\n",
+    );
+    scope.ok(&["install", "badreload", "-f", &def, "--start", "--wait=5"]);
+    let out = scope.run(&["reload", "badreload"]);
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("reload_exec[0] (/bin/sh -c exit 4) exited with 4"),
+        "{stderr}"
+    );
+    assert_eq!(scope.field("badreload", "state"), "running");
+    scope.ok(&["uninstall", "hup", "badreload"]);
+}
+
+/// A stop_exec that hangs is killed once stop_timeout is up, and the stop goes on: the stop
+/// signal, and post_stop; the stop still ends.
+#[test]
+fn a_hanging_stop_exec_is_bounded_by_stop_timeout() {
+    let scope = TestScope::new("stoptimeout");
+    let def = scope.definition(
+        "slowstop",
+        "exec = [\"/bin/sleep\", \"1241\"]\nstop_timeout = \"1s\"\nstop_exec = [[\"/bin/sleep\", \"1242\"]]\n",
+    );
+    scope.ok(&["install", "slowstop", "-f", &def, "--start", "--wait=5"]);
+    let began = Instant::now();
+    scope.ok(&["stop", "slowstop"]);
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(processes_matching("sleep 1242").is_empty());
+    assert!(processes_matching("sleep 1241").is_empty());
+    let log = std::fs::read_to_string(scope.log("slowstop")).unwrap();
+    assert!(
+        log.contains("stop_exec[0] (/bin/sleep 1242) did not finish within 1s"),
+        "{log}"
+    );
+    scope.ok(&["uninstall", "slowstop"]);
+}
+
+/// type = "oneshot": `start` returns once the command ran to completion; with
+/// remain_after_exit the unit reads running with no process until stopped (its stop runs
+/// stop_exec), without it stopped; a success is never run again, even with restart =
+/// "always"; a failure fails the start.
+#[test]
+fn a_oneshot_runs_to_completion_and_a_success_is_not_restarted() {
+    let scope = TestScope::new("oneshot");
+    let dir = shared_dir(&scope, "files");
+    let order = dir.join("order");
+    let def = scope.definition(
+        "setup",
+        &format!(
+            "type = \"oneshot\"\nremain_after_exit = true\n\
+             exec = [\"/bin/sh\", \"-c\", \"sleep 0.3; echo ran >> {order}\"]\n\
+             post_start = [[\"/bin/sh\", \"-c\", \"echo post_start >> {order}\"]]\n\
+             stop_exec = [[\"/bin/sh\", \"-c\", \"echo stop_exec >> {order}\"]]\n",
+            order = order.display()
+        ),
+    );
+    scope.ok(&["install", "setup", "-f", &def, "--start"]);
+    assert_eq!(
+        lines_of(&order),
+        ["ran", "post_start"],
+        "start returned early"
+    );
+    assert_eq!(scope.field("setup", "state"), "running");
+    assert_eq!(scope.field("setup", "pid"), serde_json::Value::Null);
+    assert_eq!(scope.field("setup", "last_exit")["code"], 0);
+    assert_eq!(scope.run(&["status", "setup"]).status.code(), Some(0));
+    // Started again while up: nothing runs.
+    scope.ok(&["start", "setup"]);
+    assert_eq!(lines_of(&order).len(), 2);
+    scope.ok(&["stop", "setup"]);
+    assert_eq!(lines_of(&order), ["ran", "post_start", "stop_exec"]);
+    assert_eq!(scope.field("setup", "state"), "stopped");
+
+    let once = dir.join("once");
+    let def = scope.definition(
+        "once",
+        &format!(
+            "type = \"oneshot\"\nrestart = \"always\"\nrestart_delay = \"0s\"\n\
+             exec = [\"/bin/sh\", \"-c\", \"echo ran >> {}\"]\n",
+            once.display()
+        ),
+    );
+    scope.ok(&["install", "once", "-f", &def, "--start"]);
+    assert_eq!(lines_of(&once), ["ran"]);
+    // Its end was decided when start returned: stopped, not waiting to restart.
+    assert_eq!(scope.field("once", "state"), "stopped");
+    assert_eq!(scope.field("once", "restarts"), 0);
+
+    let def = scope.definition(
+        "broken",
+        "type = \"oneshot\"\nrestart = \"no\"\nexec = [\"/bin/sh\", \"-c\", \"exit 5\"]\n",
+    );
+    scope.ok(&["install", "broken", "-f", &def]);
+    let out = scope.run(&["start", "broken"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("exited with 5"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(scope.field("broken", "state"), "dead");
+    scope.ok(&["uninstall", "setup", "once", "broken"]);
+}
+
+/// type = "forking" with pid_file: the process started forks a daemon (into a session of its
+/// own, as daemons do), writes its pid file and exits 0. The supervisor, subreaper of all it
+/// starts, adopts the daemon, reports it as the service's pid, restarts it when it is killed,
+/// and stops it and its process group.
+#[test]
+fn a_forking_daemon_is_found_by_its_pid_file_and_supervised() {
+    let scope = TestScope::new("forking");
+    let dir = shared_dir(&scope, "files");
+    let pid_file = dir.join("daemon.pid");
+    let script = dir.join("daemonize");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             # Forks a daemon in a session of its own, which writes its pid file, starts a\n\
+             # worker, and serves; the process started exits at once, as a forking daemon does.\n\
+             setsid /bin/sh -c 'sleep 1252 & echo $$ > {pid}; exec sleep 1251' </dev/null &\n\
+             exit 0\n",
+            pid = pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let def = scope.definition(
+        "forky",
+        &format!(
+            "type = \"forking\"\npid_file = \"{}\"\nexec = [\"{}\"]\nrestart_delay = \"0s\"\n",
+            pid_file.display(),
+            script.display()
+        ),
+    );
+    scope.ok(&["install", "forky", "-f", &def, "--start", "--wait=10"]);
+    let daemon = |scope: &TestScope| scope.field("forky", "pid").as_u64();
+    let first = daemon(&scope).expect("a pid");
+    let written: u64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(first, written);
+    assert_eq!(scope.field("forky", "state"), "running");
+    let (parent, _) = parent_and_state(first as u32).unwrap();
+    assert_eq!(Some(parent), scope.supervisor_pid(), "not adopted");
+    assert_eq!(processes_matching("sleep 1252").len(), 1);
+
+    // Killed: the restart policy applies to the daemon, as to any main process.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            scope.field("forky", "state") == "running" && daemon(&scope).is_some_and(|p| p != first)
+        }),
+        "not restarted: {}",
+        scope.status("forky").1
+    );
+    assert_eq!(scope.field("forky", "restarts"), 1);
+    // The killed daemon's group went with it (its worker), as a cgroup's would.
+    assert!(eventually(Duration::from_secs(5), || processes_matching(
+        "sleep 1252"
+    )
+    .len()
+        == 1));
+
+    // A daemon is not the supervisor's child from birth, so no death signal takes it along
+    // when the supervisor is killed: the next supervisor kills what its pid file recorded
+    // before it starts the service again, never beside an orphaned copy.
+    let second = daemon(&scope).unwrap();
+    let supervisor = scope.supervisor_pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisor as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(eventually(Duration::from_secs(5), || scope
+        .supervisor_pid()
+        .is_none()));
+    scope.ok(&["start", "forky", "--wait=10"]);
+    assert!(eventually(Duration::from_secs(5), || processes_matching(
+        "sleep 1251"
+    )
+    .len()
+        == 1));
+    assert_ne!(daemon(&scope), Some(second));
+    assert!(
+        std::fs::metadata(format!("/proc/{second}")).is_err()
+            || parent_and_state(second as u32).is_some_and(|(_, state)| state == 'Z'),
+        "the orphaned daemon {second} still runs"
+    );
+
+    scope.ok(&["stop", "forky"]);
+    assert_eq!(scope.field("forky", "state"), "stopped");
+    assert!(processes_matching("sleep 1251").is_empty());
+    assert!(eventually(Duration::from_secs(5), || processes_matching(
+        "sleep 1252"
+    )
+    .is_empty()));
+
+    // A parent that fails is the service's failure: no daemon is looked for.
+    let def = scope.definition(
+        "nofork",
+        &format!(
+            "type = \"forking\"\npid_file = \"{}/none.pid\"\nexec = [\"/bin/sh\", \"-c\", \"exit 2\"]\nrestart = \"no\"\n",
+            dir.display()
+        ),
+    );
+    scope.ok(&["install", "nofork", "-f", &def]);
+    let out = scope.run(&["start", "nofork"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(scope.field("nofork", "state"), "dead");
+    assert_eq!(scope.field("nofork", "last_exit")["code"], 2);
+    scope.ok(&["uninstall", "forky", "nofork"]);
+}

@@ -216,14 +216,36 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "type = \"forking\"\npid_file = \"/run/x.pid\"\n",
         "type = \"forking\"",
+        &["systemd", "sysv", "builtin"],
+    ),
+    // The supervisor finds a forking daemon by its pid file only.
+    ("type = \"forking\"\n", "type = \"forking\"", &["systemd"]),
+    (
+        "type = \"oneshot\"\nremain_after_exit = true\n",
+        "type = \"oneshot\"",
+        &["systemd", "sysv", "builtin"],
+    ),
+    // Up with no process: the supervisor's oneshots only.
+    (
+        "remain_after_exit = true\n",
+        "remain_after_exit",
         &["systemd"],
     ),
     (
         "pre_start = [[\"/bin/true\"]]\n",
         "pre_start",
-        &["systemd", "openrc"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
-    ("stop_exec = [[\"/bin/true\"]]\n", "stop_exec", &["systemd"]),
+    (
+        "stop_exec = [[\"/bin/true\"]]\n",
+        "stop_exec",
+        &["systemd", "sysv", "builtin"],
+    ),
+    (
+        "reload_exec = [[\"/bin/true\"]]\n",
+        "reload_exec",
+        &["systemd", "openrc", "sysv", "builtin"],
+    ),
     (
         "runtime_dir = \"x\"\n",
         "runtime_dir",
@@ -351,8 +373,8 @@ fn not_carried_warn_installs_without_the_key_and_says_so() {
             vec!["private_tmp"],
             Some("svc_any_pre_start_0_0='/bin/true'"),
         ),
-        ("builtin", vec!["private_tmp", "pre_start"], None),
-        ("sysv", vec!["private_tmp", "pre_start"], None),
+        ("builtin", vec!["private_tmp"], Some("[[daemon.pre_start]]")),
+        ("sysv", vec!["private_tmp"], Some("[[daemon.pre_start]]")),
         ("launchd", vec!["private_tmp", "pre_start"], None),
     ] {
         let out = render(backend, &file);

@@ -280,6 +280,40 @@ pub fn remove_runtime_directories(service: &Service) {
     }
 }
 
+/// What a start runs: the service's main process, or one of the commands around it
+/// (`pre_start`, `stop_exec`...), which run with the service's user, groups, limits,
+/// directory and environment as the main process does.
+pub struct Program<'a> {
+    pub argv: &'a [String],
+    /// As the supervisor's own user, with no privilege dropped or restricted (a command's
+    /// `privileged`, systemd's `+`).
+    pub privileged: bool,
+    /// Variables beyond the definition's: `MAINPID` for the commands that act on the main
+    /// process.
+    pub extra_env: Vec<(String, String)>,
+    /// Make the directories the definition asks for first: a start's programs do, the stop
+    /// side's do not (the runtime directory goes once they have run).
+    pub make_directories: bool,
+    /// The main process: the one that gets `NOTIFY_SOCKET` with `type = "notify"`.
+    pub main: bool,
+    /// The key that names it in the definition, for errors: `exec`, `pre_start`.
+    pub key: &'static str,
+}
+
+impl<'a> Program<'a> {
+    /// The service's main process (`exec`).
+    pub fn main(service: &'a Service) -> Program<'a> {
+        Program {
+            argv: &service.exec,
+            privileged: false,
+            extra_env: Vec::new(),
+            make_directories: true,
+            main: true,
+            key: "exec",
+        }
+    }
+}
+
 /// Starts `service` (already expanded for its instance) with stdout on `output`, and stderr
 /// on `errors` if given, else on `output` too. Returns once the program is executing; a
 /// program that cannot be executed is an error here.
@@ -289,9 +323,23 @@ pub fn spawn(
     output: OwnedFd,
     errors: Option<OwnedFd>,
 ) -> Result<Pid> {
+    spawn_program(service, &Program::main(service), inherited, output, errors)
+}
+
+/// Starts `program` as [`spawn`] starts the main process.
+pub fn spawn_program(
+    service: &Service,
+    program: &Program,
+    inherited: &Inherited,
+    output: OwnedFd,
+    errors: Option<OwnedFd>,
+) -> Result<Pid> {
     let level = inherited.level;
-    let creds = credentials(service)?;
-    make_directories(service, creds.as_ref().map(|c| (c.uid, c.gid)))?;
+    let owner = credentials(service)?;
+    if program.make_directories {
+        make_directories(service, owner.as_ref().map(|c| (c.uid, c.gid)))?;
+    }
+    let creds = if program.privileged { None } else { owner };
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("PATH".into(), DEFAULT_PATH.into());
     if let Ok(lang) = std::env::var("LANG") {
@@ -323,7 +371,8 @@ pub fn spawn(
         env.extend(read_env_file(path)?);
     }
     env.extend(service.env.clone());
-    if service.daemon.service_type == Some(ServiceType::Notify) {
+    env.extend(program.extra_env.iter().cloned());
+    if program.main && service.daemon.service_type == Some(ServiceType::Notify) {
         if let Some(path) = inherited.notify_socket {
             env.insert("NOTIFY_SOCKET".into(), path.display().to_string());
         }
@@ -359,9 +408,10 @@ pub fn spawn(
     // system calls.
     let cstring =
         |s: &str, what: &str| CString::new(s).with_context(|| format!("{what} holds a NUL byte"));
-    let program = cstring(&service.exec[0], "exec[0]")?;
-    let argv: Vec<CString> = service
-        .exec
+    let argv0 = &program.argv[0];
+    let path = cstring(argv0, "exec[0]")?;
+    let argv: Vec<CString> = program
+        .argv
         .iter()
         .map(|a| cstring(a, "exec"))
         .collect::<Result<_>>()?;
@@ -381,7 +431,7 @@ pub fn spawn(
         .collect();
     let cwd_c = CString::new(cwd.as_os_str().as_bytes()).context("working_dir holds a NUL byte")?;
     let setup = Setup {
-        program: program.as_ptr(),
+        program: path.as_ptr(),
         argv: argv_ptrs.as_ptr(),
         envp: envp_ptrs.as_ptr(),
         cwd: cwd_c.as_ptr(),
@@ -408,7 +458,7 @@ pub fn spawn(
             )
         }),
         umask: service.daemon.umask,
-        no_new_privileges: service.daemon.no_new_privileges,
+        no_new_privileges: service.daemon.no_new_privileges && !program.privileged,
         parent: nix::unistd::getpid().as_raw(),
         ignored_signals: inherited.ignored_signals,
         failure: AtomicU64::new(0),
@@ -457,14 +507,22 @@ pub fn spawn(
             .copied()
             .unwrap_or("setup");
         let errno = Errno::from_raw((failure & 0xffff_ffff) as i32);
-        bail!("{}", explain_failure(service, stage, errno));
+        bail!(
+            "{}",
+            explain_failure(service, (program.key, argv0), stage, errno)
+        );
     }
     Ok(pid)
 }
 
 /// A start that failed before exec, said in the definition's terms: the key to fix, and for
 /// limits the limit in force, rather than a bare `setrlimit: Operation not permitted`.
-fn explain_failure(service: &Service, stage: &str, errno: Errno) -> String {
+fn explain_failure(
+    service: &Service,
+    (key, program): (&str, &str),
+    stage: &str,
+    errno: Errno,
+) -> String {
     let cause = errno.desc();
     match stage {
         "setrlimit" => {
@@ -483,7 +541,7 @@ fn explain_failure(service: &Service, stage: &str, errno: Errno) -> String {
                 "cannot start {}: `limits`: a limit above the hard limit in force ({cause}); the \
                  hard limits here are nofile {} and nproc {}: lower the limit, or raise the hard \
                  limit of svc-any's supervisor (as root)",
-                service.exec[0],
+                program,
                 hard(Resource::RLIMIT_NOFILE),
                 hard(Resource::RLIMIT_NPROC)
             )
@@ -491,15 +549,15 @@ fn explain_failure(service: &Service, stage: &str, errno: Errno) -> String {
         "setgroups" | "setgid" | "setuid" => format!(
             "cannot start {}: `user`/`group`: {stage} failed ({cause}): a user's own supervisor \
              cannot switch users; run as root, or remove user and group",
-            service.exec[0]
+            program
         ),
         "chdir to working_dir" => format!(
             "cannot start {}: `working_dir`: cannot enter {} ({cause})",
-            service.exec[0],
+            program,
             service.working_dir.as_deref().unwrap_or("?")
         ),
-        "exec" => format!("cannot start {}: `exec`: {cause}", service.exec[0]),
-        _ => format!("cannot start {}: {stage}: {cause}", service.exec[0]),
+        "exec" => format!("cannot start {program}: `{key}`: {cause}"),
+        _ => format!("cannot start {program}: {stage}: {cause}"),
     }
 }
 
@@ -653,22 +711,32 @@ mod tests {
             .services
             .remove("api")
             .unwrap();
-        let limits = explain_failure(&service, "setrlimit", Errno::EPERM);
+        let limits = explain_failure(
+            &service,
+            ("exec", "/usr/bin/api"),
+            "setrlimit",
+            Errno::EPERM,
+        );
         assert!(
             limits.contains("`limits`") && limits.contains("hard limits here are nofile"),
             "{limits}"
         );
-        let user = explain_failure(&service, "setuid", Errno::EPERM);
+        let user = explain_failure(&service, ("exec", "/usr/bin/api"), "setuid", Errno::EPERM);
         assert!(
             user.contains("`user`/`group`") && user.contains("run as root"),
             "{user}"
         );
-        let dir = explain_failure(&service, "chdir to working_dir", Errno::ENOENT);
+        let dir = explain_failure(
+            &service,
+            ("exec", "/usr/bin/api"),
+            "chdir to working_dir",
+            Errno::ENOENT,
+        );
         assert!(
             dir.contains("`working_dir`") && dir.contains("/srv/gone"),
             "{dir}"
         );
-        let exec = explain_failure(&service, "exec", Errno::ENOENT);
+        let exec = explain_failure(&service, ("exec", "/usr/bin/api"), "exec", Errno::ENOENT);
         assert!(exec.contains("`exec`: No such file"), "{exec}");
     }
 

@@ -29,8 +29,12 @@ pub const MAX_CLIENTS: usize = 32;
 /// the server has checked that each names a unit before it calls a verb.
 pub trait Units {
     fn exists(&self, key: &str) -> bool;
-    /// Still on its way down from a stop.
-    fn stopping(&self, key: &str) -> bool;
+    /// On its way down from a stop, or up through its start (its `pre_start`, a forking
+    /// one's daemon, a oneshot's run), or running commands (a reload): what a request that
+    /// is answered when done waits for.
+    fn busy(&self, key: &str) -> bool;
+    /// How the last `reload_exec` of each of `keys` failed, for those whose did.
+    fn reload_failures(&self, keys: &[String]) -> Vec<(String, String)>;
     /// The status of each unit that (still) exists, in the order asked.
     fn statuses(&self, keys: &[String]) -> Vec<ServiceStatus>;
     fn all_statuses(&self) -> Vec<ServiceStatus>;
@@ -38,6 +42,9 @@ pub trait Units {
     fn stop(&mut self, keys: &[String]);
     fn restart(&mut self, keys: &[String]);
     fn signal(&mut self, keys: &[String], signal: Signal);
+    /// Reloads each as its definition says: its `reload_exec` commands, else its
+    /// `reload_signal`.
+    fn reload_units(&mut self, keys: &[String]);
     /// Re-reads the definitions of `services`, or every one that changed when none is named.
     fn reload(&mut self, services: &[String]);
     /// Stops every unit, dependants first, and then the supervisor; the units to wait for.
@@ -47,8 +54,19 @@ pub trait Units {
 struct Client {
     stream: UnixStream,
     buffer: Vec<u8>,
-    /// Answered once none of these units is stopping any more.
-    waiting_for: Option<Vec<String>>,
+    /// Answered once none of these units is busy any more, as the answer says.
+    waiting_for: Option<(Vec<String>, Answer)>,
+}
+
+/// What a client that waited for its units is told once they are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Their statuses (a stop).
+    Statuses,
+    /// Their statuses, and an error naming each that failed (a start, a restart).
+    Started,
+    /// Their statuses, and an error naming each whose reload failed.
+    Reloaded,
 }
 
 pub struct ControlServer {
@@ -66,8 +84,8 @@ enum ReadOutcome {
 
 enum Handled {
     Now(Response),
-    /// Answer once none of these units is stopping.
-    WhenStopped(Vec<String>),
+    /// Answer once none of these units is busy.
+    WhenDone(Vec<String>, Answer),
 }
 
 impl ControlServer {
@@ -161,7 +179,9 @@ impl ControlServer {
                 let client = self.clients.remove(index);
                 respond(client.stream, &response);
             }
-            Handled::WhenStopped(keys) => self.clients[index].waiting_for = Some(keys),
+            Handled::WhenDone(keys, answer) => {
+                self.clients[index].waiting_for = Some((keys, answer))
+            }
         }
     }
 
@@ -172,14 +192,38 @@ impl ControlServer {
             let done = self.clients[i]
                 .waiting_for
                 .as_ref()
-                .is_some_and(|keys| keys.iter().all(|k| !units.stopping(k)));
+                .is_some_and(|(keys, _)| keys.iter().all(|k| !units.busy(k)));
             if done {
                 let client = self.clients.remove(i);
-                let keys = client.waiting_for.expect("checked");
-                respond(client.stream, &Response::ok(units.statuses(&keys)));
+                let (keys, answer) = client.waiting_for.expect("checked");
+                respond(client.stream, &done_answer(units, &keys, answer));
             } else {
                 i += 1;
             }
+        }
+    }
+}
+
+/// The answer to a request whose units are done.
+fn done_answer(units: &impl Units, keys: &[String], answer: Answer) -> Response {
+    let statuses = units.statuses(keys);
+    let error = match answer {
+        Answer::Statuses => String::new(),
+        Answer::Started => failures(&statuses),
+        Answer::Reloaded => units
+            .reload_failures(keys)
+            .into_iter()
+            .map(|(key, why)| format!("{key}: {why}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    if error.is_empty() {
+        Response::ok(statuses)
+    } else {
+        Response {
+            ok: false,
+            error: Some(error),
+            units: statuses,
         }
     }
 }
@@ -196,6 +240,7 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
         | Request::Stop { units: keys }
         | Request::Restart { units: keys }
         | Request::Signal { units: keys, .. }
+        | Request::ReloadUnits { units: keys }
         | Request::Status { units: keys } => keys.as_slice(),
         Request::Ping | Request::Reload { .. } | Request::Shutdown => &[],
     };
@@ -214,25 +259,19 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
         Request::Status { units: keys } => Handled::Now(Response::ok(units.statuses(&keys))),
         Request::Start { units: keys } => {
             units.start(&keys);
-            let statuses = units.statuses(&keys);
-            let failed = failures(&statuses);
-            if failed.is_empty() {
-                Handled::Now(Response::ok(statuses))
-            } else {
-                Handled::Now(Response {
-                    ok: false,
-                    error: Some(failed),
-                    units: statuses,
-                })
-            }
+            Handled::WhenDone(keys, Answer::Started)
         }
         Request::Stop { units: keys } => {
             units.stop(&keys);
-            Handled::WhenStopped(keys)
+            Handled::WhenDone(keys, Answer::Statuses)
         }
         Request::Restart { units: keys } => {
             units.restart(&keys);
-            Handled::WhenStopped(keys)
+            Handled::WhenDone(keys, Answer::Started)
+        }
+        Request::ReloadUnits { units: keys } => {
+            units.reload_units(&keys);
+            Handled::WhenDone(keys, Answer::Reloaded)
         }
         Request::Signal {
             units: keys,
@@ -244,15 +283,18 @@ fn handle(request: Request, units: &mut impl Units) -> Handled {
             units.signal(&keys, sig);
             Handled::Now(Response::ok(units.statuses(&keys)))
         }
-        Request::Shutdown => Handled::WhenStopped(units.shutdown()),
+        Request::Shutdown => Handled::WhenDone(units.shutdown(), Answer::Statuses),
     }
 }
 
 /// The failed units of a start, by reason: `a, b: REASON`, and for many with one reason (a
-/// thousand refused for want of descriptors) the first few and how many more.
+/// thousand refused for want of descriptors) the first few and how many more. Dead counts
+/// too: a start answered once its units are done (a oneshot's run, a forking one's parent)
+/// may find one already ended for good.
 fn failures(statuses: &[ServiceStatus]) -> String {
     let mut by_reason: Vec<(String, Vec<&str>)> = Vec::new();
-    for s in statuses.iter().filter(|s| s.state == State::Failed) {
+    let failed = |s: &&ServiceStatus| matches!(s.state, State::Failed | State::Dead);
+    for s in statuses.iter().filter(failed) {
         let reason = s.reason.clone().unwrap_or_default();
         match by_reason.iter_mut().find(|(r, _)| *r == reason) {
             Some((_, units)) => units.push(&s.unit),

@@ -25,6 +25,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::child;
+use super::commands::{Ended, Job, Stage, Step, START_TIMEOUT};
 use super::control::{ControlServer, Units, MAX_CLIENTS};
 use super::definitions::{self, Read, Stamp};
 use super::logfile::LogFile;
@@ -32,7 +33,7 @@ use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
 use super::notify::NotifySocket;
 use super::outputs::Outputs;
 use super::startup;
-use super::unit::{now_unix, Unit};
+use super::unit::{now_unix, AfterJob, Forking, Unit};
 use super::{Options, Scope};
 use crate::model::signal::Signal;
 use crate::model::spec::{self, KillMode, Level, Service};
@@ -42,6 +43,9 @@ use crate::model::status::{LastExit, ServiceStatus};
 /// moment: a definition or a directory being read, a process being started (the write end
 /// of its pipe), a pid file.
 const FD_RESERVE: u64 = 16;
+
+/// How often a forking service's pid file is looked at while its daemon is awaited.
+const PID_FILE_LOOK: std::time::Duration = std::time::Duration::from_millis(20);
 
 struct Supervisor {
     scope: Scope,
@@ -298,7 +302,7 @@ impl Supervisor {
     }
 
     /// READY=1 from a unit's process, or one it started (a script's `systemd-notify`): the
-    /// unit is up. From anyone else it means nothing.
+    /// unit is up, and its `post_start` runs. From anyone else it means nothing.
     fn take_readiness(&mut self) {
         let Some(socket) = &self.notify else {
             return;
@@ -315,6 +319,7 @@ impl Supervisor {
                     unit.since = now_unix();
                 }
                 self.event(&format!("{key} is ready (READY=1 from pid {sender})"));
+                self.begin_post_start(&key);
             }
         }
     }
@@ -323,28 +328,33 @@ impl Supervisor {
     fn remove_unit(&mut self, key: &str) {
         if let Some(unit) = self.units.remove(key) {
             for stream in unit.streams() {
-                self.outputs.forget(stream.token);
+                for token in stream.tokens() {
+                    self.outputs.forget(token);
+                }
             }
         }
     }
 
-    /// Copies what `key`'s process wrote into its log; a pipe that ends leaves the watch.
+    /// Copies what `key`'s process and command wrote into its log; a pipe that ends leaves
+    /// the watch.
     fn drain(&mut self, key: &str) {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
+        let open = |unit: &Unit| -> Vec<u64> { unit.streams().flat_map(|s| s.tokens()).collect() };
+        let before = open(unit);
         unit.drain_output(&mut self.buffer, &mut self.scratch);
-        for stream in unit.streams().filter(|s| s.pipe.is_none()) {
-            self.outputs.forget(stream.token);
+        let after = open(unit);
+        for token in before.into_iter().filter(|t| !after.contains(t)) {
+            self.outputs.forget(token);
         }
     }
 
     /// Nothing left to do: shutting down with every unit stopped, or no definitions at all.
     fn finished(&self, control: &ControlServer) -> bool {
-        let idle = self
-            .units
-            .values()
-            .all(|u| !matches!(u.machine.phase(), Phase::Running | Phase::Stopping));
+        let idle = self.units.values().all(|u| {
+            !matches!(u.machine.phase(), Phase::Running | Phase::Stopping) && u.job.is_none()
+        });
         match &self.shutdown {
             Some(queue) => queue.is_empty() && idle && !control.has_waiting_clients(),
             None => false,
@@ -354,7 +364,21 @@ impl Supervisor {
     fn next_deadline(&self) -> Option<Instant> {
         self.units
             .values()
-            .filter_map(|u| u.machine.next_deadline())
+            .filter_map(|u| {
+                let job = u
+                    .job
+                    .as_ref()
+                    .filter(|j| j.pid.is_some() && !j.timed_out)
+                    .map(|j| j.deadline);
+                let look = match u.forking {
+                    Forking::PidFile { next_look, .. } => Some(next_look),
+                    _ => None,
+                };
+                [u.machine.next_deadline(), job, look]
+                    .into_iter()
+                    .flatten()
+                    .min()
+            })
             .min()
     }
 
@@ -372,7 +396,8 @@ impl Supervisor {
         }
     }
 
-    /// Collects every exited child: our services, and orphans adopted as subreaper.
+    /// Collects every exited child: our services, their commands, and orphans adopted as
+    /// subreaper (among them a forking service's daemon, once its parent exits).
     fn reap(&mut self) {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
@@ -391,6 +416,15 @@ impl Supervisor {
     }
 
     fn exited(&mut self, pid: Pid, how: LastExit) {
+        let command_of = self
+            .units
+            .iter()
+            .find(|(_, u)| u.job.as_ref().is_some_and(|j| j.pid == Some(pid)))
+            .map(|(k, _)| k.clone());
+        if let Some(key) = command_of {
+            self.command_exited(&key, how);
+            return;
+        }
         let Some(key) = self
             .units
             .iter()
@@ -402,47 +436,438 @@ impl Supervisor {
         let _ = std::fs::remove_file(self.scope.pids_dir().join(&key));
         let now = Instant::now();
         let unit = self.units.get_mut(&key).expect("found above");
+        // type = "forking": the process started exited 0, leaving its daemon behind (ours now,
+        // as the subreaper of everything the service starts): its pid is in the pid file.
+        if unit.forking == Forking::Parent {
+            unit.forking = Forking::No;
+            let done = how == LastExit::Exited { code: 0 };
+            if done && unit.machine.phase() == Phase::Running {
+                unit.pid = None;
+                unit.forking = Forking::PidFile {
+                    deadline: now + START_TIMEOUT,
+                    next_look: now,
+                };
+                self.event(&format!(
+                    "{key}: the process started exited 0; looking for its daemon's pid in its pid_file"
+                ));
+                self.look_for_pid(&key);
+                return;
+            }
+        }
         // Whatever else ran in its process group goes with it, as with a cgroup; with
         // kill_mode = "process" it is left alone, as systemd leaves it.
+        let groups = std::mem::take(&mut unit.groups);
         if unit.service.daemon.kill_mode != Some(KillMode::Process) {
-            let _ = killpg(pid, NixSignal::SIGKILL);
+            for group in groups {
+                let _ = killpg(group, NixSignal::SIGKILL);
+            }
         }
         unit.pid = None;
         unit.awaiting_ready = false;
         unit.since = now_unix();
         // Its last words, before a new process takes the pipe's place.
-        unit.drain_output(&mut self.buffer, &mut self.scratch);
-        for stream in unit.streams().filter(|s| s.pipe.is_none()) {
-            self.outputs.forget(stream.token);
-        }
+        self.drain(&key);
+        let unit = self.units.get_mut(&key).expect("found above");
         let described = how.to_string();
         let restart = unit.service.restart.as_str();
+        let oneshot = unit.oneshot();
         let exit = unit.machine.on_exit(how, now);
         unit.release_if_idle();
-        child::remove_runtime_directories(&unit.service);
-        match exit {
-            Exit::Stopped { then } => {
-                self.event(&format!("{key} stopped ({described})"));
-                match then {
-                    AfterStop::Start => self.spawn(&key),
-                    AfterStop::Remove => {
-                        self.remove_unit(&key);
-                    }
-                    AfterStop::Nothing => {}
-                }
+        let text = match &exit {
+            Exit::Stopped { .. } => format!("{key} stopped ({described})"),
+            Exit::NotRestarted { clean: true } if oneshot => {
+                format!("{key} ran to completion ({described})")
             }
-            Exit::NotRestarted { .. } => self.event(&format!(
-                "{key} {described}; not restarted (restart = \"{restart}\")"
-            )),
-            Exit::Failed { reason } => self.event(&format!("{key} failed: {reason}")),
-            Exit::Restart { delay } if delay.is_zero() => {
-                self.event(&format!("{key} {described}; restarting"));
-                self.spawn(&key);
+            Exit::NotRestarted { .. } => {
+                format!("{key} {described}; not restarted (restart = \"{restart}\")")
             }
-            Exit::Restart { delay } => self.event(&format!(
+            Exit::Failed { reason } => format!("{key} failed: {reason}"),
+            Exit::Restart { delay } if delay.is_zero() => format!("{key} {described}; restarting"),
+            Exit::Restart { delay } => format!(
                 "{key} {described}; restarting in {}",
-                humantime::format_duration(delay)
-            )),
+                humantime::format_duration(*delay)
+            ),
+        };
+        self.event(&text);
+        self.after_main_exit(&key, exit);
+    }
+
+    /// What follows the end of the main process: a oneshot's `post_start` once it ran to
+    /// completion; otherwise the stop side's commands (`stop_exec`, when the start was complete
+    /// and no stop had run it already; then `post_stop`), and then `exit` is carried out.
+    fn after_main_exit(&mut self, key: &str, exit: Exit) {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        let was_up = std::mem::take(&mut unit.up);
+        // A reload or a post_start still running has nothing left to act on.
+        let moot = unit
+            .job
+            .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
+        if let Some(job) = moot {
+            if let Some(pid) = job.pid {
+                let _ = killpg(pid, NixSignal::SIGKILL);
+            }
+            if job.stage == Stage::Reload {
+                unit.reload_failure = Some(format!(
+                    "{} did not finish: the service ended",
+                    job.describe()
+                ));
+            }
+        }
+        let stopped = matches!(exit, Exit::Stopped { .. });
+        let oneshot_done = unit.oneshot() && exit == Exit::NotRestarted { clean: true };
+        unit.pending = Some(exit);
+        if unit.job.is_some() {
+            // A stop's stop_exec still runs: post_stop follows it.
+            return;
+        }
+        if oneshot_done {
+            if !self.begin_job(key, Stage::PostStart) {
+                self.oneshot_done(key);
+            }
+            return;
+        }
+        self.stop_side(key, was_up && !stopped);
+    }
+
+    /// A oneshot ran to completion, and its `post_start` too: with remain_after_exit it is up
+    /// until stopped; otherwise its stop side runs now, as systemd's does.
+    fn oneshot_done(&mut self, key: &str) {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        if unit.machine.phase() == Phase::Exited {
+            unit.up = true;
+            unit.pending = None;
+            unit.release_if_idle();
+        } else {
+            self.stop_side(key, true);
+        }
+    }
+
+    /// The stop side: `stop_exec` (with `with_stop_exec`), then `post_stop`, then what is
+    /// pending.
+    fn stop_side(&mut self, key: &str, with_stop_exec: bool) {
+        if with_stop_exec && self.begin_job(key, Stage::StopExec) {
+            return;
+        }
+        if self.begin_job(key, Stage::PostStop) {
+            return;
+        }
+        self.finish_stop(key);
+    }
+
+    /// The stop side is over: the runtime directories go (as systemd removes them once the
+    /// unit is down), and what waited for it follows.
+    fn finish_stop(&mut self, key: &str) {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        child::remove_runtime_directories(&unit.service);
+        let mut pending = unit.pending.take();
+        if let Some(reason) = unit.fail_after_stop.take() {
+            unit.machine.on_spawn_failed(reason);
+            pending = None;
+        }
+        unit.release_if_idle();
+        let after = std::mem::take(&mut unit.after_job);
+        match pending {
+            Some(Exit::Stopped {
+                then: AfterStop::Remove,
+            }) => return self.remove_unit(key),
+            Some(Exit::Stopped {
+                then: AfterStop::Start,
+            }) => self.spawn(key),
+            Some(Exit::Restart { delay }) if delay.is_zero() => self.spawn(key),
+            _ => {}
+        }
+        match after {
+            AfterJob::Spawn => self.spawn(key),
+            AfterJob::Remove => self.remove_unit(key),
+            AfterJob::Nothing => {}
+        }
+    }
+
+    /// Begins `stage`'s commands if the unit has any (true: they carry the unit on from here,
+    /// even if the first cannot start).
+    fn begin_job(&mut self, key: &str, stage: Stage) -> bool {
+        let Some(unit) = self.units.get_mut(key) else {
+            return false;
+        };
+        let limit = if stage.stops() {
+            unit.service.stop_timeout
+        } else {
+            START_TIMEOUT
+        };
+        let Some(job) = Job::new(stage, &unit.service.daemon, Instant::now(), limit) else {
+            return false;
+        };
+        unit.job = Some(job);
+        self.run_job(key);
+        true
+    }
+
+    /// Starts the job's current command, as the service's user, in its directory, with its
+    /// environment (and `MAINPID` where there is a main process to act on), its output into
+    /// the service's log. One that cannot start ends at once, as a failed command.
+    fn run_job(&mut self, key: &str) {
+        loop {
+            let inherited = child::Inherited {
+                level: self.level,
+                nofile: self.nofile.inherited,
+                stdin: self.devnull.as_fd(),
+                ignored_signals: &self.ignored_signals,
+                slot: self.stdio_slot.as_ref(),
+                notify_socket: None,
+            };
+            let Some(unit) = self.units.get_mut(key) else {
+                return;
+            };
+            let Some(job) = &mut unit.job else {
+                return;
+            };
+            let stage = job.stage;
+            let command = job.command().clone();
+            let main_pid = unit
+                .pid
+                .filter(|_| matches!(stage, Stage::PostStart | Stage::Reload | Stage::StopExec));
+            let program = child::Program {
+                argv: &command.exec,
+                privileged: command.privileged,
+                extra_env: main_pid
+                    .map(|p| vec![("MAINPID".to_string(), p.to_string())])
+                    .unwrap_or_default(),
+                make_directories: matches!(stage, Stage::PreStart | Stage::PostStart),
+                main: false,
+                key: stage.key(),
+            };
+            let described = job.describe();
+            let started = pipe()
+                .map_err(anyhow::Error::from)
+                .and_then(|(read, write)| {
+                    child::spawn_program(&unit.service, &program, &inherited, write, None)
+                        .map(|pid| (read, pid))
+                });
+            match started {
+                Ok((read, pid)) => {
+                    job.pid = Some(pid);
+                    let token = self.outputs.watch(key, read.as_fd());
+                    let unopened = unit.output.attach_command(read, token).err();
+                    self.event(&format!("{key}: {described} started (pid {pid})"));
+                    if let Some(why) = unopened {
+                        self.event(&format!("{key}: {why}"));
+                    }
+                    return;
+                }
+                Err(e) => match job.on_end(Ended::NotStarted(format!("{e:#}"))) {
+                    Step::Run(_) => {
+                        self.told_forgiven(key);
+                        continue;
+                    }
+                    step => return self.job_finished(key, step),
+                },
+            }
+        }
+    }
+
+    /// A command's process ended: the next one runs, or its stage is over.
+    fn command_exited(&mut self, key: &str, how: LastExit) {
+        self.drain(key);
+        let Some(job) = self.units.get_mut(key).and_then(|u| u.job.as_mut()) else {
+            return;
+        };
+        let step = job.on_exit(how);
+        self.told_forgiven(key);
+        match step {
+            Step::Run(_) => self.run_job(key),
+            step => self.job_finished(key, step),
+        }
+    }
+
+    /// Says, in the supervisor's log and the service's, which `may_fail` commands failed.
+    fn told_forgiven(&mut self, key: &str) {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        let forgiven = unit
+            .job
+            .as_mut()
+            .map(|j| std::mem::take(&mut j.forgiven))
+            .unwrap_or_default();
+        let texts: Vec<String> = forgiven
+            .into_iter()
+            .map(|failure| format!("{failure}; may_fail: going on"))
+            .collect();
+        for text in &texts {
+            unit.output.note(text);
+        }
+        for text in texts {
+            self.event(&format!("{key}: {text}"));
+        }
+    }
+
+    /// A stage's commands are over (`Step::Done`, or the failure of one): the unit goes on as
+    /// the stage says (see `commands.rs`).
+    fn job_finished(&mut self, key: &str, step: Step) {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        let Some(job) = unit.job.take() else {
+            return;
+        };
+        let failure = match step {
+            Step::Failed(reason) => Some(reason),
+            _ => None,
+        };
+        if let Some(reason) = &failure {
+            unit.output.note(reason);
+        }
+        match (job.stage, failure) {
+            (Stage::PreStart, _) if job.cancelled => self.stop_side(key, false),
+            (Stage::PreStart, None) => self.spawn_main(key),
+            (Stage::PreStart, Some(reason)) => {
+                unit.machine.on_spawn_failed(reason.clone());
+                unit.since = now_unix();
+                self.event(&format!("{key} failed: {reason}"));
+                self.stop_side(key, false);
+            }
+            // A oneshot's, after it ran to completion.
+            (Stage::PostStart, None) if unit.pending.is_some() => self.oneshot_done(key),
+            (Stage::PostStart, Some(reason)) if unit.pending.is_some() => {
+                unit.machine.on_spawn_failed(reason.clone());
+                unit.since = now_unix();
+                self.event(&format!("{key} failed: {reason}"));
+                self.stop_side(key, true);
+            }
+            (Stage::PostStart, None) => {
+                unit.up = true;
+                unit.since = now_unix();
+                self.event(&format!("{key} is up (post_start done)"));
+            }
+            (Stage::PostStart, Some(reason)) => {
+                unit.up = true;
+                unit.fail_after_stop = Some(reason.clone());
+                self.event(&format!("{key}: {reason}; stopping it"));
+                self.stop(key, AfterStop::Nothing);
+            }
+            (Stage::Reload, failure) => {
+                let text = match &failure {
+                    None => format!("{key} reloaded"),
+                    Some(reason) => format!("{key}: reload failed: {reason}"),
+                };
+                unit.reload_failure = failure;
+                self.event(&text);
+            }
+            (Stage::StopExec, failure) => {
+                if let Some(reason) = failure {
+                    self.event(&format!("{key}: {reason}; stopping it all the same"));
+                }
+                self.after_stop_exec(key);
+            }
+            (Stage::PostStop, failure) => {
+                if let Some(reason) = failure {
+                    self.event(&format!("{key}: {reason}"));
+                }
+                self.finish_stop(key);
+            }
+        }
+    }
+
+    /// `stop_exec` ran: the stop signal follows if the main process still runs (with the whole
+    /// stop timeout from now), else `post_stop`.
+    fn after_stop_exec(&mut self, key: &str) {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        match unit.pid {
+            Some(pid) if unit.pending.is_none() => {
+                unit.machine.rearm_kill(Instant::now());
+                let signal = unit.service.stop_signal;
+                let to_group =
+                    matches!(unit.service.daemon.kill_mode, None | Some(KillMode::Group));
+                let whom = deliver(pid, &unit.groups, signal.to_nix(), to_group);
+                self.event(&format!(
+                    "{key} stopping: stop_exec done; SIG{} to {whom}",
+                    signal.name()
+                ));
+            }
+            _ => self.stop_side(key, false),
+        }
+    }
+
+    /// `post_start` once the main process is up (spawned; ready, for notify; known by its pid
+    /// file, for forking); up at once without it.
+    fn begin_post_start(&mut self, key: &str) {
+        if !self.begin_job(key, Stage::PostStart) {
+            if let Some(unit) = self.units.get_mut(key) {
+                unit.up = true;
+            }
+        }
+    }
+
+    /// A forking service's daemon: its pid, read from `pid_file`, once a process the
+    /// supervisor adopted (its parent exited) and no other unit's; the start fails when none
+    /// is found in time.
+    fn look_for_pid(&mut self, key: &str) {
+        let now = Instant::now();
+        let Some(unit) = self.units.get(key) else {
+            return;
+        };
+        let Forking::PidFile { deadline, .. } = unit.forking else {
+            return;
+        };
+        let path = unit.service.daemon.pid_file.clone().unwrap_or_default();
+        let found = daemon_pid(&path).and_then(|pid| {
+            let other = self
+                .units
+                .iter()
+                .find(|(k, u)| k.as_str() != key && u.pid == Some(pid));
+            match other {
+                Some((k, _)) => Err(format!("{path} names pid {pid}, which is {k}'s")),
+                None => Ok(pid),
+            }
+        });
+        let unit = self.units.get_mut(key).expect("found above");
+        match found {
+            Ok(pid) => {
+                unit.forking = Forking::No;
+                unit.pid = Some(pid);
+                // The daemon's own process group, if it made one (a daemon calls setsid);
+                // never the supervisor's.
+                let own = nix::unistd::getpgrp();
+                unit.groups = nix::unistd::getpgid(Some(pid))
+                    .ok()
+                    .filter(|g| *g != own && g.as_raw() > 1)
+                    .into_iter()
+                    .collect();
+                if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
+                    let _ =
+                        std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
+                }
+                unit.since = now_unix();
+                self.event(&format!("{key}: its daemon is pid {pid} (from {path})"));
+                self.begin_post_start(key);
+            }
+            Err(why) if now >= deadline => {
+                let reason = format!(
+                    "type = forking: no daemon within {}: {why}",
+                    humantime::format_duration(START_TIMEOUT)
+                );
+                unit.forking = Forking::No;
+                unit.groups.clear();
+                unit.machine.on_spawn_failed(reason.clone());
+                unit.since = now_unix();
+                unit.output.note(&reason);
+                self.event(&format!("{key} failed: {reason}"));
+                self.stop_side(key, false);
+            }
+            Err(_) => {
+                unit.forking = Forking::PidFile {
+                    deadline,
+                    next_look: now + PID_FILE_LOOK,
+                };
+            }
         }
     }
 
@@ -461,6 +886,7 @@ impl Supervisor {
                         if let Some(pid) = unit.pid {
                             let whom = deliver(
                                 pid,
+                                &unit.groups,
                                 NixSignal::SIGKILL,
                                 unit.service.daemon.kill_mode != Some(KillMode::Process),
                             );
@@ -469,6 +895,32 @@ impl Supervisor {
                     }
                 }
             }
+        }
+        // Commands past their stage's time: KILL (their end then reads as a timeout).
+        let overdue: Vec<(String, Pid, String)> = self
+            .units
+            .iter_mut()
+            .filter_map(|(k, u)| {
+                let job = u.job.as_mut()?;
+                let pid = job.pid?;
+                (!job.timed_out && job.deadline <= now).then(|| {
+                    job.timed_out = true;
+                    (k.clone(), pid, job.describe())
+                })
+            })
+            .collect();
+        for (key, pid, described) in overdue {
+            let _ = killpg(pid, NixSignal::SIGKILL);
+            self.event(&format!("{key}: {described} ran out of time: SIGKILL"));
+        }
+        let looks: Vec<String> = self
+            .units
+            .iter()
+            .filter(|(_, u)| matches!(u.forking, Forking::PidFile { next_look, .. } if next_look <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in looks {
+            self.look_for_pid(&key);
         }
     }
 
@@ -495,21 +947,24 @@ impl Supervisor {
         })
     }
 
-    /// Starts a unit's process now (from stopped, dead, failed or waiting).
+    /// Starts a unit (from stopped, dead, failed or waiting): its conditions, then its
+    /// `pre_start` commands, then its main process. While the stop side's commands of its
+    /// last run still run, the start follows them.
     fn spawn(&mut self, key: &str) {
-        if self
-            .units
-            .get(key)
-            .is_none_or(|unit| !unit.machine.can_spawn())
-        {
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
+        if !unit.machine.can_spawn() {
             return;
         }
-        if let Some(path) = self
-            .units
-            .get(key)
-            .and_then(|unit| child::unmet_condition(&unit.service))
-        {
-            let unit = self.units.get_mut(key).expect("checked above");
+        if let Some(job) = &unit.job {
+            if job.stage.stops() {
+                unit.after_job = AfterJob::Spawn;
+            }
+            // Or a start (its pre_start) is under way already.
+            return;
+        }
+        if let Some(path) = child::unmet_condition(&unit.service) {
             let reason = format!("not started: a condition was not met ({path})");
             unit.machine.on_condition_unmet(reason.clone());
             unit.since = now_unix();
@@ -523,6 +978,13 @@ impl Supervisor {
             self.event(&format!("{key} {reason}"));
             return;
         }
+        if !self.begin_job(key, Stage::PreStart) {
+            self.spawn_main(key);
+        }
+    }
+
+    /// Starts a unit's main process now.
+    fn spawn_main(&mut self, key: &str) {
         let inherited = child::Inherited {
             level: self.level,
             nofile: self.nofile.inherited,
@@ -531,7 +993,9 @@ impl Supervisor {
             slot: self.stdio_slot.as_ref(),
             notify_socket: self.notify.as_ref().map(NotifySocket::path),
         };
-        let unit = self.units.get_mut(key).expect("checked above");
+        let Some(unit) = self.units.get_mut(key) else {
+            return;
+        };
         let apart = unit.errors_apart();
         let pipes = pipe().and_then(|out| Ok((out, if apart { Some(pipe()?) } else { None })));
         let ((read, write), errors) = match pipes {
@@ -546,8 +1010,17 @@ impl Supervisor {
         match child::spawn(&unit.service, &inherited, write, errors_write) {
             Ok(pid) => {
                 unit.pid = Some(pid);
-                unit.awaiting_ready =
-                    unit.service.daemon.service_type == Some(spec::ServiceType::Notify);
+                unit.groups = vec![pid];
+                let kind = unit.service.daemon.service_type;
+                unit.awaiting_ready = kind == Some(spec::ServiceType::Notify);
+                unit.forking = if kind == Some(spec::ServiceType::Forking) {
+                    Forking::Parent
+                } else {
+                    Forking::No
+                };
+                let up_now = !unit.awaiting_ready
+                    && kind != Some(spec::ServiceType::Forking)
+                    && kind != Some(spec::ServiceType::Oneshot);
                 unit.machine.on_spawned(Instant::now());
                 unit.since = now_unix();
                 // An old pipe still open is held by something the process left behind.
@@ -572,13 +1045,16 @@ impl Supervisor {
                 for why in unopened {
                     self.event(&format!("{key}: {why}"));
                 }
+                if up_now {
+                    self.begin_post_start(key);
+                }
             }
             Err(e) => {
                 unit.machine.on_spawn_failed(format!("{e:#}"));
                 let text = format!("{key} failed: {e:#}");
                 unit.output.note(&text);
-                unit.output.log.close();
                 self.event(&text);
+                self.stop_side(key, false);
             }
         }
     }
@@ -597,14 +1073,44 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
-        match unit.machine.on_stop(Instant::now(), then) {
+        let was_exited = unit.machine.phase() == Phase::Exited;
+        let now = Instant::now();
+        match unit.machine.on_stop(now, then) {
             Stop::Signal { signal, .. } => {
+                // A reload or a post_start still running is moot now.
+                let moot = unit
+                    .job
+                    .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
+                if let Some(job) = moot {
+                    if let Some(pid) = job.pid {
+                        let _ = killpg(pid, NixSignal::SIGKILL);
+                    }
+                    if job.stage == Stage::Reload {
+                        unit.reload_failure = Some(format!(
+                            "{} did not finish: the service was stopped",
+                            job.describe()
+                        ));
+                    }
+                }
+                if unit.pid.is_none() {
+                    // A forking service between its parent's exit and its pid file: nothing
+                    // runs that svc-any knows of.
+                    unit.forking = Forking::No;
+                    let exit = unit.machine.on_exit(LastExit::Exited { code: 0 }, now);
+                    self.event(&format!("{key} stopped before its daemon was known"));
+                    return self.after_main_exit(key, exit);
+                }
+                if unit.up && self.begin_job(key, Stage::StopExec) {
+                    self.event(&format!("{key} stopping: stop_exec first"));
+                    return;
+                }
+                let unit = self.units.get_mut(key).expect("checked above");
                 // kill_mode: the group by default; the main process only for "process" and
                 // "mixed" (whose KILL, if it comes to that, goes to the group).
                 let to_group =
                     matches!(unit.service.daemon.kill_mode, None | Some(KillMode::Group));
                 let whom = match unit.pid {
-                    Some(pid) => deliver(pid, signal.to_nix(), to_group),
+                    Some(pid) => deliver(pid, &unit.groups, signal.to_nix(), to_group),
                     None => "nothing",
                 };
                 let text = format!("{key} stopping: SIG{} to {whom}", signal.name());
@@ -613,6 +1119,30 @@ impl Supervisor {
             Stop::AlreadyStopping => {}
             Stop::Stopped { then } => {
                 unit.since = now_unix();
+                let after = match then {
+                    AfterStop::Nothing => AfterJob::Nothing,
+                    AfterStop::Start => AfterJob::Spawn,
+                    AfterStop::Remove => AfterJob::Remove,
+                };
+                if let Some(job) = &mut unit.job {
+                    if job.stage == Stage::PreStart && !job.cancelled {
+                        // A start under way: its command is stopped, and the main process
+                        // never runs.
+                        job.cancelled = true;
+                        job.deadline = job.deadline.min(now + unit.service.stop_timeout);
+                        if let Some(pid) = job.pid {
+                            let _ = killpg(pid, unit.service.stop_signal.to_nix());
+                        }
+                    }
+                    unit.after_job = after;
+                    return;
+                }
+                if was_exited {
+                    // A oneshot up with no process: its stop is its stop side.
+                    unit.pending = Some(Exit::Stopped { then });
+                    let up = std::mem::take(&mut unit.up);
+                    return self.stop_side(key, up);
+                }
                 match then {
                     AfterStop::Start => self.start(key),
                     AfterStop::Remove => {
@@ -668,10 +1198,11 @@ impl Supervisor {
             .units
             .iter()
             .filter(|(_, u)| {
-                matches!(
-                    u.machine.phase(),
-                    Phase::Running | Phase::Stopping | Phase::Waiting
-                )
+                u.job.is_some()
+                    || matches!(
+                        u.machine.phase(),
+                        Phase::Running | Phase::Stopping | Phase::Waiting | Phase::Exited
+                    )
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -684,11 +1215,13 @@ impl Supervisor {
     /// stop before what they depend on.
     fn advance_shutdown(&mut self) {
         loop {
-            if self
-                .units
-                .values()
-                .any(|u| u.machine.phase() == Phase::Stopping)
-            {
+            let stopping = |u: &Unit| {
+                u.machine.phase() == Phase::Stopping
+                    || u.job
+                        .as_ref()
+                        .is_some_and(|j| j.stage.stops() || j.cancelled)
+            };
+            if self.units.values().any(stopping) {
                 return;
             }
             let Some(next) = self.shutdown.as_mut().and_then(|q| q.pop_front()) else {
@@ -870,10 +1403,14 @@ impl Units for Supervisor {
         self.units.contains_key(key)
     }
 
-    fn stopping(&self, key: &str) -> bool {
-        self.units
-            .get(key)
-            .is_some_and(|u| u.machine.phase() == Phase::Stopping)
+    fn busy(&self, key: &str) -> bool {
+        self.units.get(key).is_some_and(Unit::busy)
+    }
+
+    fn reload_failures(&self, keys: &[String]) -> Vec<(String, String)> {
+        keys.iter()
+            .filter_map(|k| Some((k.clone(), self.units.get(k)?.reload_failure.clone()?)))
+            .collect()
     }
 
     fn statuses(&self, keys: &[String]) -> Vec<ServiceStatus> {
@@ -901,7 +1438,10 @@ impl Units for Supervisor {
     fn restart(&mut self, keys: &[String]) {
         self.set_wanted_up(keys, true);
         for key in keys {
-            if self.units[key].machine.phase() == Phase::Running {
+            if matches!(
+                self.units[key].machine.phase(),
+                Phase::Running | Phase::Exited
+            ) {
                 Supervisor::stop(self, key, AfterStop::Start);
             } else {
                 Supervisor::start(self, key);
@@ -915,6 +1455,35 @@ impl Units for Supervisor {
         }
     }
 
+    fn reload_units(&mut self, keys: &[String]) {
+        for key in keys {
+            let Some(unit) = self.units.get_mut(key) else {
+                continue;
+            };
+            if unit.service.daemon.reload_exec.is_empty() {
+                unit.reload_failure = None;
+                match (unit.service.reload_signal, unit.pid) {
+                    (Some(signal), Some(pid)) => {
+                        let _ = nix::sys::signal::kill(pid, signal.to_nix());
+                    }
+                    _ => unit.reload_failure = Some("nothing to reload: it does not run".into()),
+                }
+                continue;
+            }
+            let up = unit.up && matches!(unit.machine.phase(), Phase::Running | Phase::Exited);
+            unit.reload_failure = if !up {
+                Some("nothing to reload: it is not up".into())
+            } else {
+                unit.job.as_ref().map(|job| {
+                    format!("busy running {}: try again once it is done", job.describe())
+                })
+            };
+            if unit.reload_failure.is_none() {
+                self.begin_job(key, Stage::Reload);
+            }
+        }
+    }
+
     fn reload(&mut self, services: &[String]) {
         Supervisor::reload(self, services);
     }
@@ -925,13 +1494,38 @@ impl Units for Supervisor {
     }
 }
 
-/// Sends `signal` to `pid`'s process group, or to `pid` alone; says which.
-fn deliver(pid: Pid, signal: NixSignal, to_group: bool) -> &'static str {
-    if to_group {
-        let _ = killpg(pid, signal);
+/// Sends `signal` to the unit's process groups (its main process's, and a forking daemon's
+/// own), or to its main process `pid` alone; says which.
+fn deliver(pid: Pid, groups: &[Pid], signal: NixSignal, to_group: bool) -> &'static str {
+    if to_group && !groups.is_empty() {
+        for group in groups {
+            let _ = killpg(*group, signal);
+        }
         "its process group"
     } else {
         let _ = nix::sys::signal::kill(pid, signal);
         "its main process"
+    }
+}
+
+/// The daemon a forking service's `pid_file` names, once it is a process the supervisor
+/// adopted: its parent exited and it is the supervisor's child now (the supervisor is the
+/// subreaper of all it starts). A pid file can be written by the service's own user: a pid
+/// of anything else (init, another user's process, the supervisor) is never taken.
+fn daemon_pid(path: &str) -> Result<Pid, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let pid: i32 = text
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .filter(|p| *p > 1)
+        .ok_or_else(|| format!("{path} holds no pid"))?;
+    let me = std::process::id();
+    match crate::system::processes::parent(pid as u32) {
+        Some(parent) if parent == me => Ok(Pid::from_raw(pid)),
+        Some(parent) => Err(format!(
+            "{path} names pid {pid}, whose parent is {parent}, not svc-any's supervisor"
+        )),
+        None => Err(format!("{path} names pid {pid}, which does not run")),
     }
 }

@@ -28,6 +28,9 @@ pub enum Phase {
     Dead,
     /// Gave up: crash loop, or it cannot be started.
     Failed,
+    /// A oneshot ended cleanly with `remain_after_exit`: up, with no process, until stopped
+    /// (systemd's `active (exited)`).
+    Exited,
 }
 
 /// What follows once a stop is complete.
@@ -124,7 +127,7 @@ impl Machine {
     /// The phase in the words of the status model: stopping still runs, waiting is starting.
     pub fn state(&self) -> State {
         match self.phase {
-            Phase::Running | Phase::Stopping => State::Running,
+            Phase::Running | Phase::Stopping | Phase::Exited => State::Running,
             Phase::Waiting => State::Starting,
             Phase::Stopped => State::Stopped,
             Phase::Dead => State::Dead,
@@ -163,7 +166,7 @@ impl Machine {
 
     pub fn on_start(&mut self) -> Start {
         match self.phase {
-            Phase::Running | Phase::Waiting => Start::AlreadyUnderway,
+            Phase::Running | Phase::Waiting | Phase::Exited => Start::AlreadyUnderway,
             Phase::Stopping => {
                 self.after_stop = AfterStop::Start;
                 Start::AlreadyUnderway
@@ -214,12 +217,22 @@ impl Machine {
                 self.after_stop = then;
                 Stop::AlreadyStopping
             }
-            Phase::Stopped | Phase::Waiting | Phase::Dead | Phase::Failed => {
+            Phase::Stopped | Phase::Waiting | Phase::Dead | Phase::Failed | Phase::Exited => {
                 self.restart_at = None;
                 self.phase = Phase::Stopped;
                 Stop::Stopped { then }
             }
         }
+    }
+
+    /// The stop signal goes out only now, at `now` (the `stop_exec` commands ran first): the
+    /// process gets the whole stop timeout from here. Returns when KILL follows.
+    pub fn rearm_kill(&mut self, now: Instant) -> Option<Instant> {
+        if self.phase != Phase::Stopping {
+            return None;
+        }
+        self.kill_at = Some(now + self.policy.stop_timeout);
+        self.kill_at
     }
 
     /// The unit's process ended at `now`, as `how` says.
@@ -236,6 +249,16 @@ impl Machine {
             self.reason = None;
             let then = std::mem::replace(&mut self.after_stop, AfterStop::Nothing);
             return Exit::Stopped { then };
+        }
+        // A oneshot that ran to completion did its work: never run again by itself.
+        if self.policy.oneshot && clean {
+            self.reason = None;
+            self.phase = if self.policy.remain_after_exit {
+                Phase::Exited
+            } else {
+                Phase::Stopped
+            };
+            return Exit::NotRestarted { clean: true };
         }
         let prevented = matches!(how, LastExit::Exited { code }
             if u8::try_from(code).is_ok_and(|c| self.policy.restart_prevent_exit_codes.contains(&c)));
@@ -306,6 +329,8 @@ mod tests {
             stop_timeout: 10 * SEC,
             success_exit_codes: vec![3],
             restart_prevent_exit_codes: vec![42],
+            oneshot: false,
+            remain_after_exit: false,
         }
     }
 
@@ -611,6 +636,65 @@ mod tests {
         assert_eq!(unit.state(), State::Failed);
         assert_eq!(unit.reason(), Some("no user `nobody2`"));
         assert_eq!(unit.next_deadline(), None);
+    }
+
+    /// A oneshot's clean end is its success: never restarted, whatever `restart` says; with
+    /// remain_after_exit it stays up with no process until stopped. A failure follows the
+    /// policy as any process's does.
+    #[test]
+    fn a_oneshot_that_succeeds_is_done_and_one_that_fails_follows_the_policy() {
+        let oneshot = |remain_after_exit| Policy {
+            oneshot: true,
+            remain_after_exit,
+            ..policy(Restart::Always)
+        };
+        let mut run = Run::new(oneshot(false));
+        assert_eq!(
+            run.ends_after(SEC, exited(0)),
+            Exit::NotRestarted { clean: true }
+        );
+        assert_eq!(run.unit.state(), State::Stopped);
+        assert_eq!(run.unit.next_deadline(), None);
+
+        let mut run = Run::new(oneshot(true));
+        run.ends_after(SEC, exited(0));
+        assert_eq!(run.unit.phase(), Phase::Exited);
+        assert_eq!(run.unit.state(), State::Running);
+        assert!(!run.unit.has_process());
+        assert_eq!(run.unit.on_start(), Start::AlreadyUnderway, "it is up");
+        assert_eq!(
+            run.unit.on_stop(run.now, AfterStop::Start),
+            Stop::Stopped {
+                then: AfterStop::Start
+            },
+            "nothing to signal"
+        );
+        assert_eq!(run.unit.state(), State::Stopped);
+
+        let mut run = Run::new(oneshot(true));
+        assert_eq!(run.restarts_after(SEC, exited(1)), SEC);
+        let mut run = Run::new(Policy {
+            restart: Restart::No,
+            ..oneshot(true)
+        });
+        run.ends_after(SEC, exited(1));
+        assert_eq!(run.unit.state(), State::Dead);
+    }
+
+    /// stop_exec ran first: the stop signal gets the whole stop timeout from when it is sent.
+    #[test]
+    fn the_kill_timer_starts_again_when_the_stop_signal_is_sent_late() {
+        let mut run = Run::new(policy(Restart::Always));
+        let Stop::Signal { kill_at, .. } = run.unit.on_stop(run.now, AfterStop::Nothing) else {
+            panic!("a running unit is signalled");
+        };
+        run.now += 4 * SEC;
+        let later = run.unit.rearm_kill(run.now);
+        assert_eq!(later, Some(kill_at + 4 * SEC));
+        assert_eq!(run.unit.on_timer(kill_at), None);
+        assert_eq!(run.unit.on_timer(kill_at + 4 * SEC), Some(Timer::Kill));
+        let mut idle = Machine::new(policy(Restart::Always));
+        assert_eq!(idle.rearm_kill(run.now), None, "nothing is stopping");
     }
 
     #[test]

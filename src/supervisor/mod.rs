@@ -23,6 +23,8 @@
 mod child;
 pub mod client;
 #[cfg(target_os = "linux")]
+mod commands;
+#[cfg(target_os = "linux")]
 mod control;
 #[cfg(target_os = "linux")]
 mod daemon;

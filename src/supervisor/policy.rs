@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::model::signal::Signal;
-use crate::model::spec::{Restart, Service};
+use crate::model::spec::{Restart, Service, ServiceType};
 
 /// The parts of a definition that decide when a unit restarts, gives up, and is killed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,11 @@ pub struct Policy {
     pub success_exit_codes: Vec<u8>,
     /// Exit codes after which the unit is never restarted, whatever `restart` says.
     pub restart_prevent_exit_codes: Vec<u8>,
+    /// `type = "oneshot"`: the process runs to completion, and a clean end is its success,
+    /// never restarted.
+    pub oneshot: bool,
+    /// With `oneshot`: after a clean end the unit stays up (running, no process) until stopped.
+    pub remain_after_exit: bool,
 }
 
 impl Policy {
@@ -33,6 +38,8 @@ impl Policy {
             stop_timeout: service.stop_timeout,
             success_exit_codes: service.success_exit_codes.clone(),
             restart_prevent_exit_codes: service.daemon.restart_prevent_exit_codes.clone(),
+            oneshot: service.daemon.service_type == Some(ServiceType::Oneshot),
+            remain_after_exit: service.daemon.remain_after_exit,
         }
     }
 }

@@ -9,10 +9,12 @@
 //! {"op":"ping"}                                   -> {"ok":true,"units":[]}
 //! {"op":"reload"}                                 re-read what changed in STATE_DIR/builtin
 //! {"op":"reload","services":["web"]}              re-read only these services' definitions
-//! {"op":"start","units":["web"]}                  answered once the process is exec'd
+//! {"op":"start","units":["web"]}                  answered once the process is exec'd (and its
+//!                                                 pre_start, a forking one's daemon, a oneshot ran)
 //! {"op":"stop","units":["web"]}                   answered once the process group is gone
 //! {"op":"restart","units":["web"]}                answered once the new process is exec'd
 //! {"op":"signal","units":["web"],"signal":"HUP"}
+//! {"op":"reload-units","units":["web"]}           reload_exec (or reload_signal); answered once done
 //! {"op":"status","units":[]}                      every unit (or the named ones)
 //! {"op":"shutdown"}                               stop everything in reverse dependency order, exit
 //! ```
@@ -44,6 +46,12 @@ pub enum Request {
     Signal {
         units: Vec<String>,
         signal: String,
+    },
+    /// Reload each unit as its definition says: its `reload_exec` commands (answered once
+    /// they ran, with an error naming each that failed), else its `reload_signal`.
+    #[serde(rename = "reload-units")]
+    ReloadUnits {
+        units: Vec<String>,
     },
     Status {
         units: Vec<String>,

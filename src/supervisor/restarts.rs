@@ -111,6 +111,8 @@ mod tests {
             stop_timeout: 10 * SEC,
             success_exit_codes: Vec::new(),
             restart_prevent_exit_codes: Vec::new(),
+            oneshot: false,
+            remain_after_exit: false,
         }
     }
 

@@ -141,7 +141,8 @@ fn close_inherited(keep: Option<RawFd>) {
 }
 
 /// Kills the process groups a previous supervisor of this scope left behind (it was killed
-/// before its services' death signal could matter, or they escaped it).
+/// before its services' death signal could matter, or they escaped it: a forking service's
+/// daemon, which is not the supervisor's child from birth, never has that signal).
 fn kill_leftovers(scope: &Scope) {
     let Ok(entries) = std::fs::read_dir(scope.pids_dir()) else {
         return;
@@ -159,6 +160,9 @@ fn kill_leftovers(scope: &Scope) {
         let pid = Pid::from_raw(pid);
         if crate::system::processes::start_time(pid.as_raw() as u32) == Some(start) {
             let _ = killpg(pid, NixSignal::SIGKILL);
+            // A forking service's daemon has no death signal from the supervisor and need not
+            // lead a group of its own.
+            let _ = nix::sys::signal::kill(pid, NixSignal::SIGKILL);
         }
         let _ = std::fs::remove_file(entry.path());
     }

@@ -4,19 +4,20 @@
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
+use super::commands::{Job, Stage};
 use super::definitions::Definition;
 use super::logfile::LogFile;
-use super::machine::{Machine, Phase};
+use super::machine::{Exit, Machine, Phase};
 use super::policy::Policy;
 use super::protocol::unit_key;
 use super::stamp::Stamper;
 use super::{log_path, Scope};
-use crate::model::spec::Service;
+use crate::model::spec::{Service, ServiceType};
 use crate::model::status::{ServiceStatus, State};
 
 /// Default rotation of the logs svc-any keeps itself (when `log.file` is not set).
@@ -34,6 +35,44 @@ pub struct Stream {
     /// How far the current line is; none when lines are written as the process wrote them
     /// (`log.timestamps = false`).
     stamper: Option<Stamper>,
+    /// The pipe of a command around the main process (`pre_start`, `reload_exec`...): its
+    /// stdout and stderr go to the same log, its lines stamped apart from the main process's.
+    pub command: Option<Feed>,
+}
+
+/// A command's pipe into a unit's log.
+pub struct Feed {
+    pub pipe: OwnedFd,
+    pub token: u64,
+    stamper: Option<Stamper>,
+}
+
+/// Copies what `pipe` holds into `log` until it is empty (true) or closed (false).
+fn copy(
+    pipe: &OwnedFd,
+    stamper: &mut Option<Stamper>,
+    log: &mut LogFile,
+    buffer: &mut [u8],
+    scratch: &mut Vec<u8>,
+) -> bool {
+    loop {
+        match nix::unistd::read(pipe, buffer) {
+            Ok(0) => return false,
+            Ok(n) => match stamper {
+                None => {
+                    let _ = log.write(&buffer[..n]);
+                }
+                Some(stamper) => {
+                    scratch.clear();
+                    stamper.stamp(&buffer[..n], SystemTime::now(), scratch);
+                    let _ = log.write(scratch);
+                }
+            },
+            Err(Errno::EAGAIN) => return true,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
 }
 
 impl Stream {
@@ -43,6 +82,49 @@ impl Stream {
             token: 0,
             log,
             stamper: stamped.then(Stamper::default),
+            command: None,
+        }
+    }
+
+    /// Takes a command's pipe (the one before it, if still open, is left: its process is
+    /// gone or killed). Fails as [`Stream::attach`] does.
+    pub fn attach_command(&mut self, pipe: OwnedFd, token: u64) -> Result<(), String> {
+        self.end_command();
+        self.command = Some(Feed {
+            pipe,
+            token,
+            stamper: self.stamper.as_ref().map(|_| Stamper::default()),
+        });
+        self.log
+            .touch()
+            .map_err(|e| format!("cannot open its log {}: {e}", self.log.path().display()))
+    }
+
+    /// Copies what the command wrote into the log; its pipe goes once it is closed.
+    fn drain_command(&mut self, buffer: &mut [u8], scratch: &mut Vec<u8>) {
+        let Some(feed) = &mut self.command else {
+            return;
+        };
+        if !copy(
+            &feed.pipe,
+            &mut feed.stamper,
+            &mut self.log,
+            buffer,
+            scratch,
+        ) {
+            self.end_command();
+        }
+    }
+
+    fn end_command(&mut self) {
+        if let Some(mut feed) = self.command.take() {
+            if let Some(stamper) = &mut feed.stamper {
+                let mut end = Vec::new();
+                stamper.end(&mut end);
+                if !end.is_empty() {
+                    let _ = self.log.write(&end);
+                }
+            }
         }
     }
 
@@ -71,24 +153,12 @@ impl Stream {
     /// Copies whatever the pipe holds into the log, until it is empty or closed; `buffer` is
     /// where reads land, `scratch` where stamped lines are put together.
     fn drain(&mut self, buffer: &mut [u8], scratch: &mut Vec<u8>) {
-        while let Some(fd) = &self.pipe {
-            match nix::unistd::read(fd, buffer) {
-                Ok(0) => self.close_pipe(),
-                Ok(n) => match &mut self.stamper {
-                    None => {
-                        let _ = self.log.write(&buffer[..n]);
-                    }
-                    Some(stamper) => {
-                        scratch.clear();
-                        stamper.stamp(&buffer[..n], SystemTime::now(), scratch);
-                        let _ = self.log.write(scratch);
-                    }
-                },
-                Err(Errno::EAGAIN) => return,
-                Err(Errno::EINTR) => continue,
-                Err(_) => self.close_pipe(),
+        if let Some(fd) = &self.pipe {
+            if !copy(fd, &mut self.stamper, &mut self.log, buffer, scratch) {
+                self.close_pipe();
             }
         }
+        self.drain_command(buffer, scratch);
     }
 
     fn close_pipe(&mut self) {
@@ -122,9 +192,20 @@ impl Stream {
         }
     }
 
-    /// The descriptors it holds: its pipe and its log file, while open.
+    /// The descriptors it holds: its pipes and its log file, while open.
     fn descriptors(&self) -> u64 {
-        u64::from(self.pipe.is_some()) + u64::from(self.log.is_open())
+        u64::from(self.pipe.is_some())
+            + u64::from(self.command.is_some())
+            + u64::from(self.log.is_open())
+    }
+
+    /// Its open pipes' tokens.
+    pub fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pipe
+            .as_ref()
+            .map(|_| self.token)
+            .into_iter()
+            .chain(self.command.as_ref().map(|f| f.token))
     }
 }
 
@@ -145,6 +226,49 @@ pub struct Unit {
     pub errors: Option<Stream>,
     /// `type = "notify"`: its process runs but has not said `READY=1` yet.
     pub awaiting_ready: bool,
+    /// The process groups a stop reaches: the main process's own (it starts a session), and
+    /// with `type = "forking"` the daemon's, if it made one of its own.
+    pub groups: Vec<Pid>,
+    /// The commands of one stage running now (`pre_start`, `stop_exec`...), one at a time.
+    pub job: Option<Job>,
+    /// What waits for the stop side's commands (`stop_exec`, `post_stop`) to end.
+    pub after_job: AfterJob,
+    /// How the main process ended, with what follows, while the stop side's commands run.
+    pub pending: Option<Exit>,
+    /// The start is complete (its `post_start` ran): its stop runs `stop_exec`.
+    pub up: bool,
+    /// `type = "forking"`: how far its start is.
+    pub forking: Forking,
+    /// A `post_start` failed: the unit is failed, for this reason, once stopped.
+    pub fail_after_stop: Option<String>,
+    /// How the last `reload_exec` ended: `None` if it succeeded.
+    pub reload_failure: Option<String>,
+}
+
+/// What follows the stop side's commands, asked for while they ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AfterJob {
+    #[default]
+    Nothing,
+    /// A start (asked for, or a restart come due).
+    Spawn,
+    /// The definition is gone: forget the unit.
+    Remove,
+}
+
+/// A forking service's start (`type = "forking"`): the process started forks the daemon and
+/// exits 0, and the daemon's pid is read from `pid_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forking {
+    /// Not forking, or its daemon is known.
+    No,
+    /// The process started runs.
+    Parent,
+    /// It exited 0: the pid file is looked at from time to time until `deadline`.
+    PidFile {
+        deadline: Instant,
+        next_look: Instant,
+    },
 }
 
 pub fn now_unix() -> u64 {
@@ -189,6 +313,14 @@ impl Unit {
             output,
             errors,
             awaiting_ready: false,
+            groups: Vec::new(),
+            job: None,
+            after_job: AfterJob::Nothing,
+            pending: None,
+            up: false,
+            forking: Forking::No,
+            fail_after_stop: None,
+            reload_failure: None,
             machine: Machine::new(Policy::of(&service)),
             name,
             instance,
@@ -224,24 +356,66 @@ impl Unit {
         }
     }
 
+    /// What its start is doing, while it is on its way up: the status reads `starting`, with
+    /// this as the reason.
+    pub fn starting(&self) -> Option<String> {
+        if let Some(job) = self.job.as_ref().filter(|j| !j.cancelled) {
+            if matches!(job.stage, Stage::PreStart | Stage::PostStart) {
+                return Some(format!("running {}", job.describe()));
+            }
+        }
+        let running = self.machine.phase() == Phase::Running;
+        match self.forking {
+            Forking::Parent if running => {
+                return Some(
+                    "waiting for the process started to fork and exit (type = forking)".into(),
+                )
+            }
+            Forking::PidFile { .. } if running => {
+                return Some(format!(
+                    "waiting for the daemon's pid in {}",
+                    self.service
+                        .daemon
+                        .pid_file
+                        .as_deref()
+                        .unwrap_or("its pid_file")
+                ))
+            }
+            _ => {}
+        }
+        if running && self.oneshot() {
+            return Some("running to completion (type = oneshot)".into());
+        }
+        (running && self.awaiting_ready).then(|| "waiting for READY=1 (sd_notify)".into())
+    }
+
+    pub fn oneshot(&self) -> bool {
+        self.service.daemon.service_type == Some(ServiceType::Oneshot)
+    }
+
     pub fn status(&self) -> ServiceStatus {
+        let starting = self.starting();
+        let exited = self.machine.phase() == Phase::Exited;
         ServiceStatus {
             name: self.name.clone(),
             instance: self.instance.clone(),
             backend: "builtin".into(),
             unit: self.key(),
-            state: match (self.machine.state(), self.awaiting_ready) {
-                (State::Running, true) => State::Starting,
-                (state, _) => state,
+            state: match &starting {
+                Some(_) => State::Starting,
+                None => self.machine.state(),
             },
             pid: self.pid.map(|p| p.as_raw() as u32),
             since: Some(self.since),
             restarts: Some(self.machine.restarts()),
             last_exit: self.machine.last_exit().cloned(),
             enabled: Some(self.enabled),
-            reason: match (self.machine.state(), self.awaiting_ready) {
-                (State::Running, true) => Some("waiting for READY=1 (sd_notify)".into()),
-                _ => self.machine.reason().map(String::from),
+            reason: match starting {
+                Some(why) => Some(why),
+                None if exited => {
+                    Some("ran to completion; up with no process (remain_after_exit)".into())
+                }
+                None => self.machine.reason().map(String::from),
             },
         }
     }
@@ -279,9 +453,10 @@ impl Unit {
     /// failed): it holds no descriptor. One waiting to restart keeps them.
     pub fn release_if_idle(&mut self) {
         if !self.has_pipes()
+            && self.job.is_none()
             && matches!(
                 self.machine.phase(),
-                Phase::Stopped | Phase::Dead | Phase::Failed
+                Phase::Stopped | Phase::Dead | Phase::Failed | Phase::Exited
             )
         {
             self.output.log.close();
@@ -291,14 +466,23 @@ impl Unit {
         }
     }
 
-    /// Whether a pipe of its process is open.
+    /// Whether a pipe of its process, or of a command, is open.
     pub fn has_pipes(&self) -> bool {
-        self.streams().any(|s| s.pipe.is_some())
+        self.streams().any(|s| s.tokens().next().is_some())
     }
 
     /// Whether `token` is one of its open pipes'.
     pub fn owns_token(&self, token: u64) -> bool {
-        self.streams().any(|s| s.pipe.is_some() && s.token == token)
+        self.streams().any(|s| s.tokens().any(|t| t == token))
+    }
+
+    /// Whether it is busy with something a request waits for: a stop, its commands, or a
+    /// start on its way up (not the wait for READY=1, which `--wait` waits for).
+    pub fn busy(&self) -> bool {
+        self.machine.phase() == Phase::Stopping
+            || self.job.is_some()
+            || self.forking != Forking::No
+            || (self.oneshot() && self.machine.phase() == Phase::Running)
     }
 
     /// The descriptors this unit holds: its pipes and its log files, while open.

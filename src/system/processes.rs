@@ -65,7 +65,8 @@ pub fn descends_from(pid: u32, ancestor: u32) -> bool {
     false
 }
 
-fn parent(pid: u32) -> Option<u32> {
+/// The parent of `pid`, as /proc says.
+pub fn parent(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(1)?.parse().ok()
