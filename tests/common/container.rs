@@ -25,6 +25,13 @@ pub struct Container {
     instance: String,
 }
 
+/// The binary bound into every container as /usr/local/bin/svc-any: `SVC_ANY_BIN` (tests/run
+/// sets it to the static musl release build, the one that ships and the one every Debian
+/// release and the busybox tree can run), else this test run's own build.
+pub fn tested_bin() -> PathBuf {
+    std::env::var_os("SVC_ANY_BIN").map_or_else(bin, PathBuf::from)
+}
+
 fn harness() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/box.sh")
 }
@@ -101,7 +108,7 @@ impl Container {
         cmd.arg(harness())
             .args(args)
             .env("SVC_ANY_BOX", &self.instance)
-            .env("SVC_ANY_BIN", bin())
+            .env("SVC_ANY_BIN", tested_bin())
             .env(
                 "SVC_ANY_BOX_SHARE",
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),

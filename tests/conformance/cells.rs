@@ -1,0 +1,50 @@
+//! What the matrix's cells promise beyond the scenarios (tests/matrix runs these with them):
+//! the binary in every container is the static one that ships.
+
+use crate::common::container::tested_bin;
+
+/// Whether the ELF file `bytes` asks for a program interpreter (PT_INTERP): a dynamic
+/// executable names the loader of the libc it was linked with, a static one names none.
+fn has_interpreter(bytes: &[u8]) -> bool {
+    assert_eq!(&bytes[..4], b"\x7fELF", "not an ELF file");
+    assert_eq!(bytes[4], 2, "not a 64-bit ELF file");
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).any(|i| {
+        let at = phoff + i * size;
+        u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) == 3
+    })
+}
+
+/// The binary bound into the containers (SVC_ANY_BIN, set by tests/run) starts on any cell:
+/// it needs no libc of the cell's. Without SVC_ANY_BIN the containers get this run's own
+/// build, dynamic on glibc, which only bookworm's cells can run: CI must set it.
+#[test]
+fn the_tested_binary_is_static() {
+    if std::env::var_os("SVC_ANY_BIN").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must test the shipped binary: set SVC_ANY_BIN, as tests/run does"
+        );
+        eprintln!("skipping: SVC_ANY_BIN is not set (tests/run sets it to the static musl build)");
+        return;
+    }
+    let bin = tested_bin();
+    let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    assert!(
+        !has_interpreter(&bytes),
+        "{} is dynamically linked; build it with --target x86_64-unknown-linux-musl",
+        bin.display()
+    );
+}
+
+#[test]
+fn a_dynamic_executable_is_told_from_a_static_one() {
+    // The checker itself: python3 is dynamic on every Debian; this test run's own svc-any is
+    // built for the host's glibc.
+    assert!(has_interpreter(&std::fs::read("/usr/bin/python3").unwrap()));
+    assert!(has_interpreter(
+        &std::fs::read(crate::common::bin()).unwrap()
+    ));
+}
