@@ -66,9 +66,14 @@ impl Container {
     /// tests that run at the same time in separate containers; `SVC_ANY_BOX_PREFIX` goes in
     /// front of it, so two checkouts tested on one machine never share a container.
     pub fn boot(profile: &str, instance: &str) -> Container {
+        Container::boot_exact(&cell_profile(profile), instance)
+    }
+
+    /// Boots the box.sh profile `profile` as named, whatever release SVC_ANY_RELEASE selects.
+    pub fn boot_exact(profile: &str, instance: &str) -> Container {
         let prefix = std::env::var("SVC_ANY_BOX_PREFIX").unwrap_or_default();
         let c = Container {
-            profile: cell_profile(profile),
+            profile: profile.into(),
             instance: format!("{prefix}{instance}"),
         };
         let out = c.harness(&["build", &c.profile]);

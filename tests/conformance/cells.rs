@@ -1,7 +1,8 @@
 //! What the matrix's cells promise beyond the scenarios (tests/matrix runs these with them):
-//! the binary in every container is the static one that ships.
+//! the binary in every container is the static one that ships, and the Alpine-like tree is
+//! what it claims to be and svc-any finds its init there.
 
-use crate::common::container::tested_bin;
+use crate::common::container::{enabled, tested_bin, Container};
 
 /// Whether the ELF file `bytes` asks for a program interpreter (PT_INTERP): a dynamic
 /// executable names the loader of the libc it was linked with, a static one names none.
@@ -47,4 +48,50 @@ fn a_dynamic_executable_is_told_from_a_static_one() {
     assert!(has_interpreter(
         &std::fs::read(crate::common::bin()).unwrap()
     ));
+}
+
+/// The busybox tree: /bin/sh is busybox's ash, its applets come first on PATH, procps is gone
+/// (ps and pidof are busybox's; there is no pgrep, Debian's busybox has none), and svc-any
+/// still tells that OpenRC booted it: detection reads /proc and /run, it runs no ps or pidof.
+#[test]
+fn busybox_tree_detects_openrc_without_procps() {
+    if !enabled("cells::busybox_tree_detects_openrc_without_procps") {
+        return;
+    }
+    let c = Container::boot_exact("openrc-busybox", "bb-detect");
+    assert_eq!(c.sh_out("readlink -f /bin/sh"), "/usr/bin/busybox");
+    for tool in ["ps", "pidof", "sh", "grep", "find", "kill"] {
+        assert_eq!(
+            c.sh_out(&format!("readlink -f \"$(which {tool})\"")),
+            "/usr/bin/busybox",
+            "{tool} is busybox's"
+        );
+    }
+    assert!(
+        !c.succeeds("dpkg -s procps >/dev/null 2>&1"),
+        "procps is installed"
+    );
+    for path in [
+        "/usr/bin/ps",
+        "/usr/bin/pgrep",
+        "/usr/bin/pidof",
+        "/usr/sbin/pidof",
+    ] {
+        assert!(!c.succeeds(&format!("test -e {path}")), "{path} is there");
+    }
+    assert_eq!(c.sh_out("svc-any detect"), "openrc");
+    let explained = c.sh_out("svc-any detect --explain");
+    assert!(
+        explained.contains("=> openrc: OpenRC booted this system"),
+        "{explained}"
+    );
+    // The shell OpenRC runs a service script with is the tree's /bin/sh: ash, not dash.
+    let out = c.svc_any_ok(&["install", "nap", "--start", "--", "/bin/sleep", "1000"]);
+    assert!(out.contains("started nap"), "{out}");
+    assert_eq!(c.sh_out("rc-service nap status >/dev/null; echo $?"), "0");
+    assert!(
+        c.succeeds("busybox ps -o pid,args | grep -q '[/]bin/sleep 1000'"),
+        "the service runs"
+    );
+    c.svc_any_ok(&["uninstall", "nap"]);
 }
