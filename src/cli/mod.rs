@@ -160,10 +160,18 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Render(def) => {
-            let services = load_definitions(&cli, def, None)?;
-            let ctx = resolve::context(&cli, level_of(&cli, &services)?, None)?;
-            let backend = crate::manager::pick_backend(&ctx, cli.backend.as_deref())?.0;
+        Command::Render {
+            definition,
+            for_version,
+        } => {
+            let services = load_definitions(&cli, definition, None)?;
+            let mut ctx = resolve::context(&cli, level_of(&cli, &services)?, None)?;
+            ctx.target = for_version.clone();
+            let requested = cli
+                .backend
+                .as_deref()
+                .or(for_version.as_ref().map(|v| v.manager.as_str()));
+            let backend = crate::manager::pick_backend(&ctx, requested)?.0;
             render(&ctx, &backend, &services)?;
             Ok(0)
         }

@@ -18,3 +18,4 @@ pub mod process;
 pub mod processes;
 pub mod records;
 pub mod report;
+pub mod version;

@@ -95,3 +95,75 @@ fn busybox_tree_detects_openrc_without_procps() {
     );
     c.svc_any_ok(&["uninstall", "nap"]);
 }
+
+/// The golden definitions of tests/render_systemd.rs, rendered inside a systemd cell for the
+/// systemd that runs there (svc-any asks it its version) and verified by that systemd:
+/// `systemd-analyze verify` exits 0 on warnings such as an unknown key, so the proof that every
+/// key exists in that version is an empty stderr. On 247 this is the check that svc-any emits
+/// nothing newer; on >= 254 that the native backoff is there and accepted.
+#[test]
+fn systemd_verifies_every_golden_definition() {
+    if !enabled("cells::systemd_verifies_every_golden_definition") {
+        return;
+    }
+    let c = Container::boot("systemd", "goldens");
+    let said = c.sh_out("systemctl --version");
+    let version: u32 = said
+        .strip_prefix("systemd ")
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("systemctl --version: {said}"));
+    // (fixture, the unit's file name for verify, user level)
+    let goldens = [
+        ("minimal", "minimal.service", false),
+        ("full", "full.service", false),
+        ("instances", "instances@1.service", false),
+        ("adversarial", "adversarial.service", false),
+        ("daemon", "daemon.service", false),
+        ("user", "user.service", true),
+    ];
+    for (fixture, unit, user) in goldens {
+        let file = format!("/opt/svc-any-share/specs/{fixture}.toml");
+        let live = c.svc_any_ok(&["--backend", "systemd", "render", "-f", &file]);
+        let pinned = c.svc_any_ok(&[
+            "render",
+            "--for",
+            &format!("systemd@{version}"),
+            "-f",
+            &file,
+        ]);
+        assert_eq!(
+            live, pinned,
+            "{fixture}: the running systemd's version was not the one used"
+        );
+        if fixture == "full" {
+            assert_eq!(
+                live.contains("\nRestartSteps=7\nRestartMaxDelaySec=30\n"),
+                version >= 254,
+                "systemd {version}: native backoff exactly from 254 on\n{live}"
+            );
+        }
+        // The unit is the first file of the render; db.service, which full requires, does not
+        // exist here, and a missing dependency is an error of its own.
+        let text: String = live
+            .lines()
+            .skip_while(|l| l.starts_with("### "))
+            .take_while(|l| !l.starts_with("### "))
+            .filter(|l| *l != "Requires=db.service")
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let path = format!("/tmp/goldens/{unit}");
+        c.write_files(&[(path.clone(), text.clone())]);
+        let verify = match user {
+            // The user manager wants a runtime directory even to verify offline.
+            true => format!("XDG_RUNTIME_DIR=/tmp/goldens systemd-analyze --user verify {path}"),
+            false => format!("systemd-analyze verify {path}"),
+        };
+        let out = c.sh(&verify);
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "systemd {version}: {verify}:\n{}\n---\n{text}",
+            crate::common::text(&out.stderr)
+        );
+    }
+}
