@@ -4,6 +4,8 @@
 #
 #   box.sh build PROFILE...|all|cells host packages + root trees (idempotent, safe in parallel)
 #   box.sh profiles                   every profile name
+#   box.sh cells                      the matrix's profiles (tests/matrix), in its order
+#   box.sh tree PROFILE               where its root tree is (built or not)
 #   box.sh up PROFILE [--keep]        boot (fresh state unless --keep), wait until the init is up
 #   box.sh exec PROFILE CMD [ARG...]  run CMD inside; stdio and exit code pass through (125: not running)
 #   box.sh chroot PROFILE [--keep] CMD [ARG...]
@@ -397,15 +399,18 @@ case $LAB in *[,:[:space:]]*) die "SVC_ANY_LAB must not contain commas, colons o
 mkdir -p "$LAB/run" || exit 1
 
 cmd=${1:-}
-[ $# -lt 2 ] && [ "$cmd" != build ] && [ "$cmd" != profiles ] && usage
+[ $# -lt 2 ] && [ "$cmd" != build ] && [ "$cmd" != profiles ] && [ "$cmd" != cells ] && usage
 shift
 case $cmd in
 profiles) echo "$PROFILES $CELLS" | tr ' ' '\n' | sort -u ;;
+cells) echo "$CELLS" ;;
+tree)
+    profile "$1"
+    echo "$TREE" ;;
 build)
     [ $# -gt 0 ] || usage
-    # shellcheck disable=SC2086 # word list
-    [ "$*" != all ] || set -- $PROFILES
-    [ "$*" != cells ] || set -- $CELLS
+    # shellcheck disable=SC2086 # word lists
+    case $* in all) set -- $PROFILES ;; cells) set -- $CELLS ;; esac
     for p; do
         profile "$p"
         build || exit 1
