@@ -167,3 +167,59 @@ fn systemd_verifies_every_golden_definition() {
         );
     }
 }
+
+/// examples/ci/svc-any-matrix, the matrix for a user's own definition, tells a service that
+/// stays up (the demo HTTP server: green, exit 0) from one that crashes every two seconds and
+/// is restarted (red in "stays up", exit 1), on one cell.
+#[test]
+fn the_users_matrix_tells_green_from_red() {
+    if !enabled("cells::the_users_matrix_tells_green_from_red") {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cell = crate::common::container::cell_profile("systemd");
+    let run = |definition: &std::path::Path| {
+        let out = std::process::Command::new("bash")
+            .arg(root.join("examples/ci/svc-any-matrix"))
+            .arg("-f")
+            .arg(definition)
+            .args(["--stay", "4", &cell])
+            .env("SVC_ANY_BIN", tested_bin())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("bash runs svc-any-matrix");
+        let stdout = crate::common::text(&out.stdout);
+        let row: Vec<String> = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{cell} ")))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no row for {cell}:\n{stdout}{}",
+                    crate::common::text(&out.stderr)
+                )
+            })
+            .split_whitespace()
+            .skip(1)
+            .map(String::from)
+            .collect();
+        (out.status.code(), row)
+    };
+    let (code, row) = run(&root.join("examples/demo.toml"));
+    assert_eq!(
+        (code, row.as_slice()),
+        (
+            Some(0),
+            ["ok", "ok", "ok", "ok"].map(String::from).as_slice()
+        )
+    );
+    let dir = crate::common::scratch("users-matrix");
+    let crashy = dir.join("crashy.toml");
+    std::fs::write(
+        &crashy,
+        "exec = [\"/bin/sh\", \"-c\", \"sleep 2; exit 1\"]\nrestart = \"on-failure\"\n",
+    )
+    .unwrap();
+    let (code, row) = run(&crashy);
+    assert_eq!(code, Some(1), "{row:?}");
+    assert_eq!(row[1], "FAILED", "stays up: {row:?}");
+}
