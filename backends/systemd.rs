@@ -10,7 +10,7 @@
 //! - systemd before 254 (Debian 11's 247, Debian 12's 252) has no restart backoff: only
 //!   `RestartSec=` is emitted, and the start limit (5 starts in 10 s) ends a crash loop in
 //!   `failed`. From 254 on, `restart_max_delay` becomes `RestartSteps=`/`RestartMaxDelaySec=`
-//!   ([`backoff_lines`]). The version is `render --for`'s, the tree's or the running one's
+//!   (`backoff_lines`). The version is `render --for`'s, the tree's or the running one's
 //!   ([`crate::system::version::systemd`]); unknown renders for the oldest, which every later
 //!   systemd reads the same. Every other key emitted exists in 247.
 
