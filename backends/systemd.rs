@@ -7,9 +7,12 @@
 //! - A JVM (or a shell with a TERM trap) stopped with SIGTERM exits 143, which systemd would call
 //!   a failure: `SuccessExitStatus=` lists 128 + the stop signal and the signal itself.
 //! - `systemd-analyze verify` exits 0 on warnings; the tests demand an empty stderr instead.
-//! - systemd 252 (Debian 12) has no restart backoff (`RestartMaxDelaySec=` came in 254): only
+//! - systemd before 254 (Debian 11's 247, Debian 12's 252) has no restart backoff: only
 //!   `RestartSec=` is emitted, and the start limit (5 starts in 10 s) ends a crash loop in
-//!   `failed`.
+//!   `failed`. From 254 on, `restart_max_delay` becomes `RestartSteps=`/`RestartMaxDelaySec=`
+//!   (`backoff_lines`). The version is `render --for`'s, the tree's or the running one's
+//!   ([`crate::system::version::systemd`]); unknown renders for the oldest, which every later
+//!   systemd reads the same. Every other key emitted exists in 247.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +34,7 @@ use crate::model::status::{LastExit, ServiceStatus, State};
 use crate::system::bootlinks;
 use crate::system::host::Ctx;
 use crate::system::process;
+use crate::system::version;
 
 pub struct Systemd;
 
@@ -198,6 +202,25 @@ fn secret_env(ctx: &Ctx, service: &Service) -> Result<Option<(String, Vec<FileSp
 }
 
 /// Replaces `{instance}` with systemd's `%i` (after escaping, which leaves braces alone).
+/// Native backoff on systemd >= 254: from `RestartSec=` to `RestartMaxDelaySec=` in as many
+/// steps as svc-any's doubling takes (systemd grows the delay geometrically between the two,
+/// which is the same curve). Older versions get nothing: their fixed `RestartSec=` is the
+/// documented fallback.
+fn backoff_lines(service: &Service, version: Option<u32>) -> Vec<String> {
+    let (delay, max) = (service.restart_delay, service.restart_max_delay);
+    if version.is_none_or(|v| v < 254) || delay.is_zero() || max <= delay {
+        return Vec::new();
+    }
+    let steps = (max.as_secs_f64() / delay.as_secs_f64())
+        .log2()
+        .ceil()
+        .max(1.0) as u32;
+    vec![
+        format!("RestartSteps={steps}"),
+        format!("RestartMaxDelaySec={}", seconds_text(max)),
+    ]
+}
+
 fn with_instance(service: &Service, text: String) -> String {
     if service.instances.is_empty() {
         text
@@ -273,6 +296,7 @@ impl Systemd {
         c.insert("start_limit_burst", &burst);
         c.insert("restart", service.restart.as_str());
         let (unit_lines, mut service_lines, install_lines) = self.daemon_lines(service)?;
+        service_lines.extend(backoff_lines(service, version::systemd(ctx)));
         // Last of the environment files, so that `env` wins over `env_file`, as everywhere.
         service_lines.extend(secret_env(ctx, service)?.map(|(line, _)| line));
         c.insert("unit_lines", &unit_lines);
@@ -645,13 +669,7 @@ impl Backend for Systemd {
             return Ok(Vec::new());
         }
         let mut cmd = self.systemctl(ctx)?;
-        cmd.args([
-            "show",
-            "--timestamp=unix",
-            "--property",
-            SHOW_PROPERTIES,
-            "--",
-        ]);
+        cmd.args(["show", "--property", SHOW_PROPERTIES, "--"]);
         cmd.args(targets.iter().map(|(_, _, u)| u));
         let text = ctx.run(&mut cmd)?;
         let blocks = parse_show(&text);
@@ -965,8 +983,19 @@ impl BootClock {
     }
 }
 
+/// Seconds since the epoch of a CLOCK_MONOTONIC time in microseconds (a container shares the
+/// host's monotonic clock).
+fn wall_clock_of_monotonic(us: u64) -> Option<u64> {
+    use nix::time::{clock_gettime, ClockId};
+    let mono = clock_gettime(ClockId::CLOCK_MONOTONIC).ok()?;
+    let real = clock_gettime(ClockId::CLOCK_REALTIME).ok()?;
+    let now_us = mono.tv_sec() as u64 * 1_000_000 + mono.tv_nsec() as u64 / 1000;
+    let ago = now_us.checked_sub(us)? / 1_000_000;
+    (real.tv_sec() as u64).checked_sub(ago)
+}
+
 const SHOW_PROPERTIES: &str =
-    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestamp,UnitFileState,Result,ConditionResult";
+    "Id,LoadState,ActiveState,SubState,MainPID,NRestarts,ExecMainCode,ExecMainStatus,StateChangeTimestampMonotonic,UnitFileState,Result,ConditionResult";
 
 /// `systemctl show` prints `Key=value` lines, one blank line between units, in the order asked.
 fn parse_show(text: &str) -> Vec<std::collections::HashMap<String, String>> {
@@ -1009,10 +1038,13 @@ fn status_from_show(
         _ => State::Unknown,
     };
     let pid = get("MainPID").parse::<u32>().ok().filter(|p| *p != 0);
-    // --timestamp=unix prints `@SECONDS`; an empty value means "never".
-    let since = get("StateChangeTimestamp")
-        .strip_prefix('@')
-        .and_then(|s| s.parse().ok());
+    // The monotonic stamp, in microseconds (0: never), is printed raw by every version;
+    // `--timestamp=unix` for the wall clock one came only in systemd 251 (Debian 11 has 247).
+    let since = get("StateChangeTimestampMonotonic")
+        .parse::<u64>()
+        .ok()
+        .filter(|us| *us != 0)
+        .and_then(wall_clock_of_monotonic);
     let status: i32 = get("ExecMainStatus").parse().unwrap_or(0);
     // ExecMainCode is a CLD_* code: 1 exited, 2 killed, 3 dumped core; 0 never ran.
     let last_exit = match get("ExecMainCode") {
@@ -1099,22 +1131,28 @@ mod tests {
     }
 
     const SHOW: &str = "Id=demo.service\nLoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\n\
-NRestarts=1\nExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=@1700000000\nUnitFileState=enabled\n\n\
+NRestarts=1\nExecMainCode=0\nExecMainStatus=0\nStateChangeTimestampMonotonic=MONO\nUnitFileState=enabled\n\n\
 Id=gone.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n\
-ExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=\nUnitFileState=\n\n\
+ExecMainCode=0\nExecMainStatus=0\nStateChangeTimestampMonotonic=0\nUnitFileState=\n\n\
 Id=jvm.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nNRestarts=5\n\
-ExecMainCode=2\nExecMainStatus=9\nStateChangeTimestamp=@1700000100\nUnitFileState=disabled\n\
+ExecMainCode=2\nExecMainStatus=9\nStateChangeTimestampMonotonic=1\nUnitFileState=disabled\n\
 Result=start-limit-hit\n\n\
 Id=once.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nNRestarts=0\n\
-ExecMainCode=1\nExecMainStatus=1\nStateChangeTimestamp=@1700000200\nUnitFileState=enabled\n\
+ExecMainCode=1\nExecMainStatus=1\nStateChangeTimestampMonotonic=1\nUnitFileState=enabled\n\
 Result=exit-code\n\n\
 Id=cond.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n\
-ExecMainCode=0\nExecMainStatus=0\nStateChangeTimestamp=@1700000300\nUnitFileState=enabled\n\
+ExecMainCode=0\nExecMainStatus=0\nStateChangeTimestampMonotonic=1\nUnitFileState=enabled\n\
 Result=success\nConditionResult=no\n";
 
     #[test]
     fn show_output_maps_to_the_status_model() {
-        let blocks = parse_show(SHOW);
+        // The running unit changed state 5 s ago, by the monotonic clock.
+        use nix::time::{clock_gettime, ClockId};
+        let mono = clock_gettime(ClockId::CLOCK_MONOTONIC).unwrap();
+        let five_s_ago = (mono.tv_sec() as u64 - 5) * 1_000_000;
+        let show = SHOW.replace("MONO", &five_s_ago.to_string());
+        let real = clock_gettime(ClockId::CLOCK_REALTIME).unwrap().tv_sec() as u64;
+        let blocks = parse_show(&show);
         assert_eq!(blocks.len(), 5);
         // A start skipped by a condition: stopped, and status says why.
         let skipped = status_from_show("cond", None, "cond.service".into(), &blocks[4]);
@@ -1126,7 +1164,11 @@ Result=success\nConditionResult=no\n";
         let running = status_from_show("demo", None, "demo.service".into(), &blocks[0]);
         assert_eq!(running.state, State::Running);
         assert_eq!(running.pid, Some(4242));
-        assert_eq!(running.since, Some(1_700_000_000));
+        let since = running.since.expect("a state change time");
+        assert!(
+            (real - 7..=real - 4).contains(&since),
+            "{since}, now {real}"
+        );
         assert_eq!(running.restarts, Some(1));
         assert_eq!(running.enabled, Some(true));
         assert_eq!(running.last_exit, None);

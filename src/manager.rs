@@ -178,6 +178,7 @@ pub fn host_context(level: Level, root: Option<&Path>, template_dir: Option<&Pat
         home: host::home_dir()?,
         probe_root: PathBuf::from("/"),
         report: Arc::new(Silent),
+        target: None,
     })
 }
 

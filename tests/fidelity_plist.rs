@@ -30,6 +30,7 @@ fn ctx() -> Ctx {
         home: PathBuf::from("/home/test"),
         probe_root: PathBuf::from("/nonexistent"),
         report: std::sync::Arc::new(svc_any::system::report::Silent),
+        target: None,
     }
 }
 

@@ -10,13 +10,15 @@ use std::process::Command;
 use common::*;
 
 /// Renders a fixture with the systemd backend; returns the unit text with the fixture
-/// directory replaced by `<fixtures>` (it is machine-specific).
+/// directory replaced by `<fixtures>` (it is machine-specific). Detection reads an empty fake
+/// host, so no systemd that happens to run here picks the version: the units are for an
+/// unknown one (the oldest's keys) unless `--for` is among `extra`.
 fn render(fixture: &str, extra: &[&str]) -> String {
     let file = fixtures().join("specs").join(fixture);
     let out = run(svc_any()
-        .args(["--backend", "systemd"])
+        .env("SVC_ANY_PROBE_ROOT", scratch("render-no-host"))
+        .args(["--backend", "systemd", "render"])
         .args(extra)
-        .arg("render")
         .arg("-f")
         .arg(&file));
     assert!(
@@ -116,6 +118,67 @@ fn every_key_is_mapped() {
         "full.service",
         &unit_text(&out).replace("Requires=db.service\n", ""),
         false,
+    );
+}
+
+/// What a version understands: systemd 254 brought native backoff, so `restart_max_delay`
+/// becomes RestartSteps=/RestartMaxDelaySec= on 257 and stays out on 247 (and on an unknown
+/// version), where the fixed RestartSec= is the documented fallback. Everything else is the
+/// same unit. The offline verify is this machine's systemd (252): the 257 keys are checked by
+/// the matrix's systemd-13 cell, the 247 unit by systemd-11 (tests/conformance/versions.rs).
+#[test]
+fn systemd_versions_get_what_they_understand() {
+    let old = render("full.toml", &["--for", "systemd@247"]);
+    let new = render("full.toml", &["--for", "systemd@257"]);
+    golden("full@247.service", &old);
+    golden("full@257.service", &new);
+    assert_eq!(
+        old,
+        render("full.toml", &[]),
+        "unknown renders as the oldest"
+    );
+    for key in ["RestartSteps=", "RestartMaxDelaySec="] {
+        assert!(!old.contains(key), "247 has no {key}:\n{old}");
+    }
+    // 250 ms doubled up to 30 s: 7 doublings (32 s), as svc-any's own backoff.
+    assert!(
+        new.contains("\nRestartSteps=7\nRestartMaxDelaySec=30\n"),
+        "{new}"
+    );
+    let same: Vec<&str> = new
+        .lines()
+        .filter(|l| !l.starts_with("RestartSteps=") && !l.starts_with("RestartMaxDelaySec="))
+        .collect();
+    assert_eq!(same, old.lines().collect::<Vec<_>>());
+    // The defaults back off too: 1 s doubled up to 60 s.
+    let minimal = render("minimal.toml", &["--for", "systemd@257"]);
+    assert!(
+        minimal.contains("RestartSteps=6\nRestartMaxDelaySec=60\n"),
+        "{minimal}"
+    );
+}
+
+#[test]
+fn render_for_a_version_asks_for_manager_at_version() {
+    for wrong in ["systemd", "systemd@latest", "@257"] {
+        let out = run(svc_any()
+            .args(["render", "--for", wrong, "-f"])
+            .arg(fixtures().join("specs/minimal.toml")));
+        assert_eq!(out.status.code(), Some(2), "--for {wrong}");
+        assert!(
+            text(&out.stderr).contains("MANAGER@VERSION"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // The manager named picks the backend, whatever runs here.
+    let out = run(svc_any()
+        .args(["render", "--for", "systemd@247", "-f"])
+        .arg(fixtures().join("specs/minimal.toml")));
+    assert!(
+        text(&out.stdout).contains("[Service]"),
+        "{}",
+        text(&out.stderr)
     );
 }
 

@@ -49,9 +49,16 @@ pub enum Command {
     },
     /// Print every file install would write. Changes nothing; needs no root.
     #[command(
-        after_help = "Examples:\n  svc-any render demo\n  svc-any render -f svc-any.toml --backend openrc"
+        after_help = "Examples:\n  svc-any render demo\n  svc-any render -f svc-any.toml --backend openrc\n  svc-any render demo --for systemd@247"
     )]
-    Render(Definition),
+    Render {
+        #[command(flatten)]
+        definition: Definition,
+        /// Render for this manager and version (systemd@257), asking the host nothing; the
+        /// manager is the backend unless --backend says otherwise.
+        #[arg(long = "for", value_name = "MANAGER@VERSION")]
+        for_version: Option<crate::system::version::ManagerVersion>,
+    },
     /// Write the native files atomically, reload the manager, enable at boot.
     #[command(
         after_help = "Examples:\n  svc-any install demo --start --wait\n  svc-any install api -- /usr/bin/api --port 8080\n  svc-any install -f svc-any.toml --dry-run"

@@ -174,11 +174,19 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Render(def) => {
-            let services = load_definitions(&cli, def, None)?;
-            let ctx = resolve::context(&cli, level_of(&cli, &services)?, None)?;
+        Command::Render {
+            definition,
+            for_version,
+        } => {
+            let services = load_definitions(&cli, definition, None)?;
+            let mut ctx = resolve::context(&cli, level_of(&cli, &services)?, None)?;
+            ctx.target = for_version.clone();
+            let requested = cli
+                .backend
+                .as_deref()
+                .or(for_version.as_ref().map(|v| v.manager.as_str()));
             // render is pure: a backend named on the command line needs no look at the host.
-            let backend = match cli.backend.as_deref() {
+            let backend = match requested {
                 Some(name) => crate::manager::backend_named(name)?,
                 None => crate::manager::pick_backend(&ctx, None)?.0,
             };

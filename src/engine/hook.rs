@@ -481,5 +481,6 @@ fn offline(ctx: &Ctx, reason: &str) -> Ctx {
         home: ctx.home.clone(),
         probe_root: ctx.probe_root.clone(),
         report: ctx.report.clone(),
+        target: ctx.target.clone(),
     }
 }

@@ -10,6 +10,7 @@ use crate::dialect::render::Renderer;
 use crate::model::spec::Level;
 use crate::system::process;
 use crate::system::report::Reporter;
+use crate::system::version::ManagerVersion;
 
 /// Everything a backend needs to know about where it acts.
 pub struct Ctx {
@@ -28,6 +29,9 @@ pub struct Ctx {
     pub probe_root: PathBuf,
     /// Where what the library has to say goes.
     pub report: Arc<dyn Reporter>,
+    /// The manager version to write for (`render --for systemd@257`), asking no one; None:
+    /// the tree's or the running manager's (`crate::system::version`).
+    pub target: Option<ManagerVersion>,
 }
 
 impl Ctx {

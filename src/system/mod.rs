@@ -20,3 +20,4 @@ pub mod records;
 pub mod report;
 pub mod since;
 pub mod supervise;
+pub mod version;

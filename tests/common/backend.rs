@@ -148,6 +148,20 @@ pub fn boot(b: &dyn Backend, test: &str, tag: &str) -> Option<Host> {
         None => Host::local(&format!("{}-{tag}", b.name())),
     };
     assert_eq!(h.sh_out("svc-any detect"), b.name(), "the live backend");
+    if let Host::Box(_) = &h {
+        // The cell is the one asked for (SVC_ANY_RELEASE), by svc-any's own os-release reading.
+        let detected: serde_json::Value =
+            serde_json::from_str(&h.sh_out("svc-any detect --json")).unwrap();
+        let want = super::container::debian_version();
+        assert_eq!(
+            (
+                &detected["distribution"]["id"],
+                &detected["distribution"]["version_id"]
+            ),
+            (&"debian".into(), &want.into()),
+            "{test}: the release of the cell"
+        );
+    }
     Some(h)
 }
 

@@ -20,9 +20,41 @@ pub fn enabled(test: &str) -> bool {
     false
 }
 
+/// The matrix's cell selector: `SVC_ANY_RELEASE` (11, 12, 13, or busybox) picks the trees that
+/// every box profile boots, so the one conformance suite runs on Debian 11, 12 (the default)
+/// and 13, and its OpenRC rows on the Alpine-like busybox tree (tests/matrix sets it).
+pub fn release() -> Option<String> {
+    std::env::var("SVC_ANY_RELEASE")
+        .ok()
+        .filter(|r| !r.is_empty() && r != "12")
+}
+
+/// The Debian release (os-release's VERSION_ID) of the selected trees.
+pub fn debian_version() -> String {
+    match release().as_deref() {
+        None | Some("busybox") => "12".into(),
+        Some(r) => r.into(),
+    }
+}
+
+/// The box.sh profile of `profile` in the selected release: `systemd` becomes `systemd-11`.
+pub fn cell_profile(profile: &str) -> String {
+    match release() {
+        Some(r) => format!("{profile}-{r}"),
+        None => profile.to_string(),
+    }
+}
+
 pub struct Container {
     profile: String,
     instance: String,
+}
+
+/// The binary bound into every container as /usr/local/bin/svc-any: `SVC_ANY_BIN` (tests/run
+/// sets it to the static musl release build, the one that ships and the one every Debian
+/// release and the busybox tree can run), else this test run's own build.
+pub fn tested_bin() -> PathBuf {
+    std::env::var_os("SVC_ANY_BIN").map_or_else(bin, PathBuf::from)
 }
 
 fn harness() -> PathBuf {
@@ -34,21 +66,28 @@ impl Container {
     /// tests that run at the same time in separate containers; `SVC_ANY_BOX_PREFIX` goes in
     /// front of it, so two checkouts tested on one machine never share a container.
     pub fn boot(profile: &str, instance: &str) -> Container {
+        Container::boot_exact(&cell_profile(profile), instance)
+    }
+
+    /// Boots the box.sh profile `profile` as named, whatever release SVC_ANY_RELEASE selects.
+    pub fn boot_exact(profile: &str, instance: &str) -> Container {
         let prefix = std::env::var("SVC_ANY_BOX_PREFIX").unwrap_or_default();
         let c = Container {
             profile: profile.into(),
             instance: format!("{prefix}{instance}"),
         };
-        let out = c.harness(&["build", profile]);
+        let out = c.harness(&["build", &c.profile]);
         assert!(
             out.status.success(),
-            "box.sh build {profile}:\n{}",
+            "box.sh build {}:\n{}",
+            c.profile,
             text(&out.stderr)
         );
-        let out = c.harness(&["up", profile]);
+        let out = c.harness(&["up", &c.profile]);
         assert!(
             out.status.success(),
-            "box.sh up {profile}:\n{}{}",
+            "box.sh up {}:\n{}{}",
+            c.profile,
             text(&out.stdout),
             text(&out.stderr)
         );
@@ -60,16 +99,17 @@ impl Container {
     pub fn unbooted(profile: &str, instance: &str) -> Container {
         let prefix = std::env::var("SVC_ANY_BOX_PREFIX").unwrap_or_default();
         let c = Container {
-            profile: profile.into(),
+            profile: cell_profile(profile),
             instance: format!("{prefix}{instance}"),
         };
-        let out = c.harness(&["build", profile]);
+        let out = c.harness(&["build", &c.profile]);
         assert!(
             out.status.success(),
-            "box.sh build {profile}:\n{}",
+            "box.sh build {}:\n{}",
+            c.profile,
             text(&out.stderr)
         );
-        let _ = c.harness(&["down", profile]);
+        let _ = c.harness(&["down", &c.profile]);
         c
     }
 
@@ -101,7 +141,7 @@ impl Container {
         cmd.arg(harness())
             .args(args)
             .env("SVC_ANY_BOX", &self.instance)
-            .env("SVC_ANY_BIN", bin())
+            .env("SVC_ANY_BIN", tested_bin())
             .env(
                 "SVC_ANY_BOX_SHARE",
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),

@@ -262,12 +262,13 @@ impl Host {
 
     /// How many processes of this host's own PID namespace match the extended regular
     /// expression `pattern`: on this machine, the containers' processes are not counted.
-    /// No shell runs pgrep, since its command line would hold the pattern too.
+    /// No shell runs pgrep, since its command line would hold the pattern too. In a container
+    /// /proc holds its processes only, and Python reads it: the busybox tree has no procps.
     pub fn processes(&self, pattern: &str) -> usize {
-        let ns = match self {
-            Host::Box(_) => "1".to_string(),
-            Host::Local(_) => std::process::id().to_string(),
-        };
+        if let Host::Box(c) = self {
+            return count_in_proc(c, pattern);
+        }
+        let ns = std::process::id().to_string();
         let out = self.exec(&["pgrep", "--ns", &ns, "--nslist", "pid", "-fc", pattern]);
         // Exit 1: none.
         assert!(
@@ -292,8 +293,7 @@ impl Host {
     /// How many svc-any supervisors serve this host's services.
     pub fn supervisors(&self) -> usize {
         match self {
-            // The bracket keeps pgrep from counting the shell that runs it.
-            Host::Box(c) => c.sh_out("pgrep -fc '[s]vc-any supervisor' || true"),
+            Host::Box(c) => count_in_proc(c, "svc-any supervisor").to_string(),
             Host::Local(s) => usize::from(s.supervisor_pid().is_some()).to_string(),
         }
         .parse()
@@ -391,7 +391,7 @@ impl Host {
     /// `-printf` line per entry, sorted.
     pub fn find(&self, roots: &[String], prune: &[String], format: &str) -> String {
         self.sh_out(&format!(
-            "find {} {} -printf '{format}' 2>/dev/null | sort",
+            "{FIND} {} {} -printf '{format}' 2>/dev/null | sort",
             quoted(roots),
             pruned(prune)
         ))
@@ -401,13 +401,41 @@ impl Host {
     pub fn hashed(&self, roots: &[String], prune: &[String]) -> String {
         let listing = self.find(roots, prune, "%p %y %m %U:%G %l\\n");
         let hashes = self.sh_out(&format!(
-            "find {} {} -type f -print0 2>/dev/null | xargs -0 -r sha256sum | sort -k2",
+            "{FIND} {} {} -type f -print0 2>/dev/null | xargs -0 -r sha256sum | sort -k2",
             quoted(roots),
             pruned(prune)
         ));
         format!("{listing}\n{hashes}")
     }
 }
+
+/// How many processes in the container `c` have a command line (arguments joined by blanks, as
+/// pgrep -f reads it) that `pattern`, a regular expression, matches; the counter not counted.
+fn count_in_proc(c: &Container, pattern: &str) -> usize {
+    let script = r#"
+import os, re, sys
+want, me, n = re.compile(sys.argv[1]), os.getpid(), 0
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        argv = open("/proc/%s/cmdline" % pid, "rb").read()
+    except OSError:
+        continue
+    line = argv.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+    n += int(pid) != me and bool(argv) and bool(want.search(line))
+print(n)
+"#;
+    let out = c.exec(&["python3", "-c", script, pattern]);
+    assert!(
+        out.status.success(),
+        "counting processes: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().parse().unwrap()
+}
+
+/// GNU find by its path: its `-printf` is what the listings are made of, and in the busybox
+/// tree busybox's find, which has none, comes first on PATH.
+const FIND: &str = "/usr/bin/find";
 
 /// The `find` expression that skips `paths` and what is below them.
 fn pruned(paths: &[String]) -> String {

@@ -13,6 +13,7 @@
 mod common;
 
 mod bad_input;
+mod cells;
 mod crash;
 mod cycle;
 mod fidelity;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # box.sh - real init systems booted as PID 1 of systemd-nspawn containers
-# (Debian bookworm trees), for svc-any's end-to-end tests. Run as root.
+# (debootstrapped Debian trees), for svc-any's end-to-end tests and tests/matrix. Run as root.
 #
-#   box.sh build PROFILE...|all       host packages + root trees (idempotent, safe in parallel)
+#   box.sh build PROFILE...|all|cells host packages + root trees (idempotent, safe in parallel)
+#   box.sh profiles                   every profile name
+#   box.sh cells                      the matrix's profiles (tests/matrix), in its order
+#   box.sh tree PROFILE               where its root tree is (built or not)
 #   box.sh up PROFILE [--keep]        boot (fresh state unless --keep), wait until the init is up
 #   box.sh exec PROFILE CMD [ARG...]  run CMD inside; stdio and exit code pass through (125: not running)
 #   box.sh chroot PROFILE [--keep] CMD [ARG...]
@@ -14,9 +17,14 @@
 #                                     cleanup; idempotent
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
-# PROFILE: systemd sysv openrc runit daemontools s6 supervisord (sysvinit with Debian's
-#   supervisor, whose init script starts supervisord) daemons (systemd with nginx, ssh, redis,
-#   cron). Environment:
+# PROFILE: INIT[-RELEASE]. INIT: systemd sysv openrc daemons (systemd with nginx, ssh, redis,
+#   cron) runit daemontools s6 supervisord (sysvinit with Debian's supervisor, whose init
+#   script starts supervisord). RELEASE: 12 (Debian bookworm, the default: `systemd` is
+#   `systemd-12`), 11 (bullseye), 13 (trixie); or `openrc-busybox`, the Alpine-like tree:
+#   bookworm's OpenRC with busybox as /bin/sh and its applets first on PATH, no procps. Each
+#   release has one base tree that its profiles copy. `box.sh build all` builds every bookworm
+#   profile; `box.sh profiles` lists all.
+# Environment:
 #   SVC_ANY_LAB        state dir (default /var/lib/svc-any-lab): cache/ base/ PROFILE-root/ run/
 #   SVC_ANY_BOX        instance suffix: container sa-PROFILE-SUFFIX, own state, runs beside others
 #   SVC_ANY_BIN        host binary, bound read-only at /usr/local/bin/svc-any on every boot
@@ -32,6 +40,9 @@ IN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BOOT_TIMEOUT=60
 HALT_TIMEOUT=20
 PROFILES="systemd sysv openrc daemons runit daemontools s6 supervisord"
+# The matrix's cells (tests/matrix): every init on every release, and the Alpine-like tree.
+# The daemons profile is one release's (its package set is tests/e2e_daemons.rs's business).
+CELLS="systemd-11 openrc-11 sysv-11 systemd-12 openrc-12 sysv-12 systemd-13 openrc-13 sysv-13 openrc-busybox"
 
 say() { [ -n "${QUIET:-}" ] || echo "box.sh: $*" >&2; }
 die() { echo "box.sh: $1" >&2; exit "${2:-1}"; }
@@ -43,11 +54,25 @@ usage() { sed -n '/^# shellcheck/q; s/^#\( \|$\)//p' "$0" >&2; exit 2; }
 #   P_HALT   clean shutdown command, run inside
 #   P_READY  sh snippet run inside, true once the init system is completely up
 #   P_INIT   optional PID 1 command line instead of the tree's /sbin/init
+#   P_POST   optional sh snippet run chrooted in the tree once its packages are in
 #   P_ENV    optional environment of `exec` (a manager that runs under another init is
 #            chosen with SVC_ANY_BACKEND, as a user would)
 profile() {
-    P_INIT=() P_ENV=()
-    case $1 in
+    local init=${1%-*} rel=${1##*-}
+    [ "$init" != "$1" ] || rel=12
+    P_INIT=() P_POST='' P_ENV=()
+    # A release is a suite and its base tree. Bookworm's keeps the names it always had (base/,
+    # systemd-root/, tree markers without a suite), so trees built before releases existed
+    # stay valid and `systemd-12` is `systemd`.
+    case $rel in
+    11) SUITE=bullseye ;;
+    12 | busybox) SUITE=bookworm ;;
+    13) SUITE=trixie ;;
+    *) die "unknown release '$rel' in profile '$1' (11, 12, 13; or openrc-busybox)" 2 ;;
+    esac
+    if [ "$SUITE" = bookworm ]; then BASE=$LAB/base SUITE_TAG=''; else BASE=$LAB/base-$SUITE SUITE_TAG=" $SUITE"; fi
+    [ "$rel" != busybox ] || [ "$init" = openrc ] || die "only openrc has a busybox tree (openrc-busybox)" 2
+    case $init in
     systemd)
         # libpam-systemd: without pam_systemd, user@1000.service dies at once
         # ("$XDG_RUNTIME_DIR is not set"), so there is no user manager for alice
@@ -67,7 +92,25 @@ profile() {
         # openrc conflicts with sysv-rc, which debootstrap --include would pick: apt-get decides
         P_PKGS=(sysvinit-core openrc)
         P_HALT=(telinit 0)
-        P_READY='[ "$(rc-status -r)" = default ] && ! ps -eo args | grep -q "^/sbin/openrc"' ;;
+        # no ps: the busybox tree has none that takes -o args; comm is "openrc" while it runs
+        P_READY='[ "$(rc-status -r)" = default ] && ! grep -qsx openrc /proc/[0-9]*/comm'
+        if [ "$rel" = busybox ]; then
+            # Alpine-like: what differs on Alpine is the shell (ash, not dash), the tools
+            # (busybox applets, no procps) and the libc (the static musl svc-any). Every applet
+            # is linked into /usr/local/sbin, first on PATH, for svc-any, OpenRC's scripts and
+            # the services alike; /bin/sh is busybox. GNU coreutils and findutils stay behind
+            # the applets (Debian's dpkg needs them); procps goes, and with it ps, pgrep and
+            # pidof, so is sysvinit's pidof. PID 1 stays sysvinit, so busybox's init, halt,
+            # poweroff and reboot (which signal PID 1 as busybox init understands) are left out.
+            P_PKGS+=(busybox-static)
+            P_POST='dpkg --purge --force-depends procps &&
+                rm -f /usr/bin/pidof /usr/sbin/pidof &&
+                /bin/busybox --install -s /usr/local/sbin &&
+                rm -f /usr/local/sbin/init /usr/local/sbin/halt /usr/local/sbin/poweroff \
+                    /usr/local/sbin/reboot /usr/local/sbin/linuxrc &&
+                ln -sf /bin/busybox /usr/bin/sh &&
+                test "$(readlink -f /usr/local/sbin/ps)" = /usr/bin/busybox'
+        fi ;;
     runit)
         # Debian's runit-init: /sbin/init is runit, stage 2 runs runsvdir on /etc/service
         P_PKGS=(runit-init)
@@ -95,8 +138,10 @@ profile() {
         P_ENV=(SVC_ANY_BACKEND=supervisord)
         P_HALT=(telinit 0)
         P_READY='runlevel | grep -q " 2$" && ! ps -eo args | grep -q "^/bin/sh /etc/init.d/rc" && supervisorctl pid | grep -qx "[0-9][0-9]*"' ;;
-    *) die "unknown profile '$1' (known: $PROFILES)" 2 ;;
+    *) die "unknown profile '$1' (known: $PROFILES, each with -11 or -13, and openrc-busybox)" 2 ;;
     esac
+    # RELEASE 12 is the plain name: one tree, one container name, whichever way it is asked for
+    [ "$rel" != 12 ] || set -- "$init"
     PROF=$1 TREE=$LAB/$1-root
     M=sa-$1${SVC_ANY_BOX:+-$SVC_ANY_BOX}
     [ ${#M} -le 30 ] || die "container name $M is longer than 30 characters"
@@ -162,13 +207,14 @@ apt_in() {
 # (a tree is complete iff its marker matches), and trees are built as NAME.tmp
 # and renamed, so a killed build leaves nothing that looks finished.
 build_base() {
-    local b=$LAB/base log=$LAB/base-build.log
-    [ "$(cat "$b/.box-ready" 2>/dev/null)" = "$BASE_PKGS" ] && return 0
-    say "debootstrap bookworm ($BASE_PKGS) into $b, about a minute"
+    local b=$BASE log=$BASE-build.log
+    [ "$(cat "$b/.box-ready" 2>/dev/null)" = "$BASE_PKGS$SUITE_TAG" ] && return 0
+    say "debootstrap $SUITE ($BASE_PKGS) into $b, about a minute"
     rm -rf "$b.tmp" "$b" && mkdir -p "$LAB/cache/partial" || return 1
-    # own mount namespace: a killed debootstrap leaves no /proc mounted in the tree
+    # own mount namespace: a killed debootstrap leaves no /proc mounted in the tree. The .deb
+    # cache is shared by the releases: a file name carries the package's version.
     if ! unshare --mount --propagation private debootstrap --variant=minbase \
-        --include="$BASE_PKGS" --cache-dir="$LAB/cache" bookworm "$b.tmp" "$MIRROR" >"$log" 2>&1 ||
+        --include="$BASE_PKGS" --cache-dir="$LAB/cache" "$SUITE" "$b.tmp" "$MIRROR" >"$log" 2>&1 ||
         ! cp /etc/resolv.conf "$b.tmp/etc/resolv.conf" ||
         ! in_root "$b.tmp" apt-get update -q >>"$log" 2>&1 ||
         ! in_root "$b.tmp" useradd --create-home --uid 1000 --user-group --shell /bin/bash alice >>"$log" 2>&1
@@ -176,10 +222,10 @@ build_base() {
         tail -n 25 "$log" >&2
         return 1
     fi
-    echo "$BASE_PKGS" >"$b.tmp/.box-ready" && mv "$b.tmp" "$b"
+    echo "$BASE_PKGS$SUITE_TAG" >"$b.tmp/.box-ready" && mv "$b.tmp" "$b"
 }
 
-tree_want() { echo "recipe $RECIPE; base $BASE_PKGS; packages ${P_PKGS[*]}"; }
+tree_want() { echo "recipe $RECIPE; base $BASE_PKGS$SUITE_TAG; packages ${P_PKGS[*]}${P_POST:+; post $(printf %s "$P_POST" | cksum | cut -d" " -f1)}"; }
 tree_ready() { [ "$(cat "$TREE/.box-ready" 2>/dev/null)" = "$(tree_want)" ]; }
 
 build_tree() {
@@ -191,7 +237,7 @@ build_tree() {
     done
     build_base || return 1
     say "building $TREE: ${P_PKGS[*]}"
-    rm -rf "$t" && cp -a "$LAB/base" "$t" && rm "$t/.box-ready" && : >"$log" || return 1
+    rm -rf "$t" && cp -a "$BASE" "$t" && rm "$t/.box-ready" && : >"$log" || return 1
     # maintainer scripts must not start daemons in the tree
     printf '#!/bin/sh\nexit 101\n' >"$t/usr/sbin/policy-rc.d" && chmod 755 "$t/usr/sbin/policy-rc.d"
     for p in "${P_PKGS[@]}" +; do
@@ -202,6 +248,9 @@ build_tree() {
             stage=()
         fi
     done
+    if [ -n "$P_POST" ]; then
+        in_root "$t" sh -ec "$P_POST" >>"$log" 2>&1 || { tail -n 25 "$log" >&2; return 1; }
+    fi
     # the booted container's own invoke-rc.d must be able to start daemons
     rm "$t/usr/sbin/policy-rc.d"
     # a container has no VTs: gettys would fail and respawn forever
@@ -385,13 +434,18 @@ case $LAB in *[,:[:space:]]*) die "SVC_ANY_LAB must not contain commas, colons o
 mkdir -p "$LAB/run" || exit 1
 
 cmd=${1:-}
-[ $# -lt 2 ] && [ "$cmd" != build ] && usage
+[ $# -lt 2 ] && [ "$cmd" != build ] && [ "$cmd" != profiles ] && [ "$cmd" != cells ] && usage
 shift
 case $cmd in
+profiles) echo "$PROFILES $CELLS" | tr ' ' '\n' | sort -u ;;
+cells) echo "$CELLS" ;;
+tree)
+    profile "$1"
+    echo "$TREE" ;;
 build)
     [ $# -gt 0 ] || usage
-    # shellcheck disable=SC2086 # word list
-    [ "$*" != all ] || set -- $PROFILES
+    # shellcheck disable=SC2086 # word lists
+    case $* in all) set -- $PROFILES ;; cells) set -- $CELLS ;; esac
     for p; do
         profile "$p"
         build || exit 1

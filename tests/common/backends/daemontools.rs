@@ -19,7 +19,9 @@ fn unit(name: &str, s: &serde_json::Value) -> String {
 impl Backend for Daemontools {
     /// The supervise of the service's directory keeps it running.
     fn keeper(&self, h: &Host, name: &str) -> Option<u32> {
-        h.sh_out(&format!("pgrep -x -f 'supervise {name}' || true")).parse().ok()
+        h.sh_out(&format!("pgrep -x -f 'supervise {name}' || true"))
+            .parse()
+            .ok()
     }
 
     fn name(&self) -> &'static str {
