@@ -120,13 +120,19 @@ struct Supervised {
     finishing: bool,
 }
 
+/// TAI64 labels count TAI seconds from 2^62. skalibs converts the system's UTC clock to TAI
+/// with its leap-second table: 10 s at 1970 and the 27 leap seconds since (none after 2016, and
+/// none are planned). runsv and supervise, on djb's libtai, add the 10 only. Found by the
+/// lifecycle's uptime check: s6's `since` read 27 s in the future with 10.
+const TAI_MINUS_UTC: u64 = 37;
+
 fn parse_status(b: &[u8]) -> Option<Supervised> {
     if b.len() < 35 {
         return None;
     }
     let tai = u64::from_be_bytes(b[0..8].try_into().ok()?);
     Some(Supervised {
-        since: tai.saturating_sub((1 << 62) + 10),
+        since: tai.saturating_sub((1 << 62) + TAI_MINUS_UTC),
         pid: u32::try_from(u64::from_be_bytes(b[24..32].try_into().ok()?)).ok()?,
         want_up: b[34] & 4 != 0,
         finishing: b[34] & 2 != 0,
@@ -759,7 +765,7 @@ mod tests {
         assert_eq!(st.pid, 9);
         assert!(st.want_up);
         assert!(!st.finishing);
-        assert_eq!(st.since, 0x6b0e0b27 - 10);
+        assert_eq!(st.since, 0x6b0e0b27 - TAI_MINUS_UTC);
         assert_eq!(parse_status(&b[..34]), None);
     }
 

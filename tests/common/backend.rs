@@ -78,6 +78,14 @@ pub trait Backend: Sync {
         None
     }
 
+    /// The flapper's stop/start/restart cycles. Where every start settles for a second by the
+    /// manager's design (supervisord's startsecs, supervise's pause between starts, `sv -w`
+    /// polling every 420 ms) a cycle takes seconds, and fewer of them keep the suite within
+    /// CI's time; every step of each is still checked.
+    fn flap_cycles(&self) -> usize {
+        100
+    }
+
     /// Whether the keeper is the manager itself (supervisord): once it is killed, nothing can
     /// say more of a service than `unknown`.
     fn keeper_is_the_manager(&self) -> bool {

@@ -1,8 +1,8 @@
 //! A real HTTP server through its whole life: install, health-checked start, kill -9 and back,
 //! stop (by svc-any and by the manager's own tools), reboot and back, restart, disable and
-//! enable, logs, reload, an idempotent reinstall, a refused bad definition, and an uninstall
-//! that leaves the tree as it was. After each step the manager itself is asked whether it
-//! agrees with `svc-any status`.
+//! enable, the seed's verbs (uptime, try-restart, stop, reset), logs, reload, an idempotent
+//! reinstall, a refused bad definition, and an uninstall that leaves the tree as it was. After
+//! each step the manager itself is asked whether it agrees with `svc-any status`.
 
 use std::time::{Duration, Instant};
 
@@ -185,6 +185,7 @@ pub fn lifecycle(h: &Host, b: &dyn Backend) {
     let (_, s) = h.status("web");
     assert_ne!(s["pid"].as_u64(), Some(before), "restart kept {before}");
     b.agrees(h, "web", &s);
+    seed_verbs(h, b, pid(&s));
     h.ok(&["disable", "web"]);
     assert!(!b.enabled(h, "web"), "{name}: still enabled after disable");
     let (_, s) = h.status("web");
@@ -304,6 +305,52 @@ pub fn lifecycle(h: &Host, b: &dyn Backend) {
         backend::comparable(b, &before_install),
         "uninstall left the tree changed"
     );
+}
+
+/// The daemontools seed's front-end scripts, as svc-any's verbs on every backend: `svstat`
+/// (state and uptime: `since` while it runs), `svcrestart` (try-restart: restarts what runs,
+/// leaves a stopped one stopped), `svcstop` (stop, then nothing of it runs) and `svcreset`
+/// (reset: an enabled service converges to running). `web` runs, enabled, as `running`.
+fn seed_verbs(h: &Host, b: &dyn Backend, running_pid: u64) {
+    let name = b.name();
+    let (_, s) = h.status("web");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let since = s["since"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name}: no uptime (since) for a running service: {s}"));
+    assert!(
+        since <= now + 1 && now - since.min(now) < 600,
+        "{name}: since {since} is not a recent start (now {now})"
+    );
+    let shown = h.ok(&["status", "web"]);
+    assert!(shown.contains("running"), "{name}: {shown}");
+
+    h.ok(&["try-restart", "web", "--wait"]);
+    let s = running(h, "web", Some(running_pid), Duration::from_secs(10));
+    b.agrees(h, "web", &s);
+
+    h.ok(&["stop", "web"]);
+    assert_eq!(
+        h.processes(&format!("^{}$", web_argv(h).join(" "))),
+        0,
+        "{name}: stop left the server"
+    );
+    h.ok(&["try-restart", "web"]);
+    let (code, s) = h.status("web");
+    assert_eq!(
+        (code, s["state"].as_str()),
+        (3, Some("stopped")),
+        "{name}: try-restart started a stopped service: {s}"
+    );
+    b.agrees(h, "web", &s);
+
+    h.ok(&["reset", "web", "--wait"]);
+    let s = running(h, "web", None, Duration::from_secs(10));
+    b.agrees(h, "web", &s);
+    assert!(h.wait_http(PORT, Duration::from_secs(10)));
 }
 
 /// Found by `openrc::lifecycle`: Debian's OpenRC has no /etc/conf.d, and the install that makes

@@ -18,7 +18,6 @@ use crate::common::host::Host;
 use crate::common::scope::eventually;
 use crate::common::text;
 
-const CYCLES: usize = 100;
 /// The service the flapper drives: trivial, and with a command line nothing else has.
 const FLAP_ARGV: &[&str] = &["/bin/sleep", "314159"];
 const FLAP_PATTERN: &str = "^/bin/sleep 314159$";
@@ -180,7 +179,7 @@ fn parse_steps(out: &str) -> Vec<Step> {
 }
 
 /// Every step against what was asked; returns the mismatches (and prints the counts).
-fn judge_flapping(label: &str, out: &str) -> Vec<String> {
+fn judge_flapping(label: &str, out: &str, cycles: usize) -> Vec<String> {
     let steps = parse_steps(out);
     let mut bad = Vec::new();
     let mut last_pid = String::new();
@@ -203,12 +202,13 @@ fn judge_flapping(label: &str, out: &str) -> Vec<String> {
         steps.len(),
         bad.len()
     );
-    assert_eq!(steps.len(), CYCLES * 3, "{label}: flap.sh stopped early");
+    assert_eq!(steps.len(), cycles * 3, "{label}: flap.sh stopped early");
     bad
 }
 
-/// Stop, start and restart, 100 times, in one shell (tests/fixtures/flap.sh), so that the
-/// cycles cost no more than the commands themselves.
+/// Stop, start and restart, 100 times (fewer where a start settles for a second by design), in
+/// one shell (tests/fixtures/flap.sh), so that the cycles cost no more than the commands
+/// themselves.
 pub fn flapper(h: &Host, b: &dyn Backend) {
     let name = b.name();
     let before = system(h, b);
@@ -216,11 +216,12 @@ pub fn flapper(h: &Host, b: &dyn Backend) {
     args.extend_from_slice(FLAP_ARGV);
     h.ok(&args);
     let out = h.sh(&format!(
-        "sh '{}/flap.sh' flap {CYCLES} '{FLAP_PATTERN}'",
-        h.share()
+        "sh '{}/flap.sh' flap {} '{FLAP_PATTERN}'",
+        h.share(),
+        b.flap_cycles()
     ));
     assert!(out.status.success(), "flap.sh: {}", text(&out.stderr));
-    let mut failures = judge_flapping(name, &text(&out.stdout));
+    let mut failures = judge_flapping(name, &text(&out.stdout), b.flap_cycles());
     h.ok(&["uninstall", "flap"]);
     let left = h.processes(FLAP_PATTERN);
     if left != 0 {

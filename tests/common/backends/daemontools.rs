@@ -17,6 +17,11 @@ fn unit(name: &str, s: &serde_json::Value) -> String {
 }
 
 impl Backend for Daemontools {
+    /// Supervise pauses a second between starts: a cycle takes seconds.
+    fn flap_cycles(&self) -> usize {
+        30
+    }
+
     /// The supervise of the service's directory keeps it running.
     fn keeper(&self, h: &Host, name: &str) -> Option<u32> {
         h.sh_out(&format!("pgrep -x -f 'supervise {name}' || true"))

@@ -15,6 +15,11 @@ fn unit(name: &str, s: &serde_json::Value) -> String {
 }
 
 impl Backend for Runit {
+    /// `sv -w` polls every 420 ms: a cycle takes seconds.
+    fn flap_cycles(&self) -> usize {
+        30
+    }
+
     /// The runsv of the service's directory keeps it running.
     fn keeper(&self, h: &Host, name: &str) -> Option<u32> {
         h.sh_out(&format!("pgrep -x -f 'runsv {name}' || true"))

@@ -18,6 +18,11 @@ fn unit(name: &str, s: &serde_json::Value) -> String {
 }
 
 impl Backend for Supervisord {
+    /// A start counts after startsecs = 1: a cycle takes seconds.
+    fn flap_cycles(&self) -> usize {
+        30
+    }
+
     /// supervisord itself keeps every program running.
     fn keeper(&self, h: &Host, _name: &str) -> Option<u32> {
         h.sh_out("supervisorctl pid 2>/dev/null || true")
