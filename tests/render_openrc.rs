@@ -3,63 +3,10 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
-
-fn render(fixture: &str) -> String {
-    let file = fixtures().join("specs").join(fixture);
-    let out = run(svc_any()
-        .args(["--backend", "openrc", "render", "-f"])
-        .arg(&file));
-    assert!(
-        out.status.success(),
-        "render {fixture}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout).replace(
-        &fixtures().join("specs").display().to_string(),
-        "<fixtures>",
-    )
-}
-
-/// The emitted files of a render: (path, content).
-fn files(rendered: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in rendered.lines() {
-        if let Some(rest) = line.strip_prefix("### ") {
-            if !rest.starts_with("enable:") {
-                out.push((
-                    rest.split(" (mode").next().unwrap().to_string(),
-                    String::new(),
-                ));
-            }
-            continue;
-        }
-        if let Some(last) = out.last_mut() {
-            last.1.push_str(line);
-            last.1.push('\n');
-        }
-    }
-    out
-}
 
 fn golden(name: &str, actual: &str) {
     common::golden("openrc", name, actual);
-}
-
-fn parses_in_sh_and_dash(name: &str, script: &str) {
-    let dir = scratch(&format!("openrc-syntax-{name}"));
-    let path = dir.join("script");
-    std::fs::write(&path, script).unwrap();
-    for shell in ["sh", "dash"] {
-        let out = Command::new(shell).arg("-n").arg(&path).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{shell} -n {name}: {}",
-            text(&out.stderr)
-        );
-    }
 }
 
 #[test]
@@ -70,13 +17,13 @@ fn every_key_is_mapped_and_every_file_parses() {
         "instances.toml",
         "minimal.toml",
     ] {
-        let out = render(fixture);
+        let out = rendered_fixture("openrc", fixture);
         golden(&fixture.replace(".toml", ".txt"), &out);
-        for (path, content) in files(&out) {
+        for (path, content) in emitted_files(&out) {
             parses_in_sh_and_dash(&format!("{fixture}-{}", path.replace('/', "_")), &content);
         }
     }
-    let full = render("full.toml");
+    let full = rendered_fixture("openrc", "full.toml");
     for line in [
         "command='\"$svc_any_command\"'",
         "directory='\"$svc_any_directory\"'",
@@ -104,8 +51,8 @@ fn every_key_is_mapped_and_every_file_parses() {
 
 #[test]
 fn instances_share_one_script_with_a_conf_d_each() {
-    let out = render("instances.toml");
-    let paths: Vec<String> = files(&out).into_iter().map(|(p, _)| p).collect();
+    let out = rendered_fixture("openrc", "instances.toml");
+    let paths: Vec<String> = emitted_files(&out).into_iter().map(|(p, _)| p).collect();
     assert_eq!(
         paths,
         [
@@ -166,7 +113,7 @@ fn a_service_of_the_file_is_named_in_depend_on_openrc_and_systemd() {
     let out = render_definition("service-of-file", "svc-any.toml", "openrc", toml);
     let rendered = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let web = files(&rendered)
+    let web = emitted_files(&rendered)
         .into_iter()
         .find(|(path, _)| path == "/etc/init.d/web")
         .expect("web's script")

@@ -4,69 +4,14 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
-
-fn render_out(fixture: &str) -> std::process::Output {
-    let file = fixtures().join("specs").join(fixture);
-    run(svc_any()
-        .args(["--backend", "s6", "render", "-f"])
-        .arg(&file))
-}
-
-fn render(fixture: &str) -> String {
-    let out = render_out(fixture);
-    assert!(
-        out.status.success(),
-        "render {fixture}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout).replace(
-        &fixtures().join("specs").display().to_string(),
-        "<fixtures>",
-    )
-}
-
-/// The emitted files of a render: (path, content).
-fn files(rendered: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in rendered.lines() {
-        if let Some(rest) = line.strip_prefix("### ") {
-            out.push((
-                rest.split(" (mode").next().unwrap().to_string(),
-                String::new(),
-            ));
-            continue;
-        }
-        if let Some(last) = out.last_mut() {
-            last.1.push_str(line);
-            last.1.push('\n');
-        }
-    }
-    out
-}
-
-fn parses_in_sh_and_dash(name: &str, script: &str) {
-    let dir = scratch(&format!("s6-syntax-{name}"));
-    let path = dir.join("script");
-    std::fs::write(&path, script).unwrap();
-    for shell in ["sh", "dash"] {
-        let out = Command::new(shell).arg("-n").arg(&path).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{shell} -n {name}: {}",
-            text(&out.stderr)
-        );
-    }
-}
 
 #[test]
 fn run_directories_are_golden_and_every_script_parses() {
     for fixture in ["run-dir-user.toml", "adversarial.toml", "minimal.toml"] {
-        let out = render(fixture);
+        let out = rendered_fixture("s6", fixture);
         common::golden("s6", &fixture.replace(".toml", ".txt"), &out);
-        let scripts = files(&out);
+        let scripts = emitted_files(&out);
         assert!(scripts.len() >= 2, "{fixture}: {out}");
         for (path, content) in scripts {
             if path.ends_with("/run") || path.ends_with("/finish") {
@@ -75,7 +20,7 @@ fn run_directories_are_golden_and_every_script_parses() {
             }
         }
     }
-    let full = render("run-dir-user.toml");
+    let full = rendered_fixture("s6", "run-dir-user.toml");
     for line in [
         "export PATTERN='50% of $HOME'",
         "export QUOTE='it'\\''s'",

@@ -9,53 +9,15 @@ use std::process::Command;
 
 use common::*;
 
-fn render(fixture: &str) -> std::process::Output {
-    let file = fixtures().join("specs").join(fixture);
-    run(svc_any()
-        .args(["--backend", "supervisord", "render", "-f"])
-        .arg(&file))
-}
-
-fn rendered(fixture: &str) -> String {
-    let out = render(fixture);
-    assert!(
-        out.status.success(),
-        "render {fixture}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout).replace(
-        &fixtures().join("specs").display().to_string(),
-        "<fixtures>",
-    )
-}
-
-/// The emitted files of a render: (path, content).
-fn files(rendered: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in rendered.lines() {
-        if let Some(rest) = line.strip_prefix("### ") {
-            if !rest.starts_with("enable:") {
-                out.push((
-                    rest.split(" (mode").next().unwrap().to_string(),
-                    String::new(),
-                ));
-            }
-            continue;
-        }
-        if let Some(last) = out.last_mut() {
-            last.1.push_str(line);
-            last.1.push('\n');
-        }
-    }
-    out
-}
-
 #[test]
 fn programs_run_scripts_and_the_autostart_overlay_are_golden() {
     for fixture in ["adversarial.toml", "instances.toml", "minimal.toml"] {
-        let out = rendered(fixture);
+        let out = rendered_fixture("supervisord", fixture);
         common::golden("supervisord", &fixture.replace(".toml", ".txt"), &out);
-        for (path, content) in files(&out).iter().filter(|(p, _)| p.ends_with(".sh")) {
+        for (path, content) in emitted_files(&out)
+            .iter()
+            .filter(|(p, _)| p.ends_with(".sh"))
+        {
             let dir = scratch(&format!("supervisord-syntax-{}", path.replace('/', "_")));
             let script = dir.join("run.sh");
             std::fs::write(&script, content).unwrap();
@@ -65,7 +27,7 @@ fn programs_run_scripts_and_the_autostart_overlay_are_golden() {
             }
         }
     }
-    let instances = rendered("instances.toml");
+    let instances = rendered_fixture("supervisord", "instances.toml");
     for line in [
         "[program:instances@1]",
         "[program:instances@4]",

@@ -128,3 +128,66 @@ pub fn golden(dir: &str, name: &str, actual: &str) {
         .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
     assert_eq!(actual, expected, "render differs from {}", path.display());
 }
+
+/// `svc-any --backend BACKEND render -f` of a definition in tests/fixtures/specs/.
+pub fn render_fixture(backend: &str, fixture: &str) -> std::process::Output {
+    let file = fixtures().join("specs").join(fixture);
+    run(svc_any()
+        .args(["--backend", backend, "render", "-f"])
+        .arg(&file))
+}
+
+/// What a render of a fixture prints, which must succeed, with the fixtures' directory written
+/// `<fixtures>` so that golden files do not depend on the checkout's path.
+pub fn rendered_fixture(backend: &str, fixture: &str) -> String {
+    let out = render_fixture(backend, fixture);
+    assert!(
+        out.status.success(),
+        "render {fixture} for {backend}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).replace(
+        &fixtures().join("specs").display().to_string(),
+        "<fixtures>",
+    )
+}
+
+/// The files a render prints, as (path, content); its `### enable:` lines are links, not files.
+pub fn emitted_files(rendered: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in rendered.lines() {
+        if let Some(rest) = line.strip_prefix("### ") {
+            if !rest.starts_with("enable:") {
+                out.push((
+                    rest.split(" (mode").next().unwrap().to_string(),
+                    String::new(),
+                ));
+            }
+            continue;
+        }
+        if let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+            last.1.push('\n');
+        }
+    }
+    out
+}
+
+/// `sh -n` and `dash -n` accept `script` (`label` names it in a failure).
+pub fn parses_in_sh_and_dash(label: &str, script: &str) {
+    let dir = scratch(&format!("syntax-{}-{label}", std::process::id()));
+    let path = dir.join("script");
+    std::fs::write(&path, script).unwrap();
+    for shell in ["sh", "dash"] {
+        let out = std::process::Command::new(shell)
+            .arg("-n")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{shell} -n {label}: {}",
+            text(&out.stderr)
+        );
+    }
+}
