@@ -2074,7 +2074,35 @@ fn a_notify_service_is_up_once_it_says_ready() {
         .is_some_and(|r| r.contains("READY=1")));
     let out = scope.run(&["start", "mute", "--wait=2"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    scope.ok(&["uninstall", "ready", "mute"]);
+
+    // A sender gone before its message is read (`systemd-notify` quits at once, its shell
+    // reaps it) has no parent left to check: it counts for the one unit waiting that runs as
+    // its user. The supervisor is held still so the sender is surely gone and reaped first.
+    let def = scope.definition(
+        "told",
+        "type = \"notify\"\nexec = [\"/bin/sleep\", \"1153\"]\n",
+    );
+    scope.ok(&["install", "told", "-f", &def, "--start"]);
+    assert!(eventually(Duration::from_secs(5), || {
+        scope.field("told", "pid").as_u64().is_some()
+    }));
+    let supervisor = nix::unistd::Pid::from_raw(scope.supervisor_pid().unwrap() as i32);
+    let socket = scope.runtime().join("notify.sock");
+    nix::sys::signal::kill(supervisor, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let sent = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'READY=1', sys.argv[1])")
+        .arg(&socket)
+        .status();
+    nix::sys::signal::kill(supervisor, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert!(
+        sent.unwrap().success(),
+        "could not send to {}",
+        socket.display()
+    );
+    scope.ok(&["start", "told", "--wait=10"]);
+    assert_eq!(scope.field("told", "state"), "running");
+    scope.ok(&["uninstall", "ready", "mute", "told"]);
 }
 
 /// A directory every user may write, for what the services of a test record.

@@ -303,22 +303,41 @@ impl Supervisor {
 
     /// READY=1 from a unit's process, or one it started (a script's `systemd-notify`): the
     /// unit is up, and its `post_start` runs. From anyone else it means nothing.
+    ///
+    /// A sender that has already exited (`systemd-notify` sends and quits, and its shell may
+    /// reap it before the message is read) has no lineage left to check; it counts for the one
+    /// unit waiting for READY=1 whose process runs as the sender's user, as such a process could
+    /// signal the service anyway. With two such units it is ambiguous and counts for neither.
     fn take_readiness(&mut self) {
         let Some(socket) = &self.notify else {
             return;
         };
         for sender in socket.ready_senders() {
-            let key = self.units.iter().find_map(|(key, u)| {
-                let pid = u.pid?.as_raw() as u32;
-                (u.awaiting_ready && crate::system::processes::descends_from(sender, pid))
-                    .then(|| key.clone())
-            });
+            let awaiting = || {
+                self.units
+                    .iter()
+                    .filter(|(_, u)| u.awaiting_ready)
+                    .filter_map(|(key, u)| Some((key, u.pid?.as_raw() as u32)))
+            };
+            let mut key = awaiting()
+                .find(|(_, pid)| crate::system::processes::descends_from(sender.pid, *pid))
+                .map(|(key, _)| key.clone());
+            let gone = crate::system::processes::Process::of(sender.pid).is_none();
+            if key.is_none() && gone {
+                let same_user: Vec<&String> = awaiting()
+                    .filter(|(_, pid)| crate::system::processes::owner(*pid) == Some(sender.uid))
+                    .map(|(key, _)| key)
+                    .collect();
+                if let [only] = same_user[..] {
+                    key = Some(only.clone());
+                }
+            }
             if let Some(key) = key {
                 if let Some(unit) = self.units.get_mut(&key) {
                     unit.awaiting_ready = false;
                     unit.since = now_unix();
                 }
-                self.event(&format!("{key} is ready (READY=1 from pid {sender})"));
+                self.event(&format!("{key} is ready (READY=1 from pid {})", sender.pid));
                 self.begin_post_start(&key);
             }
         }

@@ -13,6 +13,13 @@ use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFla
 /// The file name of the socket in the supervisor's runtime directory.
 const SOCKET: &str = "notify.sock";
 
+/// Who sent a message: the kernel's word for its pid and user, not the message's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sender {
+    pub pid: u32,
+    pub uid: u32,
+}
+
 pub struct NotifySocket {
     socket: UnixDatagram,
     path: PathBuf,
@@ -39,8 +46,8 @@ impl NotifySocket {
         self.socket.as_fd()
     }
 
-    /// The pids that have said `READY=1` since the last call, as the kernel names them.
-    pub fn ready_senders(&self) -> Vec<u32> {
+    /// The processes that have said `READY=1` since the last call, as the kernel names them.
+    pub fn ready_senders(&self) -> Vec<Sender> {
         let mut ready = Vec::new();
         let mut buffer = [0u8; 4096];
         loop {
@@ -56,14 +63,17 @@ impl NotifySocket {
             };
             let pid = msg.cmsgs().ok().and_then(|mut cmsgs| {
                 cmsgs.find_map(|c| match c {
-                    ControlMessageOwned::ScmCredentials(creds) => Some(creds.pid() as u32),
+                    ControlMessageOwned::ScmCredentials(creds) => Some(Sender {
+                        pid: creds.pid() as u32,
+                        uid: creds.uid(),
+                    }),
                     _ => None,
                 })
             });
             let len = msg.bytes;
-            if let Some(pid) = pid {
+            if let Some(sender) = pid {
                 if says_ready(&buffer[..len]) {
-                    ready.push(pid);
+                    ready.push(sender);
                 }
             }
         }
@@ -104,7 +114,11 @@ mod tests {
         let client = UnixDatagram::unbound().unwrap();
         client.send_to(b"STATUS=starting", socket.path()).unwrap();
         client.send_to(b"READY=1\n", socket.path()).unwrap();
-        assert_eq!(socket.ready_senders(), vec![std::process::id()]);
+        let me = Sender {
+            pid: std::process::id(),
+            uid: nix::unistd::getuid().as_raw(),
+        };
+        assert_eq!(socket.ready_senders(), vec![me]);
         assert!(socket.ready_senders().is_empty());
         drop(socket);
         let _ = std::fs::remove_dir_all(&dir);

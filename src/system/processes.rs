@@ -65,6 +65,14 @@ pub fn descends_from(pid: u32, ancestor: u32) -> bool {
     false
 }
 
+/// The user `pid` runs as (the owner of its /proc entry: its effective uid).
+pub fn owner(pid: u32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}"))
+        .ok()
+        .map(|m| m.uid())
+}
+
 /// The parent of `pid`, as /proc says.
 pub fn parent(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
