@@ -142,11 +142,25 @@ fn read(path: &Path) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// Whether `pid` still runs the run script itself (its restart delay), not yet the program.
-fn in_run_script(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| c.split(|b| *b == 0).any(|a| a == b"./run"))
-        .unwrap_or(false)
+/// Whether `pid` is not yet `program`: supervise records the pid as soon as it forks, so the
+/// pid first runs supervise itself (until its exec), then `./run` (counting restarts,
+/// sleeping out restart_delay, waiting for dependencies), then the tools the run script execs
+/// through (softlimit, setuidgid), and only then the program.
+fn not_yet_the_program(pid: u32, program: &str) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let name = |arg: &[u8]| -> Vec<u8> {
+        arg.rsplit(|b| *b == b'/')
+            .next()
+            .unwrap_or_default()
+            .to_vec()
+    };
+    let mut args = cmdline.split(|b| *b == 0);
+    let first = name(args.next().unwrap_or_default());
+    let chain = [&b"supervise"[..], b"softlimit", b"setuidgid"];
+    cmdline.split(|b| *b == 0).any(|a| a == b"./run")
+        || (chain.contains(&first.as_slice()) && first != name(program.as_bytes()))
 }
 
 impl Daemontools {
@@ -294,7 +308,7 @@ impl Daemontools {
                     let _ = std::fs::remove_file(state.join("failed"));
                     crate::system::files::write_atomic(&state.join("asked"), b"", 0o644)?;
                 }
-                batch.push(dir);
+                batch.push((dir, s.exec[0].clone()));
             }
             let needed = services[i + 1..].iter().any(|later| {
                 later
@@ -304,15 +318,16 @@ impl Daemontools {
                     .any(|d| matches!(d, Dependency::Service(n) if *n == s.name))
             });
             if needed || i + 1 == services.len() {
-                self.svc(ctx, "-u", &batch)?;
-                for dir in batch.drain(..) {
+                let dirs: Vec<PathBuf> = batch.iter().map(|(dir, _)| dir.clone()).collect();
+                self.svc(ctx, "-u", &dirs)?;
+                for (dir, program) in batch.drain(..) {
                     let dir = ctx.on_target(&dir);
                     // supervise takes commands only a second after its last start, and the
                     // run script then execs: wait for the program, so status says running,
                     // and say so when it does not (a loaded host can take seconds).
                     let up = wait_until(START_WAIT, || {
                         self.status_of(&dir)
-                            .is_some_and(|st| st.pid != 0 && !in_run_script(st.pid))
+                            .is_some_and(|st| st.pid != 0 && !not_yet_the_program(st.pid, &program))
                     });
                     if !up {
                         bail!(
@@ -509,7 +524,8 @@ impl Backend for Daemontools {
                     None
                 };
                 let s = service.for_instance(instance.as_deref());
-                let delaying = |pid: u32| ctx.root == Path::new("/") && in_run_script(pid);
+                let delaying =
+                    |pid: u32| ctx.root == Path::new("/") && not_yet_the_program(pid, &s.exec[0]);
                 let (now, reason) = match st {
                     _ if !installed => (State::NotInstalled, None),
                     None => (
@@ -520,7 +536,7 @@ impl Backend for Daemontools {
                     ),
                     Some(st) if st.pid != 0 && delaying(st.pid) => (
                         State::Starting,
-                        Some("restarting after restart_delay".to_string()),
+                        Some("its run script has not yet started the program (restart_delay, dependencies)".to_string()),
                     ),
                     Some(st) if st.pid != 0 => (State::Running, None),
                     Some(st) if st.want == b'u' => (
@@ -679,6 +695,44 @@ impl Backend for Daemontools {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stages a pid goes through after supervise's fork, each a real process here.
+    #[test]
+    fn a_pid_is_the_program_only_once_the_run_script_has_execd_it() {
+        use std::os::unix::process::CommandExt;
+        let stage = |argv0: &str, args: &[&str]| {
+            let program = if argv0 == "/bin/sh" {
+                argv0
+            } else {
+                "/bin/sleep"
+            };
+            let child = std::process::Command::new(program)
+                .arg0(argv0)
+                .args(args)
+                .spawn()
+                .unwrap();
+            let cmdline = format!("/proc/{}/cmdline", child.id());
+            let execd = || std::fs::read(&cmdline).is_ok_and(|c| c.starts_with(argv0.as_bytes()));
+            assert!(
+                wait_until(Duration::from_secs(5), execd),
+                "{argv0} never ran"
+            );
+            child
+        };
+        let mut forked = stage("supervise", &["30"]);
+        let mut script = stage("/bin/sh", &["-c", "sleep 30; :", "./run"]);
+        let mut tool = stage("setuidgid", &["30"]);
+        let mut program = stage("/usr/bin/myd", &["30"]);
+        assert!(not_yet_the_program(forked.id(), "/usr/bin/myd"));
+        assert!(not_yet_the_program(script.id(), "/bin/sh"));
+        assert!(not_yet_the_program(tool.id(), "/usr/bin/myd"));
+        assert!(!not_yet_the_program(tool.id(), "setuidgid"));
+        assert!(!not_yet_the_program(program.id(), "/usr/bin/myd"));
+        for child in [&mut forked, &mut script, &mut tool, &mut program] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
 
     #[test]
     fn supervise_status_bytes_are_read_as_supervise_writes_them() {
