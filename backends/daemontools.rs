@@ -26,46 +26,38 @@ use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::dialect::run_dir::{self, word};
 use crate::model::error::bad;
 use crate::model::signal::Signal;
-use crate::model::spec::{self, Dependency, Level, Limit, Service, Used};
+use crate::model::spec::{self, Dependency, Limit, Service, Used};
 use crate::model::status::{ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
-use crate::system::supervise::{marked_name, scanned_dir, supervised, unsupervised, wait_until};
+use crate::system::supervise::{
+    restart_limit_reason, scanned_dir, supervised, wait_until, Layout, SCAN_WAIT,
+};
 
 pub struct Daemontools;
 
+/// Where the service directories live (Debian's daemontools-run scans /etc/service).
 const SV: &str = "/etc/sv";
-const STATE: &str = "/run/svc-any/daemontools";
+/// Where multilog writes each unit's output (`current`, rotated `@*.s`).
 const LOGS: &str = "/var/log/daemontools";
-const SCAN_WAIT: Duration = Duration::from_secs(15);
+/// daemontools' units: the run script's records in /run/svc-any/daemontools; supervised
+/// while supervise reads `supervise/ok`.
+const LAYOUT: Layout = Layout {
+    backend: "daemontools",
+    scanner: "svscan",
+    service_dirs: SV,
+    state: "/run/svc-any/daemontools",
+    logs: LOGS,
+    logger: "multilog",
+    rotation: "rotated at 1 MB, 10 kept",
+    supervised,
+};
 /// How long a start may take to reach the program: supervise's one-second pause between
 /// starts, the run script's dependency waits, and a loaded host.
 const START_WAIT: Duration = Duration::from_secs(15);
 /// multilog's rotation when the definition says nothing: 1 MB, ten old files.
 const LOG_SIZE: u64 = 1_000_000;
 const LOG_KEEP: u32 = 10;
-
-fn units(service: &Service) -> Vec<(Option<String>, String)> {
-    service
-        .instance_names()
-        .into_iter()
-        .map(|i| {
-            let unit = match i {
-                Some(i) => format!("{}@{i}", service.name),
-                None => service.name.clone(),
-            };
-            (i.map(String::from), unit)
-        })
-        .collect()
-}
-
-fn sv_dir(unit: &str) -> PathBuf {
-    PathBuf::from(SV).join(unit)
-}
-
-fn state_dir(unit: &str) -> PathBuf {
-    PathBuf::from(STATE).join(unit)
-}
 
 /// The scan directory: a running svscan's argument, else Debian's /etc/service.
 pub fn scan_dir(ctx: &Ctx) -> PathBuf {
@@ -136,12 +128,6 @@ fn svc_flag(signal: Signal) -> Option<&'static str> {
     })
 }
 
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
 /// Whether `pid` is not yet `program`: supervise records the pid as soon as it forks, so the
 /// pid first runs supervise itself (until its exec), then `./run` (counting restarts,
 /// sleeping out restart_delay, waiting for dependencies), then the tools the run script execs
@@ -169,14 +155,7 @@ impl Daemontools {
     /// only the processes would leave the restarted supervisor to start them again. With no
     /// scanner running there is nobody to ask; the engine then stops what it saw run.
     fn reclaim(&self, ctx: &Ctx, services: &[&Service]) {
-        if !ctx.live || ctx.root != Path::new("/") || scanned_dir(&ctx.root, "svscan").is_none() {
-            return;
-        }
-        let dirs: Vec<PathBuf> = services
-            .iter()
-            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
-            .collect();
-        let lost = unsupervised(&scan_dir(ctx), &dirs, supervised);
+        let lost = LAYOUT.lost(ctx, services, &scan_dir(ctx));
         if let Err(e) = self.wait_supervised(ctx, &lost) {
             ctx.warn(format!("warning: {e:#}"));
         }
@@ -198,18 +177,9 @@ impl Daemontools {
             .and_then(|b| parse_status(&b))
     }
 
+    /// Waits until the supervisor runs for every one of `dirs`; an error naming one it does not.
     fn wait_supervised(&self, ctx: &Ctx, dirs: &[PathBuf]) -> Result<()> {
-        for d in dirs {
-            if !wait_until(SCAN_WAIT, || supervised(&ctx.on_target(d))) {
-                bail!(
-                    "svscan has not picked up {} within {}s: is svscan running on {}?",
-                    d.display(),
-                    SCAN_WAIT.as_secs(),
-                    scan_dir(ctx).display()
-                );
-            }
-        }
-        Ok(())
+        LAYOUT.wait_supervised(ctx, dirs, &scan_dir(ctx))
     }
 
     fn run_script(&self, ctx: &Ctx, service: &Service, unit: &str) -> Result<String> {
@@ -240,70 +210,45 @@ impl Daemontools {
         // Dependencies before the exec: a required service is asked up (`svc -u`) and waited
         // for; one only ordered after is waited for while it is wanted up. svstat prints
         // `DIR: up (pid N) S seconds` or `DIR: down S seconds[, normally up][, want up]`.
-        let mut waits = Vec::new();
-        let own = |deps: &[Dependency]| -> Vec<String> {
-            deps.iter()
-                .filter_map(|d| match d {
-                    Dependency::Service(name) => Some(name.clone()),
-                    _ => None,
-                })
-                .collect()
-        };
-        let required = own(&service.requires);
-        for name in &required {
-            let q = word(name, "requires")?;
-            waits.push(format!(
-                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then svc -u \"$d\" || exit 111; i=0; until svstat \"$d\" | grep -q ': up '; do i=$((i + 1)); [ $i -lt 300 ] || exit 111; sleep 0.1; done; fi; done"
-            ));
-        }
-        for name in own(&service.after)
-            .into_iter()
-            .filter(|n| !required.contains(n))
-        {
-            let q = word(&name, "after")?;
-            waits.push(format!(
-                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then i=0; while svstat \"$d\" | grep -q 'want up' && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done; fi; done"
-            ));
-        }
+        let waits = run_dir::dependency_waits(
+            service,
+            |q| {
+                format!("for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then svc -u \"$d\" || exit 111; i=0; until svstat \"$d\" | grep -q ': up '; do i=$((i + 1)); [ $i -lt 300 ] || exit 111; sleep 0.1; done; fi; done")
+            },
+            |q| {
+                format!("for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then i=0; while svstat \"$d\" | grep -q 'want up' && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done; fi; done")
+            },
+        )?;
         let script = run_dir::run_script(service, &tools)?;
         let mut c = render::context(service);
         c.insert("unit", unit);
         c.insert("script", &script);
         c.insert("waits", &waits);
-        c.insert(
-            "state",
-            &word(&state_dir(unit).display().to_string(), "name")?,
-        );
-        c.insert("limit", &service.restart_limit);
-        c.insert(
-            "interval",
-            &run_dir::whole_seconds(service.restart_limit_interval).max(1),
-        );
-        let delay = service.restart_delay.as_millis() as u64;
-        c.insert("delay_ms", &delay);
-        c.insert(
-            "max_delay_ms",
-            &(service.restart_max_delay.as_millis() as u64).max(delay),
-        );
+        run_dir::insert_restart_policy(&mut c, service, &LAYOUT.state_dir(unit))?;
         ctx.renderer.render("daemontools.run", &c)
     }
 
     fn start(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
         let all: Vec<PathBuf> = services
             .iter()
-            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
+            .flat_map(|s| {
+                LAYOUT
+                    .units(s)
+                    .into_iter()
+                    .map(|(_, u)| LAYOUT.service_dir(&u))
+            })
             .collect();
         self.wait_supervised(ctx, &all)?;
         // In dependency order: what later ones of the batch depend on runs first.
         let mut batch = Vec::new();
         for (i, s) in services.iter().enumerate() {
-            for (_, unit) in units(s) {
-                let dir = sv_dir(&unit);
+            for (_, unit) in LAYOUT.units(s) {
+                let dir = LAYOUT.service_dir(&unit);
                 let running = self
                     .status_of(&ctx.on_target(&dir))
                     .is_some_and(|st| st.pid != 0);
                 if !running {
-                    let state = ctx.on_target(&state_dir(&unit));
+                    let state = ctx.on_target(&LAYOUT.state_dir(&unit));
                     crate::system::files::ensure_dir(&state)?;
                     let _ = std::fs::remove_file(state.join("failed"));
                     crate::system::files::write_atomic(&state.join("asked"), b"", 0o644)?;
@@ -353,8 +298,8 @@ impl Daemontools {
         self.reclaim(ctx, services);
         let mut waiting = Vec::new();
         for s in services {
-            for (_, unit) in units(s) {
-                let dir = sv_dir(&unit);
+            for (_, unit) in LAYOUT.units(s) {
+                let dir = LAYOUT.service_dir(&unit);
                 let on = ctx.on_target(&dir);
                 if !supervised(&on) {
                     continue;
@@ -400,78 +345,25 @@ impl Backend for Daemontools {
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
         let service = &carried::check(ctx, self.name(), service, carries)?;
-        if service.level == Level::User {
-            return Err(
-                bad("svc-any installs daemontools services for the system only")
-                    .key("level")
-                    .into(),
-            );
-        }
-        if service.env_file.is_some() {
-            return Err(bad("not carried by daemontools: env_file (a run script would read it as shell, not as an environment file)")
-                .key("env_file")
-                .hint("put the variables in [env]")
-                .into());
-        }
-        if service.log.is_some() {
-            return Err(bad(format!(
-                "not carried by daemontools: log (multilog writes a directory, {LOGS}/UNIT/current, rotated at 1 MB, 10 kept)"
-            ))
-            .key("log")
-            .hint("remove [log]: `svc-any logs` reads multilog's files")
-            .into());
-        }
+        LAYOUT.refuse_uncarried(service)?;
         spec::refuse_systemd_units(service, self.name())?;
-        let scan = scan_dir(ctx);
-        let mut files = Vec::new();
-        let mut links = Vec::new();
-        for (instance, unit) in units(service) {
-            let s = service.for_instance(instance.as_deref());
-            let dir = sv_dir(&unit);
-            // The run script holds the `env` values: root's alone then (runsv, supervise
-            // and s6-supervise run it as root; it switches to the service's user itself).
-            files.push(FileSpec {
-                path: dir.join("run"),
-                mode: render::script_mode_for_values(&s),
-                content: self.run_script(ctx, &s, &unit)?,
-            });
-            let mut c = render::context(service);
-            c.insert("unit", &unit);
-            let logs = PathBuf::from(LOGS).join(&unit).display().to_string();
-            c.insert("dir", &word(&logs, "name")?);
-            c.insert("size", &LOG_SIZE);
-            c.insert("keep", &LOG_KEEP);
-            files.push(FileSpec {
-                path: dir.join("log/run"),
-                mode: 0o755,
-                content: ctx.renderer.render("daemontools.log", &c)?,
-            });
-            links.push(LinkSpec {
-                path: scan.join(&unit),
-                target: dir,
-            });
-        }
-        Ok(Plan {
-            files,
-            links,
-            enable_links: Vec::new(),
+        LAYOUT.plan(service, &scan_dir(ctx), |s, unit, dir| {
+            let mut log = LAYOUT.log_context(service, unit)?;
+            log.insert("size", &LOG_SIZE);
+            log.insert("keep", &LOG_KEEP);
+            Ok(vec![
+                LAYOUT.run_file(dir, s, self.run_script(ctx, s, unit)?),
+                FileSpec {
+                    path: dir.join("log/run"),
+                    mode: 0o755,
+                    content: ctx.renderer.render("daemontools.log", &log)?,
+                },
+            ])
         })
     }
 
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
-        let scan = ctx.on_target(&scan_dir(ctx));
-        let Ok(entries) = std::fs::read_dir(&scan) else {
-            return Ok(());
-        };
-        let dirs: Vec<PathBuf> = entries
-            .flatten()
-            .filter_map(|e| {
-                let target = std::fs::read_link(e.path()).ok()?;
-                (target.starts_with(SV)
-                    && marked_name(&ctx.on_target(&target.join("run"))).is_some())
-                .then_some(target)
-            })
-            .collect();
+        let dirs = LAYOUT.linked(ctx, &scan_dir(ctx));
         self.wait_supervised(ctx, &dirs)
     }
 
@@ -486,8 +378,8 @@ impl Backend for Daemontools {
             Verb::Reload => {
                 for s in services {
                     let signal = s.reload_signal.expect("checked by the engine");
-                    for (_, unit) in units(s) {
-                        let dir = sv_dir(&unit);
+                    for (_, unit) in LAYOUT.units(s) {
+                        let dir = LAYOUT.service_dir(&unit);
                         match svc_flag(signal) {
                             Some(flag) => self.svc(ctx, flag, &[dir])?,
                             None => {
@@ -514,9 +406,9 @@ impl Backend for Daemontools {
     fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
         let mut out = Vec::new();
         for service in services {
-            for (instance, unit) in units(service) {
-                let dir = ctx.on_target(&sv_dir(&unit));
-                let state = ctx.on_target(&state_dir(&unit));
+            for (instance, unit) in LAYOUT.units(service) {
+                let dir = ctx.on_target(&LAYOUT.service_dir(&unit));
+                let state = ctx.on_target(&LAYOUT.state_dir(&unit));
                 let installed = dir.join("run").exists();
                 let st = if installed && supervised(&dir) {
                     self.status_of(&dir)
@@ -545,11 +437,7 @@ impl Backend for Daemontools {
                     ),
                     Some(_) if state.join("failed").exists() => (
                         State::Failed,
-                        Some(format!(
-                            "more than {} restarts within {}",
-                            s.restart_limit,
-                            humantime::format_duration(s.restart_limit_interval)
-                        )),
+                        Some(restart_limit_reason(&s)),
                     ),
                     Some(_) => (State::Stopped, None),
                 };
@@ -563,11 +451,7 @@ impl Backend for Daemontools {
                         .filter(|st| now == State::Running && st.pid != 0)
                         .map(|st| st.pid),
                     since: st.map(|st| st.since),
-                    restarts: installed.then(|| {
-                        read(&state.join("restarts"))
-                            .and_then(|r| r.parse().ok())
-                            .unwrap_or(0)
-                    }),
+                    restarts: installed.then(|| LAYOUT.restarts(ctx, &unit)),
                     last_exit: None,
                     enabled: installed.then(|| !dir.join("down").exists()),
                     reason,
@@ -582,70 +466,25 @@ impl Backend for Daemontools {
     }
 
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
-        units(service)
-            .iter()
-            .map(|(_, unit)| PathBuf::from(LOGS).join(unit).join("current"))
-            .collect()
+        LAYOUT.log_files(service)
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
-        let Ok(entries) = std::fs::read_dir(ctx.on_target(Path::new(SV))) else {
-            return Ok(Vec::new());
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| marked_name(&e.path().join("run")))
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        Ok(LAYOUT.list(ctx))
     }
 
-    /// No `down` file; a unit svscan has not found yet keeps one until supervise runs, so
-    /// that enabling does not start it.
+    /// Enabled = no `down` file (see `Layout::enable`).
     fn enable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
-        let mut changed = false;
-        let mut fresh = Vec::new();
-        for (_, unit) in units(service) {
-            let dir = sv_dir(&unit);
-            let down = ctx.on_target(&dir.join("down"));
-            if ctx.live && ctx.on_target(&dir).is_dir() && !supervised(&ctx.on_target(&dir)) {
-                if !down.exists() {
-                    crate::system::files::write_atomic(&down, b"", 0o644)?;
-                }
-                fresh.push(dir);
-            } else if crate::system::files::remove(&down)? {
-                ctx.say(format!("enabled at boot: removed {}", down.display()));
-                changed = true;
-            }
-        }
-        if !fresh.is_empty() {
-            self.wait_supervised(ctx, &fresh)?;
-            for dir in fresh {
-                crate::system::files::remove(&ctx.on_target(&dir.join("down")))?;
-            }
-        }
-        Ok(changed)
+        LAYOUT.enable(ctx, service, |dirs| self.wait_supervised(ctx, dirs))
     }
 
+    /// Disabled = a `down` file: still supervised (and left running), not started at boot.
     fn disable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
-        let mut changed = false;
-        for (_, unit) in units(service) {
-            let dir = ctx.on_target(&sv_dir(&unit));
-            let down = dir.join("down");
-            if dir.is_dir() && !down.exists() {
-                crate::system::files::write_atomic(&down, b"", 0o644)?;
-                ctx.say(format!("disabled at boot: created {}", down.display()));
-                changed = true;
-            }
-        }
-        Ok(changed)
+        LAYOUT.disable(ctx, service)
     }
 
     fn is_enabled(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> bool {
-        units(service)
-            .iter()
-            .all(|(_, unit)| !ctx.on_target(&sv_dir(unit).join("down")).exists())
+        LAYOUT.is_enabled(ctx, service)
     }
 
     fn boots_when_installed(&self) -> bool {
@@ -659,8 +498,8 @@ impl Backend for Daemontools {
     /// After the link is gone: `svc -dx` on the service and its log (svscan never stops a
     /// supervise itself), then what supervise and the run script made.
     fn forget(&self, ctx: &Ctx, service: &Service) -> Result<()> {
-        for (_, unit) in units(service) {
-            let dir = sv_dir(&unit);
+        for (_, unit) in LAYOUT.units(service) {
+            let dir = LAYOUT.service_dir(&unit);
             let on = ctx.on_target(&dir);
             let log = on.join("log");
             if ctx.live && (supervised(&on) || supervised(&log)) {
@@ -669,26 +508,8 @@ impl Backend for Daemontools {
                     bail!("supervise of {} did not exit", dir.display());
                 }
             }
-            for sub in ["supervise", "log/supervise"] {
-                let path = on.join(sub);
-                if path.is_dir() && !path.is_symlink() {
-                    std::fs::remove_dir_all(&path)?;
-                } else {
-                    crate::system::files::remove(&path)?;
-                }
-            }
-            crate::system::files::remove(&on.join("down"))?;
-            let state = ctx.on_target(&state_dir(&unit));
-            if state.is_dir() {
-                std::fs::remove_dir_all(&state)?;
-            }
         }
-        let runtime = ctx.on_target(Path::new(STATE));
-        crate::system::files::remove_dir_if_empty(&runtime);
-        if let Some(parent) = runtime.parent() {
-            crate::system::files::remove_dir_if_empty(parent);
-        }
-        Ok(())
+        LAYOUT.remove_made(ctx, service, &["supervise", "log/supervise"])
     }
 }
 

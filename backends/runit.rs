@@ -32,48 +32,33 @@ use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::dialect::run_dir::{self, word};
 use crate::model::error::bad;
 use crate::model::signal::Signal;
-use crate::model::spec::{self, Dependency, Level, Limit, Service, ServiceType, Used};
-use crate::model::status::{LastExit, ServiceStatus, State};
+use crate::model::spec::{self, Dependency, Limit, Service, ServiceType, Used};
+use crate::model::status::{ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
 use crate::system::supervise::{
-    mark_asked, marked_name, scanned_dir, supervised, unsupervised, wait_until,
+    last_exit, mark_asked, read_record, restart_limit_reason, scanned_dir, supervised, wait_until,
+    Layout, SCAN_WAIT,
 };
 
 pub struct Runit;
 
 /// Where the service directories live.
 const SV: &str = "/etc/sv";
-/// Where `finish` keeps how the process ended, its restart counts and the `failed` mark.
-const STATE: &str = "/run/svc-any/runit";
 /// Where svlogd writes each unit's output (`current`, rotated `@*.s`).
 const LOGS: &str = "/var/log/runit";
-/// How long runsvdir may take to notice a new link: its scan interval, and some.
-const SCAN_WAIT: Duration = Duration::from_secs(15);
-
-/// runit's name for a unit: `NAME`, or `NAME@INSTANCE`.
-fn unit_name(service: &Service, instance: Option<&str>) -> String {
-    match instance {
-        Some(i) => format!("{}@{i}", service.name),
-        None => service.name.clone(),
-    }
-}
-
-fn units(service: &Service) -> Vec<(Option<String>, String)> {
-    service
-        .instance_names()
-        .into_iter()
-        .map(|i| (i.map(String::from), unit_name(service, i)))
-        .collect()
-}
-
-fn sv_dir(unit: &str) -> PathBuf {
-    PathBuf::from(SV).join(unit)
-}
-
-fn state_dir(unit: &str) -> PathBuf {
-    PathBuf::from(STATE).join(unit)
-}
+/// runit's units: records of `finish` in /run/svc-any/runit; supervised while runsv reads
+/// `supervise/ok`.
+const LAYOUT: Layout = Layout {
+    backend: "runit",
+    scanner: "runsvdir",
+    service_dirs: SV,
+    state: "/run/svc-any/runit",
+    logs: LOGS,
+    logger: "svlogd",
+    rotation: "rotated by size",
+    supervised,
+};
 
 /// The scan directory runsvdir watches here: the argument of a running runsvdir (on the live
 /// root), else the distribution's.
@@ -168,30 +153,6 @@ fn parse_status(b: &[u8]) -> Option<Supervised> {
     })
 }
 
-/// How `finish` recorded the last end: `exited N asked` or `killed N itself`.
-fn last_exit(line: &str) -> Option<(LastExit, bool)> {
-    let f: Vec<&str> = line.split_whitespace().collect();
-    let [how, n, by] = f.as_slice() else {
-        return None;
-    };
-    let n: i32 = n.parse().ok()?;
-    let exit = match *how {
-        "exited" => LastExit::Exited { code: n },
-        "killed" => LastExit::Killed {
-            signal: Signal::from_name(&n.to_string())
-                .map_or_else(|| n.to_string(), |s| s.name().to_string()),
-        },
-        _ => return None,
-    };
-    Some((exit, *by == "asked"))
-}
-
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
 impl Runit {
     fn run_script(&self, ctx: &Ctx, service: &Service, unit: &str) -> Result<String> {
         let mut tools = Vec::new();
@@ -225,32 +186,16 @@ impl Runit {
         let script = run_dir::run_script(service, &tools)?;
         // Dependencies: runit's own way, `sv start` (requires) or `sv check` (after) of the
         // other service's directories (each instance's too) before the exec.
-        let mut waits = Vec::new();
-        let own = |deps: &[Dependency]| -> Vec<String> {
-            deps.iter()
-                .filter_map(|d| match d {
-                    Dependency::Service(name) => Some(name.clone()),
-                    _ => None,
-                })
-                .collect()
-        };
-        let required = own(&service.requires);
         let wait_secs = 30;
-        for name in &required {
-            let q = word(name, "requires")?;
-            waits.push(format!(
-                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then sv -w {wait_secs} start \"$d\" >/dev/null || exit 111; fi; done"
-            ));
-        }
-        for name in own(&service.after)
-            .into_iter()
-            .filter(|n| !required.contains(n))
-        {
-            let q = word(&name, "after")?;
-            waits.push(format!(
-                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then sv -w {wait_secs} check \"$d\" >/dev/null 2>&1; fi; done"
-            ));
-        }
+        let waits = run_dir::dependency_waits(
+            service,
+            |q| {
+                format!("for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then sv -w {wait_secs} start \"$d\" >/dev/null || exit 111; fi; done")
+            },
+            |q| {
+                format!("for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ]; then sv -w {wait_secs} check \"$d\" >/dev/null 2>&1; fi; done")
+            },
+        )?;
         let mut c = render::context(service);
         c.insert("unit", &unit);
         c.insert("script", &script);
@@ -261,41 +206,13 @@ impl Runit {
     fn finish_script(&self, ctx: &Ctx, service: &Service, unit: &str) -> Result<String> {
         let mut c = render::context(service);
         c.insert("unit", &unit);
-        c.insert(
-            "state",
-            &word(&state_dir(unit).display().to_string(), "name")?,
-        );
-        c.insert("restart", service.restart.as_str());
-        c.insert("clean", &run_dir::clean_patterns(service));
-        c.insert("limit", &service.restart_limit);
-        c.insert(
-            "interval",
-            &run_dir::whole_seconds(service.restart_limit_interval).max(1),
-        );
-        let delay = service.restart_delay.as_millis() as u64;
-        c.insert("delay_ms", &delay);
-        c.insert(
-            "max_delay_ms",
-            &(service.restart_max_delay.as_millis() as u64).max(delay),
-        );
+        run_dir::insert_restart_policy(&mut c, service, &LAYOUT.state_dir(unit))?;
         ctx.renderer.render("runit.finish", &c)
     }
 
-    /// Waits until runsv supervises every unit's directory; an error naming those it does not.
+    /// Waits until the supervisor runs for every one of `dirs`; an error naming one it does not.
     fn wait_supervised(&self, ctx: &Ctx, dirs: &[PathBuf]) -> Result<()> {
-        let missing: Vec<&PathBuf> = dirs
-            .iter()
-            .filter(|d| !wait_until(SCAN_WAIT, || supervised(&ctx.on_target(d))))
-            .collect();
-        if let Some(first) = missing.first() {
-            bail!(
-                "runsvdir has not picked up {} within {}s: is runsvdir running on {}?",
-                first.display(),
-                SCAN_WAIT.as_secs(),
-                scan_dir(ctx).display()
-            );
-        }
-        Ok(())
+        LAYOUT.wait_supervised(ctx, dirs, &scan_dir(ctx))
     }
 
     /// Asks the scanner for the supervisor of every installed unit of `services` that has
@@ -303,14 +220,7 @@ impl Runit {
     /// only the processes would leave the restarted supervisor to start them again. With no
     /// scanner running there is nobody to ask; the engine then stops what it saw run.
     fn reclaim(&self, ctx: &Ctx, services: &[&Service]) {
-        if !ctx.live || ctx.root != Path::new("/") || scanned_dir(&ctx.root, "runsvdir").is_none() {
-            return;
-        }
-        let dirs: Vec<PathBuf> = services
-            .iter()
-            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
-            .collect();
-        let lost = unsupervised(&scan_dir(ctx), &dirs, supervised);
+        let lost = LAYOUT.lost(ctx, services, &scan_dir(ctx));
         if let Err(e) = self.wait_supervised(ctx, &lost) {
             ctx.warn(format!("warning: {e:#}"));
         }
@@ -330,18 +240,23 @@ impl Runit {
     fn start(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
         let dirs: Vec<PathBuf> = services
             .iter()
-            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
+            .flat_map(|s| {
+                LAYOUT
+                    .units(s)
+                    .into_iter()
+                    .map(|(_, u)| LAYOUT.service_dir(&u))
+            })
             .collect();
         self.wait_supervised(ctx, &dirs)?;
         // In dependency order (the engine's): a service others of this batch depend on runs
         // before they are started, so each is forked after what it needs.
         let mut batch: Vec<String> = Vec::new();
         for (i, s) in services.iter().enumerate() {
-            for (_, unit) in units(s) {
+            for (_, unit) in LAYOUT.units(s) {
                 for f in ["failed", "window"] {
-                    let _ = std::fs::remove_file(ctx.on_target(&state_dir(&unit).join(f)));
+                    let _ = std::fs::remove_file(ctx.on_target(&LAYOUT.state_dir(&unit).join(f)));
                 }
-                batch.push(sv_dir(&unit).display().to_string());
+                batch.push(LAYOUT.service_dir(&unit).display().to_string());
             }
             let needed = services[i + 1..].iter().any(|later| {
                 later
@@ -365,8 +280,8 @@ impl Runit {
                 }
             }
             if needed {
-                for (_, unit) in units(s) {
-                    let dir = ctx.on_target(&sv_dir(&unit));
+                for (_, unit) in LAYOUT.units(s) {
+                    let dir = ctx.on_target(&LAYOUT.service_dir(&unit));
                     wait_until(Duration::from_secs(10), || {
                         self.status_of(&dir).is_some_and(|st| st.state == 1)
                     });
@@ -383,12 +298,12 @@ impl Runit {
         let mut wanted_up = Vec::new();
         let mut by_timeout: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
         for s in services {
-            for (_, unit) in units(s) {
-                let dir = sv_dir(&unit);
+            for (_, unit) in LAYOUT.units(s) {
+                let dir = LAYOUT.service_dir(&unit);
                 let on = ctx.on_target(&dir);
                 if supervised(&on) {
                     if self.status_of(&on).is_some_and(|st| st.want_up) {
-                        wanted_up.push(state_dir(&unit));
+                        wanted_up.push(LAYOUT.state_dir(&unit));
                     }
                     by_timeout
                         .entry(run_dir::whole_seconds(s.stop_timeout).max(1))
@@ -420,61 +335,31 @@ impl Backend for Runit {
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
         let service = &carried::check(ctx, self.name(), service, carries)?;
-        if service.level == Level::User {
-            return Err(bad("svc-any installs runit services for the system only")
-                .key("level")
-                .hint("a user's own runsvdir is not supported: use level = \"system\"")
-                .into());
-        }
-        if service.env_file.is_some() {
-            return Err(bad("not carried by runit: env_file (a run script would read it as shell, not as an environment file)")
-                .key("env_file")
-                .hint("put the variables in [env]")
-                .into());
-        }
-        if service.log.is_some() {
-            return Err(bad(format!(
-                "not carried by runit: log (svlogd writes a directory, {LOGS}/UNIT/current, rotated by size)"
-            ))
-            .key("log")
-            .hint("remove [log]: `svc-any logs` reads svlogd's files")
-            .into());
-        }
+        LAYOUT.refuse_uncarried(service)?;
         debug_assert!(matches!(
             service.daemon.service_type,
             None | Some(ServiceType::Simple | ServiceType::Exec)
         ));
         spec::refuse_systemd_units(service, self.name())?;
-        let scan = scan_dir(ctx);
-        let mut files = Vec::new();
-        let mut links = Vec::new();
-        for (instance, unit) in units(service) {
-            let s = service.for_instance(instance.as_deref());
-            let dir = sv_dir(&unit);
-            // The run script holds the `env` values: root's alone then (runsv, supervise
-            // and s6-supervise run it as root; it switches to the service's user itself).
-            files.push(FileSpec {
-                path: dir.join("run"),
-                mode: render::script_mode_for_values(&s),
-                content: self.run_script(ctx, &s, &unit)?,
-            });
-            files.push(FileSpec {
-                path: dir.join("finish"),
-                mode: 0o755,
-                content: self.finish_script(ctx, &s, &unit)?,
-            });
-            let mut c = render::context(service);
-            c.insert("unit", &unit);
-            let logs = PathBuf::from(LOGS).join(&unit).display().to_string();
-            c.insert("dir", &word(&logs, "name")?);
-            files.push(FileSpec {
-                path: dir.join("log/run"),
-                mode: 0o755,
-                content: ctx.renderer.render("runit.log", &c)?,
-            });
+        LAYOUT.plan(service, &scan_dir(ctx), |s, unit, dir| {
+            let mut files = vec![
+                LAYOUT.run_file(dir, s, self.run_script(ctx, s, unit)?),
+                FileSpec {
+                    path: dir.join("finish"),
+                    mode: 0o755,
+                    content: self.finish_script(ctx, s, unit)?,
+                },
+                FileSpec {
+                    path: dir.join("log/run"),
+                    mode: 0o755,
+                    content: ctx
+                        .renderer
+                        .render("runit.log", &LAYOUT.log_context(service, unit)?)?,
+                },
+            ];
             if s.stop_signal != Signal::TERM {
                 let mut c = render::context(service);
-                c.insert("unit", &unit);
+                c.insert("unit", unit);
                 c.insert("signal", s.stop_signal.name());
                 files.push(FileSpec {
                     path: dir.join("control/t"),
@@ -482,34 +367,14 @@ impl Backend for Runit {
                     content: ctx.renderer.render("runit.control", &c)?,
                 });
             }
-            links.push(LinkSpec {
-                path: scan.join(&unit),
-                target: dir,
-            });
-        }
-        Ok(Plan {
-            files,
-            links,
-            enable_links: Vec::new(),
+            Ok(files)
         })
     }
 
     /// runsvdir finds new links by itself, within 5 s: wait until runsv supervises every
     /// svc-any service linked in the scan directory.
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
-        let scan = ctx.on_target(&scan_dir(ctx));
-        let Ok(entries) = std::fs::read_dir(&scan) else {
-            return Ok(());
-        };
-        let dirs: Vec<PathBuf> = entries
-            .flatten()
-            .filter_map(|e| {
-                let target = std::fs::read_link(e.path()).ok()?;
-                (target.starts_with(SV)
-                    && marked_name(&ctx.on_target(&target.join("run"))).is_some())
-                .then_some(target)
-            })
-            .collect();
+        let dirs = LAYOUT.linked(ctx, &scan_dir(ctx));
         self.wait_supervised(ctx, &dirs)
     }
 
@@ -524,8 +389,8 @@ impl Backend for Runit {
             Verb::Reload => {
                 for s in services {
                     let signal = s.reload_signal.expect("checked by the engine");
-                    for (_, unit) in units(s) {
-                        let dir = sv_dir(&unit);
+                    for (_, unit) in LAYOUT.units(s) {
+                        let dir = LAYOUT.service_dir(&unit);
                         match sv_command(signal) {
                             Some(cmd) => {
                                 self.sv(ctx, &[cmd.to_string(), dir.display().to_string()])?;
@@ -554,11 +419,11 @@ impl Backend for Runit {
     fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
         let mut out = Vec::new();
         for service in services {
-            for (instance, unit) in units(service) {
-                let dir = ctx.on_target(&sv_dir(&unit));
-                let state = ctx.on_target(&state_dir(&unit));
+            for (instance, unit) in LAYOUT.units(service) {
+                let dir = ctx.on_target(&LAYOUT.service_dir(&unit));
+                let state = ctx.on_target(&LAYOUT.state_dir(&unit));
                 let installed = dir.join("run").exists();
-                let recorded = read(&state.join("exit")).and_then(|l| last_exit(&l));
+                let recorded = read_record(&state.join("exit")).and_then(|l| last_exit(&l));
                 let st = if installed && supervised(&dir) {
                     self.status_of(&dir)
                 } else {
@@ -578,14 +443,7 @@ impl Backend for Runit {
                     Some(st) if st.want_up => {
                         (State::Starting, Some("runsv is restarting it".to_string()))
                     }
-                    Some(_) if failed => (
-                        State::Failed,
-                        Some(format!(
-                            "more than {} restarts within {}",
-                            s.restart_limit,
-                            humantime::format_duration(s.restart_limit_interval)
-                        )),
-                    ),
+                    Some(_) if failed => (State::Failed, Some(restart_limit_reason(&s))),
                     Some(_) => match &recorded {
                         Some((exit, false))
                             if !exit.is_clean(s.stop_signal, &s.success_exit_codes) =>
@@ -603,11 +461,7 @@ impl Backend for Runit {
                     state: state_now,
                     pid: st.filter(|st| st.state == 1 && st.pid > 0).map(|st| st.pid),
                     since: st.map(|st| st.since),
-                    restarts: installed.then(|| {
-                        read(&state.join("restarts"))
-                            .and_then(|r| r.parse().ok())
-                            .unwrap_or(0)
-                    }),
+                    restarts: installed.then(|| LAYOUT.restarts(ctx, &unit)),
                     last_exit: recorded.map(|(e, _)| e),
                     enabled: installed.then(|| !dir.join("down").exists()),
                     reason,
@@ -622,51 +476,16 @@ impl Backend for Runit {
     }
 
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
-        units(service)
-            .iter()
-            .map(|(_, unit)| PathBuf::from(LOGS).join(unit).join("current"))
-            .collect()
+        LAYOUT.log_files(service)
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
-        let Ok(entries) = std::fs::read_dir(ctx.on_target(Path::new(SV))) else {
-            return Ok(Vec::new());
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| marked_name(&e.path().join("run")))
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        Ok(LAYOUT.list(ctx))
     }
 
-    /// Enabled = no `down` file: runsv starts the unit when it starts (at boot).
-    /// A unit runsvdir has not found yet (a fresh install) keeps a `down` file until runsv
-    /// supervises it, so that enabling does not start it now: runsv reads `down` only then.
+    /// Enabled = no `down` file (see `Layout::enable`).
     fn enable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
-        let mut changed = false;
-        let mut fresh = Vec::new();
-        for (_, unit) in units(service) {
-            let dir = sv_dir(&unit);
-            let down = ctx.on_target(&dir.join("down"));
-            if ctx.live && ctx.on_target(&dir).is_dir() && !supervised(&ctx.on_target(&dir)) {
-                if !down.exists() {
-                    crate::system::files::write_atomic(&down, b"", 0o644)?;
-                }
-                fresh.push(dir);
-            } else if crate::system::files::remove(&down)? {
-                ctx.say(format!("enabled at boot: removed {}", down.display()));
-                changed = true;
-            }
-        }
-        if !fresh.is_empty() {
-            self.wait_supervised(ctx, &fresh)?;
-            for dir in fresh {
-                crate::system::files::remove(&ctx.on_target(&dir.join("down")))?;
-            }
-        }
-        Ok(changed)
+        LAYOUT.enable(ctx, service, |dirs| self.wait_supervised(ctx, dirs))
     }
 
     fn disables_on_uninstall(&self) -> bool {
@@ -675,23 +494,11 @@ impl Backend for Runit {
 
     /// Disabled = a `down` file: still supervised (and left running), not started at boot.
     fn disable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
-        let mut changed = false;
-        for (_, unit) in units(service) {
-            let dir = ctx.on_target(&sv_dir(&unit));
-            let down = dir.join("down");
-            if dir.is_dir() && !down.exists() {
-                crate::system::files::write_atomic(&down, b"", 0o644)?;
-                ctx.say(format!("disabled at boot: created {}", down.display()));
-                changed = true;
-            }
-        }
-        Ok(changed)
+        LAYOUT.disable(ctx, service)
     }
 
     fn is_enabled(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> bool {
-        units(service)
-            .iter()
-            .all(|(_, unit)| !ctx.on_target(&sv_dir(unit).join("down")).exists())
+        LAYOUT.is_enabled(ctx, service)
     }
 
     /// A linked service directory runs unless it has a `down` file: an install without
@@ -703,8 +510,8 @@ impl Backend for Runit {
     /// After the scan-directory link is gone: runsv told to exit (the log service with it),
     /// then what runsv and `finish` made (`supervise/`, `down`, the records in /run).
     fn forget(&self, ctx: &Ctx, service: &Service) -> Result<()> {
-        for (_, unit) in units(service) {
-            let dir = ctx.on_target(&sv_dir(&unit));
+        for (_, unit) in LAYOUT.units(service) {
+            let dir = ctx.on_target(&LAYOUT.service_dir(&unit));
             if ctx.live && supervised(&dir) {
                 self.sv(ctx, &["exit".to_string(), dir.display().to_string()])?;
                 let log = dir.join("log");
@@ -712,26 +519,8 @@ impl Backend for Runit {
                     bail!("runsv of {} did not exit", dir.display());
                 }
             }
-            for sub in ["supervise", "log/supervise"] {
-                let path = dir.join(sub);
-                if path.is_dir() && !path.is_symlink() {
-                    std::fs::remove_dir_all(&path)?;
-                } else {
-                    crate::system::files::remove(&path)?;
-                }
-            }
-            crate::system::files::remove(&dir.join("down"))?;
-            let state = ctx.on_target(&state_dir(&unit));
-            if state.is_dir() {
-                std::fs::remove_dir_all(&state)?;
-            }
         }
-        let runtime = ctx.on_target(Path::new(STATE));
-        crate::system::files::remove_dir_if_empty(&runtime);
-        if let Some(parent) = runtime.parent() {
-            crate::system::files::remove_dir_if_empty(parent);
-        }
-        Ok(())
+        LAYOUT.remove_made(ctx, service, &["supervise", "log/supervise"])
     }
 }
 
@@ -752,23 +541,5 @@ mod tests {
         assert_eq!(st.state, 1);
         assert_eq!(st.since, 0x6b0e0105 - 10);
         assert_eq!(parse_status(&b[..18]), None);
-    }
-
-    #[test]
-    fn finish_records_are_read_back() {
-        assert_eq!(
-            last_exit("killed 9 itself"),
-            Some((
-                LastExit::Killed {
-                    signal: "KILL".into()
-                },
-                false
-            ))
-        );
-        assert_eq!(
-            last_exit("exited 143 asked"),
-            Some((LastExit::Exited { code: 143 }, true))
-        );
-        assert_eq!(last_exit("garbage"), None);
     }
 }

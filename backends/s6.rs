@@ -16,7 +16,6 @@
 //! - `s6-setuidgid` takes an account (its primary group): `group` is refused.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Result};
 
@@ -26,46 +25,33 @@ use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::dialect::run_dir::{self, word};
 use crate::model::error::bad;
 use crate::model::signal::Signal;
-use crate::model::spec::{self, Dependency, Level, Limit, Service, ServiceType, Used};
-use crate::model::status::{LastExit, ServiceStatus, State};
+use crate::model::spec::{self, Dependency, Limit, Service, ServiceType, Used};
+use crate::model::status::{ServiceStatus, State};
 use crate::system::host::Ctx;
 use crate::system::process;
-use crate::system::supervise::{mark_asked, marked_name, scanned_dir, unsupervised, wait_until};
+use crate::system::supervise::{
+    last_exit, mark_asked, read_record, restart_limit_reason, scanned_dir, wait_until, Layout,
+    SCAN_WAIT,
+};
 
 pub struct S6;
 
 /// Where the service directories live.
 const SV: &str = "/etc/s6/sv";
-/// Where `finish` keeps how the process ended, its restart counts and the `failed` mark.
-const STATE: &str = "/run/svc-any/s6";
-/// Where svlogd writes each unit's output (`current`, rotated `@*.s`).
+/// Where s6-log writes each unit's output (`current`, rotated `@*.s`).
 const LOGS: &str = "/var/log/s6";
-/// How long s6-svscan may take, once told, to start s6-supervise for a new link.
-const SCAN_WAIT: Duration = Duration::from_secs(15);
-
-/// s6's name for a unit: `NAME`, or `NAME@INSTANCE`.
-fn unit_name(service: &Service, instance: Option<&str>) -> String {
-    match instance {
-        Some(i) => format!("{}@{i}", service.name),
-        None => service.name.clone(),
-    }
-}
-
-fn units(service: &Service) -> Vec<(Option<String>, String)> {
-    service
-        .instance_names()
-        .into_iter()
-        .map(|i| (i.map(String::from), unit_name(service, i)))
-        .collect()
-}
-
-fn sv_dir(unit: &str) -> PathBuf {
-    PathBuf::from(SV).join(unit)
-}
-
-fn state_dir(unit: &str) -> PathBuf {
-    PathBuf::from(STATE).join(unit)
-}
+/// s6's units: records of `finish` in /run/svc-any/s6; supervised while s6-supervise reads
+/// `supervise/control`.
+const LAYOUT: Layout = Layout {
+    backend: "s6",
+    scanner: "s6-svscan",
+    service_dirs: SV,
+    state: "/run/svc-any/s6",
+    logs: LOGS,
+    logger: "s6-log",
+    rotation: "rotated at 1 MB, 10 kept",
+    supervised,
+};
 
 /// The scan directory: a running s6-svscan's argument, else /etc/s6/service.
 pub fn scan_dir(ctx: &Ctx) -> PathBuf {
@@ -156,30 +142,6 @@ fn supervised(dir: &Path) -> bool {
     }
 }
 
-/// How `finish` recorded the last end: `exited N asked` or `killed N itself`.
-fn last_exit(line: &str) -> Option<(LastExit, bool)> {
-    let f: Vec<&str> = line.split_whitespace().collect();
-    let [how, n, by] = f.as_slice() else {
-        return None;
-    };
-    let n: i32 = n.parse().ok()?;
-    let exit = match *how {
-        "exited" => LastExit::Exited { code: n },
-        "killed" => LastExit::Killed {
-            signal: Signal::from_name(&n.to_string())
-                .map_or_else(|| n.to_string(), |s| s.name().to_string()),
-        },
-        _ => return None,
-    };
-    Some((exit, *by == "asked"))
-}
-
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
 impl S6 {
     fn run_script(&self, ctx: &Ctx, service: &Service, unit: &str) -> Result<String> {
         if service.group.is_some() {
@@ -210,32 +172,16 @@ impl S6 {
         // Dependencies before the exec: a required service that is not up is asked up and
         // waited for (`s6-svc -wu`), one only ordered after is waited for while it is wanted
         // up.
-        let mut waits = Vec::new();
-        let own = |deps: &[Dependency]| -> Vec<String> {
-            deps.iter()
-                .filter_map(|d| match d {
-                    Dependency::Service(name) => Some(name.clone()),
-                    _ => None,
-                })
-                .collect()
-        };
-        let required = own(&service.requires);
         let wait_secs = 30;
-        for name in &required {
-            let q = word(name, "requires")?;
-            waits.push(format!(
-                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ] && [ \"$(s6-svstat -o up \"$d\")\" != true ]; then s6-svc -wu -T {wait_secs}000 -u \"$d\" || exit 111; fi; done"
-            ));
-        }
-        for name in own(&service.after)
-            .into_iter()
-            .filter(|n| !required.contains(n))
-        {
-            let q = word(&name, "after")?;
-            waits.push(format!(
-                "for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ] && [ \"$(s6-svstat -o wantedup \"$d\")\" = true ]; then s6-svwait -u -t {wait_secs}000 \"$d\"; fi; done"
-            ));
-        }
+        let waits = run_dir::dependency_waits(
+            service,
+            |q| {
+                format!("for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ] && [ \"$(s6-svstat -o up \"$d\")\" != true ]; then s6-svc -wu -T {wait_secs}000 -u \"$d\" || exit 111; fi; done")
+            },
+            |q| {
+                format!("for d in {SV}/{q} {SV}/{q}@*; do if [ -d \"$d\" ] && [ \"$(s6-svstat -o wantedup \"$d\")\" = true ]; then s6-svwait -u -t {wait_secs}000 \"$d\"; fi; done")
+            },
+        )?;
         let mut c = render::context(service);
         c.insert("unit", &unit);
         c.insert("script", &script);
@@ -246,23 +192,7 @@ impl S6 {
     fn finish_script(&self, ctx: &Ctx, service: &Service, unit: &str) -> Result<String> {
         let mut c = render::context(service);
         c.insert("unit", &unit);
-        c.insert(
-            "state",
-            &word(&state_dir(unit).display().to_string(), "name")?,
-        );
-        c.insert("restart", service.restart.as_str());
-        c.insert("clean", &run_dir::clean_patterns(service));
-        c.insert("limit", &service.restart_limit);
-        c.insert(
-            "interval",
-            &run_dir::whole_seconds(service.restart_limit_interval).max(1),
-        );
-        let delay = service.restart_delay.as_millis() as u64;
-        c.insert("delay_ms", &delay);
-        c.insert(
-            "max_delay_ms",
-            &(service.restart_max_delay.as_millis() as u64).max(delay),
-        );
+        run_dir::insert_restart_policy(&mut c, service, &LAYOUT.state_dir(unit))?;
         ctx.renderer.render("s6.finish", &c)
     }
 
@@ -274,37 +204,15 @@ impl S6 {
         }
         let mut cmd = process::tool("s6-svscanctl")?;
         ctx.run(cmd.arg("-a").arg(scan_dir(ctx)))?;
-        let missing: Vec<&PathBuf> = dirs
-            .iter()
-            .filter(|d| !wait_until(SCAN_WAIT, || supervised(&ctx.on_target(d))))
-            .collect();
-        if let Some(first) = missing.first() {
-            bail!(
-                "s6-svscan has not picked up {} within {}s: is s6-svscan running on {}?",
-                first.display(),
-                SCAN_WAIT.as_secs(),
-                scan_dir(ctx).display()
-            );
-        }
-        Ok(())
+        LAYOUT.wait_supervised(ctx, dirs, &scan_dir(ctx))
     }
 
-    /// `s6-svc ARGS DIR` for each of `dirs` (s6-svc takes one service directory); the
-    /// first error, after trying them all.
     /// Asks the scanner for the supervisor of every installed unit of `services` that has
     /// none now (a killed one not yet restarted), so that a stop reaches the manager: stopping
     /// only the processes would leave the restarted supervisor to start them again. With no
     /// scanner running there is nobody to ask; the engine then stops what it saw run.
     fn reclaim(&self, ctx: &Ctx, services: &[&Service]) {
-        if !ctx.live || ctx.root != Path::new("/") || scanned_dir(&ctx.root, "s6-svscan").is_none()
-        {
-            return;
-        }
-        let dirs: Vec<PathBuf> = services
-            .iter()
-            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
-            .collect();
-        let lost = unsupervised(&scan_dir(ctx), &dirs, supervised);
+        let lost = LAYOUT.lost(ctx, services, &scan_dir(ctx));
         if let Err(e) = self.wait_supervised(ctx, &lost) {
             ctx.warn(format!("warning: {e:#}"));
         }
@@ -331,18 +239,23 @@ impl S6 {
     fn start(&self, ctx: &Ctx, services: &[&Service]) -> Result<()> {
         let dirs: Vec<PathBuf> = services
             .iter()
-            .flat_map(|s| units(s).into_iter().map(|(_, u)| sv_dir(&u)))
+            .flat_map(|s| {
+                LAYOUT
+                    .units(s)
+                    .into_iter()
+                    .map(|(_, u)| LAYOUT.service_dir(&u))
+            })
             .collect();
         self.wait_supervised(ctx, &dirs)?;
         // In dependency order (the engine's): what later ones of the batch depend on is up
         // before they are started (`s6-svc -wu` waits for it).
         let mut batch: Vec<PathBuf> = Vec::new();
         for (i, s) in services.iter().enumerate() {
-            for (_, unit) in units(s) {
+            for (_, unit) in LAYOUT.units(s) {
                 for f in ["failed", "window"] {
-                    let _ = std::fs::remove_file(ctx.on_target(&state_dir(&unit).join(f)));
+                    let _ = std::fs::remove_file(ctx.on_target(&LAYOUT.state_dir(&unit).join(f)));
                 }
-                batch.push(sv_dir(&unit));
+                batch.push(LAYOUT.service_dir(&unit));
             }
             let needed = services[i + 1..].iter().any(|later| {
                 later
@@ -371,12 +284,12 @@ impl S6 {
         let mut wanted_up = Vec::new();
         let mut by_timeout: std::collections::BTreeMap<u128, Vec<PathBuf>> = Default::default();
         for s in services {
-            for (_, unit) in units(s) {
-                let dir = sv_dir(&unit);
+            for (_, unit) in LAYOUT.units(s) {
+                let dir = LAYOUT.service_dir(&unit);
                 let on = ctx.on_target(&dir);
                 if supervised(&on) {
                     if self.status_of(&on).is_some_and(|st| st.want_up) {
-                        wanted_up.push(state_dir(&unit));
+                        wanted_up.push(LAYOUT.state_dir(&unit));
                     }
                     by_timeout
                         .entry(s.stop_timeout.as_millis() + 5000)
@@ -406,106 +319,55 @@ impl Backend for S6 {
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
         let service = &carried::check(ctx, self.name(), service, carries)?;
-        if service.level == Level::User {
-            return Err(bad("svc-any installs s6 services for the system only")
-                .key("level")
-                .hint("a user's own s6-svscan is not supported: use level = \"system\"")
-                .into());
-        }
-        if service.env_file.is_some() {
-            return Err(bad("not carried by s6: env_file (a run script would read it as shell, not as an environment file)")
-                .key("env_file")
-                .hint("put the variables in [env]")
-                .into());
-        }
-        if service.log.is_some() {
-            return Err(bad(format!(
-                "not carried by s6: log (s6-log writes a directory, {LOGS}/UNIT/current, rotated at 1 MB, 10 kept)"
-            ))
-            .key("log")
-            .hint("remove [log]: `svc-any logs` reads s6-log's files")
-            .into());
-        }
+        LAYOUT.refuse_uncarried(service)?;
         debug_assert!(matches!(
             service.daemon.service_type,
             None | Some(ServiceType::Simple | ServiceType::Exec)
         ));
         spec::refuse_systemd_units(service, self.name())?;
-        let scan = scan_dir(ctx);
-        let mut files = Vec::new();
-        let mut links = Vec::new();
-        for (instance, unit) in units(service) {
-            let s = service.for_instance(instance.as_deref());
-            let dir = sv_dir(&unit);
-            // The run script holds the `env` values: root's alone then (runsv, supervise
-            // and s6-supervise run it as root; it switches to the service's user itself).
-            files.push(FileSpec {
-                path: dir.join("run"),
-                mode: render::script_mode_for_values(&s),
-                content: self.run_script(ctx, &s, &unit)?,
-            });
-            files.push(FileSpec {
-                path: dir.join("finish"),
-                mode: 0o755,
-                content: self.finish_script(ctx, &s, &unit)?,
-            });
-            let mut c = render::context(service);
-            c.insert("unit", &unit);
-            let logs = PathBuf::from(LOGS).join(&unit).display().to_string();
-            c.insert("dir", &word(&logs, "name")?);
-            files.push(FileSpec {
-                path: dir.join("log/run"),
-                mode: 0o755,
-                content: ctx.renderer.render("s6.log", &c)?,
-            });
+        LAYOUT.plan(service, &scan_dir(ctx), |s, unit, dir| {
             // Values: s6-supervise reads the first line only, so the marker goes on the second.
             let marker = render::marker_line("#", &service.name, service.source.as_deref());
+            let value = |name: &str, value: String| FileSpec {
+                path: dir.join(name),
+                mode: 0o644,
+                content: format!("{value}\n{marker}\n"),
+            };
+            let mut files = vec![
+                LAYOUT.run_file(dir, s, self.run_script(ctx, s, unit)?),
+                FileSpec {
+                    path: dir.join("finish"),
+                    mode: 0o755,
+                    content: self.finish_script(ctx, s, unit)?,
+                },
+                FileSpec {
+                    path: dir.join("log/run"),
+                    mode: 0o755,
+                    content: ctx
+                        .renderer
+                        .render("s6.log", &LAYOUT.log_context(service, unit)?)?,
+                },
+            ];
             if s.stop_signal != Signal::TERM {
-                files.push(FileSpec {
-                    path: dir.join("down-signal"),
-                    mode: 0o644,
-                    content: format!("SIG{}\n{marker}\n", s.stop_signal.name()),
-                });
+                files.push(value("down-signal", format!("SIG{}", s.stop_signal.name())));
             }
-            files.push(FileSpec {
-                path: dir.join("timeout-kill"),
-                mode: 0o644,
-                content: format!("{}\n{marker}\n", s.stop_timeout.as_millis().max(1)),
-            });
+            files.push(value(
+                "timeout-kill",
+                s.stop_timeout.as_millis().max(1).to_string(),
+            ));
             // finish sleeps restart_max_delay at most; s6 kills it after 5 s otherwise.
-            files.push(FileSpec {
-                path: dir.join("timeout-finish"),
-                mode: 0o644,
-                content: format!("{}\n{marker}\n", s.restart_max_delay.as_millis() + 5000),
-            });
-            links.push(LinkSpec {
-                path: scan.join(&unit),
-                target: dir,
-            });
-        }
-        Ok(Plan {
-            files,
-            links,
-            enable_links: Vec::new(),
+            files.push(value(
+                "timeout-finish",
+                (s.restart_max_delay.as_millis() + 5000).to_string(),
+            ));
+            Ok(files)
         })
     }
 
     /// `s6-svscanctl -a` (s6-svscan does not rescan by itself), then wait until s6-supervise
     /// runs for every svc-any service linked in the scan directory.
     fn reload_manager(&self, ctx: &Ctx) -> Result<()> {
-        let scan = ctx.on_target(&scan_dir(ctx));
-        let Ok(entries) = std::fs::read_dir(&scan) else {
-            return Ok(());
-        };
-        let dirs: Vec<PathBuf> = entries
-            .flatten()
-            .filter_map(|e| {
-                let target = std::fs::read_link(e.path()).ok()?;
-                (target.starts_with(SV)
-                    && marked_name(&ctx.on_target(&target.join("run"))).is_some())
-                .then_some(target)
-            })
-            .collect();
+        let dirs = LAYOUT.linked(ctx, &scan_dir(ctx));
         self.wait_supervised(ctx, &dirs)
     }
 
@@ -520,8 +382,8 @@ impl Backend for S6 {
             Verb::Reload => {
                 for s in services {
                     let signal = s.reload_signal.expect("checked by the engine");
-                    for (_, unit) in units(s) {
-                        let dir = sv_dir(&unit);
+                    for (_, unit) in LAYOUT.units(s) {
+                        let dir = LAYOUT.service_dir(&unit);
                         let flag = match signal.name() {
                             "HUP" => Some("-h"),
                             "ALRM" => Some("-a"),
@@ -560,11 +422,11 @@ impl Backend for S6 {
     fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
         let mut out = Vec::new();
         for service in services {
-            for (instance, unit) in units(service) {
-                let dir = ctx.on_target(&sv_dir(&unit));
-                let state = ctx.on_target(&state_dir(&unit));
+            for (instance, unit) in LAYOUT.units(service) {
+                let dir = ctx.on_target(&LAYOUT.service_dir(&unit));
+                let state = ctx.on_target(&LAYOUT.state_dir(&unit));
                 let installed = dir.join("run").exists();
-                let recorded = read(&state.join("exit")).and_then(|l| last_exit(&l));
+                let recorded = read_record(&state.join("exit")).and_then(|l| last_exit(&l));
                 let st = if installed && supervised(&dir) {
                     self.status_of(&dir)
                 } else {
@@ -586,14 +448,7 @@ impl Backend for S6 {
                         State::Starting,
                         Some("s6-supervise is restarting it".to_string()),
                     ),
-                    Some(_) if failed => (
-                        State::Failed,
-                        Some(format!(
-                            "more than {} restarts within {}",
-                            s.restart_limit,
-                            humantime::format_duration(s.restart_limit_interval)
-                        )),
-                    ),
+                    Some(_) if failed => (State::Failed, Some(restart_limit_reason(&s))),
                     Some(_) => match &recorded {
                         Some((exit, false))
                             if !exit.is_clean(s.stop_signal, &s.success_exit_codes) =>
@@ -611,11 +466,7 @@ impl Backend for S6 {
                     state: state_now,
                     pid: st.filter(|st| st.pid > 0 && !st.finishing).map(|st| st.pid),
                     since: st.map(|st| st.since),
-                    restarts: installed.then(|| {
-                        read(&state.join("restarts"))
-                            .and_then(|r| r.parse().ok())
-                            .unwrap_or(0)
-                    }),
+                    restarts: installed.then(|| LAYOUT.restarts(ctx, &unit)),
                     last_exit: recorded.map(|(e, _)| e),
                     enabled: installed.then(|| !dir.join("down").exists()),
                     reason,
@@ -630,51 +481,16 @@ impl Backend for S6 {
     }
 
     fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
-        units(service)
-            .iter()
-            .map(|(_, unit)| PathBuf::from(LOGS).join(unit).join("current"))
-            .collect()
+        LAYOUT.log_files(service)
     }
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<String>> {
-        let Ok(entries) = std::fs::read_dir(ctx.on_target(Path::new(SV))) else {
-            return Ok(Vec::new());
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| marked_name(&e.path().join("run")))
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        Ok(LAYOUT.list(ctx))
     }
 
-    /// Enabled = no `down` file: s6-supervise starts the unit when it starts (at boot).
-    /// A unit s6-svscan has not picked up yet (a fresh install) keeps a `down` file until
-    /// s6-supervise runs, so that enabling does not start it now: `down` is read only then.
+    /// Enabled = no `down` file (see `Layout::enable`).
     fn enable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
-        let mut changed = false;
-        let mut fresh = Vec::new();
-        for (_, unit) in units(service) {
-            let dir = sv_dir(&unit);
-            let down = ctx.on_target(&dir.join("down"));
-            if ctx.live && ctx.on_target(&dir).is_dir() && !supervised(&ctx.on_target(&dir)) {
-                if !down.exists() {
-                    crate::system::files::write_atomic(&down, b"", 0o644)?;
-                }
-                fresh.push(dir);
-            } else if crate::system::files::remove(&down)? {
-                ctx.say(format!("enabled at boot: removed {}", down.display()));
-                changed = true;
-            }
-        }
-        if !fresh.is_empty() {
-            self.wait_supervised(ctx, &fresh)?;
-            for dir in fresh {
-                crate::system::files::remove(&ctx.on_target(&dir.join("down")))?;
-            }
-        }
-        Ok(changed)
+        LAYOUT.enable(ctx, service, |dirs| self.wait_supervised(ctx, dirs))
     }
 
     fn disables_on_uninstall(&self) -> bool {
@@ -683,23 +499,11 @@ impl Backend for S6 {
 
     /// Disabled = a `down` file: still supervised (and left running), not started at boot.
     fn disable(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> Result<bool> {
-        let mut changed = false;
-        for (_, unit) in units(service) {
-            let dir = ctx.on_target(&sv_dir(&unit));
-            let down = dir.join("down");
-            if dir.is_dir() && !down.exists() {
-                crate::system::files::write_atomic(&down, b"", 0o644)?;
-                ctx.say(format!("disabled at boot: created {}", down.display()));
-                changed = true;
-            }
-        }
-        Ok(changed)
+        LAYOUT.disable(ctx, service)
     }
 
     fn is_enabled(&self, ctx: &Ctx, service: &Service, _links: &[LinkSpec]) -> bool {
-        units(service)
-            .iter()
-            .all(|(_, unit)| !ctx.on_target(&sv_dir(unit).join("down")).exists())
+        LAYOUT.is_enabled(ctx, service)
     }
 
     /// A linked service directory runs unless it has a `down` file: an install without
@@ -712,9 +516,10 @@ impl Backend for S6 {
     /// supervisors of what is no longer linked), then what s6-supervise and `finish` made
     /// (`supervise/`, `event/`, `down`, the records in /run).
     fn forget(&self, ctx: &Ctx, service: &Service) -> Result<()> {
-        let dirs: Vec<PathBuf> = units(service)
-            .into_iter()
-            .map(|(_, u)| ctx.on_target(&sv_dir(&u)))
+        let dirs: Vec<PathBuf> = LAYOUT
+            .service_dirs_of(&[service])
+            .iter()
+            .map(|d| ctx.on_target(d))
             .collect();
         let running = |d: &PathBuf| supervised(d) || supervised(&d.join("log"));
         if ctx.live && dirs.iter().any(running) {
@@ -726,27 +531,11 @@ impl Backend for S6 {
                 }
             }
         }
-        for (dir, (_, unit)) in dirs.iter().zip(units(service)) {
-            for sub in ["supervise", "event", "log/supervise", "log/event"] {
-                let path = dir.join(sub);
-                if path.is_dir() && !path.is_symlink() {
-                    std::fs::remove_dir_all(&path)?;
-                } else {
-                    crate::system::files::remove(&path)?;
-                }
-            }
-            crate::system::files::remove(&dir.join("down"))?;
-            let state = ctx.on_target(&state_dir(&unit));
-            if state.is_dir() {
-                std::fs::remove_dir_all(&state)?;
-            }
-        }
-        let runtime = ctx.on_target(Path::new(STATE));
-        crate::system::files::remove_dir_if_empty(&runtime);
-        if let Some(parent) = runtime.parent() {
-            crate::system::files::remove_dir_if_empty(parent);
-        }
-        Ok(())
+        LAYOUT.remove_made(
+            ctx,
+            service,
+            &["supervise", "event", "log/supervise", "log/event"],
+        )
     }
 }
 
@@ -767,19 +556,5 @@ mod tests {
         assert!(!st.finishing);
         assert_eq!(st.since, 0x6b0e0b27 - TAI_MINUS_UTC);
         assert_eq!(parse_status(&b[..34]), None);
-    }
-
-    #[test]
-    fn finish_records_are_read_back() {
-        assert_eq!(
-            last_exit("killed 9 itself"),
-            Some((
-                LastExit::Killed {
-                    signal: "KILL".into()
-                },
-                false
-            ))
-        );
-        assert_eq!(last_exit("garbage"), None);
     }
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::dialect::escape::{sh, Unrepresentable};
 use crate::model::error::{bad, BadInput};
-use crate::model::spec::{Limit, Service};
+use crate::model::spec::{Dependency, Limit, Service};
 
 /// The parts of one `run` script, each already shell text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -51,6 +51,62 @@ pub fn field(key: &str) -> impl Fn(Unrepresentable) -> BadInput + '_ {
 /// One single-quoted word, or bad input naming `key`.
 pub fn word(value: &str, key: &str) -> Result<String, BadInput> {
     sh::quote(value).map_err(field(key))
+}
+
+/// The run script's waits before its `exec`, for the services of this host it depends on, each
+/// one shell line of the manager's own tools: `required(q)` for a name in `requires` (start
+/// it, wait until it is up), `ordered(q)` for one only in `after` (wait while it is wanted up),
+/// `q` being the name as one quoted word. Names of the host's facilities are not services of a
+/// scan directory: the backends refuse them before.
+pub fn dependency_waits(
+    service: &Service,
+    required: impl Fn(&str) -> String,
+    ordered: impl Fn(&str) -> String,
+) -> Result<Vec<String>, BadInput> {
+    let services = |deps: &[Dependency]| -> Vec<String> {
+        deps.iter()
+            .filter_map(|d| match d {
+                Dependency::Service(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let needed = services(&service.requires);
+    let mut waits = Vec::new();
+    for name in &needed {
+        waits.push(required(&word(name, "requires")?));
+    }
+    for name in services(&service.after) {
+        if !needed.contains(&name) {
+            waits.push(ordered(&word(&name, "after")?));
+        }
+    }
+    Ok(waits)
+}
+
+/// What a script that applies the restart policy needs (runit's and s6's `finish`,
+/// daemontools' `run`): where its records live (`state`), the policy, which ends are clean,
+/// the crash-loop limit and window, and restart_delay with its cap, in milliseconds.
+pub fn insert_restart_policy(
+    c: &mut tera::Context,
+    service: &Service,
+    state: &std::path::Path,
+) -> Result<(), BadInput> {
+    c.insert("state", &word(&state.display().to_string(), "name")?);
+    c.insert("restart", service.restart.as_str());
+    c.insert("clean", &clean_patterns(service));
+    c.insert("limit", &service.restart_limit);
+    c.insert(
+        "interval",
+        &whole_seconds(service.restart_limit_interval).max(1),
+    );
+    let delay = service.restart_delay.as_millis() as u64;
+    c.insert("delay_ms", &delay);
+    c.insert(
+        "max_delay_ms",
+        &(service.restart_max_delay.as_millis() as u64).max(delay),
+    );
+    Ok(())
 }
 
 /// The run script of `service` (already one instance: see `Service::for_instance`), with
