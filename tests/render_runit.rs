@@ -60,36 +60,5 @@ fn instances_get_a_directory_and_a_link_each() {
 
 #[test]
 fn what_a_run_directory_cannot_carry_is_refused_with_its_key() {
-    for (toml, key) in [
-        (
-            "exec = [\"/bin/sleep\", \"1\"]\nenv_file = \"/etc/default/x\"\n",
-            "env_file",
-        ),
-        (
-            "exec = [\"/bin/sleep\", \"1\"]\n[log]\nfile = \"/var/log/x.log\"\n",
-            "log",
-        ),
-        (
-            "exec = [\"/bin/sleep\", \"1\"]\nlimits = { nproc = \"infinity\" }\n",
-            "limits.nproc",
-        ),
-        (
-            "exec = [\"/bin/sleep\", \"1\"]\ntype = \"notify\"\n",
-            "type",
-        ),
-        (
-            "exec = [\"/bin/sleep\", \"1\"]\nafter = [\"network-online.target\"]\n",
-            "after",
-        ),
-    ] {
-        let dir = scratch(&format!("runit-refused-{}", key.replace('.', "-")));
-        let def = dir.join("x.toml");
-        std::fs::write(&def, toml).unwrap();
-        let out = run(svc_any()
-            .args(["--backend", "runit", "render", "-f"])
-            .arg(&def));
-        assert_eq!(out.status.code(), Some(2), "{key}: {}", text(&out.stdout));
-        let err = text(&out.stderr);
-        assert!(err.contains(key) && err.contains("runit"), "{key}: {err}");
-    }
+    refused_naming_key_and_backend("runit", RUN_DIR_REFUSALS);
 }

@@ -152,6 +152,51 @@ pub fn rendered_fixture(backend: &str, fixture: &str) -> String {
     )
 }
 
+/// What no run directory (runit, daemontools, s6) carries: each definition and the key its
+/// refusal must name.
+#[allow(dead_code)] // used by the run-directory render tests only
+pub const RUN_DIR_REFUSALS: &[(&str, &str)] = &[
+    (
+        "exec = [\"/bin/sleep\", \"1\"]\nenv_file = \"/etc/default/x\"\n",
+        "env_file",
+    ),
+    (
+        "exec = [\"/bin/sleep\", \"1\"]\n[log]\nfile = \"/var/log/x.log\"\n",
+        "log",
+    ),
+    (
+        "exec = [\"/bin/sleep\", \"1\"]\nlimits = { nproc = \"infinity\" }\n",
+        "limits.nproc",
+    ),
+    (
+        "exec = [\"/bin/sleep\", \"1\"]\ntype = \"notify\"\n",
+        "type",
+    ),
+    (
+        "exec = [\"/bin/sleep\", \"1\"]\nafter = [\"network-online.target\"]\n",
+        "after",
+    ),
+];
+
+/// `render -f` of each definition of `cases` for `backend` exits 2 with an error naming the
+/// case's key and the backend.
+pub fn refused_naming_key_and_backend(backend: &str, cases: &[(&str, &str)]) {
+    for (toml, key) in cases {
+        let dir = scratch(&format!("{backend}-refused-{}", key.replace('.', "-")));
+        let def = dir.join("x.toml");
+        std::fs::write(&def, toml).unwrap();
+        let out = run(svc_any()
+            .args(["--backend", backend, "render", "-f"])
+            .arg(&def));
+        assert_eq!(out.status.code(), Some(2), "{key}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(key) && err.contains(backend),
+            "{key} on {backend}: {err}"
+        );
+    }
+}
+
 /// The files a render prints, as (path, content); its `### enable:` lines are links, not files.
 pub fn emitted_files(rendered: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();

@@ -5,16 +5,17 @@
 use std::time::Duration;
 
 use crate::common::backend::{Backend, Made, Outcome};
+use crate::common::backends::run_dir::RunDir;
 use crate::common::host::Host;
 
 pub struct Daemontools;
 
-fn unit(name: &str, s: &serde_json::Value) -> String {
-    match s["instance"].as_str() {
-        Some(i) => format!("{name}@{i}"),
-        None => name.to_string(),
-    }
-}
+const LAYOUT: RunDir = RunDir {
+    service_dirs: "/etc/sv",
+    scan: "/etc/service",
+    files: &["run", "log/run"],
+    scripts: &["run", "log/run"],
+};
 
 impl Backend for Daemontools {
     /// Supervise pauses a second between starts: a cycle takes seconds.
@@ -46,23 +47,12 @@ impl Backend for Daemontools {
     }
 
     fn made(&self, _: &Host, name: &str, instances: &[&str]) -> Vec<Made> {
-        let units: Vec<String> = if instances.is_empty() {
-            vec![name.to_string()]
-        } else {
-            instances.iter().map(|i| format!("{name}@{i}")).collect()
-        };
-        let mut made = Vec::new();
-        for u in units {
-            made.push(Made::File(format!("/etc/sv/{u}/run")));
-            made.push(Made::File(format!("/etc/sv/{u}/log/run")));
-            made.push(Made::Link(format!("/etc/service/{u}")));
-        }
-        made
+        LAYOUT.made(name, instances)
     }
 
     /// svstat (which always exits 0) says up with the pid, or down.
     fn agrees(&self, h: &Host, name: &str, s: &serde_json::Value) {
-        let unit = unit(name, s);
+        let unit = LAYOUT.unit(name, s);
         let state = s["state"].as_str().unwrap_or_default();
         let said = h.sh_out(&format!("svstat /etc/service/{unit}"));
         match state {
@@ -79,34 +69,17 @@ impl Backend for Daemontools {
                     "svstat: {said} (svc-any: {s})"
                 );
             }
-            "not-installed" => {
-                assert!(
-                    !h.succeeds(&format!("test -e /etc/sv/{unit}")),
-                    "/etc/sv/{unit} is left"
-                );
-                assert!(
-                    !h.succeeds(&format!("test -L /etc/service/{unit}")),
-                    "/etc/service/{unit} is left"
-                );
-            }
+            "not-installed" => LAYOUT.gone(h, &unit),
             other => panic!("daemontools never leaves a service {other} here: {s}"),
         }
     }
 
     fn enabled(&self, h: &Host, name: &str) -> bool {
-        h.succeeds(&format!("test -L /etc/service/{name}"))
-            && !h.succeeds(&format!("test -e /etc/sv/{name}/down"))
+        LAYOUT.enabled(h, name)
     }
 
     fn parses(&self, h: &Host, name: &str) {
-        for f in ["run", "log/run"] {
-            assert!(
-                h.succeeds(&format!(
-                    "sh -n /etc/sv/{name}/{f} && dash -n /etc/sv/{name}/{f}"
-                )),
-                "/etc/sv/{name}/{f} is no shell script"
-            );
-        }
+        LAYOUT.parses(h, name)
     }
 
     /// svc only sends: the stop is waited for with svstat, as the seed's svcstop did.

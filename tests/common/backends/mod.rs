@@ -4,6 +4,7 @@
 pub mod builtin;
 pub mod daemontools;
 pub mod openrc;
+pub mod run_dir;
 pub mod runit;
 pub mod s6;
 pub mod supervisord;

@@ -2,17 +2,17 @@
 //! service directories in /etc/sv, `sv`, and runsv's own `supervise/` files.
 
 use crate::common::backend::{Backend, Made};
+use crate::common::backends::run_dir::RunDir;
 use crate::common::host::Host;
 
 pub struct Runit;
 
-/// The service directory that svc-any's status entry `s` of `name` stands for.
-fn unit(name: &str, s: &serde_json::Value) -> String {
-    match s["instance"].as_str() {
-        Some(i) => format!("{name}@{i}"),
-        None => name.to_string(),
-    }
-}
+const LAYOUT: RunDir = RunDir {
+    service_dirs: "/etc/sv",
+    scan: "/etc/service",
+    files: &["run", "finish", "log/run"],
+    scripts: &["run", "finish", "log/run"],
+};
 
 impl Backend for Runit {
     /// `sv -w` polls every 420 ms: a cycle takes seconds.
@@ -44,24 +44,12 @@ impl Backend for Runit {
     }
 
     fn made(&self, _: &Host, name: &str, instances: &[&str]) -> Vec<Made> {
-        let units: Vec<String> = if instances.is_empty() {
-            vec![name.to_string()]
-        } else {
-            instances.iter().map(|i| format!("{name}@{i}")).collect()
-        };
-        let mut made = Vec::new();
-        for u in units {
-            made.push(Made::File(format!("/etc/sv/{u}/run")));
-            made.push(Made::File(format!("/etc/sv/{u}/finish")));
-            made.push(Made::File(format!("/etc/sv/{u}/log/run")));
-            made.push(Made::Link(format!("/etc/service/{u}")));
-        }
-        made
+        LAYOUT.made(name, instances)
     }
 
     /// `sv status` (runit's own reading of supervise/status) says run or down, with the pid.
     fn agrees(&self, h: &Host, name: &str, s: &serde_json::Value) {
-        let unit = unit(name, s);
+        let unit = LAYOUT.unit(name, s);
         let state = s["state"].as_str().unwrap_or_default();
         let out = h.sh(&format!("sv status /etc/sv/{unit}"));
         let said = crate::common::text(&out.stdout);
@@ -79,35 +67,18 @@ impl Backend for Runit {
                     "sv status: {said} (svc-any: {s})"
                 );
             }
-            "not-installed" => {
-                assert!(
-                    !h.succeeds(&format!("test -e /etc/sv/{unit}")),
-                    "/etc/sv/{unit} is left"
-                );
-                assert!(
-                    !h.succeeds(&format!("test -L /etc/service/{unit}")),
-                    "/etc/service/{unit} is left"
-                );
-            }
+            "not-installed" => LAYOUT.gone(h, &unit),
             other => panic!("runit never leaves a service {other} here: {s}"),
         }
     }
 
     /// runsv starts a linked service at boot unless it has a `down` file.
     fn enabled(&self, h: &Host, name: &str) -> bool {
-        h.succeeds(&format!("test -L /etc/service/{name}"))
-            && !h.succeeds(&format!("test -e /etc/sv/{name}/down"))
+        LAYOUT.enabled(h, name)
     }
 
     fn parses(&self, h: &Host, name: &str) {
-        for f in ["run", "finish", "log/run"] {
-            assert!(
-                h.succeeds(&format!(
-                    "sh -n /etc/sv/{name}/{f} && dash -n /etc/sv/{name}/{f}"
-                )),
-                "/etc/sv/{name}/{f} is no shell script"
-            );
-        }
+        LAYOUT.parses(h, name)
     }
 
     fn native(&self, verb: &str, name: &str) -> Option<String> {

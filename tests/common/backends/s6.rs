@@ -2,16 +2,17 @@
 //! /etc/s6/service): s6-svc, s6-svstat and s6-supervise's own files.
 
 use crate::common::backend::{Backend, Made};
+use crate::common::backends::run_dir::RunDir;
 use crate::common::host::Host;
 
 pub struct S6;
 
-fn unit(name: &str, s: &serde_json::Value) -> String {
-    match s["instance"].as_str() {
-        Some(i) => format!("{name}@{i}"),
-        None => name.to_string(),
-    }
-}
+const LAYOUT: RunDir = RunDir {
+    service_dirs: "/etc/s6/sv",
+    scan: "/etc/s6/service",
+    files: &["run", "finish", "log/run", "timeout-kill", "timeout-finish"],
+    scripts: &["run", "finish", "log/run"],
+};
 
 impl Backend for S6 {
     /// The s6-supervise of the service's directory keeps it running.
@@ -38,24 +39,12 @@ impl Backend for S6 {
     }
 
     fn made(&self, _: &Host, name: &str, instances: &[&str]) -> Vec<Made> {
-        let units: Vec<String> = if instances.is_empty() {
-            vec![name.to_string()]
-        } else {
-            instances.iter().map(|i| format!("{name}@{i}")).collect()
-        };
-        let mut made = Vec::new();
-        for u in units {
-            for f in ["run", "finish", "log/run", "timeout-kill", "timeout-finish"] {
-                made.push(Made::File(format!("/etc/s6/sv/{u}/{f}")));
-            }
-            made.push(Made::Link(format!("/etc/s6/service/{u}")));
-        }
-        made
+        LAYOUT.made(name, instances)
     }
 
     /// s6-svstat says up with the pid, or down.
     fn agrees(&self, h: &Host, name: &str, s: &serde_json::Value) {
-        let unit = unit(name, s);
+        let unit = LAYOUT.unit(name, s);
         let state = s["state"].as_str().unwrap_or_default();
         let dir = format!("/etc/s6/sv/{unit}");
         match state {
@@ -74,31 +63,17 @@ impl Backend for S6 {
                     "s6-svstat (svc-any: {s})"
                 );
             }
-            "not-installed" => {
-                assert!(!h.succeeds(&format!("test -e {dir}")), "{dir} is left");
-                assert!(
-                    !h.succeeds(&format!("test -L /etc/s6/service/{unit}")),
-                    "/etc/s6/service/{unit} is left"
-                );
-            }
+            "not-installed" => LAYOUT.gone(h, &unit),
             other => panic!("s6 never leaves a service {other} here: {s}"),
         }
     }
 
     fn enabled(&self, h: &Host, name: &str) -> bool {
-        h.succeeds(&format!("test -L /etc/s6/service/{name}"))
-            && !h.succeeds(&format!("test -e /etc/s6/sv/{name}/down"))
+        LAYOUT.enabled(h, name)
     }
 
     fn parses(&self, h: &Host, name: &str) {
-        for f in ["run", "finish", "log/run"] {
-            assert!(
-                h.succeeds(&format!(
-                    "sh -n /etc/s6/sv/{name}/{f} && dash -n /etc/s6/sv/{name}/{f}"
-                )),
-                "/etc/s6/sv/{name}/{f} is no shell script"
-            );
-        }
+        LAYOUT.parses(h, name)
     }
 
     fn native(&self, verb: &str, name: &str) -> Option<String> {
