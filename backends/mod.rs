@@ -284,24 +284,9 @@ pub fn log_sources<B: Backend + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::spec::{parse, Level, ParseOptions, Source};
 
     fn service(toml: &str) -> Service {
-        let src = Source {
-            label: "web.toml".into(),
-            text: toml,
-            path: None,
-        };
-        let opts = ParseOptions {
-            default_level: Level::System,
-            forced_level: None,
-            accounts: None,
-        };
-        parse(&src, Some("web"), &opts)
-            .unwrap()
-            .services
-            .remove("web")
-            .unwrap()
+        crate::model::spec::test_service(toml, "web")
     }
 
     /// `logs --since` is asked only of logs whose lines carry a time: the journal, and the

@@ -506,24 +506,9 @@ impl Unit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::spec::{parse, Level, ParseOptions, Source};
 
     fn unit(toml: &str) -> Unit {
-        let src = Source {
-            label: "web.toml".into(),
-            text: toml,
-            path: None,
-        };
-        let opts = ParseOptions {
-            default_level: Level::System,
-            forced_level: None,
-            accounts: None,
-        };
-        let service = parse(&src, Some("web"), &opts)
-            .unwrap()
-            .services
-            .remove("web")
-            .unwrap();
+        let service = crate::model::spec::test_service(toml, "web");
         let scope = Scope {
             state_dir: "/nonexistent/state".into(),
             runtime_dir: "/nonexistent/run".into(),

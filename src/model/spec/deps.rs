@@ -348,20 +348,9 @@ pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::spec::{parse, Level, ParseOptions, Source};
 
     fn project(text: &str) -> Project {
-        let src = Source {
-            label: "t".into(),
-            text,
-            path: None,
-        };
-        let opts = ParseOptions {
-            default_level: Level::System,
-            forced_level: None,
-            accounts: None,
-        };
-        parse(&src, None, &opts).unwrap()
+        crate::model::spec::parse_test_text(text, None).unwrap()
     }
 
     fn refusal(text: &str, backend: &str) -> Option<BadInput> {
@@ -441,17 +430,8 @@ mod tests {
 
     #[test]
     fn a_service_cannot_depend_on_its_own_unit() {
-        let src = Source {
-            label: "t".into(),
-            text: "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"web.service\"]\n",
-            path: None,
-        };
-        let opts = ParseOptions {
-            default_level: Level::System,
-            forced_level: None,
-            accounts: None,
-        };
-        let err = parse(&src, None, &opts).unwrap_err();
+        let text = "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"web.service\"]\n";
+        let err = crate::model::spec::parse_test_text(text, None).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("after"));
         assert!(err.message.contains("cannot depend on itself"), "{err}");
     }

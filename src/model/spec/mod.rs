@@ -32,3 +32,33 @@ pub use validate::{
     check_absolute, check_env_name, check_name, check_references, parse_http_url, parse_tcp_target,
     MAX_ARG_BYTES,
 };
+
+/// A definition's text parsed as a system-level file named `test.toml`, for unit tests: the
+/// project, or the bad input a test expects.
+#[cfg(test)]
+pub fn parse_test_text(
+    text: &str,
+    name: Option<&str>,
+) -> Result<Project, crate::model::error::BadInput> {
+    let src = Source {
+        label: "test.toml".into(),
+        text,
+        path: None,
+    };
+    let opts = ParseOptions {
+        default_level: Level::System,
+        forced_level: None,
+        accounts: None,
+    };
+    parse(&src, name, &opts)
+}
+
+/// The one service named `name` of a definition's text (see `parse_test_text`).
+#[cfg(test)]
+pub fn test_service(text: &str, name: &str) -> Service {
+    parse_test_text(text, Some(name))
+        .unwrap()
+        .services
+        .remove(name)
+        .unwrap()
+}
