@@ -45,6 +45,8 @@ pub struct Runit;
 
 /// Where the service directories live.
 const SV: &str = "/etc/sv";
+/// How long runsv may take to fork `run` once it took the start (a loaded host).
+const START_WAIT: Duration = Duration::from_secs(15);
 /// Where svlogd writes each unit's output (`current`, rotated `@*.s`).
 const LOGS: &str = "/var/log/runit";
 /// runit's units: records of `finish` in /run/svc-any/runit; supervised while runsv reads
@@ -266,17 +268,33 @@ impl Runit {
                     .any(|d| matches!(d, Dependency::Service(n) if *n == s.name))
             });
             if needed || i + 1 == services.len() {
+                let down: Vec<bool> = batch
+                    .iter()
+                    .map(|dir| {
+                        self.status_of(&ctx.on_target(Path::new(dir)))
+                            .is_none_or(|st| st.state == 0)
+                    })
+                    .collect();
                 let mut args = vec!["up".to_string()];
                 args.extend(batch.iter().cloned());
                 self.sv(ctx, &args)?;
-                // sv only writes to runsv's control FIFO: wait until runsv took it, so a
-                // status read next sees the start.
-                for dir in batch.drain(..) {
+                // sv only writes to runsv's control FIFO, and runsv records "want up" before
+                // it forks `run`: wait until it has started what was down (run, or already
+                // finish after a quick end), so a status read next sees the start. What was
+                // running or in finish (restart_delay) is runsv's once it wants it up.
+                for (dir, was_down) in batch.drain(..).zip(down) {
                     let dir = ctx.on_target(Path::new(&dir));
-                    wait_until(Duration::from_secs(5), || {
+                    let started = wait_until(START_WAIT, || {
                         self.status_of(&dir)
-                            .is_some_and(|st| st.want_up || st.state == 1)
+                            .is_some_and(|st| st.want_up && (st.state != 0 || !was_down))
                     });
+                    if !started {
+                        bail!(
+                            "runsv has not started {} within {}s",
+                            dir.display(),
+                            START_WAIT.as_secs()
+                        );
+                    }
                 }
             }
             if needed {
