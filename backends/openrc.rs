@@ -13,6 +13,10 @@
 //! - supervise-daemon's respawn delay is whole seconds, and it respawns after *any* exit: it
 //!   cannot tell `restart = "on-failure"` or `"no"` from `"always"`.
 //! - Debian has no `localmount` or `net` services: `depend()` names only svc-any's own.
+//! - OpenRC's `umask=` does not reach the process on Debian 13: supervise-daemon sets it, then
+//!   opens a PAM session for `command_user`, and the `pam_umask` in Debian 13's common-session
+//!   gives the group the owner's bits when the user's primary group has its name (0027 becomes
+//!   0007). So `/bin/sh` sets the umask after all that and execs the program (same pid).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

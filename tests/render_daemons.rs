@@ -143,7 +143,7 @@ fn openrc_carries_the_portable_keys_in_its_own_terms() {
         "\tuse logger",
         "\tuse ntp-client",
         "\tbefore netmount",
-        "umask=0027",
+        "command_args='-c \"$svc_any_umask_exec\" svc-any 0027 \"$svc_any_command\" \"$svc_any_arg_1\" \"$svc_any_arg_2\" \"$svc_any_arg_3\"'",
         "supervise_daemon_args=--no-new-privs",
         "extra_started_commands=\"reload\"",
         "\tsvc_any_run 0 0 \"$svc_any_pre_start_0_0\" \"$svc_any_pre_start_0_1\" \"$svc_any_pre_start_0_2\" || return 1",

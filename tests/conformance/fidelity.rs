@@ -14,8 +14,9 @@ use crate::common::probe::{self, Adversarial};
 /// A path no shell, eval or word splitting may touch.
 const ODD_DIR: &str = "dir with  'quotes' \"dq\" $HOME *";
 
-/// The adversarial arguments and environment, in an odd working directory, with a limit, as
-/// another user where there is one, and as two instances (`{instance}` in the record's path).
+/// The adversarial arguments and environment, in an odd working directory, with a limit and a
+/// umask (or its refusal by name), as another user where there is one, and as two instances
+/// (`{instance}` in the record's path).
 pub fn probe(h: &Host, b: &dyn Backend) {
     let before = backend::comparable(b, &backend::owned(h, b, true));
     let adversarial = probe::adversarial();
@@ -31,10 +32,33 @@ pub fn probe(h: &Host, b: &dyn Backend) {
     if let Some(user) = &user {
         extra.insert("user".into(), user.name.into());
     }
+    extra.insert("umask".into(), "0027".into());
     let record = format!("{}/probe-{{instance}}.json", h.scratch());
-    let definition = adversarial.probe_table(&format!("{}/probe.py", h.share()), &record, extra);
+    let mut definition =
+        adversarial.probe_table(&format!("{}/probe.py", h.share()), &record, extra);
     h.define("probe", &toml::to_string(&definition).unwrap());
-    h.ok(&["install", "probe", "--start"]);
+    // umask where the manager carries it; where it does not, refused by name, nothing written
+    let out = h.svc_any(&["install", "probe", "--start"]);
+    let umask = if out.status.success() {
+        true
+    } else {
+        let stderr = crate::common::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("`umask`") && stderr.contains(b.name()),
+            "{}: a refusal that names neither umask nor the manager: {stderr}",
+            b.name()
+        );
+        assert_eq!(
+            backend::comparable(b, &backend::owned(h, b, true)),
+            before,
+            "a refused install wrote files"
+        );
+        definition.remove("umask");
+        h.define("probe", &toml::to_string(&definition).unwrap());
+        h.ok(&["install", "probe", "--start"]);
+        false
+    };
     assert_made(h, b, "probe", &["1", "2"]);
     for i in ["1", "2"] {
         let path = record.replace("{instance}", i);
@@ -53,6 +77,9 @@ pub fn probe(h: &Host, b: &dyn Backend) {
             assert_eq!(got["uid"], user.uid, "runs as {}", user.name);
         }
         assert_eq!(got["nofile"], 4242);
+        if umask {
+            assert_eq!(got["umask"], 0o027, "{}: umask", b.name());
+        }
     }
     let (_, units) = h.statuses("probe");
     let instances: Vec<&str> = units
