@@ -5,6 +5,7 @@
 
 pub mod env_file;
 pub mod escape;
+pub mod exec_expand;
 pub mod render;
 pub mod run_dir;
 pub mod unit_file;
