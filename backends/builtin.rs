@@ -90,6 +90,10 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // Whom the stop signal, the KILL and the cleanup after an exit reach (supervisor/
         // daemon.rs): the process group (as a cgroup), or the main process.
         "kill_mode" => Ok(()),
+        // systemd's variable references, expanded at each spawn from the environment the
+        // process gets, MAINPID included where it is set (dialect/exec_expand.rs, by
+        // supervisor/child.rs `spawn_program`).
+        "exec_expand" => Ok(()),
         // Checked before each start; an unmet one leaves the unit stopped, with the reason.
         "condition_path_exists" => Ok(()),
         _ => Err("svc-any's supervisor does not run it yet"),

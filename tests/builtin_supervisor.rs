@@ -605,6 +605,88 @@ fn working_dir_env_file_and_env_reach_the_process() {
     assert!(got["env"]["PATH"].is_array());
 }
 
+/// `exec_expand`: the supervisor expands systemd's references at each spawn, from the
+/// environment the process gets (env_file entries, an optional one missing, then `env`, then
+/// MAINPID where systemd sets it), by systemd's rules: a whole-word `$NAME` split and unquoted
+/// (none when unset or empty), `${NAME}` exact, `$$` a `$`.
+#[test]
+fn exec_expand_gives_the_process_the_arguments_systemd_would() {
+    let scope = TestScope::new("expand");
+    let dir = shared_dir(&scope, "files");
+    let record = dir.join("probe.json");
+    let seen = dir.join("seen");
+    let env_file = dir.join("env");
+    std::fs::write(&env_file, "FROM_FILE=--from-file two\n").unwrap();
+    let probe = common::fixtures().join("probe.py");
+    let def = scope.definition(
+        "expand",
+        &format!(
+            r#"exec = ["{probe}", "{record}", "$WORDS", "${{WORDS}}", "x${{EMPTY}}y", "$EMPTY", "${{EMPTY}}", "$UNSET", "${{UNSET}}", "$$", "a$$b", "$$WORDS", "$QUOTED", "$FROM_FILE"]
+exec_expand = true
+env_file = ["-{dir}/missing", "{env_file}"]
+env = {{ WORDS = " one  two\tthree ", EMPTY = "", QUOTED = "\"a b\" c\\ d" }}
+pre_start = [["/bin/sh", "-c", "echo pre $$# \"$$*\" >> {seen}", "sh", "$MAINPID", "${{MAINPID}}"]]
+post_start = [["/bin/sh", "-c", "echo post $$# \"$$*\" >> {seen}", "sh", "$MAINPID", "${{MAINPID}}x"]]
+reload_exec = [["/bin/sh", "-c", "echo reload $$# \"$$*\" >> {seen}", "sh", "$MAINPID"]]
+"#,
+            probe = probe.display(),
+            record = record.display(),
+            dir = dir.display(),
+            env_file = env_file.display(),
+            seen = seen.display(),
+        ),
+    );
+    scope.ok(&["install", "expand", "-f", &def, "--start", "--wait=10"]);
+    assert!(eventually(Duration::from_secs(10), || record.exists()));
+    let got: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let argv: Vec<String> = got["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let bytes: Vec<u8> = a
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_u64().unwrap() as u8)
+                .collect();
+            String::from_utf8(bytes).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        argv,
+        [
+            "one",
+            "two",
+            "three",
+            " one  two\tthree ",
+            "xy",
+            "",
+            "",
+            "$",
+            "a$b",
+            "$WORDS",
+            "a b",
+            "c d",
+            "--from-file",
+            "two"
+        ]
+    );
+    let pid = scope.field("expand", "pid").as_u64().unwrap();
+    assert!(eventually(Duration::from_secs(5), || lines_of(&seen).len() == 2));
+    scope.ok(&["reload", "expand"]);
+    // No MAINPID before the main process: `$MAINPID` is no word, `${MAINPID}` an empty one.
+    assert_eq!(
+        lines_of(&seen),
+        [
+            "pre 1 ".to_string(),
+            format!("post 2 {pid} {pid}x"),
+            format!("reload 1 {pid}"),
+        ]
+    );
+    scope.ok(&["uninstall", "expand"]);
+}
+
 /// The library's face: `examples/self_service.rs` installs, starts (waiting for it), checks
 /// and uninstalls itself through `svc_any::Manager`, and the supervisor it asked really ran it.
 #[test]

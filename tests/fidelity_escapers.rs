@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use proptest::collection::vec;
 use proptest::prelude::*;
+use proptest::strategy::BoxedStrategy;
 use proptest::test_runner::TestCaseError;
 
 use common::container::{enabled, Container};
@@ -742,6 +743,193 @@ fn real_systemd_runs_the_commands_around_the_main_one_with_exact_arguments() {
         mismatches.len()
     );
     assert!(compared >= 2 * per_service - 10, "only {compared} compared");
+    assert!(
+        mismatches.is_empty(),
+        "{}",
+        mismatches[..mismatches.len().min(20)].join("\n")
+    );
+}
+
+/// The variables of the expansion test: values that exercise systemd's split (runs of white
+/// space, quotes, backslashes, an unclosed quote, references that must not expand again), and
+/// generated ones.
+fn expansion_env() -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = [
+        ("E_WORDS", " one  two\tthree\nfour\r five "),
+        ("E_EMPTY", ""),
+        ("E_BLANK", " \t\n\r "),
+        (
+            "E_QUOTED",
+            "\"a b\" 'c  d' e\\ f g\"h i\"j 'it''s' \"x\\\"y\" \\\\z \"\" ''",
+        ),
+        ("E_OPEN", "'unclosed quote"),
+        ("E_TRAIL", "trailing\\"),
+        ("E_DOLLAR", "$E_WORDS ${E_WORDS} $$ %n"),
+        ("E_ODD", "\u{b}vt\u{c}ff\u{a0}nbsp\u{3000}wide"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (i, v) in generate::sample(value(), 40, 11).into_iter().enumerate() {
+        env.insert(format!("E_G{i:02}"), v);
+    }
+    env
+}
+
+/// Words that exercise every rule of the expansion, one at a time.
+const EXPANSION_WORDS: &[&str] = &[
+    "$E_WORDS",
+    "${E_WORDS}",
+    "${E_WORDS}x",
+    "x${E_WORDS}",
+    "x$E_WORDS",
+    "--o=$E_WORDS",
+    "$E_EMPTY",
+    "${E_EMPTY}",
+    "$E_BLANK",
+    "${E_BLANK}",
+    "$E_UNSET",
+    "${E_UNSET}",
+    "a${E_UNSET}b",
+    "$E_QUOTED",
+    "${E_QUOTED}",
+    "$E_OPEN",
+    "$E_TRAIL",
+    "$E_DOLLAR",
+    "${E_DOLLAR}",
+    "$E_ODD",
+    "$$",
+    "$$E_WORDS",
+    "a$$b",
+    "$$$$",
+    "x$$",
+    "$$${E_WORDS}",
+    "$",
+    "end$",
+    "$(date)",
+    "a$(date)",
+    "a$!",
+    "${E_WORDS:-d}",
+    "${E_WORDS:-d}${E_WORDS}",
+    "${E_WORDS",
+    "${}",
+    "${E_WORDS}}",
+    "$E_WORDS-x",
+    "$E-WORDS",
+    "$1A",
+    "${1A}",
+    "${E WORDS}",
+    "${E_${E_WORDS}}",
+    "$E_WORDS$E_WORDS",
+    "",
+    "%%",
+    "\\",
+    "$HOME_NOT_SET",
+];
+
+/// A word of references to `names` mixed with the bytes around them that systemd reads as
+/// syntax, and generated text.
+fn reference_word(names: Vec<String>) -> BoxedStrategy<String> {
+    let name = proptest::sample::select(names);
+    let piece = prop_oneof![
+        3 => name.clone().prop_map(|n| format!("${n}")),
+        3 => name.clone().prop_map(|n| format!("${{{n}}}")),
+        1 => name,
+        3 => proptest::sample::select(vec![
+            "$", "$$", "{", "}", "${", ":", ":-", "-", "x", " ", "\t", "\\", "\"", "'", "(",
+        ])
+        .prop_map(String::from),
+        2 => value(),
+    ];
+    vec(piece, 1..5).prop_map(|p| p.concat()).boxed()
+}
+
+/// svc-any's expander (src/dialect/exec_expand.rs), which the builtin supervisor and SysV use
+/// for `exec_expand`, gives every word the arguments systemd 252 gives it, from the same
+/// environment: the fixed cases of every rule, then generated words of references mixed with
+/// syntax and adversarial values. One oneshot unit runs the recorder once per `ExecStart=`
+/// line (without `:`, so systemd expands); each line's record is compared with the expander's
+/// output for that line.
+#[test]
+fn real_systemd_expands_references_as_svc_any_s_expander_does() {
+    if !enabled("real_systemd_expands_references_as_svc_any_s_expander_does") {
+        return;
+    }
+    use svc_any::dialect::exec_expand::expand_argv;
+    let env = expansion_env();
+    let mut names: Vec<String> = env.keys().cloned().collect();
+    names.extend(["E_UNSET", "E-X", "1E", ""].map(String::from));
+    let mut words: Vec<String> = EXPANSION_WORDS.iter().map(|w| w.to_string()).collect();
+    words.extend(generate::sample(reference_word(names), 800, 12));
+
+    let recorder = owned(&["/bin/sh", "-c", RECORDER, "fid"]);
+    let mut unit = String::from("[Service]\nType=oneshot\n");
+    for (k, v) in &env {
+        unit.push_str(&format!(
+            "Environment={}\n",
+            systemd::env_assignment(k, v).unwrap()
+        ));
+    }
+    // The fixed words one per line, so a wrong one is told apart; the generated ones batched.
+    let lines: Vec<&[String]> = words[..EXPANSION_WORDS.len()]
+        .chunks(1)
+        .chain(words[EXPANSION_WORDS.len()..].chunks(ARGS_PER_LINE))
+        .collect();
+    let lookup = |name: &str| env.get(name).map(String::as_str);
+    let mut want = Vec::new();
+    for chunk in &lines {
+        let mut argv = recorder.clone();
+        argv.extend_from_slice(chunk);
+        unit.push_str(&format!(
+            "ExecStart={}\n",
+            systemd::exec_line_expanding(&argv).unwrap()
+        ));
+        let expanded = expand_argv(&argv, lookup);
+        assert_eq!(
+            expanded[..4],
+            recorder[..],
+            "the recorder itself is unchanged"
+        );
+        want.push(expanded[4..].to_vec());
+    }
+
+    let c = Container::boot("systemd", "fid-expand");
+    c.write_files(&[("/etc/systemd/system/fid-expand.service".to_string(), unit)]);
+    c.sh_out("mkdir -p /run/fid && systemctl daemon-reload && systemctl start fid-expand");
+    let record = c.exec(&["cat", "/run/fid/args"]).stdout;
+    let mut got: Vec<Vec<&[u8]>> = Vec::new();
+    let mut fields = nul_split(&record).into_iter();
+    while let Some(n) = fields.next() {
+        let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
+        got.push(fields.by_ref().take(n).collect());
+    }
+    assert_eq!(got.len(), lines.len(), "one record per ExecStart= line");
+    let mut mismatches = Vec::new();
+    let mut compared = 0;
+    for (i, ((chunk, w), g)) in lines.iter().zip(&want).zip(&got).enumerate() {
+        let w: Vec<&[u8]> = w.iter().map(|a| a.as_bytes()).collect();
+        if w != *g {
+            mismatches.push(format!(
+                "line {i} {chunk:?}: svc-any expands to {:?}, systemd gave {:?}",
+                w.iter()
+                    .map(|a| String::from_utf8_lossy(a))
+                    .collect::<Vec<_>>(),
+                g.iter()
+                    .map(|a| String::from_utf8_lossy(a))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        compared += chunk.len();
+    }
+    let produced: usize = want.iter().map(Vec::len).sum();
+    eprintln!(
+        "exec_expand (seed {}), expanded by systemd 252 as PID 1 and by svc-any: {compared} words ({} fixed, {} generated) over {} variables into {produced} arguments, {} mismatches",
+        generate::seed(),
+        EXPANSION_WORDS.len(),
+        compared - EXPANSION_WORDS.len(),
+        env.len(),
+        mismatches.len()
+    );
     assert!(
         mismatches.is_empty(),
         "{}",

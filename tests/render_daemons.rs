@@ -256,7 +256,11 @@ const KEYS: &[(&str, &str, &[&str])] = &[
         "env_file = [list]",
         &["systemd", "openrc", "sysv", "builtin"],
     ),
-    ("exec_expand = true\n", "exec_expand", &["systemd"]),
+    (
+        "exec_expand = true\n",
+        "exec_expand",
+        &["systemd", "sysv", "builtin"],
+    ),
     (
         "kill_mode = \"process\"\n",
         "kill_mode = \"process\"",

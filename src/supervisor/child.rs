@@ -16,6 +16,7 @@ use nix::sched::CloneFlags;
 use nix::sys::resource::{Resource, RLIM_INFINITY};
 use nix::unistd::{Gid, Pid, Uid};
 
+use crate::dialect::exec_expand;
 use crate::model::spec::{DirKind, Level, Limit, Service, ServiceType};
 
 /// The PATH a service gets, as systemd gives its services.
@@ -284,12 +285,14 @@ pub fn remove_runtime_directories(service: &Service) {
 /// (`pre_start`, `stop_exec`...), which run with the service's user, groups, limits,
 /// directory and environment as the main process does.
 pub struct Program<'a> {
+    /// As the definition has it: with `exec_expand`, expanded from the final environment at
+    /// spawn time (see [`spawn_program`]).
     pub argv: &'a [String],
     /// As the supervisor's own user, with no privilege dropped or restricted (a command's
     /// `privileged`, systemd's `+`).
     pub privileged: bool,
     /// Variables beyond the definition's: `MAINPID` for the commands that act on the main
-    /// process.
+    /// process. With `exec_expand`, the arguments can name them too.
     pub extra_env: Vec<(String, String)>,
     /// Make the directories the definition asks for first: a start's programs do, the stop
     /// side's do not (the runtime directory goes once they have run).
@@ -408,10 +411,23 @@ pub fn spawn_program(
     // system calls.
     let cstring =
         |s: &str, what: &str| CString::new(s).with_context(|| format!("{what} holds a NUL byte"));
+    // The program is the path as written; the arguments it gets are expanded from the
+    // environment it gets, as systemd expands them (`exec_expand`), or exact bytes.
     let argv0 = &program.argv[0];
     let path = cstring(argv0, "exec[0]")?;
-    let argv: Vec<CString> = program
-        .argv
+    let expanded;
+    let words = match service.daemon.exec_expand {
+        true => {
+            expanded =
+                exec_expand::expand_argv(program.argv, |name| env.get(name).map(String::as_str));
+            if expanded.is_empty() {
+                bail!("`{}`: no argument is left once expanded", program.key);
+            }
+            &expanded
+        }
+        false => program.argv,
+    };
+    let argv: Vec<CString> = words
         .iter()
         .map(|a| cstring(a, "exec"))
         .collect::<Result<_>>()?;

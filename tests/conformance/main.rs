@@ -16,6 +16,7 @@ mod bad_input;
 mod cells;
 mod crash;
 mod cycle;
+mod expand;
 mod fidelity;
 mod group;
 mod keeper;
@@ -44,6 +45,7 @@ macro_rules! scenarios {
             clean_stop => parity::clean_stop,
             restart_table => parity::restart_table,
             probe => fidelity::probe,
+            probe_expand => expand::probe,
             generated => fidelity::generated,
             privilege => safety::privilege,
             flapper => safety::flapper,
