@@ -245,17 +245,17 @@ pub fn install_changed(
                 record.dirs.push(dir);
             }
         }
-        let record_path = if sp.previous.as_ref() != Some(&record) {
+        let record_staged = if sp.previous.as_ref() != Some(&record) {
             Some(records::stage(ctx, &mut tx, &record)?)
         } else {
             None
         };
-        staged.push(record_path);
+        staged.push(record_staged);
     }
     tx.sync()?;
 
     let mut manager_needs_reload = false;
-    for (sp, record_path) in plans.iter().zip(staged) {
+    for (sp, record_staged) in plans.iter().zip(staged) {
         for f in &sp.files {
             match f.change {
                 Change::Same => ctx.say(format!("unchanged {}", f.target.display())),
@@ -292,8 +292,8 @@ pub fn install_changed(
             backend.disable(ctx, &sp.service, &sp.plan.enable_links)?;
         }
         crashpoint::reached("install:before-record");
-        if let Some(path) = record_path {
-            tx.rename(&path)?;
+        if let Some(record) = record_staged {
+            record.commit(ctx, &mut tx)?;
         }
     }
 
