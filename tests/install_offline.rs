@@ -368,3 +368,32 @@ fn the_record_is_readable_and_its_env_values_are_apart() {
     assert!(!values.exists() && !record.exists());
     assert!(!root.join("var/lib/svc-any/services").exists());
 }
+
+/// A definition whose `env` values are hidden (as a user who may not read them sees it) is for
+/// printing only: the library refuses to install it, and nothing is written.
+#[test]
+fn a_definition_with_hidden_values_is_never_installed() {
+    let root = tree("offline-hidden-install");
+    let pristine = snapshot(&root);
+    let services = svc_any::manager::parse_definitions(
+        "exec = [\"/bin/sleep\", \"100\"]\nenv = { DB_PASSWORD = \"hunter2\" }\n",
+        Some("web"),
+        svc_any::Level::System,
+    )
+    .unwrap();
+    let hidden: Vec<_> = services.iter().map(|s| s.with_env_hidden()).collect();
+    assert_eq!(hidden[0].env["DB_PASSWORD"], "(hidden)");
+    let manager = svc_any::Manager::open(
+        svc_any::manager::host_context(svc_any::Level::System, Some(&root), None).unwrap(),
+        Some("systemd"),
+    )
+    .unwrap();
+    let err = manager.install(&hidden).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("environment values of web are hidden"),
+        "{err:#}"
+    );
+    assert_eq!(snapshot(&root), pristine);
+    // The real definition installs.
+    manager.install(&services).unwrap();
+}
