@@ -242,17 +242,28 @@ fn installed_definitions(cli: &Cli, name: &str) -> Result<Option<Vec<Service>>> 
     if levels[0] == Level::User && !cli.user {
         levels.push(Level::System);
     }
-    'level: for level in levels {
-        let ctx = super::resolve::context(cli, level, None)?;
-        let names = crate::engine::expand_groups(&ctx, &[name.to_string()])?;
-        let mut services = Vec::new();
-        for n in names {
-            match crate::system::records::load(&ctx, &n)? {
-                Some(r) => services.push(r.service),
-                None => continue 'level,
-            }
+    let last = levels.len() - 1;
+    for (i, level) in levels.into_iter().enumerate() {
+        match installed_at(cli, level, name) {
+            Ok(None) => continue,
+            // Own records the user may not read (`su` keeps root's HOME) hold nothing of theirs.
+            Err(e) if i < last && crate::system::files::is_permission_denied(&e) => continue,
+            found => return found,
         }
-        return Ok(Some(services));
     }
     Ok(None)
+}
+
+/// [`installed_definitions`] at one level: `None` unless every member is installed there.
+fn installed_at(cli: &Cli, level: Level, name: &str) -> Result<Option<Vec<Service>>> {
+    let ctx = super::resolve::context(cli, level, None)?;
+    let names = crate::engine::expand_groups(&ctx, &[name.to_string()])?;
+    let mut services = Vec::new();
+    for n in names {
+        match crate::system::records::load(&ctx, &n)? {
+            Some(r) => services.push(r.service),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(services))
 }

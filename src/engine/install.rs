@@ -90,7 +90,7 @@ fn prepare(
             }
             let target = ctx.on_target(&file.path);
             let old = match files::read_existing(&target) {
-                Err(e) if opts.dry_run && is_permission_denied(&e) => {
+                Err(e) if opts.dry_run && files::is_permission_denied(&e) => {
                     files.push(FileAction {
                         target,
                         mode: file.mode,
@@ -167,13 +167,6 @@ pub fn render_located(ctx: &Ctx, backend: &AnyBackend, service: &Service) -> Res
             Ok(b) => spec::place_in_definition(service, b).into(),
             Err(e) => e,
         })
-}
-
-fn is_permission_denied(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
-    })
 }
 
 fn mode_of(path: &Path) -> Option<u32> {
