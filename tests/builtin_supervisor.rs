@@ -1254,6 +1254,123 @@ fn other_users_can_neither_squat_the_runtime_dir_nor_command_the_supervisor() {
     assert!(processes_matching("sleep 1031").is_empty());
 }
 
+/// A service's `env` values are root's: another user who reads its record (every user may)
+/// sees each name with `(hidden)` for its value in `render`, `show` and `--dry-run`, and is told
+/// how to see them; `status --json` has no value to hide; an install from that view is refused.
+/// Root sees the values.
+#[test]
+fn env_values_are_hidden_from_other_users_and_shown_to_root() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: needs root to act as two users (tests/run runs as root)");
+        return;
+    }
+    let scope = TestScope::new("hidden");
+    let secret = format!("hunter2-{}", std::process::id());
+    let def = scope.definition(
+        "sec",
+        &format!(
+            "exec = [\"/bin/sleep\", \"1049\"]\nenv = {{ DB_PASSWORD = \"{secret}\", PLAIN = \"not secret\" }}\n"
+        ),
+    );
+    // The definition is root's own, kept private as a careful admin keeps it.
+    std::fs::set_permissions(&def, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    scope.ok(&["install", "sec", "-f", &def, "--start"]);
+
+    // nobody, pointed at root's state (anyone may name it), with a runtime directory of its own.
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let mine = scope.dir.join("nobody");
+    std::fs::create_dir_all(mine.join("run")).unwrap();
+    for dir in [mine.clone(), mine.join("run")] {
+        nix::unistd::chown(&dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        common::run(
+            std::process::Command::new("setpriv")
+                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+                .arg(common::bin())
+                .args(args)
+                .current_dir(&scope.dir)
+                .env("HOME", &mine)
+                .env("SVC_ANY_STATE_DIR", scope.state())
+                .env("SVC_ANY_RUNTIME_DIR", mine.join("run"))
+                .env_remove("XDG_RUNTIME_DIR")
+                .env_remove("XDG_STATE_HOME")
+                .env_remove("SVC_ANY_BACKEND"),
+        )
+    };
+    let state_before = common::snapshot(&scope.state());
+    for args in [
+        &["render", "sec"][..],
+        &["show", "sec"],
+        &["show", "sec", "--json"],
+        &["install", "sec", "--dry-run"],
+    ] {
+        let out = as_nobody(args);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(
+            !stdout.contains(&secret) && !stderr.contains(&secret),
+            "{args:?} shows nobody the value:\n{stdout}{stderr}"
+        );
+        assert!(
+            stderr.contains("(hidden)") && stderr.contains("run as root"),
+            "{args:?} does not say how to see the values:\n{stdout}{stderr}"
+        );
+        // Asked by a user who cannot ask the manager, show still shows the record.
+        if args[0] != "install" {
+            assert!(
+                stdout.contains("DB_PASSWORD") && stdout.contains("(hidden)"),
+                "{args:?} does not name the variable with (hidden) for its value:\n{stdout}{stderr}"
+            );
+        }
+    }
+    let rendered = text(&as_nobody(&["render", "sec"]).stdout);
+    assert!(
+        rendered.contains("DB_PASSWORD = \"(hidden)\"\nPLAIN = \"(hidden)\""),
+        "the builtin's definition, in its own syntax: {rendered}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&as_nobody(&["show", "sec", "--json"]).stdout).unwrap();
+    assert_eq!(
+        json["services"][0]["definition"]["env"]["DB_PASSWORD"],
+        "(hidden)"
+    );
+    // The dry run cannot see root's file that holds the values: it says so, with no diff.
+    let dry = text(&as_nobody(&["install", "sec", "--dry-run"]).stdout);
+    assert!(
+        dry.contains("you may not read it, so no diff; run as root to see it"),
+        "{dry}"
+    );
+    let status = as_nobody(&["status", "--json"]);
+    assert!(!text(&status.stdout).contains(&secret));
+    // What nobody sees is for eyes only: an install from it is refused, and changes nothing.
+    for args in [&["install", "sec"][..], &["install", "sec", "--user"]] {
+        let out = as_nobody(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(common::snapshot(&scope.state()), state_before);
+
+    // Root reads the values, from the record as from the file.
+    std::fs::remove_file(&def).unwrap();
+    for args in [&["render", "sec"][..], &["show", "sec"]] {
+        let out = scope.run(args);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(
+            stdout.contains(&secret)
+                && !stdout.contains("(hidden)")
+                && !stderr.contains("(hidden)"),
+            "{args:?} as root:\n{stdout}{stderr}"
+        );
+    }
+    scope.ok(&["uninstall", "sec"]);
+}
+
 /// `logs` of several services (or a group) prefixes each line with its service, and follows
 /// them all.
 #[test]

@@ -299,3 +299,101 @@ fn env_values_stay_out_of_the_unit_and_an_open_env_file_is_warned_about() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!private.exists() && !root.join("var/lib/svc-any/env").exists());
 }
+
+/// The record every user may read names the `env` variables with `(hidden)` for their values;
+/// the values are beside it in a file only root reads. A record of the earlier format (the
+/// values inside, the whole file root's) is read as it is and split by the next install, which
+/// rewrites nothing else; uninstall removes both.
+#[test]
+fn the_record_is_readable_and_its_env_values_are_apart() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tree("offline-record-values");
+    let spec = write_spec(
+        &scratch("offline-record-values-spec"),
+        "exec = [\"/bin/sleep\", \"100\"]\nenv = { DB_PASSWORD = \"hunter2\" }\n",
+    );
+    let out = install(&root, &spec, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record = root.join("var/lib/svc-any/services/web.json");
+    let values = root.join("var/lib/svc-any/services/env/web.json");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&record), mode(&values)), (0o644, 0o600));
+    let public = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        public.contains("\"DB_PASSWORD\": \"(hidden)\"") && !public.contains("hunter2"),
+        "{public}"
+    );
+    let private: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&values).unwrap()).unwrap();
+    assert_eq!(private["DB_PASSWORD"], "hunter2");
+
+    // An earlier svc-any's record: the values inside, root's alone.
+    let mut old: serde_json::Value = serde_json::from_str(&public).unwrap();
+    old["format"] = 1.into();
+    old["service"]["env"]["DB_PASSWORD"] = "hunter2".into();
+    std::fs::write(&record, serde_json::to_vec_pretty(&old).unwrap()).unwrap();
+    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_file(&values).unwrap();
+    let unit = root.join("etc/systemd/system/web.service");
+    let unit_before = std::fs::metadata(&unit).unwrap().modified().unwrap();
+    let out = install(&root, &spec, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).contains("updated"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        std::fs::metadata(&unit).unwrap().modified().unwrap(),
+        unit_before
+    );
+    assert_eq!((mode(&record), mode(&values)), (0o644, 0o600));
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), public);
+
+    // Without env, no values file; uninstall leaves neither.
+    let bare = write_spec(
+        &scratch("offline-record-values-bare"),
+        "exec = [\"/bin/sleep\", \"100\"]\n",
+    );
+    let out = install(&root, &bare, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!values.exists() && record.exists());
+    let out = install(&root, &spec, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(values.exists());
+    let out = run(svc_any()
+        .args(["--backend", "systemd", "uninstall", "web", "--root"])
+        .arg(&root));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!values.exists() && !record.exists());
+    assert!(!root.join("var/lib/svc-any/services").exists());
+}
+
+/// A definition whose `env` values are hidden (as a user who may not read them sees it) is for
+/// printing only: the library refuses to install it, and nothing is written.
+#[test]
+fn a_definition_with_hidden_values_is_never_installed() {
+    let root = tree("offline-hidden-install");
+    let pristine = snapshot(&root);
+    let services = svc_any::manager::parse_definitions(
+        "exec = [\"/bin/sleep\", \"100\"]\nenv = { DB_PASSWORD = \"hunter2\" }\n",
+        Some("web"),
+        svc_any::Level::System,
+    )
+    .unwrap();
+    let hidden: Vec<_> = services.iter().map(|s| s.with_env_hidden()).collect();
+    assert_eq!(hidden[0].env["DB_PASSWORD"], "(hidden)");
+    let manager = svc_any::Manager::open(
+        svc_any::manager::host_context(svc_any::Level::System, Some(&root), None).unwrap(),
+        Some("systemd"),
+    )
+    .unwrap();
+    let err = manager.install(&hidden).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("environment values of web are hidden"),
+        "{err:#}"
+    );
+    assert_eq!(snapshot(&root), pristine);
+    // The real definition installs.
+    manager.install(&services).unwrap();
+}

@@ -59,7 +59,23 @@ pub fn load_definitions(
                 PathBuf::from(format!("/etc/svc-any/{name}.toml")),
             ];
             match candidates.iter().find(|c| c.is_file()) {
-                Some(found) => found.clone(),
+                Some(found) => match std::fs::File::open(found) {
+                    // Another user's private file (/etc/svc-any/NAME.toml, 0600): what was
+                    // installed from it is still known, its values hidden unless they are ours.
+                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                        match installed_definitions(cli, name)? {
+                            Some(services) => {
+                                eprintln!(
+                                    "svc-any: warning: cannot read {}: {e}; using the definition installed from it",
+                                    found.display()
+                                );
+                                return Ok(services);
+                            }
+                            None => found.clone(),
+                        }
+                    }
+                    _ => found.clone(),
+                },
                 // Installed earlier from a file that is not here: its record knows it.
                 None => match installed_definitions(cli, name)? {
                     Some(services) => return Ok(services),
@@ -218,8 +234,29 @@ fn read_definition_file(file: &Path) -> Result<String> {
 
 /// The definitions of an installed service (or of every member of an installed group), from
 /// the records install left: `render NAME` and `install NAME --dry-run` work without the file.
+/// A user's own services first; then, unless `--user` said so, the system's, whose records
+/// every user may read. Where the caller may not read a record's `env` values, they read
+/// `(hidden)` ([`Service::env_hidden`]).
 fn installed_definitions(cli: &Cli, name: &str) -> Result<Option<Vec<Service>>> {
-    let ctx = super::resolve::context(cli, flag_level(cli), None)?;
+    let mut levels = vec![flag_level(cli)];
+    if levels[0] == Level::User && !cli.user {
+        levels.push(Level::System);
+    }
+    let last = levels.len() - 1;
+    for (i, level) in levels.into_iter().enumerate() {
+        match installed_at(cli, level, name) {
+            Ok(None) => continue,
+            // Own records the user may not read (`su` keeps root's HOME) hold nothing of theirs.
+            Err(e) if i < last && crate::system::files::is_permission_denied(&e) => continue,
+            found => return found,
+        }
+    }
+    Ok(None)
+}
+
+/// [`installed_definitions`] at one level: `None` unless every member is installed there.
+fn installed_at(cli: &Cli, level: Level, name: &str) -> Result<Option<Vec<Service>>> {
+    let ctx = super::resolve::context(cli, level, None)?;
     let names = crate::engine::expand_groups(&ctx, &[name.to_string()])?;
     let mut services = Vec::new();
     for n in names {

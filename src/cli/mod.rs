@@ -422,6 +422,8 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Every file (and boot link) install would write, then the files that make each group native.
+/// A definition read from a record whose `env` values the caller may not read renders with
+/// `(hidden)` in their place, valid in each file's syntax: for eyes only, install refuses it.
 fn render(
     ctx: &host::Ctx,
     backend: &crate::backends::AnyBackend,
@@ -462,6 +464,9 @@ fn render(
             println!("### {} (mode {:o})", file.path.display(), file.mode);
             print!("{}", file.content);
         }
+    }
+    if services.iter().any(|s| s.env_hidden) {
+        ctx.warn(records::HIDDEN_NOTE);
     }
     Ok(())
 }
@@ -553,6 +558,9 @@ fn show(
         for line in status::to_table(&statuses, now, color_stdout()).lines() {
             println!("  {line}");
         }
+    }
+    if records.iter().any(|r| r.service.env_hidden) {
+        ctx.warn(records::HIDDEN_NOTE);
     }
     Ok(status::exit_code(&statuses))
 }

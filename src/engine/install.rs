@@ -41,6 +41,9 @@ enum Change {
     Create,
     Update,
     Same,
+    /// The file is there and the caller may not read it (root's, holding `env` values): a dry
+    /// run cannot say what would change. Never met by a real install, which stops at the read.
+    Unreadable,
 }
 
 struct FileAction {
@@ -70,7 +73,7 @@ fn prepare(
     ctx: &Ctx,
     backend: &AnyBackend,
     services: &[Service],
-    force: bool,
+    opts: &InstallOptions,
 ) -> Result<Vec<ServicePlan>> {
     let mut out = Vec::new();
     let mut claimed = BTreeSet::new();
@@ -86,7 +89,19 @@ fn prepare(
                 )));
             }
             let target = ctx.on_target(&file.path);
-            let old = files::read_existing(&target)?;
+            let old = match files::read_existing(&target) {
+                Err(e) if opts.dry_run && files::is_permission_denied(&e) => {
+                    files.push(FileAction {
+                        target,
+                        mode: file.mode,
+                        content: file.content.clone(),
+                        old: None,
+                        change: Change::Unreadable,
+                    });
+                    continue;
+                }
+                read => read?,
+            };
             let change = match &old {
                 None => Change::Create,
                 Some(bytes)
@@ -96,7 +111,7 @@ fn prepare(
                 }
                 Some(bytes) => {
                     let ours = String::from_utf8_lossy(bytes).contains(MARKER);
-                    if !ours && !force {
+                    if !ours && !opts.force {
                         return Err(bad(format!(
                             "{} exists and was not written by svc-any",
                             target.display()
@@ -178,7 +193,20 @@ pub fn install_changed(
     services: &[Service],
     opts: &InstallOptions,
 ) -> Result<Vec<String>> {
-    let plans = prepare(ctx, backend, services, opts.force)?;
+    if !opts.dry_run {
+        // A definition read from a record whose values the caller may not read says `(hidden)`
+        // where they were: written, it would replace the service's real environment.
+        if let Some(s) = services.iter().find(|s| s.env_hidden) {
+            return Err(bad(format!(
+                "the environment values of {} are hidden from you: an install would write `(hidden)` in their place",
+                s.name
+            ))
+            .key("env")
+            .hint("run as root, or give the definition with -f FILE")
+            .into());
+        }
+    }
+    let plans = prepare(ctx, backend, services, opts)?;
     // Only a warning: a package may bring the program later, an image tree may lack it yet.
     let alongside: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     for service in services {
@@ -194,6 +222,9 @@ pub fn install_changed(
     if opts.dry_run {
         for sp in &plans {
             print_dry_run(ctx, sp, opts);
+        }
+        if plans.iter().any(|sp| sp.service.env_hidden) {
+            ctx.warn(records::HIDDEN_NOTE);
         }
         return Ok(Vec::new());
     }
@@ -245,17 +276,17 @@ pub fn install_changed(
                 record.dirs.push(dir);
             }
         }
-        let record_path = if sp.previous.as_ref() != Some(&record) {
+        let record_staged = if sp.previous.as_ref() != Some(&record) {
             Some(records::stage(ctx, &mut tx, &record)?)
         } else {
             None
         };
-        staged.push(record_path);
+        staged.push(record_staged);
     }
     tx.sync()?;
 
     let mut manager_needs_reload = false;
-    for (sp, record_path) in plans.iter().zip(staged) {
+    for (sp, record_staged) in plans.iter().zip(staged) {
         for f in &sp.files {
             match f.change {
                 Change::Same => ctx.say(format!("unchanged {}", f.target.display())),
@@ -292,8 +323,8 @@ pub fn install_changed(
             backend.disable(ctx, &sp.service, &sp.plan.enable_links)?;
         }
         crashpoint::reached("install:before-record");
-        if let Some(path) = record_path {
-            tx.rename(&path)?;
+        if let Some(record) = record_staged {
+            record.commit(ctx, &mut tx)?;
         }
     }
 
@@ -435,6 +466,11 @@ fn print_dry_run(ctx: &Ctx, sp: &ServicePlan, opts: &InstallOptions) {
                 let diff = unified_diff(&name, &name, &old, &f.content);
                 ctx.report.output(diff.trim_end_matches('\n'));
             }
+            Change::Unreadable => ctx.report.output(&format!(
+                "may update {} (mode {:o}): you may not read it, so no diff; run as root to see it",
+                f.target.display(),
+                f.mode
+            )),
         }
     }
     for path in &sp.stale_files {

@@ -36,6 +36,11 @@ pub fn uninstall(ctx: &Ctx, backend: &AnyBackend, names: &[String], dry_run: boo
                 ctx.report
                     .output(&format!("would remove {}", ctx.on_target(f).display()));
             }
+            let values = records::values_path(ctx, &r.service.name);
+            if values.exists() {
+                ctx.report
+                    .output(&format!("would remove {}", values.display()));
+            }
             ctx.report.output(&format!(
                 "would remove {}",
                 records::location(ctx)

@@ -460,6 +460,15 @@ fn write_temp(tmp: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
 }
 
 /// The bytes at `path`, or `None` if there is no file.
+/// Whether `e` (from [`read_existing`], say) is the system refusing this user: another user's
+/// private file, which a caller that only looks may pass by.
+pub fn is_permission_denied(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    })
+}
+
 pub fn read_existing(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),

@@ -3,8 +3,15 @@
 //!
 //! Records live in `STATE_DIR/services/NAME.json` (see [`crate::system::host::Ctx::state_dir`]), are
 //! written atomically, and are plain enough to read with `cat`.
+//!
+//! A record is readable by every local user, with each `env` value written as `(hidden)`; the
+//! values themselves are in `STATE_DIR/services/env/NAME.json`, which only the record's owner
+//! (root, or the user at user level) may read. So anyone may ask what is installed and see the
+//! names, and a caller who may not read the values gets a definition that says so
+//! ([`Service::env_hidden`]) instead of an error.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -14,7 +21,9 @@ use crate::model::spec::Service;
 use crate::system::files;
 use crate::system::host::Ctx;
 
-const FORMAT: u32 = 1;
+/// 2: `env` values apart, in a file of their own. 1 held them in the record, which was then
+/// its owner's alone; such a record is still read, and rewritten as 2 by the next install.
+const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -63,41 +72,161 @@ fn record_path(ctx: &Ctx, name: &str) -> PathBuf {
     records_dir(ctx).join(format!("{name}.json"))
 }
 
+/// Where the `env` values of the records are: a directory, so that no service's name (`web.env`
+/// is one) can ever be taken for another's values file.
+fn values_dir(ctx: &Ctx) -> PathBuf {
+    records_dir(ctx).join("env")
+}
+
+/// What a command that printed a definition with [`Service::env_hidden`] says on stderr, once.
+pub const HIDDEN_NOTE: &str = "environment values are shown as (hidden): you may not read the file they live in; run as root (at user level: as the service's user) to see them";
+
+/// The file that holds `name`'s `env` values, its owner's alone.
+pub fn values_path(ctx: &Ctx, name: &str) -> PathBuf {
+    values_dir(ctx).join(format!("{name}.json"))
+}
+
 pub fn load(ctx: &Ctx, name: &str) -> Result<Option<Record>> {
     let path = record_path(ctx, name);
     let Some(bytes) = files::read_existing(&path)? else {
         return Ok(None);
     };
-    let record = serde_json::from_slice(&bytes).with_context(|| {
+    let mut record: Record = serde_json::from_slice(&bytes).with_context(|| {
         format!(
             "{} is not a record svc-any can read; remove it and reinstall",
             path.display()
         )
     })?;
+    if record.format >= 2 && !record.service.env.is_empty() {
+        fill_values(&values_path(ctx, name), &mut record.service)?;
+    }
     Ok(Some(record))
 }
 
+/// Puts the real `env` values of `service` in place of the record's `(hidden)` ones, from
+/// `path`; where it may not be read (another user's), or a value is not there, the definition
+/// stays hidden and says so.
+fn fill_values(path: &Path, service: &mut Service) -> Result<()> {
+    let values: BTreeMap<String, String> = match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{} does not hold environment values svc-any can read; reinstall {}",
+                path.display(),
+                service.name
+            )
+        })?,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound
+            ) =>
+        {
+            BTreeMap::new()
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut all_known = true;
+    for (key, value) in service.env.iter_mut() {
+        match values.get(key) {
+            Some(real) => *value = real.clone(),
+            None => all_known = false,
+        }
+    }
+    if !all_known {
+        *service = service.with_env_hidden();
+    }
+    Ok(())
+}
+
 pub fn save(ctx: &Ctx, record: &Record) -> Result<()> {
-    // A record holds the whole definition, `env` values included: its owner's alone.
-    files::write_atomic(
-        &record_path(ctx, &record.service.name),
-        &encode(record),
-        0o600,
-    )
+    let (public, values) = encode(record)?;
+    let name = &record.service.name;
+    // The values before the record that names them; without values, the record first, then
+    // the values it no longer names go.
+    if let Some(values) = &values {
+        files::write_atomic(&values_path(ctx, name), values, 0o600)?;
+    }
+    files::write_atomic(&record_path(ctx, name), &public, 0o644)?;
+    if values.is_none() {
+        remove_values(ctx, name)?;
+    }
+    Ok(())
 }
 
-/// Stages `record` in `tx` (see [`files::Transaction`]); returns where it goes, for the rename.
-pub fn stage(ctx: &Ctx, tx: &mut files::Transaction, record: &Record) -> Result<PathBuf> {
-    let path = record_path(ctx, &record.service.name);
-    tx.stage(&path, &encode(record), 0o600)?;
-    Ok(path)
+/// A record staged in a [`files::Transaction`], to be put in place once the transaction is
+/// synced.
+pub struct Staged {
+    name: String,
+    /// In the order they go in place: the values before the record that names them.
+    paths: Vec<PathBuf>,
+    /// The record has no `env`: a values file left from before goes once it is in place.
+    drop_values: bool,
 }
 
-fn encode(record: &Record) -> Vec<u8> {
-    serde_json::to_vec_pretty(record).expect("plain data")
+impl Staged {
+    /// Renames the staged files into place; the values of an earlier version go if the record
+    /// has none now.
+    pub fn commit(self, ctx: &Ctx, tx: &mut files::Transaction) -> Result<()> {
+        for path in &self.paths {
+            tx.rename(path)?;
+        }
+        if self.drop_values {
+            remove_values(ctx, &self.name)?;
+        }
+        Ok(())
+    }
 }
 
+/// Stages `record` in `tx` (see [`files::Transaction`]).
+pub fn stage(ctx: &Ctx, tx: &mut files::Transaction, record: &Record) -> Result<Staged> {
+    let (public, values) = encode(record)?;
+    let name = &record.service.name;
+    let mut paths = Vec::new();
+    if let Some(values) = &values {
+        let path = values_path(ctx, name);
+        tx.stage(&path, values, 0o600)?;
+        paths.push(path);
+    }
+    let path = record_path(ctx, name);
+    tx.stage(&path, &public, 0o644)?;
+    paths.push(path);
+    Ok(Staged {
+        name: name.clone(),
+        paths,
+        drop_values: values.is_none(),
+    })
+}
+
+/// The record as every user may read it, `env` values hidden, and the values apart (`None`
+/// without `env`). A definition whose values are hidden is never written: the real ones would
+/// be lost.
+fn encode(record: &Record) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+    anyhow::ensure!(
+        !record.service.env_hidden,
+        "refusing to write the record of {}: its environment values are hidden from this user",
+        record.service.name
+    );
+    let mut public = record.clone();
+    public.service = record.service.with_env_hidden();
+    let values = (!record.service.env.is_empty())
+        .then(|| serde_json::to_vec_pretty(&record.service.env).expect("plain data"));
+    Ok((
+        serde_json::to_vec_pretty(&public).expect("plain data"),
+        values,
+    ))
+}
+
+fn remove_values(ctx: &Ctx, name: &str) -> Result<()> {
+    if files::remove(&values_path(ctx, name))? {
+        files::remove_dir_if_empty(&values_dir(ctx));
+    }
+    Ok(())
+}
+
+/// Removes `name`'s record: its values first, so that a crash between leaves a record
+/// (uninstall runs again) and never values nothing names.
 pub fn remove(ctx: &Ctx, name: &str) -> Result<()> {
+    remove_values(ctx, name)?;
     files::remove(&record_path(ctx, name))?;
     Ok(())
 }

@@ -105,11 +105,12 @@ pub fn privilege(h: &Host, b: &dyn Backend) {
     ));
     let mut checked = 0;
     for path in files.lines().chain([record_file.as_str()]) {
-        // Scripts are executable; what holds env values (the record, the builtin supervisor's
-        // definitions, which SysV uses too) is root's alone; the rest is readable by all.
+        // Scripts are executable; what holds env values (the builtin supervisor's definitions,
+        // which SysV uses too) is root's alone; the rest, the record too (its values are apart,
+        // in services/env/), is readable by all.
         let want = if b.executable(path) {
             "root:root 755"
-        } else if path == record_file || path.contains("/builtin/") {
+        } else if path.contains("/builtin/") {
             "root:root 600"
         } else {
             "root:root 644"

@@ -6,7 +6,9 @@
 //! /var/lib in a container; the scope's state and runtime here) is searched for it, along with
 //! what svc-any and the manager tell that user. The search is shown to be able to find
 //! something: as root it finds the value in svc-any's own files, and the other user reads
-//! some files there.
+//! some files there. What svc-any prints is shown to reach the service: that user's `render`
+//! of it names each variable with `(hidden)` for its value and says how to see them, and
+//! root's `show` has the value.
 
 use std::time::Duration;
 
@@ -89,8 +91,11 @@ pub fn hidden(h: &Host, b: &dyn Backend) {
     let mut commands: Vec<String> = [
         "status --json",
         "status",
+        "status secretive --json",
         "show secretive",
+        "show secretive --json",
         "render secretive",
+        "install secretive --dry-run",
         "list",
     ]
     .iter()
@@ -113,6 +118,23 @@ pub fn hidden(h: &Host, b: &dyn Backend) {
                 user.name
             ));
         }
+    }
+    // The installed definition is every user's to read, its values not: the names are there,
+    // each value is `(hidden)`, and stderr says how to see them.
+    let rendered = as_user("svc-any render secretive");
+    let (out, err) = (text(&rendered.stdout), text(&rendered.stderr));
+    if !(out.contains("DB_PASSWORD") && out.contains("(hidden)") && err.contains("run as root")) {
+        failures.push(format!(
+            "{name}: {}'s `render secretive` does not show the names with (hidden) values:\n{out}{err}",
+            user.name
+        ));
+    }
+    // Root, who may read them, sees the values as installed (show reads the record).
+    let shown = h.ok(&["show", "secretive"]);
+    if !shown.contains(&secret) || shown.contains("(hidden)") {
+        failures.push(format!(
+            "{name}: root's `show secretive` does not show the value:\n{shown}"
+        ));
     }
     eprintln!(
         "secrets, {name}: root finds it in {} files; {} reads {readable} files there and ran {} commands: {} leaks",

@@ -24,8 +24,8 @@ pub use daemon::{
 pub use deps::{dependency_order, refuse_systemd_units, Dependency, Facility};
 pub use location::{did_you_mean, place_in_definition, Source};
 pub use model::{
-    defaults, Health, HealthCheck, Level, Limit, Limits, LogSpec, Project, Restart, Service,
-    INSTANCE_PLACEHOLDER,
+    defaults, hidden_value, Health, HealthCheck, Level, Limit, Limits, LogSpec, Project, Restart,
+    Service, HIDDEN, INSTANCE_PLACEHOLDER,
 };
 pub use parse::{parse, AccountDb, ParseOptions};
 pub use validate::{

@@ -164,6 +164,12 @@ pub struct Service {
     /// `[export]`: what only a container needs (`svc-any export`); every backend ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<crate::model::export::Export>,
+    /// The `env` values are not the real ones but [`HIDDEN`]: they live in a file the caller
+    /// may not read (another user's record), so only the names are known. Such a definition is
+    /// for printing (`render`, `show`, `--dry-run`); install and the records refuse to write it.
+    /// Never serialized: a file that holds it says `(hidden)` and nothing more.
+    #[serde(skip)]
+    pub env_hidden: bool,
 }
 
 fn is_default(d: &Daemon) -> bool {
@@ -173,7 +179,34 @@ fn is_default(d: &Daemon) -> bool {
 /// The placeholder replaced by the instance name in every string of an instanced service.
 pub const INSTANCE_PLACEHOLDER: &str = "{instance}";
 
+/// What an `env` value reads as for a caller who may not read the file it lives in.
+pub const HIDDEN: &str = "(hidden)";
+
+/// The stand-in for `value` where it is hidden: [`HIDDEN`], or, for a value that names
+/// `{instance}`, `(hidden:{instance})`, so that a masked render still has the files one per
+/// instance that the real one has (systemd's `NAME@I.env`), and says whose value it is.
+pub fn hidden_value(value: &str) -> String {
+    if value.contains(INSTANCE_PLACEHOLDER) {
+        format!("(hidden:{INSTANCE_PLACEHOLDER})")
+    } else {
+        HIDDEN.to_string()
+    }
+}
+
 impl Service {
+    /// This definition with every `env` value replaced by its [`hidden_value`], for a caller who
+    /// may see the names but not the values. Without `env` nothing is hidden.
+    pub fn with_env_hidden(&self) -> Service {
+        let mut out = self.clone();
+        out.env = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), hidden_value(v)))
+            .collect();
+        out.env_hidden = !out.env.is_empty();
+        out
+    }
+
     /// Exit codes that mean "stopped cleanly": 128 + the stop signal, plus the configured ones.
     /// A JVM (or a shell with a TERM trap) exits 143 when stopped with SIGTERM; without this the
     /// manager would call a clean stop a failure.

@@ -106,6 +106,7 @@ pub(super) fn validate(
         daemon,
         source: src.path.clone(),
         export,
+        env_hidden: false,
     };
     names::check_placeholders(&service)?;
     Ok(service)
