@@ -24,13 +24,13 @@
 //!
 //! Where each part lives: `layout` finds the include directory and the run scripts' place;
 //! `config` renders the program file and the run scripts, and says what supervisord can carry;
-//! `supervisorctl` applies files and drives programs; `state` asks supervisord over XML-RPC for
+//! `supervisorctl` applies files and drives programs; `status` asks supervisord over XML-RPC for
 //! every program's state and reads the last exits and restarts from its log. This file holds
 //! the [`Backend`] methods that put them together.
 
 mod config;
 mod layout;
-mod state;
+mod status;
 mod supervisorctl;
 
 use std::path::PathBuf;
@@ -47,7 +47,7 @@ use crate::system::host::Ctx;
 
 use self::config::{carries, is_primary_group, log_file, run_script};
 use self::layout::{include, script_dir};
-use self::state::from_log;
+use self::status::from_log;
 
 pub struct Supervisord;
 

@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, Context as _, Result};
 
-use super::state::Snapshot;
+use super::status::Snapshot;
 use super::{units, Supervisord};
 use crate::model::spec::Service;
 use crate::system::host::Ctx;
