@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::k8s_value;
+use super::expansion::k8s_value;
 use super::workloads::{units, Kind};
 use crate::export::yaml::{map, Node};
 use crate::export::{export_of, probe, wait_image, Notes, Probe};

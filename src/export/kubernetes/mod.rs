@@ -19,9 +19,11 @@
 //! StatefulSet or Job, one or one per instance); `objects` builds every object of one service
 //! and says how each key was mapped; `object_fields` holds the pieces those objects share
 //! (labels, selector, probe handler, resources, numeric ids); `dependencies` turns `requires`
-//! and `after` into init containers that wait.
+//! and `after` into init containers that wait; `expansion` writes values so that the kubelet's
+//! `$` expansion hands the process exactly what the definition says.
 
 mod dependencies;
+mod expansion;
 mod object_fields;
 mod objects;
 mod workloads;
@@ -30,50 +32,11 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use self::objects::service_objects;
+pub use self::expansion::{k8s_value, INSTANCE_VAR, POD_INDEX_LABEL};
+use self::objects::{service_objects, Ctx};
 use super::yaml;
 use super::{Notes, Output};
-use crate::model::spec::{Service, INSTANCE_PLACEHOLDER};
-
-/// The environment variable that carries a StatefulSet pod's ordinal, the instance name.
-pub const INSTANCE_VAR: &str = "SVC_ANY_INSTANCE";
-/// The label Kubernetes (1.28+) sets on a StatefulSet's pods to their ordinal.
-pub const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
-
-/// A string as Kubernetes must see it in `command`, `args` or an env `value` to hand the
-/// process exactly `value`: the kubelet turns `$$` into `$` and expands `$(VAR)`, so every `$`
-/// followed by `$` or `(` is doubled. With `instance_ref`, `{instance}` becomes
-/// `$(SVC_ANY_INSTANCE)`, expanded by the kubelet.
-pub fn k8s_value(value: &str, instance_ref: bool) -> String {
-    let parts: Vec<&str> = match instance_ref {
-        true => value.split(INSTANCE_PLACEHOLDER).collect(),
-        false => vec![value],
-    };
-    let reference = format!("$({INSTANCE_VAR})");
-    let mut out = String::with_capacity(value.len());
-    for (i, part) in parts.iter().enumerate() {
-        let more = i + 1 < parts.len();
-        let mut chars = part.chars().peekable();
-        while let Some(c) = chars.next() {
-            out.push(c);
-            if c == '$' {
-                let next = chars.peek().copied().or(more.then_some('$'));
-                if matches!(next, Some('$' | '(')) {
-                    out.push('$');
-                }
-            }
-        }
-        if more {
-            out.push_str(&reference);
-        }
-    }
-    out
-}
-
-struct Ctx<'a> {
-    project: &'a BTreeMap<String, Service>,
-    exported: &'a [&'a Service],
-}
+use crate::model::spec::Service;
 
 pub(super) fn export(services: &[&Service], project: &BTreeMap<String, Service>) -> Result<Output> {
     let mut notes = Notes::default();

@@ -2,12 +2,14 @@
 //! its workloads the ConfigMap of its `env_file`, the workload itself (pod template, container,
 //! probes, stop signal) and the Service for its ports.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 
 use super::dependencies::waits;
+use super::expansion::{k8s_value, INSTANCE_VAR, POD_INDEX_LABEL};
 use super::object_fields::{handler, labels, numeric_id, resources, selector};
 use super::workloads::{check_object_name, units, Kind};
-use super::{k8s_value, Ctx, INSTANCE_VAR, POD_INDEX_LABEL};
 use crate::export::yaml::{map, Node};
 use crate::export::{
     common_losses, export_of, image, is_loopback, probe, probe_port, read_env_file, secs_up, Notes,
@@ -16,6 +18,11 @@ use crate::export::{
 use crate::model::error::bad;
 use crate::model::signal::Signal;
 use crate::model::spec::{self, Restart, Service};
+
+pub(super) struct Ctx<'a> {
+    pub(super) project: &'a BTreeMap<String, Service>,
+    pub(super) exported: &'a [&'a Service],
+}
 
 /// Every object for one service.
 pub(super) fn service_objects(s: &Service, ctx: &Ctx, notes: &mut Notes) -> Result<Vec<Node>> {
