@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::snippets::Format;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -57,7 +59,7 @@ pub enum Command {
         /// Render for this manager and version (systemd@257), asking the host nothing; the
         /// manager is the backend unless --backend says otherwise.
         #[arg(long = "for", value_name = "MANAGER@VERSION")]
-        for_version: Option<crate::system::version::ManagerVersion>,
+        for_version: Option<crate::model::manager_version::ManagerVersion>,
     },
     /// Write the native files atomically, reload the manager, enable at boot.
     #[command(
@@ -128,9 +130,9 @@ pub enum Command {
     Reset(ControlArgs),
     /// Package maintainer scripts: `svc-any hook deb postinst NAME -- "$@"`.
     #[command(subcommand)]
-    Hook(super::hook::HookCommand),
+    Hook(HookCommand),
     /// Validate a definition and render it for every backend, for package builds.
-    Check(super::check::CheckArgs),
+    Check(CheckArgs),
     /// Start at boot.
     #[command(after_help = "Example:\n  svc-any enable demo")]
     Enable {
@@ -329,4 +331,75 @@ fn parse_wait(text: &str) -> Result<Wait, String> {
 /// `--since TIME`, read at once: a time clap refuses is bad input before anything is asked.
 fn since_arg(text: &str) -> Result<u64, String> {
     crate::system::since::parse_since(text, std::time::SystemTime::now())
+}
+
+/// `svc-any check`: a packager's definition against every backend.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The definition (NAME.toml, or svc-any.toml for several services).
+    pub file: PathBuf,
+    /// The package's tree (e.g. debian/pkdemo): programs, users and groups are looked for
+    /// there first.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Leave out a backend the package never runs under (repeatable).
+    #[arg(long, value_name = "BACKEND")]
+    pub skip: Vec<String>,
+}
+
+/// `svc-any hook`: what a maintainer script or scriptlet passes on.
+#[derive(Subcommand, Debug)]
+pub enum HookCommand {
+    /// From a Debian maintainer script: `svc-any hook deb postinst NAME... -- "$@"`.
+    Deb {
+        /// The script that calls.
+        script: DebScript,
+        /// The definition (postinst only; default /etc/svc-any/NAME.toml).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// The script's own arguments ("$@").
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// From an RPM scriptlet: `svc-any hook rpm post NAME... -- "$1"`.
+    Rpm {
+        /// The scriptlet that calls.
+        scriptlet: RpmScriptlet,
+        /// The definition (%post only; default /etc/svc-any/NAME.toml).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// The scriptlet's "$1": how many versions of the package are installed after it.
+        #[arg(last = true, value_name = "COUNT")]
+        args: Vec<String>,
+    },
+    /// Print the maintainer-script fragments that call these hooks, to paste.
+    Snippets {
+        format: Format,
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// The definition the postinst (%post) installs, if not /etc/svc-any/NAME.toml.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<String>,
+        /// Only this script's fragment (postinst, prerm, postrm; post, preun, postun).
+        #[arg(long, value_name = "SCRIPT")]
+        script: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DebScript {
+    Postinst,
+    Prerm,
+    Postrm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RpmScriptlet {
+    Post,
+    Preun,
+    Postun,
 }

@@ -7,10 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use clap::Args;
-
-use super::args::{Cli, Definition};
+use super::args::{CheckArgs, Cli, Definition};
 use super::definitions::load_definitions;
 use super::resolve::{context, level_of};
 use crate::backends::{self, Backend};
@@ -18,19 +15,7 @@ use crate::engine;
 use crate::model::error::bad;
 use crate::model::spec::{self, Service};
 use crate::system::accounts::Accounts;
-
-#[derive(Args, Debug)]
-pub struct CheckArgs {
-    /// The definition (NAME.toml, or svc-any.toml for several services).
-    pub file: PathBuf,
-    /// The package's tree (e.g. debian/pkdemo): programs, users and groups are looked for
-    /// there first.
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
-    /// Leave out a backend the package never runs under (repeatable).
-    #[arg(long, value_name = "BACKEND")]
-    pub skip: Vec<String>,
-}
+use anyhow::Result;
 
 pub fn run(cli: &Cli, args: &CheckArgs) -> Result<i32> {
     for name in &args.skip {

@@ -7,74 +7,16 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use clap::{Subcommand, ValueEnum};
-
-use super::args::{Cli, Definition};
+use super::args::{Cli, DebScript, Definition, HookCommand, RpmScriptlet};
 use super::definitions::{check_names, load_definitions};
 use super::resolve::{flag_level, invocation, Invocation};
-use super::snippets::{self, Format};
+use super::snippets;
 use crate::engine;
 use crate::engine::hook::{self, Step};
 use crate::model::error::{bad, BadInput};
 use crate::system::accounts::Accounts;
 use crate::system::records;
-
-#[derive(Subcommand, Debug)]
-pub enum HookCommand {
-    /// From a Debian maintainer script: `svc-any hook deb postinst NAME... -- "$@"`.
-    Deb {
-        /// The script that calls.
-        script: DebScript,
-        /// The definition (postinst only; default /etc/svc-any/NAME.toml).
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        file: Option<PathBuf>,
-        #[arg(required = true)]
-        names: Vec<String>,
-        /// The script's own arguments ("$@").
-        #[arg(last = true, value_name = "ARGS")]
-        args: Vec<String>,
-    },
-    /// From an RPM scriptlet: `svc-any hook rpm post NAME... -- "$1"`.
-    Rpm {
-        /// The scriptlet that calls.
-        scriptlet: RpmScriptlet,
-        /// The definition (%post only; default /etc/svc-any/NAME.toml).
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        file: Option<PathBuf>,
-        #[arg(required = true)]
-        names: Vec<String>,
-        /// The scriptlet's "$1": how many versions of the package are installed after it.
-        #[arg(last = true, value_name = "COUNT")]
-        args: Vec<String>,
-    },
-    /// Print the maintainer-script fragments that call these hooks, to paste.
-    Snippets {
-        format: Format,
-        #[arg(required = true)]
-        names: Vec<String>,
-        /// The definition the postinst (%post) installs, if not /etc/svc-any/NAME.toml.
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        file: Option<String>,
-        /// Only this script's fragment (postinst, prerm, postrm; post, preun, postun).
-        #[arg(long, value_name = "SCRIPT")]
-        script: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DebScript {
-    Postinst,
-    Prerm,
-    Postrm,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RpmScriptlet {
-    Post,
-    Preun,
-    Postun,
-}
+use anyhow::Result;
 
 pub fn run(cli: &Cli, command: &HookCommand) -> Result<i32> {
     match command {

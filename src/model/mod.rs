@@ -5,6 +5,7 @@
 pub mod duration;
 pub mod error;
 pub mod export;
+pub mod manager_version;
 pub mod signal;
 pub mod spec;
 pub mod status;

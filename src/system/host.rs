@@ -7,10 +7,10 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 
 use crate::dialect::render::Renderer;
+use crate::model::manager_version::ManagerVersion;
 use crate::model::spec::Level;
 use crate::system::process;
 use crate::system::report::Reporter;
-use crate::system::version::ManagerVersion;
 
 /// Everything a backend needs to know about where it acts.
 pub struct Ctx {

@@ -6,52 +6,9 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::str::FromStr;
 
-use crate::model::error::{bad, BadInput};
+use crate::model::manager_version::leading_number;
 use crate::system::host::Ctx;
-
-/// `MANAGER@VERSION`, as `render --for` takes it: `systemd@257`, `openrc@0.45`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManagerVersion {
-    pub manager: String,
-    pub version: String,
-}
-
-impl ManagerVersion {
-    /// The leading number of the version: systemd's versions are one (`257`, or `257.9` for a
-    /// stable point release).
-    pub fn major(&self) -> Option<u32> {
-        leading_number(&self.version)
-    }
-}
-
-impl FromStr for ManagerVersion {
-    type Err = BadInput;
-
-    fn from_str(s: &str) -> Result<Self, BadInput> {
-        match s.split_once('@') {
-            Some((m, v)) if !m.is_empty() && leading_number(v).is_some() => Ok(ManagerVersion {
-                manager: m.to_string(),
-                version: v.to_string(),
-            }),
-            _ => Err(bad(format!("`{s}` is not MANAGER@VERSION"))
-                .key("--for")
-                .hint("for example --for systemd@257")),
-        }
-    }
-}
-
-impl std::fmt::Display for ManagerVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", self.manager, self.version)
-    }
-}
-
-fn leading_number(s: &str) -> Option<u32> {
-    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
 
 /// The systemd version units are written for: `--for systemd@N`; under `--root`, the tree's
 /// (by its libsystemd-shared-N.so); where systemd runs, `systemctl --version`; else None.
@@ -106,19 +63,6 @@ pub fn systemd_of_tree(root: &Path) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn manager_at_version_parses() {
-        let v: ManagerVersion = "systemd@257".parse().unwrap();
-        assert_eq!((v.manager.as_str(), v.major()), ("systemd", Some(257)));
-        assert_eq!(
-            "openrc@0.45.2".parse::<ManagerVersion>().unwrap().major(),
-            Some(0)
-        );
-        for wrong in ["systemd", "systemd@", "@257", "systemd@new"] {
-            assert!(wrong.parse::<ManagerVersion>().is_err(), "{wrong}");
-        }
-    }
 
     #[test]
     fn systemctl_says_its_version_first() {
