@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::args::Cli;
-use super::Terminal;
+use super::terminal::Terminal;
 use crate::backends::AnyBackend;
 use crate::manager::{self, Manager};
 use crate::model::error::bad;
