@@ -1,13 +1,22 @@
 //! Raw values to typed ones (durations, signals, paths), one group of keys per file. The order
 //! of the checks below is the order of the complaints a user sees: the first one wins.
 
+mod commands;
 mod daemon;
 mod dependencies;
+mod directories;
+mod environment;
 mod health;
 mod lifecycle;
 mod names;
+mod privileges;
 mod process;
+mod readiness;
+mod relations;
 mod resources;
+mod sandbox;
+mod stopping;
+mod systemd_table;
 
 use std::time::Duration;
 
@@ -18,7 +27,7 @@ use super::model::Service;
 use super::parse::ParseOptions;
 use super::raw::{RawService, S};
 
-pub use daemon::check_references;
+pub use commands::check_references;
 pub use health::{parse_http_url, parse_tcp_target};
 pub use names::check_name;
 pub use process::{check_absolute, check_env_name, MAX_ARG_BYTES};
@@ -38,7 +47,7 @@ pub(super) fn validate(
     let user = account(src, "user", &raw.user, opts, level, &instances)?;
     let group = account(src, "group", &raw.group, opts, level, &instances)?;
     let working_dir = process::path_key(src, "working_dir", &raw.working_dir)?;
-    let (env_file, env_files) = daemon::env_file(src, &raw.env_file)?;
+    let (env_file, env_files) = environment::env_file(src, &raw.env_file)?;
     let env = process::env(src, &raw.env)?;
     let lifecycle::RestartAndStop {
         restart,
