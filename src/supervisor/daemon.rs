@@ -26,7 +26,7 @@ use nix::unistd::Pid;
 
 use super::child;
 use super::commands::{Ended, Job, Stage, Step, START_TIMEOUT};
-use super::control::{ControlServer, Units, MAX_CLIENTS};
+use super::control::{ControlServer, MAX_CLIENTS};
 use super::definitions::{self, Read, Stamp};
 use super::logfile::LogFile;
 use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
@@ -37,7 +37,7 @@ use super::unit::{now_unix, AfterJob, Forking, Unit};
 use super::{Options, Scope};
 use crate::model::signal::Signal;
 use crate::model::spec::{self, KillMode, Level, Service};
-use crate::model::status::{LastExit, ServiceStatus};
+use crate::model::status::LastExit;
 
 /// Descriptors kept free beyond the clients' share, for what the supervisor opens for a
 /// moment: a definition or a directory being read, a process being started (the write end
@@ -47,41 +47,41 @@ const FD_RESERVE: u64 = 16;
 /// How often a forking service's pid file is looked at while its daemon is awaited.
 const PID_FILE_LOOK: std::time::Duration = std::time::Duration::from_millis(20);
 
-struct Supervisor {
-    scope: Scope,
-    level: Level,
-    foreground: bool,
-    units: BTreeMap<String, Unit>,
+pub(super) struct Supervisor {
+    pub(super) scope: Scope,
+    pub(super) level: Level,
+    pub(super) foreground: bool,
+    pub(super) units: BTreeMap<String, Unit>,
     /// Each definition file read, by service name: its stamp then, and the units it defined.
-    files: BTreeMap<String, Known>,
+    pub(super) files: BTreeMap<String, Known>,
     /// Units still to stop, in order, while shutting down.
-    shutdown: Option<VecDeque<String>>,
-    events: LogFile,
-    nofile: startup::Nofile,
+    pub(super) shutdown: Option<VecDeque<String>>,
+    pub(super) events: LogFile,
+    pub(super) nofile: startup::Nofile,
     /// Descriptors held whatever runs: stdio, the lock, the signalfd, the socket, the event
     /// log, /dev/null.
-    base_fds: u64,
+    pub(super) base_fds: u64,
     /// The stdin of every service.
-    devnull: File,
+    pub(super) devnull: File,
     /// The signals a service must not inherit ignored.
-    ignored_signals: Vec<i32>,
+    pub(super) ignored_signals: Vec<i32>,
     /// Low descriptors for a new process's stdio (see `child::StdioSlot`).
-    stdio_slot: Option<child::StdioSlot>,
+    pub(super) stdio_slot: Option<child::StdioSlot>,
     /// Where output is read into.
-    buffer: Vec<u8>,
+    pub(super) buffer: Vec<u8>,
     /// Where stamped lines are put together.
-    scratch: Vec<u8>,
+    pub(super) scratch: Vec<u8>,
     /// The running units' output pipes.
-    outputs: Outputs,
+    pub(super) outputs: Outputs,
     /// How poll last failed, while it does.
-    poll_failed: Option<Errno>,
+    pub(super) poll_failed: Option<Errno>,
     /// Where `type = "notify"` services say READY=1 (None: it could not be bound, which the
     /// supervisor's log says).
-    notify: Option<NotifySocket>,
+    pub(super) notify: Option<NotifySocket>,
 }
 
 /// A definition file as last read.
-struct Known {
+pub(super) struct Known {
     stamp: Stamp,
     keys: Vec<String>,
 }
@@ -610,7 +610,7 @@ impl Supervisor {
 
     /// Begins `stage`'s commands if the unit has any (true: they carry the unit on from here,
     /// even if the first cannot start).
-    fn begin_job(&mut self, key: &str, stage: Stage) -> bool {
+    pub(super) fn begin_job(&mut self, key: &str, stage: Stage) -> bool {
         let Some(unit) = self.units.get_mut(key) else {
             return false;
         };
@@ -1079,7 +1079,7 @@ impl Supervisor {
     }
 
     /// A start asked for by a person or at boot: fresh crash counters, then spawn.
-    fn start(&mut self, key: &str) {
+    pub(super) fn start(&mut self, key: &str) {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
@@ -1088,7 +1088,7 @@ impl Supervisor {
         }
     }
 
-    fn stop(&mut self, key: &str, then: AfterStop) {
+    pub(super) fn stop(&mut self, key: &str, then: AfterStop) {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
@@ -1195,7 +1195,7 @@ impl Supervisor {
     }
 
     /// Starts units so that each comes after what it depends on.
-    fn start_in_order(&mut self, keys: &[String], only_stopped: bool) {
+    pub(super) fn start_in_order(&mut self, keys: &[String], only_stopped: bool) {
         for key in self.in_dependency_order(keys) {
             if only_stopped
                 && self
@@ -1209,7 +1209,7 @@ impl Supervisor {
         }
     }
 
-    fn begin_shutdown(&mut self) {
+    pub(super) fn begin_shutdown(&mut self) {
         if self.shutdown.is_some() {
             return;
         }
@@ -1255,7 +1255,7 @@ impl Supervisor {
     /// take effect at their next start, the units of a file that is gone are stopped and
     /// forgotten, and those of a file that cannot be read stay as they were. With none left,
     /// the supervisor ends.
-    fn reload(&mut self, services: &[String]) {
+    pub(super) fn reload(&mut self, services: &[String]) {
         if services.is_empty() {
             self.reload_all();
         } else {
@@ -1379,7 +1379,7 @@ impl Supervisor {
 
     /// Remembers that `keys` were asked to run (or to stop), for a supervisor started after
     /// this one (see [`Scope::wanted_up_dir`]).
-    fn set_wanted_up(&self, keys: &[String], up: bool) {
+    pub(super) fn set_wanted_up(&self, keys: &[String], up: bool) {
         let dir = self.scope.wanted_up_dir();
         if up && !dir.exists() {
             let _ = std::fs::create_dir_all(&dir);
@@ -1414,102 +1414,6 @@ impl Supervisor {
         }
         let _ = std::fs::remove_file(self.scope.lock_path());
         let _ = std::fs::remove_dir(&self.scope.runtime_dir);
-    }
-}
-
-impl Units for Supervisor {
-    fn exists(&self, key: &str) -> bool {
-        self.units.contains_key(key)
-    }
-
-    fn busy(&self, key: &str) -> bool {
-        self.units.get(key).is_some_and(Unit::busy)
-    }
-
-    fn reload_failures(&self, keys: &[String]) -> Vec<(String, String)> {
-        keys.iter()
-            .filter_map(|k| Some((k.clone(), self.units.get(k)?.reload_failure.clone()?)))
-            .collect()
-    }
-
-    fn statuses(&self, keys: &[String]) -> Vec<ServiceStatus> {
-        keys.iter()
-            .filter_map(|k| self.units.get(k).map(Unit::status))
-            .collect()
-    }
-
-    fn all_statuses(&self) -> Vec<ServiceStatus> {
-        self.units.values().map(Unit::status).collect()
-    }
-
-    fn start(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, true);
-        self.start_in_order(keys, false);
-    }
-
-    fn stop(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, false);
-        for key in keys {
-            Supervisor::stop(self, key, AfterStop::Nothing);
-        }
-    }
-
-    fn restart(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, true);
-        for key in keys {
-            if matches!(
-                self.units[key].machine.phase(),
-                Phase::Running | Phase::Exited
-            ) {
-                Supervisor::stop(self, key, AfterStop::Start);
-            } else {
-                Supervisor::start(self, key);
-            }
-        }
-    }
-
-    fn signal(&mut self, keys: &[String], signal: Signal) {
-        for pid in keys.iter().filter_map(|k| self.units[k].pid) {
-            let _ = nix::sys::signal::kill(pid, signal.to_nix());
-        }
-    }
-
-    fn reload_units(&mut self, keys: &[String]) {
-        for key in keys {
-            let Some(unit) = self.units.get_mut(key) else {
-                continue;
-            };
-            if unit.service.daemon.reload_exec.is_empty() {
-                unit.reload_failure = None;
-                match (unit.service.reload_signal, unit.pid) {
-                    (Some(signal), Some(pid)) => {
-                        let _ = nix::sys::signal::kill(pid, signal.to_nix());
-                    }
-                    _ => unit.reload_failure = Some("nothing to reload: it does not run".into()),
-                }
-                continue;
-            }
-            let up = unit.up && matches!(unit.machine.phase(), Phase::Running | Phase::Exited);
-            unit.reload_failure = if !up {
-                Some("nothing to reload: it is not up".into())
-            } else {
-                unit.job.as_ref().map(|job| {
-                    format!("busy running {}: try again once it is done", job.describe())
-                })
-            };
-            if unit.reload_failure.is_none() {
-                self.begin_job(key, Stage::Reload);
-            }
-        }
-    }
-
-    fn reload(&mut self, services: &[String]) {
-        Supervisor::reload(self, services);
-    }
-
-    fn shutdown(&mut self) -> Vec<String> {
-        self.begin_shutdown();
-        self.units.keys().cloned().collect()
     }
 }
 

@@ -42,6 +42,8 @@ mod outputs;
 mod policy;
 pub mod protocol;
 #[cfg(target_os = "linux")]
+mod requests;
+#[cfg(target_os = "linux")]
 mod restarts;
 #[cfg(target_os = "linux")]
 mod stamp;
