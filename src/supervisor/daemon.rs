@@ -10,7 +10,7 @@
 //! machine ([`super::machine`]) and carries out the answers (fork and exec through
 //! [`super::child`], signals, pid files). Requests arrive through [`super::control`].
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::time::Instant;
@@ -27,7 +27,7 @@ use nix::unistd::Pid;
 use super::child;
 use super::commands::{Ended, Job, Stage, Step, START_TIMEOUT};
 use super::control::{ControlServer, MAX_CLIENTS};
-use super::definitions::{self, Read, Stamp};
+use super::definitions::Stamp;
 use super::logfile::LogFile;
 use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
 use super::notify::NotifySocket;
@@ -82,8 +82,8 @@ pub(super) struct Supervisor {
 
 /// A definition file as last read.
 pub(super) struct Known {
-    stamp: Stamp,
-    keys: Vec<String>,
+    pub(super) stamp: Stamp,
+    pub(super) keys: Vec<String>,
 }
 
 /// Runs the supervisor until it is told to stop or has nothing left to supervise.
@@ -168,16 +168,8 @@ fn pipe() -> nix::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     Ok((read, write))
 }
 
-/// The file in `RUN/up/` that says during which boot its marks were made.
-const BOOT_MARK: &str = ".boot";
-
-/// This boot's identity (the kernel's random boot id).
-fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default()
-}
-
 impl Supervisor {
-    fn event(&mut self, text: &str) {
+    pub(super) fn event(&mut self, text: &str) {
         let line = format!("{} {text}\n", now_unix());
         if self.foreground {
             eprintln!("svc-any: {text}");
@@ -339,17 +331,6 @@ impl Supervisor {
                 }
                 self.event(&format!("{key} is ready (READY=1 from pid {})", sender.pid));
                 self.begin_post_start(&key);
-            }
-        }
-    }
-
-    /// Forgets a unit whose definition is gone (it has stopped).
-    fn remove_unit(&mut self, key: &str) {
-        if let Some(unit) = self.units.remove(key) {
-            for stream in unit.streams() {
-                for token in stream.tokens() {
-                    self.outputs.forget(token);
-                }
             }
         }
     }
@@ -1250,168 +1231,13 @@ impl Supervisor {
         }
     }
 
-    /// Re-reads definitions (see [`definitions`]): those of `services`, or with none named
-    /// every file that changed since it was last read. New units appear stopped, changed ones
-    /// take effect at their next start, the units of a file that is gone are stopped and
-    /// forgotten, and those of a file that cannot be read stay as they were. With none left,
-    /// the supervisor ends.
-    pub(super) fn reload(&mut self, services: &[String]) {
-        if services.is_empty() {
-            self.reload_all();
-        } else {
-            for name in services {
-                self.reload_service(name, None);
-            }
-        }
-        if self.units.is_empty() && !self.foreground {
-            // Nothing to supervise: leave no process and no runtime files behind.
-            self.shutdown.get_or_insert_with(VecDeque::new);
-        }
-    }
-
-    /// A user's runtime directory may live on disk (no `XDG_RUNTIME_DIR`), where a reboot
-    /// does not empty it: marks made during another boot mean nothing now.
-    fn forget_wanted_up_of_an_earlier_boot(&self) {
-        let dir = self.scope.wanted_up_dir();
-        let recorded = std::fs::read_to_string(dir.join(BOOT_MARK)).unwrap_or_default();
-        if dir.exists() && recorded != boot_id() {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
-
-    fn reload_all(&mut self) {
-        let names = match definitions::list(&self.scope) {
-            Ok(names) => names,
-            Err(e) => {
-                self.event(&format!(
-                    "cannot list {}: {e}; every unit stays as it was",
-                    self.scope.definitions_dir().display()
-                ));
-                return;
-            }
-        };
-        // Without a complete list of boot links, each unit's is looked at by itself.
-        let enabled = definitions::enabled_keys(&self.scope).ok();
-        let gone: Vec<String> = self
-            .files
-            .keys()
-            .filter(|name| !names.contains(*name))
-            .cloned()
-            .collect();
-        for name in gone {
-            self.forget_service(&name);
-        }
-        for name in &names {
-            let unchanged = match (self.files.get(name), definitions::stamp(&self.scope, name)) {
-                (Some(known), Ok(Some(now))) => known.stamp == now,
-                _ => false,
-            };
-            if !unchanged {
-                self.reload_service(name, enabled.as_ref());
-                continue;
-            }
-            let keys = self.files[name].keys.clone();
-            for key in keys {
-                let on = match &enabled {
-                    Some(set) => set.contains(&key),
-                    None => definitions::is_enabled(&self.scope, &key),
-                };
-                if let Some(unit) = self.units.get_mut(&key) {
-                    unit.enabled = on;
-                }
-            }
-        }
-    }
-
-    /// Reads service `name`'s file again; `enabled` is the set of boot links if known.
-    fn reload_service(&mut self, name: &str, enabled: Option<&BTreeSet<String>>) {
-        let scope = self.scope.clone();
-        let is_enabled = |key: &str| match enabled {
-            Some(set) => set.contains(key),
-            None => definitions::is_enabled(&scope, key),
-        };
-        match definitions::read(&self.scope, name, &is_enabled) {
-            Read::Gone => self.forget_service(name),
-            Read::Unreadable(why) => {
-                self.event(&format!("cannot read {why}; its units stay as they were"))
-            }
-            Read::Defined(stamp, units) => {
-                let keys: Vec<String> = units.iter().map(|(k, _)| k.clone()).collect();
-                let before = self.files.insert(
-                    name.to_string(),
-                    Known {
-                        stamp,
-                        keys: keys.clone(),
-                    },
-                );
-                let dropped: Vec<String> = before
-                    .map(|k| k.keys)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|k| !keys.contains(k))
-                    .collect();
-                self.remove_units(&dropped);
-                for (key, definition) in units {
-                    match self.units.get_mut(&key) {
-                        Some(unit) => unit.redefine(&self.scope, definition),
-                        None => {
-                            let unit = Unit::new(&self.scope, definition);
-                            self.units.insert(key, unit);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The definition of `name` is gone: its units stop and are forgotten.
-    fn forget_service(&mut self, name: &str) {
-        let keys = self.files.remove(name).map(|k| k.keys).unwrap_or_default();
-        self.remove_units(&keys);
-    }
-
-    fn remove_units(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, false);
-        for key in keys {
-            self.stop(key, AfterStop::Remove);
-        }
-    }
-
-    /// Remembers that `keys` were asked to run (or to stop), for a supervisor started after
-    /// this one (see [`Scope::wanted_up_dir`]).
-    pub(super) fn set_wanted_up(&self, keys: &[String], up: bool) {
-        let dir = self.scope.wanted_up_dir();
-        if up && !dir.exists() {
-            let _ = std::fs::create_dir_all(&dir);
-            let _ = std::fs::write(dir.join(BOOT_MARK), boot_id());
-        }
-        for key in keys {
-            if up {
-                let _ = std::fs::write(dir.join(key), b"");
-            } else {
-                let _ = std::fs::remove_file(dir.join(key));
-            }
-        }
-        let only_the_mark = std::fs::read_dir(&dir)
-            .map(|entries| entries.flatten().all(|e| e.file_name() == BOOT_MARK))
-            .unwrap_or(false);
-        if !up && only_the_mark {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
-
     fn cleanup(&mut self) {
         // Its file goes with it, before the runtime directory is removed.
         self.notify = None;
         self.event(&format!("supervisor {} exits", std::process::id()));
         let _ = std::fs::remove_file(self.scope.socket_path());
         let _ = std::fs::remove_dir(self.scope.pids_dir());
-        let up = self.scope.wanted_up_dir();
-        let _ = std::fs::remove_file(up.join(BOOT_MARK));
-        if std::fs::remove_dir(&up).is_err() {
-            // Marks stay for the next supervisor: put this boot's mark back.
-            let _ = std::fs::write(up.join(BOOT_MARK), boot_id());
-        }
+        self.leave_wanted_up();
         let _ = std::fs::remove_file(self.scope.lock_path());
         let _ = std::fs::remove_dir(&self.scope.runtime_dir);
     }

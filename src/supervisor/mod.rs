@@ -42,6 +42,8 @@ mod outputs;
 mod policy;
 pub mod protocol;
 #[cfg(target_os = "linux")]
+mod reload;
+#[cfg(target_os = "linux")]
 mod requests;
 #[cfg(target_os = "linux")]
 mod restarts;
@@ -51,6 +53,8 @@ mod stamp;
 mod startup;
 #[cfg(target_os = "linux")]
 mod unit;
+#[cfg(target_os = "linux")]
+mod wanted_up;
 
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
