@@ -37,6 +37,8 @@ mod machine;
 #[cfg(target_os = "linux")]
 mod notify;
 #[cfg(target_os = "linux")]
+mod order;
+#[cfg(target_os = "linux")]
 mod outputs;
 #[cfg(target_os = "linux")]
 mod policy;
