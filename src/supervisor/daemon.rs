@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use anyhow::Result;
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal as NixSignal};
 use nix::sys::signalfd::SignalFd;
@@ -25,9 +24,10 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::child;
-use super::commands::{Ended, Job, Stage, Step, START_TIMEOUT};
-use super::control::{ControlServer, MAX_CLIENTS};
+use super::commands::{Stage, START_TIMEOUT};
+use super::control::ControlServer;
 use super::definitions::Stamp;
+use super::descriptors::pipe;
 use super::logfile::LogFile;
 use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
 use super::notify::NotifySocket;
@@ -38,11 +38,6 @@ use super::{Options, Scope};
 use crate::model::signal::Signal;
 use crate::model::spec::{self, KillMode, Level};
 use crate::model::status::LastExit;
-
-/// Descriptors kept free beyond the clients' share, for what the supervisor opens for a
-/// moment: a definition or a directory being read, a process being started (the write end
-/// of its pipe), a pid file.
-const FD_RESERVE: u64 = 16;
 
 /// How often a forking service's pid file is looked at while its daemon is awaited.
 const PID_FILE_LOOK: std::time::Duration = std::time::Duration::from_millis(20);
@@ -158,14 +153,6 @@ pub fn run(opts: Options) -> Result<i32> {
     let code = sup.run_loop(&mut control, &mut claimed.signals);
     sup.cleanup();
     Ok(code)
-}
-
-/// A pipe for a service's output: the supervisor's end (read) does not block; the service's
-/// end blocks, as a terminal or a file would.
-fn pipe() -> nix::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
-    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-    nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))?;
-    Ok((read, write))
 }
 
 impl Supervisor {
@@ -337,7 +324,7 @@ impl Supervisor {
 
     /// Copies what `key`'s process and command wrote into its log; a pipe that ends leaves
     /// the watch.
-    fn drain(&mut self, key: &str) {
+    pub(super) fn drain(&mut self, key: &str) {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
@@ -533,7 +520,7 @@ impl Supervisor {
 
     /// A oneshot ran to completion, and its `post_start` too: with remain_after_exit it is up
     /// until stopped; otherwise its stop side runs now, as systemd's does.
-    fn oneshot_done(&mut self, key: &str) {
+    pub(super) fn oneshot_done(&mut self, key: &str) {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
@@ -548,7 +535,7 @@ impl Supervisor {
 
     /// The stop side: `stop_exec` (with `with_stop_exec`), then `post_stop`, then what is
     /// pending.
-    fn stop_side(&mut self, key: &str, with_stop_exec: bool) {
+    pub(super) fn stop_side(&mut self, key: &str, with_stop_exec: bool) {
         if with_stop_exec && self.begin_job(key, Stage::StopExec) {
             return;
         }
@@ -560,7 +547,7 @@ impl Supervisor {
 
     /// The stop side is over: the runtime directories go (as systemd removes them once the
     /// unit is down), and what waited for it follows.
-    fn finish_stop(&mut self, key: &str) {
+    pub(super) fn finish_stop(&mut self, key: &str) {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
@@ -586,213 +573,6 @@ impl Supervisor {
             AfterJob::Spawn => self.spawn(key),
             AfterJob::Remove => self.remove_unit(key),
             AfterJob::Nothing => {}
-        }
-    }
-
-    /// Begins `stage`'s commands if the unit has any (true: they carry the unit on from here,
-    /// even if the first cannot start).
-    pub(super) fn begin_job(&mut self, key: &str, stage: Stage) -> bool {
-        let Some(unit) = self.units.get_mut(key) else {
-            return false;
-        };
-        let limit = if stage.stops() {
-            unit.service.stop_timeout
-        } else {
-            START_TIMEOUT
-        };
-        let Some(job) = Job::new(stage, &unit.service.daemon, Instant::now(), limit) else {
-            return false;
-        };
-        unit.job = Some(job);
-        self.run_job(key);
-        true
-    }
-
-    /// Starts the job's current command, as the service's user, in its directory, with its
-    /// environment (and `MAINPID` where there is a main process to act on), its output into
-    /// the service's log. One that cannot start ends at once, as a failed command.
-    fn run_job(&mut self, key: &str) {
-        loop {
-            let inherited = child::Inherited {
-                level: self.level,
-                nofile: self.nofile.inherited,
-                stdin: self.devnull.as_fd(),
-                ignored_signals: &self.ignored_signals,
-                slot: self.stdio_slot.as_ref(),
-                notify_socket: None,
-            };
-            let Some(unit) = self.units.get_mut(key) else {
-                return;
-            };
-            let Some(job) = &mut unit.job else {
-                return;
-            };
-            let stage = job.stage;
-            let command = job.command().clone();
-            let main_pid = unit
-                .pid
-                .filter(|_| matches!(stage, Stage::PostStart | Stage::Reload | Stage::StopExec));
-            let program = child::Program {
-                argv: &command.exec,
-                privileged: command.privileged,
-                extra_env: main_pid
-                    .map(|p| vec![("MAINPID".to_string(), p.to_string())])
-                    .unwrap_or_default(),
-                make_directories: matches!(stage, Stage::PreStart | Stage::PostStart),
-                main: false,
-                key: stage.key(),
-            };
-            let described = job.describe();
-            let started = pipe()
-                .map_err(anyhow::Error::from)
-                .and_then(|(read, write)| {
-                    child::spawn_program(&unit.service, &program, &inherited, write, None)
-                        .map(|pid| (read, pid))
-                });
-            match started {
-                Ok((read, pid)) => {
-                    job.pid = Some(pid);
-                    let token = self.outputs.watch(key, read.as_fd());
-                    let unopened = unit.output.attach_command(read, token).err();
-                    self.event(&format!("{key}: {described} started (pid {pid})"));
-                    if let Some(why) = unopened {
-                        self.event(&format!("{key}: {why}"));
-                    }
-                    return;
-                }
-                Err(e) => match job.on_end(Ended::NotStarted(format!("{e:#}"))) {
-                    Step::Run(_) => {
-                        self.told_forgiven(key);
-                        continue;
-                    }
-                    step => return self.job_finished(key, step),
-                },
-            }
-        }
-    }
-
-    /// A command's process ended: the next one runs, or its stage is over.
-    fn command_exited(&mut self, key: &str, how: LastExit) {
-        self.drain(key);
-        let Some(job) = self.units.get_mut(key).and_then(|u| u.job.as_mut()) else {
-            return;
-        };
-        let step = job.on_exit(how);
-        self.told_forgiven(key);
-        match step {
-            Step::Run(_) => self.run_job(key),
-            step => self.job_finished(key, step),
-        }
-    }
-
-    /// Says, in the supervisor's log and the service's, which `may_fail` commands failed.
-    fn told_forgiven(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let forgiven = unit
-            .job
-            .as_mut()
-            .map(|j| std::mem::take(&mut j.forgiven))
-            .unwrap_or_default();
-        let texts: Vec<String> = forgiven
-            .into_iter()
-            .map(|failure| format!("{failure}; may_fail: going on"))
-            .collect();
-        for text in &texts {
-            unit.output.note(text);
-        }
-        for text in texts {
-            self.event(&format!("{key}: {text}"));
-        }
-    }
-
-    /// A stage's commands are over (`Step::Done`, or the failure of one): the unit goes on as
-    /// the stage says (see `commands.rs`).
-    fn job_finished(&mut self, key: &str, step: Step) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let Some(job) = unit.job.take() else {
-            return;
-        };
-        let failure = match step {
-            Step::Failed(reason) => Some(reason),
-            _ => None,
-        };
-        if let Some(reason) = &failure {
-            unit.output.note(reason);
-        }
-        match (job.stage, failure) {
-            (Stage::PreStart, _) if job.cancelled => self.stop_side(key, false),
-            (Stage::PreStart, None) => self.spawn_main(key),
-            (Stage::PreStart, Some(reason)) => {
-                unit.machine.on_spawn_failed(reason.clone());
-                unit.since = now_unix();
-                self.event(&format!("{key} failed: {reason}"));
-                self.stop_side(key, false);
-            }
-            // A oneshot's, after it ran to completion.
-            (Stage::PostStart, None) if unit.pending.is_some() => self.oneshot_done(key),
-            (Stage::PostStart, Some(reason)) if unit.pending.is_some() => {
-                unit.machine.on_spawn_failed(reason.clone());
-                unit.since = now_unix();
-                self.event(&format!("{key} failed: {reason}"));
-                self.stop_side(key, true);
-            }
-            (Stage::PostStart, None) => {
-                unit.up = true;
-                unit.since = now_unix();
-                self.event(&format!("{key} is up (post_start done)"));
-            }
-            (Stage::PostStart, Some(reason)) => {
-                unit.up = true;
-                unit.fail_after_stop = Some(reason.clone());
-                self.event(&format!("{key}: {reason}; stopping it"));
-                self.stop(key, AfterStop::Nothing);
-            }
-            (Stage::Reload, failure) => {
-                let text = match &failure {
-                    None => format!("{key} reloaded"),
-                    Some(reason) => format!("{key}: reload failed: {reason}"),
-                };
-                unit.reload_failure = failure;
-                self.event(&text);
-            }
-            (Stage::StopExec, failure) => {
-                if let Some(reason) = failure {
-                    self.event(&format!("{key}: {reason}; stopping it all the same"));
-                }
-                self.after_stop_exec(key);
-            }
-            (Stage::PostStop, failure) => {
-                if let Some(reason) = failure {
-                    self.event(&format!("{key}: {reason}"));
-                }
-                self.finish_stop(key);
-            }
-        }
-    }
-
-    /// `stop_exec` ran: the stop signal follows if the main process still runs (with the whole
-    /// stop timeout from now), else `post_stop`.
-    fn after_stop_exec(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        match unit.pid {
-            Some(pid) if unit.pending.is_none() => {
-                unit.machine.rearm_kill(Instant::now());
-                let signal = unit.service.stop_signal;
-                let to_group =
-                    matches!(unit.service.daemon.kill_mode, None | Some(KillMode::Group));
-                let whom = deliver(pid, &unit.groups, signal.to_nix(), to_group);
-                self.event(&format!(
-                    "{key} stopping: stop_exec done; SIG{} to {whom}",
-                    signal.name()
-                ));
-            }
-            _ => self.stop_side(key, false),
         }
     }
 
@@ -924,29 +704,6 @@ impl Supervisor {
         }
     }
 
-    /// Descriptors in use: what the supervisor holds whatever runs, what each unit holds, and
-    /// room for every client the socket may serve at once.
-    fn descriptors_in_use(&self) -> u64 {
-        self.base_fds + MAX_CLIENTS as u64 + self.units.values().map(Unit::descriptors).sum::<u64>()
-    }
-
-    /// Why `key` cannot have a process now without breaking the others, if it cannot: the
-    /// descriptors it would hold (its pipes, its log files) would leave too few free for
-    /// what keeps the supervisor going (reading definitions, answering the socket).
-    fn no_room_for(&self, key: &str) -> Option<String> {
-        let unit = self.units.get(key)?;
-        let needed = unit.descriptors_to_start();
-        let in_use = self.descriptors_in_use();
-        (in_use + needed + FD_RESERVE > self.nofile.limit).then(|| {
-            format!(
-                "not started: the supervisor has {in_use} of its {} file descriptors in use or set aside, \
-                 and a running service holds 2 (4 with log.stderr); stop other services, or raise the \
-                 hard limit on open files (ulimit -Hn) of whatever starts the supervisor",
-                self.nofile.limit
-            )
-        })
-    }
-
     /// Starts a unit (from stopped, dead, failed or waiting): its conditions, then its
     /// `pre_start` commands, then its main process. While the stop side's commands of its
     /// last run still run, the start follows them.
@@ -984,7 +741,7 @@ impl Supervisor {
     }
 
     /// Starts a unit's main process now.
-    fn spawn_main(&mut self, key: &str) {
+    pub(super) fn spawn_main(&mut self, key: &str) {
         let inherited = child::Inherited {
             level: self.level,
             nofile: self.nofile.inherited,
@@ -1168,7 +925,7 @@ impl Supervisor {
 
 /// Sends `signal` to the unit's process groups (its main process's, and a forking daemon's
 /// own), or to its main process `pid` alone; says which.
-fn deliver(pid: Pid, groups: &[Pid], signal: NixSignal, to_group: bool) -> &'static str {
+pub(super) fn deliver(pid: Pid, groups: &[Pid], signal: NixSignal, to_group: bool) -> &'static str {
     if to_group && !groups.is_empty() {
         for group in groups {
             let _ = killpg(*group, signal);

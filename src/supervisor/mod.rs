@@ -31,6 +31,10 @@ mod daemon;
 #[cfg(target_os = "linux")]
 mod definitions;
 #[cfg(target_os = "linux")]
+mod descriptors;
+#[cfg(target_os = "linux")]
+mod jobs;
+#[cfg(target_os = "linux")]
 mod logfile;
 #[cfg(target_os = "linux")]
 mod machine;
