@@ -6,9 +6,20 @@
 //! (restart delays, stop timeouts) are the poll timeout; with none pending it sleeps until
 //! something happens, so an idle supervisor makes no wakeups at all.
 //!
-//! This file is the plumbing: it turns what poll reports into calls on each unit's state
-//! machine ([`super::machine`]) and carries out the answers (fork and exec through
-//! [`super::child`], signals, pid files). Requests arrive through [`super::control`].
+//! This file is the loop and what it holds: the [`Supervisor`], its start ([`run`]) and end,
+//! the poll, signals, reaping, copying output to the logs and the supervisor's own log. What
+//! the loop hands on lives beside it, each an `impl Supervisor` of its own:
+//!
+//! - `lifecycle.rs`: a unit's start, stop, the end of its main process and the stop side;
+//!   each event's meaning comes from the unit's pure state machine ([`super::machine`]), the
+//!   process from [`super::child`];
+//! - `jobs.rs`: the commands around the main process (`pre_start`... `post_stop`);
+//! - `readiness.rs`: when a unit is up (READY=1, a forking service's pid file);
+//! - `timers.rs`: the deadlines behind the poll timeout;
+//! - `order.rs`: dependency order, and shutting down in reverse;
+//! - `reload.rs`: definition files into units; `wanted_up.rs`: what comes back after a
+//!   supervisor restart; `descriptors.rs`: pipes and the descriptor budget;
+//! - `requests.rs`: what each request of [`super::control`] does.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
@@ -18,29 +29,24 @@ use std::time::Instant;
 use anyhow::Result;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{killpg, Signal as NixSignal};
+use nix::sys::signal::Signal as NixSignal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::child;
-use super::commands::{Stage, START_TIMEOUT};
 use super::control::ControlServer;
 use super::definitions::Stamp;
-use super::descriptors::pipe;
 use super::logfile::LogFile;
-use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
+use super::machine::Phase;
 use super::notify::NotifySocket;
 use super::outputs::Outputs;
 use super::startup;
-use super::unit::{now_unix, AfterJob, Forking, Unit};
+use super::unit::{now_unix, Unit};
 use super::{Options, Scope};
 use crate::model::signal::Signal;
-use crate::model::spec::{self, KillMode, Level};
+use crate::model::spec::Level;
 use crate::model::status::LastExit;
-
-/// How often a forking service's pid file is looked at while its daemon is awaited.
-const PID_FILE_LOOK: std::time::Duration = std::time::Duration::from_millis(20);
 
 pub(super) struct Supervisor {
     pub(super) scope: Scope,
@@ -51,7 +57,7 @@ pub(super) struct Supervisor {
     pub(super) files: BTreeMap<String, Known>,
     /// Units still to stop, in order, while shutting down.
     pub(super) shutdown: Option<VecDeque<String>>,
-    pub(super) events: LogFile,
+    events: LogFile,
     pub(super) nofile: startup::Nofile,
     /// Descriptors held whatever runs: stdio, the lock, the signalfd, the socket, the event
     /// log, /dev/null.
@@ -63,13 +69,13 @@ pub(super) struct Supervisor {
     /// Low descriptors for a new process's stdio (see `child::StdioSlot`).
     pub(super) stdio_slot: Option<child::StdioSlot>,
     /// Where output is read into.
-    pub(super) buffer: Vec<u8>,
+    buffer: Vec<u8>,
     /// Where stamped lines are put together.
-    pub(super) scratch: Vec<u8>,
+    scratch: Vec<u8>,
     /// The running units' output pipes.
     pub(super) outputs: Outputs,
     /// How poll last failed, while it does.
-    pub(super) poll_failed: Option<Errno>,
+    poll_failed: Option<Errno>,
     /// Where `type = "notify"` services say READY=1 (None: it could not be bound, which the
     /// supervisor's log says).
     pub(super) notify: Option<NotifySocket>,
@@ -280,48 +286,6 @@ impl Supervisor {
         }
     }
 
-    /// READY=1 from a unit's process, or one it started (a script's `systemd-notify`): the
-    /// unit is up, and its `post_start` runs. From anyone else it means nothing.
-    ///
-    /// A sender that has already exited (`systemd-notify` sends and quits, and its shell may
-    /// reap it before the message is read) has no lineage left to check; it counts for the one
-    /// unit waiting for READY=1 whose process runs as the sender's user, as such a process could
-    /// signal the service anyway. With two such units it is ambiguous and counts for neither.
-    fn take_readiness(&mut self) {
-        let Some(socket) = &self.notify else {
-            return;
-        };
-        for sender in socket.ready_senders() {
-            let awaiting = || {
-                self.units
-                    .iter()
-                    .filter(|(_, u)| u.awaiting_ready)
-                    .filter_map(|(key, u)| Some((key, u.pid?.as_raw() as u32)))
-            };
-            let mut key = awaiting()
-                .find(|(_, pid)| crate::system::processes::descends_from(sender.pid, *pid))
-                .map(|(key, _)| key.clone());
-            let gone = crate::system::processes::Process::of(sender.pid).is_none();
-            if key.is_none() && gone {
-                let same_user: Vec<&String> = awaiting()
-                    .filter(|(_, pid)| crate::system::processes::owner(*pid) == Some(sender.uid))
-                    .map(|(key, _)| key)
-                    .collect();
-                if let [only] = same_user[..] {
-                    key = Some(only.clone());
-                }
-            }
-            if let Some(key) = key {
-                if let Some(unit) = self.units.get_mut(&key) {
-                    unit.awaiting_ready = false;
-                    unit.since = now_unix();
-                }
-                self.event(&format!("{key} is ready (READY=1 from pid {})", sender.pid));
-                self.begin_post_start(&key);
-            }
-        }
-    }
-
     /// Copies what `key`'s process and command wrote into its log; a pipe that ends leaves
     /// the watch.
     pub(super) fn drain(&mut self, key: &str) {
@@ -346,27 +310,6 @@ impl Supervisor {
             Some(queue) => queue.is_empty() && idle && !control.has_waiting_clients(),
             None => false,
         }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.units
-            .values()
-            .filter_map(|u| {
-                let job = u
-                    .job
-                    .as_ref()
-                    .filter(|j| j.pid.is_some() && !j.timed_out)
-                    .map(|j| j.deadline);
-                let look = match u.forking {
-                    Forking::PidFile { next_look, .. } => Some(next_look),
-                    _ => None,
-                };
-                [u.machine.next_deadline(), job, look]
-                    .into_iter()
-                    .flatten()
-                    .min()
-            })
-            .min()
     }
 
     fn handle_signals(&mut self, signals: &mut SignalFd) {
@@ -402,515 +345,6 @@ impl Supervisor {
         }
     }
 
-    fn exited(&mut self, pid: Pid, how: LastExit) {
-        let command_of = self
-            .units
-            .iter()
-            .find(|(_, u)| u.job.as_ref().is_some_and(|j| j.pid == Some(pid)))
-            .map(|(k, _)| k.clone());
-        if let Some(key) = command_of {
-            self.command_exited(&key, how);
-            return;
-        }
-        let Some(key) = self
-            .units
-            .iter()
-            .find(|(_, u)| u.pid == Some(pid))
-            .map(|(k, _)| k.clone())
-        else {
-            return; // an adopted orphan: reaped, nothing else to do
-        };
-        let _ = std::fs::remove_file(self.scope.pids_dir().join(&key));
-        let now = Instant::now();
-        let unit = self.units.get_mut(&key).expect("found above");
-        // type = "forking": the process started exited 0, leaving its daemon behind (ours now,
-        // as the subreaper of everything the service starts): its pid is in the pid file.
-        if unit.forking == Forking::Parent {
-            unit.forking = Forking::No;
-            let done = how == LastExit::Exited { code: 0 };
-            if done && unit.machine.phase() == Phase::Running {
-                unit.pid = None;
-                unit.forking = Forking::PidFile {
-                    deadline: now + START_TIMEOUT,
-                    next_look: now,
-                };
-                self.event(&format!(
-                    "{key}: the process started exited 0; looking for its daemon's pid in its pid_file"
-                ));
-                self.look_for_pid(&key);
-                return;
-            }
-        }
-        // Whatever else ran in its process group goes with it, as with a cgroup; with
-        // kill_mode = "process" it is left alone, as systemd leaves it.
-        let groups = std::mem::take(&mut unit.groups);
-        if unit.service.daemon.kill_mode != Some(KillMode::Process) {
-            for group in groups {
-                let _ = killpg(group, NixSignal::SIGKILL);
-            }
-        }
-        unit.pid = None;
-        unit.awaiting_ready = false;
-        unit.since = now_unix();
-        // Its last words, before a new process takes the pipe's place.
-        self.drain(&key);
-        let unit = self.units.get_mut(&key).expect("found above");
-        let described = how.to_string();
-        let restart = unit.service.restart.as_str();
-        let oneshot = unit.oneshot();
-        let exit = unit.machine.on_exit(how, now);
-        unit.release_if_idle();
-        let text = match &exit {
-            Exit::Stopped { .. } => format!("{key} stopped ({described})"),
-            Exit::NotRestarted { clean: true } if oneshot => {
-                format!("{key} ran to completion ({described})")
-            }
-            Exit::NotRestarted { .. } => {
-                format!("{key} {described}; not restarted (restart = \"{restart}\")")
-            }
-            Exit::Failed { reason } => format!("{key} failed: {reason}"),
-            Exit::Restart { delay } if delay.is_zero() => format!("{key} {described}; restarting"),
-            Exit::Restart { delay } => format!(
-                "{key} {described}; restarting in {}",
-                humantime::format_duration(*delay)
-            ),
-        };
-        self.event(&text);
-        self.after_main_exit(&key, exit);
-    }
-
-    /// What follows the end of the main process: a oneshot's `post_start` once it ran to
-    /// completion; otherwise the stop side's commands (`stop_exec`, when the start was complete
-    /// and no stop had run it already; then `post_stop`), and then `exit` is carried out.
-    fn after_main_exit(&mut self, key: &str, exit: Exit) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let was_up = std::mem::take(&mut unit.up);
-        // A reload or a post_start still running has nothing left to act on.
-        let moot = unit
-            .job
-            .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
-        if let Some(job) = moot {
-            if let Some(pid) = job.pid {
-                let _ = killpg(pid, NixSignal::SIGKILL);
-            }
-            if job.stage == Stage::Reload {
-                unit.reload_failure = Some(format!(
-                    "{} did not finish: the service ended",
-                    job.describe()
-                ));
-            }
-        }
-        let stopped = matches!(exit, Exit::Stopped { .. });
-        let oneshot_done = unit.oneshot() && exit == Exit::NotRestarted { clean: true };
-        unit.pending = Some(exit);
-        if unit.job.is_some() {
-            // A stop's stop_exec still runs: post_stop follows it.
-            return;
-        }
-        if oneshot_done {
-            if !self.begin_job(key, Stage::PostStart) {
-                self.oneshot_done(key);
-            }
-            return;
-        }
-        self.stop_side(key, was_up && !stopped);
-    }
-
-    /// A oneshot ran to completion, and its `post_start` too: with remain_after_exit it is up
-    /// until stopped; otherwise its stop side runs now, as systemd's does.
-    pub(super) fn oneshot_done(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        if unit.machine.phase() == Phase::Exited {
-            unit.up = true;
-            unit.pending = None;
-            unit.release_if_idle();
-        } else {
-            self.stop_side(key, true);
-        }
-    }
-
-    /// The stop side: `stop_exec` (with `with_stop_exec`), then `post_stop`, then what is
-    /// pending.
-    pub(super) fn stop_side(&mut self, key: &str, with_stop_exec: bool) {
-        if with_stop_exec && self.begin_job(key, Stage::StopExec) {
-            return;
-        }
-        if self.begin_job(key, Stage::PostStop) {
-            return;
-        }
-        self.finish_stop(key);
-    }
-
-    /// The stop side is over: the runtime directories go (as systemd removes them once the
-    /// unit is down), and what waited for it follows.
-    pub(super) fn finish_stop(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        child::remove_runtime_directories(&unit.service);
-        let mut pending = unit.pending.take();
-        if let Some(reason) = unit.fail_after_stop.take() {
-            unit.machine.on_spawn_failed(reason);
-            pending = None;
-        }
-        unit.release_if_idle();
-        let after = std::mem::take(&mut unit.after_job);
-        match pending {
-            Some(Exit::Stopped {
-                then: AfterStop::Remove,
-            }) => return self.remove_unit(key),
-            Some(Exit::Stopped {
-                then: AfterStop::Start,
-            }) => self.spawn(key),
-            Some(Exit::Restart { delay }) if delay.is_zero() => self.spawn(key),
-            _ => {}
-        }
-        match after {
-            AfterJob::Spawn => self.spawn(key),
-            AfterJob::Remove => self.remove_unit(key),
-            AfterJob::Nothing => {}
-        }
-    }
-
-    /// `post_start` once the main process is up (spawned; ready, for notify; known by its pid
-    /// file, for forking); up at once without it.
-    fn begin_post_start(&mut self, key: &str) {
-        if !self.begin_job(key, Stage::PostStart) {
-            if let Some(unit) = self.units.get_mut(key) {
-                unit.up = true;
-            }
-        }
-    }
-
-    /// A forking service's daemon: its pid, read from `pid_file`, once a process the
-    /// supervisor adopted (its parent exited) and no other unit's; the start fails when none
-    /// is found in time.
-    fn look_for_pid(&mut self, key: &str) {
-        let now = Instant::now();
-        let Some(unit) = self.units.get(key) else {
-            return;
-        };
-        let Forking::PidFile { deadline, .. } = unit.forking else {
-            return;
-        };
-        let path = unit.service.daemon.pid_file.clone().unwrap_or_default();
-        let found = daemon_pid(&path).and_then(|pid| {
-            let other = self
-                .units
-                .iter()
-                .find(|(k, u)| k.as_str() != key && u.pid == Some(pid));
-            match other {
-                Some((k, _)) => Err(format!("{path} names pid {pid}, which is {k}'s")),
-                None => Ok(pid),
-            }
-        });
-        let unit = self.units.get_mut(key).expect("found above");
-        match found {
-            Ok(pid) => {
-                unit.forking = Forking::No;
-                unit.pid = Some(pid);
-                // The daemon's own process group, if it made one (a daemon calls setsid);
-                // never the supervisor's.
-                let own = nix::unistd::getpgrp();
-                unit.groups = nix::unistd::getpgid(Some(pid))
-                    .ok()
-                    .filter(|g| *g != own && g.as_raw() > 1)
-                    .into_iter()
-                    .collect();
-                if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
-                    let _ =
-                        std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
-                }
-                unit.since = now_unix();
-                self.event(&format!("{key}: its daemon is pid {pid} (from {path})"));
-                self.begin_post_start(key);
-            }
-            Err(why) if now >= deadline => {
-                let reason = format!(
-                    "type = forking: no daemon within {}: {why}",
-                    humantime::format_duration(START_TIMEOUT)
-                );
-                unit.forking = Forking::No;
-                unit.groups.clear();
-                unit.machine.on_spawn_failed(reason.clone());
-                unit.since = now_unix();
-                unit.output.note(&reason);
-                self.event(&format!("{key} failed: {reason}"));
-                self.stop_side(key, false);
-            }
-            Err(_) => {
-                unit.forking = Forking::PidFile {
-                    deadline,
-                    next_look: now + PID_FILE_LOOK,
-                };
-            }
-        }
-    }
-
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        let due: Vec<(String, Timer)> = self
-            .units
-            .iter_mut()
-            .filter_map(|(k, u)| Some((k.clone(), u.machine.on_timer(now)?)))
-            .collect();
-        for (key, timer) in due {
-            match timer {
-                Timer::Spawn => self.spawn(&key),
-                Timer::Kill => {
-                    if let Some(unit) = self.units.get(&key) {
-                        if let Some(pid) = unit.pid {
-                            let whom = deliver(
-                                pid,
-                                &unit.groups,
-                                NixSignal::SIGKILL,
-                                unit.service.daemon.kill_mode != Some(KillMode::Process),
-                            );
-                            self.event(&format!("{key} did not stop in time: SIGKILL to {whom}"));
-                        }
-                    }
-                }
-            }
-        }
-        // Commands past their stage's time: KILL (their end then reads as a timeout).
-        let overdue: Vec<(String, Pid, String)> = self
-            .units
-            .iter_mut()
-            .filter_map(|(k, u)| {
-                let job = u.job.as_mut()?;
-                let pid = job.pid?;
-                (!job.timed_out && job.deadline <= now).then(|| {
-                    job.timed_out = true;
-                    (k.clone(), pid, job.describe())
-                })
-            })
-            .collect();
-        for (key, pid, described) in overdue {
-            let _ = killpg(pid, NixSignal::SIGKILL);
-            self.event(&format!("{key}: {described} ran out of time: SIGKILL"));
-        }
-        let looks: Vec<String> = self
-            .units
-            .iter()
-            .filter(|(_, u)| matches!(u.forking, Forking::PidFile { next_look, .. } if next_look <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in looks {
-            self.look_for_pid(&key);
-        }
-    }
-
-    /// Starts a unit (from stopped, dead, failed or waiting): its conditions, then its
-    /// `pre_start` commands, then its main process. While the stop side's commands of its
-    /// last run still run, the start follows them.
-    fn spawn(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        if !unit.machine.can_spawn() {
-            return;
-        }
-        if let Some(job) = &unit.job {
-            if job.stage.stops() {
-                unit.after_job = AfterJob::Spawn;
-            }
-            // Or a start (its pre_start) is under way already.
-            return;
-        }
-        if let Some(path) = child::unmet_condition(&unit.service) {
-            let reason = format!("not started: a condition was not met ({path})");
-            unit.machine.on_condition_unmet(reason.clone());
-            unit.since = now_unix();
-            self.event(&format!("{key} {reason}"));
-            return;
-        }
-        if let Some(reason) = self.no_room_for(key) {
-            let unit = self.units.get_mut(key).expect("checked above");
-            unit.machine.on_spawn_failed(reason.clone());
-            unit.since = now_unix();
-            self.event(&format!("{key} {reason}"));
-            return;
-        }
-        if !self.begin_job(key, Stage::PreStart) {
-            self.spawn_main(key);
-        }
-    }
-
-    /// Starts a unit's main process now.
-    pub(super) fn spawn_main(&mut self, key: &str) {
-        let inherited = child::Inherited {
-            level: self.level,
-            nofile: self.nofile.inherited,
-            stdin: self.devnull.as_fd(),
-            ignored_signals: &self.ignored_signals,
-            slot: self.stdio_slot.as_ref(),
-            notify_socket: self.notify.as_ref().map(NotifySocket::path),
-        };
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let apart = unit.errors_apart();
-        let pipes = pipe().and_then(|out| Ok((out, if apart { Some(pipe()?) } else { None })));
-        let ((read, write), errors) = match pipes {
-            Ok(p) => p,
-            Err(e) => {
-                unit.machine
-                    .on_spawn_failed(format!("cannot make a pipe: {e}"));
-                return;
-            }
-        };
-        let (errors_read, errors_write) = errors.unzip();
-        match child::spawn(&unit.service, &inherited, write, errors_write) {
-            Ok(pid) => {
-                unit.pid = Some(pid);
-                unit.groups = vec![pid];
-                let kind = unit.service.daemon.service_type;
-                unit.awaiting_ready = kind == Some(spec::ServiceType::Notify);
-                unit.forking = if kind == Some(spec::ServiceType::Forking) {
-                    Forking::Parent
-                } else {
-                    Forking::No
-                };
-                let up_now = !unit.awaiting_ready
-                    && kind != Some(spec::ServiceType::Forking)
-                    && kind != Some(spec::ServiceType::Oneshot);
-                unit.machine.on_spawned(Instant::now());
-                unit.since = now_unix();
-                // An old pipe still open is held by something the process left behind.
-                for stream in unit.streams().filter(|s| s.pipe.is_some()) {
-                    self.outputs.forget(stream.token);
-                }
-                if !apart {
-                    unit.errors = None;
-                }
-                let token = self.outputs.watch(key, read.as_fd());
-                let mut unopened = Vec::new();
-                unopened.extend(unit.output.attach(read, token).err());
-                if let (Some(read), Some(stream)) = (errors_read, unit.errors.as_mut()) {
-                    let token = self.outputs.watch(key, read.as_fd());
-                    unopened.extend(stream.attach(read, token).err());
-                }
-                if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
-                    let _ =
-                        std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
-                }
-                self.event(&format!("{key} started (pid {pid})"));
-                for why in unopened {
-                    self.event(&format!("{key}: {why}"));
-                }
-                if up_now {
-                    self.begin_post_start(key);
-                }
-            }
-            Err(e) => {
-                unit.machine.on_spawn_failed(format!("{e:#}"));
-                let text = format!("{key} failed: {e:#}");
-                unit.output.note(&text);
-                self.event(&text);
-                self.stop_side(key, false);
-            }
-        }
-    }
-
-    /// A start asked for by a person or at boot: fresh crash counters, then spawn.
-    pub(super) fn start(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        if unit.machine.on_start() == Start::SpawnNow {
-            self.spawn(key);
-        }
-    }
-
-    pub(super) fn stop(&mut self, key: &str, then: AfterStop) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let was_exited = unit.machine.phase() == Phase::Exited;
-        let now = Instant::now();
-        match unit.machine.on_stop(now, then) {
-            Stop::Signal { signal, .. } => {
-                // A reload or a post_start still running is moot now.
-                let moot = unit
-                    .job
-                    .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
-                if let Some(job) = moot {
-                    if let Some(pid) = job.pid {
-                        let _ = killpg(pid, NixSignal::SIGKILL);
-                    }
-                    if job.stage == Stage::Reload {
-                        unit.reload_failure = Some(format!(
-                            "{} did not finish: the service was stopped",
-                            job.describe()
-                        ));
-                    }
-                }
-                if unit.pid.is_none() {
-                    // A forking service between its parent's exit and its pid file: nothing
-                    // runs that svc-any knows of.
-                    unit.forking = Forking::No;
-                    let exit = unit.machine.on_exit(LastExit::Exited { code: 0 }, now);
-                    self.event(&format!("{key} stopped before its daemon was known"));
-                    return self.after_main_exit(key, exit);
-                }
-                if unit.up && self.begin_job(key, Stage::StopExec) {
-                    self.event(&format!("{key} stopping: stop_exec first"));
-                    return;
-                }
-                let unit = self.units.get_mut(key).expect("checked above");
-                // kill_mode: the group by default; the main process only for "process" and
-                // "mixed" (whose KILL, if it comes to that, goes to the group).
-                let to_group =
-                    matches!(unit.service.daemon.kill_mode, None | Some(KillMode::Group));
-                let whom = match unit.pid {
-                    Some(pid) => deliver(pid, &unit.groups, signal.to_nix(), to_group),
-                    None => "nothing",
-                };
-                let text = format!("{key} stopping: SIG{} to {whom}", signal.name());
-                self.event(&text);
-            }
-            Stop::AlreadyStopping => {}
-            Stop::Stopped { then } => {
-                unit.since = now_unix();
-                let after = match then {
-                    AfterStop::Nothing => AfterJob::Nothing,
-                    AfterStop::Start => AfterJob::Spawn,
-                    AfterStop::Remove => AfterJob::Remove,
-                };
-                if let Some(job) = &mut unit.job {
-                    if job.stage == Stage::PreStart && !job.cancelled {
-                        // A start under way: its command is stopped, and the main process
-                        // never runs.
-                        job.cancelled = true;
-                        job.deadline = job.deadline.min(now + unit.service.stop_timeout);
-                        if let Some(pid) = job.pid {
-                            let _ = killpg(pid, unit.service.stop_signal.to_nix());
-                        }
-                    }
-                    unit.after_job = after;
-                    return;
-                }
-                if was_exited {
-                    // A oneshot up with no process: its stop is its stop side.
-                    unit.pending = Some(Exit::Stopped { then });
-                    let up = std::mem::take(&mut unit.up);
-                    return self.stop_side(key, up);
-                }
-                match then {
-                    AfterStop::Start => self.start(key),
-                    AfterStop::Remove => {
-                        self.remove_unit(key);
-                    }
-                    AfterStop::Nothing => {}
-                }
-            }
-        }
-    }
-
     fn cleanup(&mut self) {
         // Its file goes with it, before the runtime directory is removed.
         self.notify = None;
@@ -920,41 +354,5 @@ impl Supervisor {
         self.leave_wanted_up();
         let _ = std::fs::remove_file(self.scope.lock_path());
         let _ = std::fs::remove_dir(&self.scope.runtime_dir);
-    }
-}
-
-/// Sends `signal` to the unit's process groups (its main process's, and a forking daemon's
-/// own), or to its main process `pid` alone; says which.
-pub(super) fn deliver(pid: Pid, groups: &[Pid], signal: NixSignal, to_group: bool) -> &'static str {
-    if to_group && !groups.is_empty() {
-        for group in groups {
-            let _ = killpg(*group, signal);
-        }
-        "its process group"
-    } else {
-        let _ = nix::sys::signal::kill(pid, signal);
-        "its main process"
-    }
-}
-
-/// The daemon a forking service's `pid_file` names, once it is a process the supervisor
-/// adopted: its parent exited and it is the supervisor's child now (the supervisor is the
-/// subreaper of all it starts). A pid file can be written by the service's own user: a pid
-/// of anything else (init, another user's process, the supervisor) is never taken.
-fn daemon_pid(path: &str) -> Result<Pid, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let pid: i32 = text
-        .split_whitespace()
-        .next()
-        .and_then(|w| w.parse().ok())
-        .filter(|p| *p > 1)
-        .ok_or_else(|| format!("{path} holds no pid"))?;
-    let me = std::process::id();
-    match crate::system::processes::parent(pid as u32) {
-        Some(parent) if parent == me => Ok(Pid::from_raw(pid)),
-        Some(parent) => Err(format!(
-            "{path} names pid {pid}, whose parent is {parent}, not svc-any's supervisor"
-        )),
-        None => Err(format!("{path} names pid {pid}, which does not run")),
     }
 }

@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use super::child;
 use super::commands::{Ended, Job, Stage, Step, START_TIMEOUT};
-use super::daemon::{deliver, Supervisor};
+use super::daemon::Supervisor;
 use super::descriptors::pipe;
+use super::lifecycle::deliver;
 use super::machine::AfterStop;
 use super::unit::now_unix;
 use crate::model::spec::KillMode;

@@ -35,6 +35,8 @@ mod descriptors;
 #[cfg(target_os = "linux")]
 mod jobs;
 #[cfg(target_os = "linux")]
+mod lifecycle;
+#[cfg(target_os = "linux")]
 mod logfile;
 #[cfg(target_os = "linux")]
 mod machine;
@@ -48,6 +50,8 @@ mod outputs;
 mod policy;
 pub mod protocol;
 #[cfg(target_os = "linux")]
+mod readiness;
+#[cfg(target_os = "linux")]
 mod reload;
 #[cfg(target_os = "linux")]
 mod requests;
@@ -57,6 +61,8 @@ mod restarts;
 mod stamp;
 #[cfg(target_os = "linux")]
 mod startup;
+#[cfg(target_os = "linux")]
+mod timers;
 #[cfg(target_os = "linux")]
 mod unit;
 #[cfg(target_os = "linux")]
