@@ -34,7 +34,7 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::child;
+use super::clone;
 use super::control::ControlServer;
 use super::definitions::Stamp;
 use super::logfile::LogFile;
@@ -66,8 +66,8 @@ pub(super) struct Supervisor {
     pub(super) devnull: File,
     /// The signals a service must not inherit ignored.
     pub(super) ignored_signals: Vec<i32>,
-    /// Low descriptors for a new process's stdio (see `child::StdioSlot`).
-    pub(super) stdio_slot: Option<child::StdioSlot>,
+    /// Low descriptors for a new process's stdio (see `clone::StdioSlot`).
+    pub(super) stdio_slot: Option<clone::StdioSlot>,
     /// Where output is read into.
     buffer: Vec<u8>,
     /// Where stamped lines are put together.
@@ -94,7 +94,7 @@ pub fn run(opts: Options) -> Result<i32> {
     };
     let nofile = startup::raise_nofile();
     // Taken first, so their numbers are low whatever the supervisor opens later.
-    let stdio_slot = child::StdioSlot::reserve();
+    let stdio_slot = clone::StdioSlot::reserve();
     let mut control = ControlServer::bind(&opts.scope)?;
     let events = LogFile::new(
         opts.scope.logs_dir().join("supervisor.log"),
@@ -114,7 +114,7 @@ pub fn run(opts: Options) -> Result<i32> {
         nofile,
         base_fds: 0,
         devnull,
-        ignored_signals: child::ignored_signals(),
+        ignored_signals: clone::ignored_signals(),
         stdio_slot,
         buffer: vec![0u8; 64 * 1024],
         scratch: Vec::new(),

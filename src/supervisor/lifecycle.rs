@@ -15,6 +15,7 @@ use super::child;
 use super::commands::{Stage, START_TIMEOUT};
 use super::daemon::Supervisor;
 use super::descriptors::pipe;
+use super::directories;
 use super::machine::{AfterStop, Exit, Phase, Start, Stop};
 use super::notify::NotifySocket;
 use super::unit::{now_unix, AfterJob, Forking};
@@ -49,7 +50,7 @@ impl Supervisor {
             // Or a start (its pre_start) is under way already.
             return;
         }
-        if let Some(path) = child::unmet_condition(&unit.service) {
+        if let Some(path) = directories::unmet_condition(&unit.service) {
             let reason = format!("not started: a condition was not met ({path})");
             unit.machine.on_condition_unmet(reason.clone());
             unit.since = now_unix();
@@ -378,7 +379,7 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
-        child::remove_runtime_directories(&unit.service);
+        directories::remove_runtime_directories(&unit.service);
         let mut pending = unit.pending.take();
         if let Some(reason) = unit.fail_after_stop.take() {
             unit.machine.on_spawn_failed(reason);

@@ -23,15 +23,23 @@
 mod child;
 pub mod client;
 #[cfg(target_os = "linux")]
+mod clone;
+#[cfg(target_os = "linux")]
 mod commands;
 #[cfg(target_os = "linux")]
 mod control;
+#[cfg(target_os = "linux")]
+mod credentials;
 #[cfg(target_os = "linux")]
 mod daemon;
 #[cfg(target_os = "linux")]
 mod definitions;
 #[cfg(target_os = "linux")]
 mod descriptors;
+#[cfg(target_os = "linux")]
+mod directories;
+#[cfg(target_os = "linux")]
+mod environment;
 #[cfg(target_os = "linux")]
 mod jobs;
 #[cfg(target_os = "linux")]
