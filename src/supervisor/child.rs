@@ -110,7 +110,13 @@ pub fn spawn_program(
         make_directories(service, owner.as_ref().map(|c| (c.uid, c.gid)))?;
     }
     let creds = if program.privileged { None } else { owner };
-    let env = environment::for_program(service, program, creds.as_ref(), inherited.notify_socket)?;
+    let env = environment::for_program(
+        service,
+        creds.as_ref(),
+        &program.extra_env,
+        program.main,
+        inherited.notify_socket,
+    )?;
 
     let cwd = match (&service.working_dir, level) {
         (Some(d), _) => PathBuf::from(d),

@@ -10,19 +10,20 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::child::Program;
 use super::credentials::Credentials;
 use crate::model::spec::{Service, ServiceType};
 
 /// The PATH a service gets, as systemd gives its services.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The environment of `program`, a program of `service` run as `creds` (`None`: as the
-/// supervisor's own user); `notify_socket` is the readiness socket, if bound.
+/// The environment of a program of `service` run as `creds` (`None`: as the supervisor's
+/// own user), with `extra_env` last (see `child::Program`); `main` for the main process,
+/// the one that gets `notify_socket` (the readiness socket, if bound) with `type = "notify"`.
 pub(super) fn for_program(
     service: &Service,
-    program: &Program,
     creds: Option<&Credentials>,
+    extra_env: &[(String, String)],
+    main: bool,
     notify_socket: Option<&Path>,
 ) -> Result<BTreeMap<String, String>> {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -56,8 +57,8 @@ pub(super) fn for_program(
         env.extend(read_env_file(path)?);
     }
     env.extend(service.env.clone());
-    env.extend(program.extra_env.iter().cloned());
-    if program.main && service.daemon.service_type == Some(ServiceType::Notify) {
+    env.extend(extra_env.iter().cloned());
+    if main && service.daemon.service_type == Some(ServiceType::Notify) {
         if let Some(path) = notify_socket {
             env.insert("NOTIFY_SOCKET".into(), path.display().to_string());
         }
