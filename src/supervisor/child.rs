@@ -2,10 +2,16 @@
 //! (so stop reaches all of it and a terminal's ^C none of it), its limits, its groups, gid and
 //! uid, its directory and environment, and SIGKILL when the supervisor dies, so a supervisor
 //! restarted after `kill -9` never runs a second copy next to an orphaned first.
+//!
+//! This file is the parent's side: what a start is given ([`Inherited`], [`Program`]), its
+//! arguments (exact, or expanded by `exec_expand`), its limits and directory, the clone, and
+//! a failure before exec said in the definition's terms. The pieces it puts together live
+//! beside it: who the process runs as in `credentials.rs`, its environment in
+//! `environment.rs`, the directories made first and the conditions checked in
+//! `directories.rs`, and the child's own side, between clone and exec, in `clone.rs`.
 
-use std::collections::BTreeMap;
 use std::ffi::{c_char, CString};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,114 +20,14 @@ use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::sys::resource::{Resource, RLIM_INFINITY};
-use nix::unistd::{Gid, Pid, Uid};
+use nix::unistd::Pid;
 
+use super::clone::{child_main, Setup, StdioSlot, CHILD_STACK, STAGES};
+use super::credentials::credentials;
+use super::directories::make_directories;
+use super::environment;
 use crate::dialect::exec_expand;
-use crate::model::spec::{DirKind, Level, Limit, Service, ServiceType};
-
-/// The PATH a service gets, as systemd gives its services.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Who the process runs as, resolved before forking (NSS lookups are not safe after fork).
-struct Credentials {
-    uid: Uid,
-    gid: Gid,
-    groups: Vec<Gid>,
-    home: PathBuf,
-    name: String,
-}
-
-fn credentials(service: &Service) -> Result<Option<Credentials>> {
-    let user = match &service.user {
-        None => None,
-        Some(u) if u.chars().all(|c| c.is_ascii_digit()) => {
-            let uid = Uid::from_raw(u.parse()?);
-            Some(nix::unistd::User::from_uid(uid)?.map_or(
-                (
-                    uid,
-                    Gid::from_raw(uid.as_raw()),
-                    PathBuf::from("/"),
-                    u.clone(),
-                ),
-                |e| (e.uid, e.gid, e.dir, e.name),
-            ))
-        }
-        Some(u) => {
-            let e = nix::unistd::User::from_name(u)?.with_context(|| format!("no user `{u}`"))?;
-            Some((e.uid, e.gid, e.dir, e.name))
-        }
-    };
-    let group = match &service.group {
-        None => None,
-        Some(g) if g.chars().all(|c| c.is_ascii_digit()) => Some(Gid::from_raw(g.parse()?)),
-        Some(g) => Some(
-            nix::unistd::Group::from_name(g)?
-                .with_context(|| format!("no group `{g}`"))?
-                .gid,
-        ),
-    };
-    let mut supplementary = Vec::new();
-    for g in &service.daemon.supplementary_groups {
-        supplementary.push(match g.chars().all(|c| c.is_ascii_digit()) {
-            true => Gid::from_raw(g.parse()?),
-            false => {
-                nix::unistd::Group::from_name(g)?
-                    .with_context(|| format!("no group `{g}` (supplementary_groups)"))?
-                    .gid
-            }
-        });
-    }
-    let with_supplementary = |mut groups: Vec<Gid>| {
-        groups.extend(&supplementary);
-        groups.sort_by_key(|g| g.as_raw());
-        groups.dedup();
-        groups
-    };
-    Ok(match (user, group) {
-        // Only more groups: for the supervisor's own user and group.
-        (None, None) if !supplementary.is_empty() => {
-            let gid = nix::unistd::getegid();
-            Some(Credentials {
-                uid: nix::unistd::geteuid(),
-                gid,
-                groups: with_supplementary(vec![gid]),
-                home: PathBuf::from("/"),
-                name: String::new(),
-            })
-        }
-        (None, None) => None,
-        (Some((uid, user_gid, home, name)), group) => {
-            let gid = group.unwrap_or(user_gid);
-            let cname = CString::new(name.clone())?;
-            let groups = nix::unistd::getgrouplist(&cname, gid).unwrap_or_else(|_| vec![gid]);
-            Some(Credentials {
-                uid,
-                gid,
-                groups: with_supplementary(groups),
-                home,
-                name,
-            })
-        }
-        (None, Some(gid)) => {
-            let me = nix::unistd::geteuid();
-            Some(Credentials {
-                uid: me,
-                gid,
-                groups: with_supplementary(vec![gid]),
-                home: PathBuf::from("/"),
-                name: String::new(),
-            })
-        }
-    })
-}
-
-/// `KEY=VALUE` lines, `#` comments, optional quotes around the value (systemd's
-/// EnvironmentFile= reading, minus its escapes).
-pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("env_file {}", path.display()))?;
-    Ok(crate::dialect::env_file::parse(&text))
-}
+use crate::model::spec::{Level, Limit, Service};
 
 /// What every service of a supervisor starts with, whatever its definition says.
 pub struct Inherited<'a> {
@@ -133,152 +39,13 @@ pub struct Inherited<'a> {
     pub nofile: (u64, u64),
     /// `/dev/null`, the service's stdin.
     pub stdin: BorrowedFd<'a>,
-    /// The signals the supervisor ignores (see [`ignored_signals`]).
+    /// The signals the supervisor ignores (see [`super::clone::ignored_signals`]).
     pub ignored_signals: &'a [i32],
     /// A low descriptor the supervisor keeps for the pipe of the process being started, when
     /// the kernel has `close_range` (see [`StdioSlot`]).
     pub slot: Option<&'a StdioSlot>,
     /// The readiness socket, for `type = "notify"` (supervisor/notify.rs).
     pub notify_socket: Option<&'a Path>,
-}
-
-/// Starting a process without handing it the supervisor's descriptors.
-///
-/// A forked child gets a copy of every descriptor of its parent, and exec then closes them
-/// one by one (all are close-on-exec): with a thousand services running, two thousand per
-/// start. Instead the child shares the table (CLONE_FILES) and its first act is
-/// `close_range(N, ~0, CLOSE_RANGE_UNSHARE)`, which gives it a table of its own holding only
-/// the descriptors below N; those it needs (`/dev/null`, its output pipe, and its stderr pipe
-/// when `log.stderr` keeps stderr apart) are kept below N by holding three low numbers from
-/// the start, /dev/null in one and, for each start, each pipe's write end dup'ed into one of
-/// the others.
-pub struct StdioSlot {
-    devnull: OwnedFd,
-    slot: OwnedFd,
-    errors: OwnedFd,
-}
-
-impl StdioSlot {
-    /// Three low descriptors, if the kernel can unshare a range of the table (Linux 5.9).
-    pub fn reserve() -> Option<StdioSlot> {
-        // SAFETY: a range above any open descriptor: closes nothing, tells whether the call
-        // exists.
-        let supported =
-            unsafe { nix::libc::syscall(nix::libc::SYS_close_range, u32::MAX, u32::MAX, 0) == 0 };
-        if !supported {
-            return None;
-        }
-        let open = || std::fs::File::open("/dev/null").ok().map(OwnedFd::from);
-        Some(StdioSlot {
-            devnull: open()?,
-            slot: open()?,
-            errors: open()?,
-        })
-    }
-
-    /// The lowest number the child's own table leaves out.
-    fn limit(&self) -> RawFd {
-        [&self.devnull, &self.slot, &self.errors]
-            .iter()
-            .map(|fd| fd.as_raw_fd())
-            .max()
-            .unwrap_or(0)
-            + 1
-    }
-
-    /// Puts `fd` in `slot` (and `/dev/null` back with `None`).
-    fn hold(&self, slot: &OwnedFd, fd: Option<&OwnedFd>) -> std::io::Result<()> {
-        let from = fd.unwrap_or(&self.devnull).as_raw_fd();
-        // SAFETY: both numbers are descriptors this process owns; dup3 replaces the slot's.
-        let rc = unsafe { nix::libc::dup3(from, slot.as_raw_fd(), nix::libc::O_CLOEXEC) };
-        if rc < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
-    }
-}
-
-/// The signals this process ignores. A service must not start with them ignored, as exec
-/// keeps an ignored signal ignored (a handled one goes back to its default by itself); found
-/// once, so a start resets only these rather than every signal.
-pub fn ignored_signals() -> Vec<i32> {
-    use nix::libc;
-    (1..libc::SIGRTMIN())
-        .filter(|sig| *sig != libc::SIGKILL && *sig != libc::SIGSTOP)
-        .filter(|sig| {
-            // SAFETY: a query (no new action) into a zeroed struct this frame owns.
-            unsafe {
-                let mut old: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(*sig, std::ptr::null(), &mut old) == 0
-                    && old.sa_sigaction == libc::SIG_IGN
-            }
-        })
-        .collect()
-}
-
-/// The directories of `runtime_dir`, `state_dir`, `logs_dir` and `config_dir`, made before each
-/// start as systemd makes them: parents root's, the innermost with the key's mode (0755 by
-/// default) and owned by the service's user and group, except the configuration one, which
-/// stays root's. A name that exists as anything but a directory (a planted symbolic link) is
-/// refused, naming the key.
-fn make_directories(service: &Service, owner: Option<(Uid, Gid)>) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for kind in DirKind::ALL {
-        let Some(dirs) = service.daemon.directories(kind) else {
-            continue;
-        };
-        for name in &dirs.names {
-            let path = Path::new(kind.base()).join(name);
-            let key = kind.key();
-            match std::fs::symlink_metadata(&path) {
-                Ok(m) if !m.is_dir() => bail!(
-                    "{key}: {} exists and is not a directory (a symbolic link is never followed)",
-                    path.display()
-                ),
-                Ok(_) => {}
-                Err(_) => std::fs::create_dir_all(&path)
-                    .with_context(|| format!("{key}: cannot make {}", path.display()))?,
-            }
-            let mode = dirs.mode.unwrap_or(0o755);
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                .with_context(|| format!("{key}: cannot set the mode of {}", path.display()))?;
-            if let (Some((uid, gid)), false) = (owner, kind == DirKind::Config) {
-                // lchown: the name was checked to be a directory, and is never followed.
-                std::os::unix::fs::lchown(&path, Some(uid.as_raw()), Some(gid.as_raw()))
-                    .with_context(|| {
-                        format!("{key}: cannot give {} to its user", path.display())
-                    })?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The first `condition_path_exists` entry that does not hold, as written: a path that must
-/// exist, or `!PATH`, one that must not.
-pub fn unmet_condition(service: &Service) -> Option<String> {
-    service
-        .daemon
-        .condition_path_exists
-        .iter()
-        .find(|c| match c.strip_prefix('!') {
-            Some(path) => Path::new(path).exists(),
-            None => !Path::new(c.as_str()).exists(),
-        })
-        .cloned()
-}
-
-/// Removes the service's `runtime_dir`s once its process has ended, as systemd does when a
-/// unit stops (a restart makes them anew).
-pub fn remove_runtime_directories(service: &Service) {
-    for name in service
-        .daemon
-        .directories(DirKind::Runtime)
-        .iter()
-        .flat_map(|d| &d.names)
-    {
-        let _ = std::fs::remove_dir_all(Path::new(DirKind::Runtime.base()).join(name));
-    }
 }
 
 /// What a start runs: the service's main process, or one of the commands around it
@@ -343,43 +110,13 @@ pub fn spawn_program(
         make_directories(service, owner.as_ref().map(|c| (c.uid, c.gid)))?;
     }
     let creds = if program.privileged { None } else { owner };
-    let mut env: BTreeMap<String, String> = BTreeMap::new();
-    env.insert("PATH".into(), DEFAULT_PATH.into());
-    if let Ok(lang) = std::env::var("LANG") {
-        env.insert("LANG".into(), lang);
-    }
-    match &creds {
-        Some(c) if !c.name.is_empty() => {
-            env.insert("HOME".into(), c.home.display().to_string());
-            env.insert("USER".into(), c.name.clone());
-            env.insert("LOGNAME".into(), c.name.clone());
-        }
-        _ => {
-            for var in ["HOME", "USER", "LOGNAME"] {
-                if let Ok(v) = std::env::var(var) {
-                    env.insert(var.into(), v);
-                }
-            }
-        }
-    }
-    if let Some(file) = &service.env_file {
-        env.extend(read_env_file(Path::new(file))?);
-    }
-    // In order, as systemd reads its EnvironmentFile= lines; a `-` one may be missing.
-    for file in &service.daemon.env_files {
-        let path = Path::new(&file.path);
-        if file.optional && !path.exists() {
-            continue;
-        }
-        env.extend(read_env_file(path)?);
-    }
-    env.extend(service.env.clone());
-    env.extend(program.extra_env.iter().cloned());
-    if program.main && service.daemon.service_type == Some(ServiceType::Notify) {
-        if let Some(path) = inherited.notify_socket {
-            env.insert("NOTIFY_SOCKET".into(), path.display().to_string());
-        }
-    }
+    let env = environment::for_program(
+        service,
+        creds.as_ref(),
+        &program.extra_env,
+        program.main,
+        inherited.notify_socket,
+    )?;
 
     let cwd = match (&service.working_dir, level) {
         (Some(d), _) => PathBuf::from(d),
@@ -577,134 +314,6 @@ fn explain_failure(
     }
 }
 
-const CHILD_STACK: usize = 64 * 1024;
-
-/// What the child does, in order; a failure reports its stage to the parent.
-const STAGES: &[&str] = &[
-    "",
-    "resetting signals",
-    "setsid",
-    "setrlimit",
-    "setgroups",
-    "setgid",
-    "setuid",
-    "prctl(PR_SET_PDEATHSIG)",
-    "redirecting stdio",
-    "chdir to working_dir",
-    "exec",
-    "close_range(CLOSE_RANGE_UNSHARE)",
-    "prctl(PR_SET_NO_NEW_PRIVS)",
-];
-
-/// Everything the child needs, as raw pointers into memory the parent keeps alive.
-struct Setup<'a> {
-    program: *const c_char,
-    argv: *const *const c_char,
-    envp: *const *const c_char,
-    cwd: *const c_char,
-    stdin: RawFd,
-    output: RawFd,
-    /// Where stderr goes when not with stdout.
-    errors: Option<RawFd>,
-    /// With a shared descriptor table: the child's own keeps only the descriptors below this.
-    unshare_below: Option<RawFd>,
-    /// (resource, soft, hard)
-    limits: &'a [(Resource, u64, u64)],
-    creds: Option<(u32, u32, Vec<u32>)>,
-    umask: Option<u32>,
-    no_new_privileges: bool,
-    parent: i32,
-    ignored_signals: &'a [i32],
-    /// (stage << 32) | errno, written by a child that could not exec.
-    failure: AtomicU64,
-}
-
-/// The child's side: system calls only (no allocation: the heap is the parent's).
-///
-/// # Safety
-/// Must run in a CLONE_VM|CLONE_VFORK child whose parent is suspended, with `setup` alive.
-unsafe fn child_main(setup: &Setup) -> isize {
-    use nix::libc;
-    let fail = |stage: u64| -> ! {
-        let errno = nix::errno::Errno::last_raw() as u64;
-        setup
-            .failure
-            .store((stage << 32) | (errno & 0xffff_ffff), Ordering::SeqCst);
-        libc::_exit(127)
-    };
-    // Before anything touches a descriptor: a table of its own, holding only the low ones.
-    if let Some(below) = setup.unshare_below {
-        const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
-        if libc::syscall(
-            libc::SYS_close_range,
-            below as libc::c_uint,
-            libc::c_uint::MAX,
-            CLOSE_RANGE_UNSHARE,
-        ) != 0
-        {
-            fail(11);
-        }
-    }
-    // The supervisor blocks the signals it reads from a signalfd, and Rust ignores SIGPIPE;
-    // a child inherits both, and a server that never sees SIGTERM cannot stop.
-    let mut empty: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut empty);
-    if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
-        fail(1);
-    }
-    for sig in setup.ignored_signals {
-        libc::signal(*sig, libc::SIG_DFL);
-    }
-    if libc::setsid() < 0 {
-        fail(2);
-    }
-    for (resource, soft, hard) in setup.limits {
-        let limit = libc::rlimit {
-            rlim_cur: *soft,
-            rlim_max: *hard,
-        };
-        if libc::setrlimit(*resource as _, &limit) != 0 {
-            fail(3);
-        }
-    }
-    if let Some((uid, gid, groups)) = &setup.creds {
-        if libc::geteuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-            fail(4);
-        }
-        if libc::setgid(*gid) != 0 {
-            fail(5);
-        }
-        if libc::setuid(*uid) != 0 {
-            fail(6);
-        }
-    }
-    // After setuid, which clears it: die with the supervisor.
-    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-        fail(7);
-    }
-    if libc::getppid() != setup.parent {
-        // The supervisor died between clone and here.
-        libc::_exit(1);
-    }
-    if libc::dup2(setup.stdin, 0) < 0
-        || libc::dup2(setup.output, 1) < 0
-        || libc::dup2(setup.errors.unwrap_or(setup.output), 2) < 0
-    {
-        fail(8);
-    }
-    if libc::chdir(setup.cwd) != 0 {
-        fail(9);
-    }
-    if let Some(mask) = setup.umask {
-        libc::umask(mask as libc::mode_t);
-    }
-    if setup.no_new_privileges && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-        fail(12);
-    }
-    libc::execve(setup.program, setup.argv, setup.envp);
-    fail(10)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,30 +363,5 @@ mod tests {
         );
         let exec = explain_failure(&service, ("exec", "/usr/bin/api"), "exec", Errno::ENOENT);
         assert!(exec.contains("`exec`: No such file"), "{exec}");
-    }
-
-    #[test]
-    fn env_files_read_like_systemd_reads_them() {
-        let dir = std::env::temp_dir().join(format!("svc-any-envfile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("env");
-        std::fs::write(
-            &path,
-            "# comment\nA=1\nexport B = two words \nC=\"quoted\"\nD='single'\n\nE=\n",
-        )
-        .unwrap();
-        let got = read_env_file(&path).unwrap();
-        let want: Vec<(String, String)> = [
-            ("A", "1"),
-            ("B", "two words"),
-            ("C", "quoted"),
-            ("D", "single"),
-            ("E", ""),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(got, want);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

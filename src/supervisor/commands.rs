@@ -8,7 +8,7 @@
 //! - One marked `may_fail` (systemd's `-`) fails without failing the stage: its failure is
 //!   only told, and the next command runs. A timeout is never forgiven.
 //!
-//! What a stage's failure does to the unit is the poll loop's (`daemon.rs`): a failed
+//! What a stage's failure does to the unit is the supervisor's (`jobs.rs`): a failed
 //! `pre_start` fails the start and the main process never runs; a failed `post_start` stops
 //! the main process and fails the unit; a failed `reload_exec` fails the reload and nothing
 //! else; the stop side goes on to the stop signal, or to what follows the stop.

@@ -22,7 +22,7 @@ use crate::model::status::{ServiceStatus, State};
 /// A request line longer than this is not a request: the client is dropped.
 const MAX_REQUEST: usize = 1 << 20;
 /// Connections served at once; more wait in the socket's backlog. Each is a descriptor, and
-/// the supervisor keeps room for this many (see `daemon.rs`).
+/// the supervisor keeps room for this many (see `descriptors.rs`).
 pub const MAX_CLIENTS: usize = 32;
 
 /// What the control server asks of the supervisor. Keys are unit keys (`NAME@INSTANCE`);

@@ -6,84 +6,85 @@
 //! (restart delays, stop timeouts) are the poll timeout; with none pending it sleeps until
 //! something happens, so an idle supervisor makes no wakeups at all.
 //!
-//! This file is the plumbing: it turns what poll reports into calls on each unit's state
-//! machine ([`super::machine`]) and carries out the answers (fork and exec through
-//! [`super::child`], signals, pid files). Requests arrive through [`super::control`].
+//! This file is the loop and what it holds: the [`Supervisor`], its start ([`run`]) and end,
+//! the poll, signals, reaping, copying output to the logs and the supervisor's own log. What
+//! the loop hands on lives beside it, each an `impl Supervisor` of its own:
+//!
+//! - `lifecycle.rs`: a unit's start, stop, the end of its main process and the stop side;
+//!   each event's meaning comes from the unit's pure state machine ([`super::machine`]), the
+//!   process from [`super::child`];
+//! - `jobs.rs`: the commands around the main process (`pre_start`... `post_stop`);
+//! - `readiness.rs`: when a unit is up (READY=1, a forking service's pid file);
+//! - `timers.rs`: the deadlines behind the poll timeout;
+//! - `order.rs`: dependency order, and shutting down in reverse;
+//! - `reload.rs`: definition files into units; `wanted_up.rs`: what comes back after a
+//!   supervisor restart; `descriptors.rs`: pipes and the descriptor budget;
+//! - `requests.rs`: what each request of [`super::control`] does.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::time::Instant;
 
 use anyhow::Result;
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{killpg, Signal as NixSignal};
+use nix::sys::signal::Signal as NixSignal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::child;
-use super::commands::{Ended, Job, Stage, Step, START_TIMEOUT};
-use super::control::{ControlServer, Units, MAX_CLIENTS};
-use super::definitions::{self, Read, Stamp};
+use super::clone;
+use super::control::ControlServer;
+use super::definitions::Stamp;
 use super::logfile::LogFile;
-use super::machine::{AfterStop, Exit, Phase, Start, Stop, Timer};
+use super::machine::Phase;
 use super::notify::NotifySocket;
 use super::outputs::Outputs;
 use super::startup;
-use super::unit::{now_unix, AfterJob, Forking, Unit};
+use super::unit::{now_unix, Unit};
 use super::{Options, Scope};
 use crate::model::signal::Signal;
-use crate::model::spec::{self, KillMode, Level, Service};
-use crate::model::status::{LastExit, ServiceStatus};
+use crate::model::spec::Level;
+use crate::model::status::LastExit;
 
-/// Descriptors kept free beyond the clients' share, for what the supervisor opens for a
-/// moment: a definition or a directory being read, a process being started (the write end
-/// of its pipe), a pid file.
-const FD_RESERVE: u64 = 16;
-
-/// How often a forking service's pid file is looked at while its daemon is awaited.
-const PID_FILE_LOOK: std::time::Duration = std::time::Duration::from_millis(20);
-
-struct Supervisor {
-    scope: Scope,
-    level: Level,
-    foreground: bool,
-    units: BTreeMap<String, Unit>,
+pub(super) struct Supervisor {
+    pub(super) scope: Scope,
+    pub(super) level: Level,
+    pub(super) foreground: bool,
+    pub(super) units: BTreeMap<String, Unit>,
     /// Each definition file read, by service name: its stamp then, and the units it defined.
-    files: BTreeMap<String, Known>,
+    pub(super) files: BTreeMap<String, Known>,
     /// Units still to stop, in order, while shutting down.
-    shutdown: Option<VecDeque<String>>,
+    pub(super) shutdown: Option<VecDeque<String>>,
     events: LogFile,
-    nofile: startup::Nofile,
+    pub(super) nofile: startup::Nofile,
     /// Descriptors held whatever runs: stdio, the lock, the signalfd, the socket, the event
     /// log, /dev/null.
-    base_fds: u64,
+    pub(super) base_fds: u64,
     /// The stdin of every service.
-    devnull: File,
+    pub(super) devnull: File,
     /// The signals a service must not inherit ignored.
-    ignored_signals: Vec<i32>,
-    /// Low descriptors for a new process's stdio (see `child::StdioSlot`).
-    stdio_slot: Option<child::StdioSlot>,
+    pub(super) ignored_signals: Vec<i32>,
+    /// Low descriptors for a new process's stdio (see `clone::StdioSlot`).
+    pub(super) stdio_slot: Option<clone::StdioSlot>,
     /// Where output is read into.
     buffer: Vec<u8>,
     /// Where stamped lines are put together.
     scratch: Vec<u8>,
     /// The running units' output pipes.
-    outputs: Outputs,
+    pub(super) outputs: Outputs,
     /// How poll last failed, while it does.
     poll_failed: Option<Errno>,
     /// Where `type = "notify"` services say READY=1 (None: it could not be bound, which the
     /// supervisor's log says).
-    notify: Option<NotifySocket>,
+    pub(super) notify: Option<NotifySocket>,
 }
 
 /// A definition file as last read.
-struct Known {
-    stamp: Stamp,
-    keys: Vec<String>,
+pub(super) struct Known {
+    pub(super) stamp: Stamp,
+    pub(super) keys: Vec<String>,
 }
 
 /// Runs the supervisor until it is told to stop or has nothing left to supervise.
@@ -93,7 +94,7 @@ pub fn run(opts: Options) -> Result<i32> {
     };
     let nofile = startup::raise_nofile();
     // Taken first, so their numbers are low whatever the supervisor opens later.
-    let stdio_slot = child::StdioSlot::reserve();
+    let stdio_slot = clone::StdioSlot::reserve();
     let mut control = ControlServer::bind(&opts.scope)?;
     let events = LogFile::new(
         opts.scope.logs_dir().join("supervisor.log"),
@@ -113,7 +114,7 @@ pub fn run(opts: Options) -> Result<i32> {
         nofile,
         base_fds: 0,
         devnull,
-        ignored_signals: child::ignored_signals(),
+        ignored_signals: clone::ignored_signals(),
         stdio_slot,
         buffer: vec![0u8; 64 * 1024],
         scratch: Vec::new(),
@@ -160,24 +161,8 @@ pub fn run(opts: Options) -> Result<i32> {
     Ok(code)
 }
 
-/// A pipe for a service's output: the supervisor's end (read) does not block; the service's
-/// end blocks, as a terminal or a file would.
-fn pipe() -> nix::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
-    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-    nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))?;
-    Ok((read, write))
-}
-
-/// The file in `RUN/up/` that says during which boot its marks were made.
-const BOOT_MARK: &str = ".boot";
-
-/// This boot's identity (the kernel's random boot id).
-fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default()
-}
-
 impl Supervisor {
-    fn event(&mut self, text: &str) {
+    pub(super) fn event(&mut self, text: &str) {
         let line = format!("{} {text}\n", now_unix());
         if self.foreground {
             eprintln!("svc-any: {text}");
@@ -301,62 +286,9 @@ impl Supervisor {
         }
     }
 
-    /// READY=1 from a unit's process, or one it started (a script's `systemd-notify`): the
-    /// unit is up, and its `post_start` runs. From anyone else it means nothing.
-    ///
-    /// A sender that has already exited (`systemd-notify` sends and quits, and its shell may
-    /// reap it before the message is read) has no lineage left to check; it counts for the one
-    /// unit waiting for READY=1 whose process runs as the sender's user, as such a process could
-    /// signal the service anyway. With two such units it is ambiguous and counts for neither.
-    fn take_readiness(&mut self) {
-        let Some(socket) = &self.notify else {
-            return;
-        };
-        for sender in socket.ready_senders() {
-            let awaiting = || {
-                self.units
-                    .iter()
-                    .filter(|(_, u)| u.awaiting_ready)
-                    .filter_map(|(key, u)| Some((key, u.pid?.as_raw() as u32)))
-            };
-            let mut key = awaiting()
-                .find(|(_, pid)| crate::system::processes::descends_from(sender.pid, *pid))
-                .map(|(key, _)| key.clone());
-            let gone = crate::system::processes::Process::of(sender.pid).is_none();
-            if key.is_none() && gone {
-                let same_user: Vec<&String> = awaiting()
-                    .filter(|(_, pid)| crate::system::processes::owner(*pid) == Some(sender.uid))
-                    .map(|(key, _)| key)
-                    .collect();
-                if let [only] = same_user[..] {
-                    key = Some(only.clone());
-                }
-            }
-            if let Some(key) = key {
-                if let Some(unit) = self.units.get_mut(&key) {
-                    unit.awaiting_ready = false;
-                    unit.since = now_unix();
-                }
-                self.event(&format!("{key} is ready (READY=1 from pid {})", sender.pid));
-                self.begin_post_start(&key);
-            }
-        }
-    }
-
-    /// Forgets a unit whose definition is gone (it has stopped).
-    fn remove_unit(&mut self, key: &str) {
-        if let Some(unit) = self.units.remove(key) {
-            for stream in unit.streams() {
-                for token in stream.tokens() {
-                    self.outputs.forget(token);
-                }
-            }
-        }
-    }
-
     /// Copies what `key`'s process and command wrote into its log; a pipe that ends leaves
     /// the watch.
-    fn drain(&mut self, key: &str) {
+    pub(super) fn drain(&mut self, key: &str) {
         let Some(unit) = self.units.get_mut(key) else {
             return;
         };
@@ -378,27 +310,6 @@ impl Supervisor {
             Some(queue) => queue.is_empty() && idle && !control.has_waiting_clients(),
             None => false,
         }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.units
-            .values()
-            .filter_map(|u| {
-                let job = u
-                    .job
-                    .as_ref()
-                    .filter(|j| j.pid.is_some() && !j.timed_out)
-                    .map(|j| j.deadline);
-                let look = match u.forking {
-                    Forking::PidFile { next_look, .. } => Some(next_look),
-                    _ => None,
-                };
-                [u.machine.next_deadline(), job, look]
-                    .into_iter()
-                    .flatten()
-                    .min()
-            })
-            .min()
     }
 
     fn handle_signals(&mut self, signals: &mut SignalFd) {
@@ -434,1117 +345,14 @@ impl Supervisor {
         }
     }
 
-    fn exited(&mut self, pid: Pid, how: LastExit) {
-        let command_of = self
-            .units
-            .iter()
-            .find(|(_, u)| u.job.as_ref().is_some_and(|j| j.pid == Some(pid)))
-            .map(|(k, _)| k.clone());
-        if let Some(key) = command_of {
-            self.command_exited(&key, how);
-            return;
-        }
-        let Some(key) = self
-            .units
-            .iter()
-            .find(|(_, u)| u.pid == Some(pid))
-            .map(|(k, _)| k.clone())
-        else {
-            return; // an adopted orphan: reaped, nothing else to do
-        };
-        let _ = std::fs::remove_file(self.scope.pids_dir().join(&key));
-        let now = Instant::now();
-        let unit = self.units.get_mut(&key).expect("found above");
-        // type = "forking": the process started exited 0, leaving its daemon behind (ours now,
-        // as the subreaper of everything the service starts): its pid is in the pid file.
-        if unit.forking == Forking::Parent {
-            unit.forking = Forking::No;
-            let done = how == LastExit::Exited { code: 0 };
-            if done && unit.machine.phase() == Phase::Running {
-                unit.pid = None;
-                unit.forking = Forking::PidFile {
-                    deadline: now + START_TIMEOUT,
-                    next_look: now,
-                };
-                self.event(&format!(
-                    "{key}: the process started exited 0; looking for its daemon's pid in its pid_file"
-                ));
-                self.look_for_pid(&key);
-                return;
-            }
-        }
-        // Whatever else ran in its process group goes with it, as with a cgroup; with
-        // kill_mode = "process" it is left alone, as systemd leaves it.
-        let groups = std::mem::take(&mut unit.groups);
-        if unit.service.daemon.kill_mode != Some(KillMode::Process) {
-            for group in groups {
-                let _ = killpg(group, NixSignal::SIGKILL);
-            }
-        }
-        unit.pid = None;
-        unit.awaiting_ready = false;
-        unit.since = now_unix();
-        // Its last words, before a new process takes the pipe's place.
-        self.drain(&key);
-        let unit = self.units.get_mut(&key).expect("found above");
-        let described = how.to_string();
-        let restart = unit.service.restart.as_str();
-        let oneshot = unit.oneshot();
-        let exit = unit.machine.on_exit(how, now);
-        unit.release_if_idle();
-        let text = match &exit {
-            Exit::Stopped { .. } => format!("{key} stopped ({described})"),
-            Exit::NotRestarted { clean: true } if oneshot => {
-                format!("{key} ran to completion ({described})")
-            }
-            Exit::NotRestarted { .. } => {
-                format!("{key} {described}; not restarted (restart = \"{restart}\")")
-            }
-            Exit::Failed { reason } => format!("{key} failed: {reason}"),
-            Exit::Restart { delay } if delay.is_zero() => format!("{key} {described}; restarting"),
-            Exit::Restart { delay } => format!(
-                "{key} {described}; restarting in {}",
-                humantime::format_duration(*delay)
-            ),
-        };
-        self.event(&text);
-        self.after_main_exit(&key, exit);
-    }
-
-    /// What follows the end of the main process: a oneshot's `post_start` once it ran to
-    /// completion; otherwise the stop side's commands (`stop_exec`, when the start was complete
-    /// and no stop had run it already; then `post_stop`), and then `exit` is carried out.
-    fn after_main_exit(&mut self, key: &str, exit: Exit) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let was_up = std::mem::take(&mut unit.up);
-        // A reload or a post_start still running has nothing left to act on.
-        let moot = unit
-            .job
-            .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
-        if let Some(job) = moot {
-            if let Some(pid) = job.pid {
-                let _ = killpg(pid, NixSignal::SIGKILL);
-            }
-            if job.stage == Stage::Reload {
-                unit.reload_failure = Some(format!(
-                    "{} did not finish: the service ended",
-                    job.describe()
-                ));
-            }
-        }
-        let stopped = matches!(exit, Exit::Stopped { .. });
-        let oneshot_done = unit.oneshot() && exit == Exit::NotRestarted { clean: true };
-        unit.pending = Some(exit);
-        if unit.job.is_some() {
-            // A stop's stop_exec still runs: post_stop follows it.
-            return;
-        }
-        if oneshot_done {
-            if !self.begin_job(key, Stage::PostStart) {
-                self.oneshot_done(key);
-            }
-            return;
-        }
-        self.stop_side(key, was_up && !stopped);
-    }
-
-    /// A oneshot ran to completion, and its `post_start` too: with remain_after_exit it is up
-    /// until stopped; otherwise its stop side runs now, as systemd's does.
-    fn oneshot_done(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        if unit.machine.phase() == Phase::Exited {
-            unit.up = true;
-            unit.pending = None;
-            unit.release_if_idle();
-        } else {
-            self.stop_side(key, true);
-        }
-    }
-
-    /// The stop side: `stop_exec` (with `with_stop_exec`), then `post_stop`, then what is
-    /// pending.
-    fn stop_side(&mut self, key: &str, with_stop_exec: bool) {
-        if with_stop_exec && self.begin_job(key, Stage::StopExec) {
-            return;
-        }
-        if self.begin_job(key, Stage::PostStop) {
-            return;
-        }
-        self.finish_stop(key);
-    }
-
-    /// The stop side is over: the runtime directories go (as systemd removes them once the
-    /// unit is down), and what waited for it follows.
-    fn finish_stop(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        child::remove_runtime_directories(&unit.service);
-        let mut pending = unit.pending.take();
-        if let Some(reason) = unit.fail_after_stop.take() {
-            unit.machine.on_spawn_failed(reason);
-            pending = None;
-        }
-        unit.release_if_idle();
-        let after = std::mem::take(&mut unit.after_job);
-        match pending {
-            Some(Exit::Stopped {
-                then: AfterStop::Remove,
-            }) => return self.remove_unit(key),
-            Some(Exit::Stopped {
-                then: AfterStop::Start,
-            }) => self.spawn(key),
-            Some(Exit::Restart { delay }) if delay.is_zero() => self.spawn(key),
-            _ => {}
-        }
-        match after {
-            AfterJob::Spawn => self.spawn(key),
-            AfterJob::Remove => self.remove_unit(key),
-            AfterJob::Nothing => {}
-        }
-    }
-
-    /// Begins `stage`'s commands if the unit has any (true: they carry the unit on from here,
-    /// even if the first cannot start).
-    fn begin_job(&mut self, key: &str, stage: Stage) -> bool {
-        let Some(unit) = self.units.get_mut(key) else {
-            return false;
-        };
-        let limit = if stage.stops() {
-            unit.service.stop_timeout
-        } else {
-            START_TIMEOUT
-        };
-        let Some(job) = Job::new(stage, &unit.service.daemon, Instant::now(), limit) else {
-            return false;
-        };
-        unit.job = Some(job);
-        self.run_job(key);
-        true
-    }
-
-    /// Starts the job's current command, as the service's user, in its directory, with its
-    /// environment (and `MAINPID` where there is a main process to act on), its output into
-    /// the service's log. One that cannot start ends at once, as a failed command.
-    fn run_job(&mut self, key: &str) {
-        loop {
-            let inherited = child::Inherited {
-                level: self.level,
-                nofile: self.nofile.inherited,
-                stdin: self.devnull.as_fd(),
-                ignored_signals: &self.ignored_signals,
-                slot: self.stdio_slot.as_ref(),
-                notify_socket: None,
-            };
-            let Some(unit) = self.units.get_mut(key) else {
-                return;
-            };
-            let Some(job) = &mut unit.job else {
-                return;
-            };
-            let stage = job.stage;
-            let command = job.command().clone();
-            let main_pid = unit
-                .pid
-                .filter(|_| matches!(stage, Stage::PostStart | Stage::Reload | Stage::StopExec));
-            let program = child::Program {
-                argv: &command.exec,
-                privileged: command.privileged,
-                extra_env: main_pid
-                    .map(|p| vec![("MAINPID".to_string(), p.to_string())])
-                    .unwrap_or_default(),
-                make_directories: matches!(stage, Stage::PreStart | Stage::PostStart),
-                main: false,
-                key: stage.key(),
-            };
-            let described = job.describe();
-            let started = pipe()
-                .map_err(anyhow::Error::from)
-                .and_then(|(read, write)| {
-                    child::spawn_program(&unit.service, &program, &inherited, write, None)
-                        .map(|pid| (read, pid))
-                });
-            match started {
-                Ok((read, pid)) => {
-                    job.pid = Some(pid);
-                    let token = self.outputs.watch(key, read.as_fd());
-                    let unopened = unit.output.attach_command(read, token).err();
-                    self.event(&format!("{key}: {described} started (pid {pid})"));
-                    if let Some(why) = unopened {
-                        self.event(&format!("{key}: {why}"));
-                    }
-                    return;
-                }
-                Err(e) => match job.on_end(Ended::NotStarted(format!("{e:#}"))) {
-                    Step::Run(_) => {
-                        self.told_forgiven(key);
-                        continue;
-                    }
-                    step => return self.job_finished(key, step),
-                },
-            }
-        }
-    }
-
-    /// A command's process ended: the next one runs, or its stage is over.
-    fn command_exited(&mut self, key: &str, how: LastExit) {
-        self.drain(key);
-        let Some(job) = self.units.get_mut(key).and_then(|u| u.job.as_mut()) else {
-            return;
-        };
-        let step = job.on_exit(how);
-        self.told_forgiven(key);
-        match step {
-            Step::Run(_) => self.run_job(key),
-            step => self.job_finished(key, step),
-        }
-    }
-
-    /// Says, in the supervisor's log and the service's, which `may_fail` commands failed.
-    fn told_forgiven(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let forgiven = unit
-            .job
-            .as_mut()
-            .map(|j| std::mem::take(&mut j.forgiven))
-            .unwrap_or_default();
-        let texts: Vec<String> = forgiven
-            .into_iter()
-            .map(|failure| format!("{failure}; may_fail: going on"))
-            .collect();
-        for text in &texts {
-            unit.output.note(text);
-        }
-        for text in texts {
-            self.event(&format!("{key}: {text}"));
-        }
-    }
-
-    /// A stage's commands are over (`Step::Done`, or the failure of one): the unit goes on as
-    /// the stage says (see `commands.rs`).
-    fn job_finished(&mut self, key: &str, step: Step) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let Some(job) = unit.job.take() else {
-            return;
-        };
-        let failure = match step {
-            Step::Failed(reason) => Some(reason),
-            _ => None,
-        };
-        if let Some(reason) = &failure {
-            unit.output.note(reason);
-        }
-        match (job.stage, failure) {
-            (Stage::PreStart, _) if job.cancelled => self.stop_side(key, false),
-            (Stage::PreStart, None) => self.spawn_main(key),
-            (Stage::PreStart, Some(reason)) => {
-                unit.machine.on_spawn_failed(reason.clone());
-                unit.since = now_unix();
-                self.event(&format!("{key} failed: {reason}"));
-                self.stop_side(key, false);
-            }
-            // A oneshot's, after it ran to completion.
-            (Stage::PostStart, None) if unit.pending.is_some() => self.oneshot_done(key),
-            (Stage::PostStart, Some(reason)) if unit.pending.is_some() => {
-                unit.machine.on_spawn_failed(reason.clone());
-                unit.since = now_unix();
-                self.event(&format!("{key} failed: {reason}"));
-                self.stop_side(key, true);
-            }
-            (Stage::PostStart, None) => {
-                unit.up = true;
-                unit.since = now_unix();
-                self.event(&format!("{key} is up (post_start done)"));
-            }
-            (Stage::PostStart, Some(reason)) => {
-                unit.up = true;
-                unit.fail_after_stop = Some(reason.clone());
-                self.event(&format!("{key}: {reason}; stopping it"));
-                self.stop(key, AfterStop::Nothing);
-            }
-            (Stage::Reload, failure) => {
-                let text = match &failure {
-                    None => format!("{key} reloaded"),
-                    Some(reason) => format!("{key}: reload failed: {reason}"),
-                };
-                unit.reload_failure = failure;
-                self.event(&text);
-            }
-            (Stage::StopExec, failure) => {
-                if let Some(reason) = failure {
-                    self.event(&format!("{key}: {reason}; stopping it all the same"));
-                }
-                self.after_stop_exec(key);
-            }
-            (Stage::PostStop, failure) => {
-                if let Some(reason) = failure {
-                    self.event(&format!("{key}: {reason}"));
-                }
-                self.finish_stop(key);
-            }
-        }
-    }
-
-    /// `stop_exec` ran: the stop signal follows if the main process still runs (with the whole
-    /// stop timeout from now), else `post_stop`.
-    fn after_stop_exec(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        match unit.pid {
-            Some(pid) if unit.pending.is_none() => {
-                unit.machine.rearm_kill(Instant::now());
-                let signal = unit.service.stop_signal;
-                let to_group =
-                    matches!(unit.service.daemon.kill_mode, None | Some(KillMode::Group));
-                let whom = deliver(pid, &unit.groups, signal.to_nix(), to_group);
-                self.event(&format!(
-                    "{key} stopping: stop_exec done; SIG{} to {whom}",
-                    signal.name()
-                ));
-            }
-            _ => self.stop_side(key, false),
-        }
-    }
-
-    /// `post_start` once the main process is up (spawned; ready, for notify; known by its pid
-    /// file, for forking); up at once without it.
-    fn begin_post_start(&mut self, key: &str) {
-        if !self.begin_job(key, Stage::PostStart) {
-            if let Some(unit) = self.units.get_mut(key) {
-                unit.up = true;
-            }
-        }
-    }
-
-    /// A forking service's daemon: its pid, read from `pid_file`, once a process the
-    /// supervisor adopted (its parent exited) and no other unit's; the start fails when none
-    /// is found in time.
-    fn look_for_pid(&mut self, key: &str) {
-        let now = Instant::now();
-        let Some(unit) = self.units.get(key) else {
-            return;
-        };
-        let Forking::PidFile { deadline, .. } = unit.forking else {
-            return;
-        };
-        let path = unit.service.daemon.pid_file.clone().unwrap_or_default();
-        let found = daemon_pid(&path).and_then(|pid| {
-            let other = self
-                .units
-                .iter()
-                .find(|(k, u)| k.as_str() != key && u.pid == Some(pid));
-            match other {
-                Some((k, _)) => Err(format!("{path} names pid {pid}, which is {k}'s")),
-                None => Ok(pid),
-            }
-        });
-        let unit = self.units.get_mut(key).expect("found above");
-        match found {
-            Ok(pid) => {
-                unit.forking = Forking::No;
-                unit.pid = Some(pid);
-                // The daemon's own process group, if it made one (a daemon calls setsid);
-                // never the supervisor's.
-                let own = nix::unistd::getpgrp();
-                unit.groups = nix::unistd::getpgid(Some(pid))
-                    .ok()
-                    .filter(|g| *g != own && g.as_raw() > 1)
-                    .into_iter()
-                    .collect();
-                if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
-                    let _ =
-                        std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
-                }
-                unit.since = now_unix();
-                self.event(&format!("{key}: its daemon is pid {pid} (from {path})"));
-                self.begin_post_start(key);
-            }
-            Err(why) if now >= deadline => {
-                let reason = format!(
-                    "type = forking: no daemon within {}: {why}",
-                    humantime::format_duration(START_TIMEOUT)
-                );
-                unit.forking = Forking::No;
-                unit.groups.clear();
-                unit.machine.on_spawn_failed(reason.clone());
-                unit.since = now_unix();
-                unit.output.note(&reason);
-                self.event(&format!("{key} failed: {reason}"));
-                self.stop_side(key, false);
-            }
-            Err(_) => {
-                unit.forking = Forking::PidFile {
-                    deadline,
-                    next_look: now + PID_FILE_LOOK,
-                };
-            }
-        }
-    }
-
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        let due: Vec<(String, Timer)> = self
-            .units
-            .iter_mut()
-            .filter_map(|(k, u)| Some((k.clone(), u.machine.on_timer(now)?)))
-            .collect();
-        for (key, timer) in due {
-            match timer {
-                Timer::Spawn => self.spawn(&key),
-                Timer::Kill => {
-                    if let Some(unit) = self.units.get(&key) {
-                        if let Some(pid) = unit.pid {
-                            let whom = deliver(
-                                pid,
-                                &unit.groups,
-                                NixSignal::SIGKILL,
-                                unit.service.daemon.kill_mode != Some(KillMode::Process),
-                            );
-                            self.event(&format!("{key} did not stop in time: SIGKILL to {whom}"));
-                        }
-                    }
-                }
-            }
-        }
-        // Commands past their stage's time: KILL (their end then reads as a timeout).
-        let overdue: Vec<(String, Pid, String)> = self
-            .units
-            .iter_mut()
-            .filter_map(|(k, u)| {
-                let job = u.job.as_mut()?;
-                let pid = job.pid?;
-                (!job.timed_out && job.deadline <= now).then(|| {
-                    job.timed_out = true;
-                    (k.clone(), pid, job.describe())
-                })
-            })
-            .collect();
-        for (key, pid, described) in overdue {
-            let _ = killpg(pid, NixSignal::SIGKILL);
-            self.event(&format!("{key}: {described} ran out of time: SIGKILL"));
-        }
-        let looks: Vec<String> = self
-            .units
-            .iter()
-            .filter(|(_, u)| matches!(u.forking, Forking::PidFile { next_look, .. } if next_look <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in looks {
-            self.look_for_pid(&key);
-        }
-    }
-
-    /// Descriptors in use: what the supervisor holds whatever runs, what each unit holds, and
-    /// room for every client the socket may serve at once.
-    fn descriptors_in_use(&self) -> u64 {
-        self.base_fds + MAX_CLIENTS as u64 + self.units.values().map(Unit::descriptors).sum::<u64>()
-    }
-
-    /// Why `key` cannot have a process now without breaking the others, if it cannot: the
-    /// descriptors it would hold (its pipes, its log files) would leave too few free for
-    /// what keeps the supervisor going (reading definitions, answering the socket).
-    fn no_room_for(&self, key: &str) -> Option<String> {
-        let unit = self.units.get(key)?;
-        let needed = unit.descriptors_to_start();
-        let in_use = self.descriptors_in_use();
-        (in_use + needed + FD_RESERVE > self.nofile.limit).then(|| {
-            format!(
-                "not started: the supervisor has {in_use} of its {} file descriptors in use or set aside, \
-                 and a running service holds 2 (4 with log.stderr); stop other services, or raise the \
-                 hard limit on open files (ulimit -Hn) of whatever starts the supervisor",
-                self.nofile.limit
-            )
-        })
-    }
-
-    /// Starts a unit (from stopped, dead, failed or waiting): its conditions, then its
-    /// `pre_start` commands, then its main process. While the stop side's commands of its
-    /// last run still run, the start follows them.
-    fn spawn(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        if !unit.machine.can_spawn() {
-            return;
-        }
-        if let Some(job) = &unit.job {
-            if job.stage.stops() {
-                unit.after_job = AfterJob::Spawn;
-            }
-            // Or a start (its pre_start) is under way already.
-            return;
-        }
-        if let Some(path) = child::unmet_condition(&unit.service) {
-            let reason = format!("not started: a condition was not met ({path})");
-            unit.machine.on_condition_unmet(reason.clone());
-            unit.since = now_unix();
-            self.event(&format!("{key} {reason}"));
-            return;
-        }
-        if let Some(reason) = self.no_room_for(key) {
-            let unit = self.units.get_mut(key).expect("checked above");
-            unit.machine.on_spawn_failed(reason.clone());
-            unit.since = now_unix();
-            self.event(&format!("{key} {reason}"));
-            return;
-        }
-        if !self.begin_job(key, Stage::PreStart) {
-            self.spawn_main(key);
-        }
-    }
-
-    /// Starts a unit's main process now.
-    fn spawn_main(&mut self, key: &str) {
-        let inherited = child::Inherited {
-            level: self.level,
-            nofile: self.nofile.inherited,
-            stdin: self.devnull.as_fd(),
-            ignored_signals: &self.ignored_signals,
-            slot: self.stdio_slot.as_ref(),
-            notify_socket: self.notify.as_ref().map(NotifySocket::path),
-        };
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let apart = unit.errors_apart();
-        let pipes = pipe().and_then(|out| Ok((out, if apart { Some(pipe()?) } else { None })));
-        let ((read, write), errors) = match pipes {
-            Ok(p) => p,
-            Err(e) => {
-                unit.machine
-                    .on_spawn_failed(format!("cannot make a pipe: {e}"));
-                return;
-            }
-        };
-        let (errors_read, errors_write) = errors.unzip();
-        match child::spawn(&unit.service, &inherited, write, errors_write) {
-            Ok(pid) => {
-                unit.pid = Some(pid);
-                unit.groups = vec![pid];
-                let kind = unit.service.daemon.service_type;
-                unit.awaiting_ready = kind == Some(spec::ServiceType::Notify);
-                unit.forking = if kind == Some(spec::ServiceType::Forking) {
-                    Forking::Parent
-                } else {
-                    Forking::No
-                };
-                let up_now = !unit.awaiting_ready
-                    && kind != Some(spec::ServiceType::Forking)
-                    && kind != Some(spec::ServiceType::Oneshot);
-                unit.machine.on_spawned(Instant::now());
-                unit.since = now_unix();
-                // An old pipe still open is held by something the process left behind.
-                for stream in unit.streams().filter(|s| s.pipe.is_some()) {
-                    self.outputs.forget(stream.token);
-                }
-                if !apart {
-                    unit.errors = None;
-                }
-                let token = self.outputs.watch(key, read.as_fd());
-                let mut unopened = Vec::new();
-                unopened.extend(unit.output.attach(read, token).err());
-                if let (Some(read), Some(stream)) = (errors_read, unit.errors.as_mut()) {
-                    let token = self.outputs.watch(key, read.as_fd());
-                    unopened.extend(stream.attach(read, token).err());
-                }
-                if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
-                    let _ =
-                        std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));
-                }
-                self.event(&format!("{key} started (pid {pid})"));
-                for why in unopened {
-                    self.event(&format!("{key}: {why}"));
-                }
-                if up_now {
-                    self.begin_post_start(key);
-                }
-            }
-            Err(e) => {
-                unit.machine.on_spawn_failed(format!("{e:#}"));
-                let text = format!("{key} failed: {e:#}");
-                unit.output.note(&text);
-                self.event(&text);
-                self.stop_side(key, false);
-            }
-        }
-    }
-
-    /// A start asked for by a person or at boot: fresh crash counters, then spawn.
-    fn start(&mut self, key: &str) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        if unit.machine.on_start() == Start::SpawnNow {
-            self.spawn(key);
-        }
-    }
-
-    fn stop(&mut self, key: &str, then: AfterStop) {
-        let Some(unit) = self.units.get_mut(key) else {
-            return;
-        };
-        let was_exited = unit.machine.phase() == Phase::Exited;
-        let now = Instant::now();
-        match unit.machine.on_stop(now, then) {
-            Stop::Signal { signal, .. } => {
-                // A reload or a post_start still running is moot now.
-                let moot = unit
-                    .job
-                    .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
-                if let Some(job) = moot {
-                    if let Some(pid) = job.pid {
-                        let _ = killpg(pid, NixSignal::SIGKILL);
-                    }
-                    if job.stage == Stage::Reload {
-                        unit.reload_failure = Some(format!(
-                            "{} did not finish: the service was stopped",
-                            job.describe()
-                        ));
-                    }
-                }
-                if unit.pid.is_none() {
-                    // A forking service between its parent's exit and its pid file: nothing
-                    // runs that svc-any knows of.
-                    unit.forking = Forking::No;
-                    let exit = unit.machine.on_exit(LastExit::Exited { code: 0 }, now);
-                    self.event(&format!("{key} stopped before its daemon was known"));
-                    return self.after_main_exit(key, exit);
-                }
-                if unit.up && self.begin_job(key, Stage::StopExec) {
-                    self.event(&format!("{key} stopping: stop_exec first"));
-                    return;
-                }
-                let unit = self.units.get_mut(key).expect("checked above");
-                // kill_mode: the group by default; the main process only for "process" and
-                // "mixed" (whose KILL, if it comes to that, goes to the group).
-                let to_group =
-                    matches!(unit.service.daemon.kill_mode, None | Some(KillMode::Group));
-                let whom = match unit.pid {
-                    Some(pid) => deliver(pid, &unit.groups, signal.to_nix(), to_group),
-                    None => "nothing",
-                };
-                let text = format!("{key} stopping: SIG{} to {whom}", signal.name());
-                self.event(&text);
-            }
-            Stop::AlreadyStopping => {}
-            Stop::Stopped { then } => {
-                unit.since = now_unix();
-                let after = match then {
-                    AfterStop::Nothing => AfterJob::Nothing,
-                    AfterStop::Start => AfterJob::Spawn,
-                    AfterStop::Remove => AfterJob::Remove,
-                };
-                if let Some(job) = &mut unit.job {
-                    if job.stage == Stage::PreStart && !job.cancelled {
-                        // A start under way: its command is stopped, and the main process
-                        // never runs.
-                        job.cancelled = true;
-                        job.deadline = job.deadline.min(now + unit.service.stop_timeout);
-                        if let Some(pid) = job.pid {
-                            let _ = killpg(pid, unit.service.stop_signal.to_nix());
-                        }
-                    }
-                    unit.after_job = after;
-                    return;
-                }
-                if was_exited {
-                    // A oneshot up with no process: its stop is its stop side.
-                    unit.pending = Some(Exit::Stopped { then });
-                    let up = std::mem::take(&mut unit.up);
-                    return self.stop_side(key, up);
-                }
-                match then {
-                    AfterStop::Start => self.start(key),
-                    AfterStop::Remove => {
-                        self.remove_unit(key);
-                    }
-                    AfterStop::Nothing => {}
-                }
-            }
-        }
-    }
-
-    /// The keys among `keys` (of units that exist), so that each comes after what it depends
-    /// on.
-    fn in_dependency_order(&self, keys: &[String]) -> Vec<String> {
-        // One copy per key, so each placed service points back at exactly one key even when a
-        // request names a unit twice.
-        let services: Vec<(&String, Service)> = keys
-            .iter()
-            .filter_map(|k| self.units.get(k).map(|u| (k, u.service.clone())))
-            .collect();
-        let refs: Vec<&Service> = services.iter().map(|(_, s)| s).collect();
-        let mut ordered: Vec<String> = Vec::new();
-        for s in spec::dependency_order(&refs) {
-            for (k, svc) in &services {
-                if std::ptr::eq(svc, s) {
-                    ordered.push((*k).clone());
-                }
-            }
-        }
-        ordered
-    }
-
-    /// Starts units so that each comes after what it depends on.
-    fn start_in_order(&mut self, keys: &[String], only_stopped: bool) {
-        for key in self.in_dependency_order(keys) {
-            if only_stopped
-                && self
-                    .units
-                    .get(&key)
-                    .is_some_and(|u| u.machine.phase() != Phase::Stopped)
-            {
-                continue;
-            }
-            self.start(&key);
-        }
-    }
-
-    fn begin_shutdown(&mut self) {
-        if self.shutdown.is_some() {
-            return;
-        }
-        let up: Vec<String> = self
-            .units
-            .iter()
-            .filter(|(_, u)| {
-                u.job.is_some()
-                    || matches!(
-                        u.machine.phase(),
-                        Phase::Running | Phase::Stopping | Phase::Waiting | Phase::Exited
-                    )
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        let mut order = self.in_dependency_order(&up);
-        order.reverse();
-        self.shutdown = Some(order.into());
-    }
-
-    /// Stops the next unit of the shutdown order once the previous one is down: dependants
-    /// stop before what they depend on.
-    fn advance_shutdown(&mut self) {
-        loop {
-            let stopping = |u: &Unit| {
-                u.machine.phase() == Phase::Stopping
-                    || u.job
-                        .as_ref()
-                        .is_some_and(|j| j.stage.stops() || j.cancelled)
-            };
-            if self.units.values().any(stopping) {
-                return;
-            }
-            let Some(next) = self.shutdown.as_mut().and_then(|q| q.pop_front()) else {
-                return;
-            };
-            self.stop(&next, AfterStop::Nothing);
-        }
-    }
-
-    /// Re-reads definitions (see [`definitions`]): those of `services`, or with none named
-    /// every file that changed since it was last read. New units appear stopped, changed ones
-    /// take effect at their next start, the units of a file that is gone are stopped and
-    /// forgotten, and those of a file that cannot be read stay as they were. With none left,
-    /// the supervisor ends.
-    fn reload(&mut self, services: &[String]) {
-        if services.is_empty() {
-            self.reload_all();
-        } else {
-            for name in services {
-                self.reload_service(name, None);
-            }
-        }
-        if self.units.is_empty() && !self.foreground {
-            // Nothing to supervise: leave no process and no runtime files behind.
-            self.shutdown.get_or_insert_with(VecDeque::new);
-        }
-    }
-
-    /// A user's runtime directory may live on disk (no `XDG_RUNTIME_DIR`), where a reboot
-    /// does not empty it: marks made during another boot mean nothing now.
-    fn forget_wanted_up_of_an_earlier_boot(&self) {
-        let dir = self.scope.wanted_up_dir();
-        let recorded = std::fs::read_to_string(dir.join(BOOT_MARK)).unwrap_or_default();
-        if dir.exists() && recorded != boot_id() {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
-
-    fn reload_all(&mut self) {
-        let names = match definitions::list(&self.scope) {
-            Ok(names) => names,
-            Err(e) => {
-                self.event(&format!(
-                    "cannot list {}: {e}; every unit stays as it was",
-                    self.scope.definitions_dir().display()
-                ));
-                return;
-            }
-        };
-        // Without a complete list of boot links, each unit's is looked at by itself.
-        let enabled = definitions::enabled_keys(&self.scope).ok();
-        let gone: Vec<String> = self
-            .files
-            .keys()
-            .filter(|name| !names.contains(*name))
-            .cloned()
-            .collect();
-        for name in gone {
-            self.forget_service(&name);
-        }
-        for name in &names {
-            let unchanged = match (self.files.get(name), definitions::stamp(&self.scope, name)) {
-                (Some(known), Ok(Some(now))) => known.stamp == now,
-                _ => false,
-            };
-            if !unchanged {
-                self.reload_service(name, enabled.as_ref());
-                continue;
-            }
-            let keys = self.files[name].keys.clone();
-            for key in keys {
-                let on = match &enabled {
-                    Some(set) => set.contains(&key),
-                    None => definitions::is_enabled(&self.scope, &key),
-                };
-                if let Some(unit) = self.units.get_mut(&key) {
-                    unit.enabled = on;
-                }
-            }
-        }
-    }
-
-    /// Reads service `name`'s file again; `enabled` is the set of boot links if known.
-    fn reload_service(&mut self, name: &str, enabled: Option<&BTreeSet<String>>) {
-        let scope = self.scope.clone();
-        let is_enabled = |key: &str| match enabled {
-            Some(set) => set.contains(key),
-            None => definitions::is_enabled(&scope, key),
-        };
-        match definitions::read(&self.scope, name, &is_enabled) {
-            Read::Gone => self.forget_service(name),
-            Read::Unreadable(why) => {
-                self.event(&format!("cannot read {why}; its units stay as they were"))
-            }
-            Read::Defined(stamp, units) => {
-                let keys: Vec<String> = units.iter().map(|(k, _)| k.clone()).collect();
-                let before = self.files.insert(
-                    name.to_string(),
-                    Known {
-                        stamp,
-                        keys: keys.clone(),
-                    },
-                );
-                let dropped: Vec<String> = before
-                    .map(|k| k.keys)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|k| !keys.contains(k))
-                    .collect();
-                self.remove_units(&dropped);
-                for (key, definition) in units {
-                    match self.units.get_mut(&key) {
-                        Some(unit) => unit.redefine(&self.scope, definition),
-                        None => {
-                            let unit = Unit::new(&self.scope, definition);
-                            self.units.insert(key, unit);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The definition of `name` is gone: its units stop and are forgotten.
-    fn forget_service(&mut self, name: &str) {
-        let keys = self.files.remove(name).map(|k| k.keys).unwrap_or_default();
-        self.remove_units(&keys);
-    }
-
-    fn remove_units(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, false);
-        for key in keys {
-            self.stop(key, AfterStop::Remove);
-        }
-    }
-
-    /// Remembers that `keys` were asked to run (or to stop), for a supervisor started after
-    /// this one (see [`Scope::wanted_up_dir`]).
-    fn set_wanted_up(&self, keys: &[String], up: bool) {
-        let dir = self.scope.wanted_up_dir();
-        if up && !dir.exists() {
-            let _ = std::fs::create_dir_all(&dir);
-            let _ = std::fs::write(dir.join(BOOT_MARK), boot_id());
-        }
-        for key in keys {
-            if up {
-                let _ = std::fs::write(dir.join(key), b"");
-            } else {
-                let _ = std::fs::remove_file(dir.join(key));
-            }
-        }
-        let only_the_mark = std::fs::read_dir(&dir)
-            .map(|entries| entries.flatten().all(|e| e.file_name() == BOOT_MARK))
-            .unwrap_or(false);
-        if !up && only_the_mark {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
-
     fn cleanup(&mut self) {
         // Its file goes with it, before the runtime directory is removed.
         self.notify = None;
         self.event(&format!("supervisor {} exits", std::process::id()));
         let _ = std::fs::remove_file(self.scope.socket_path());
         let _ = std::fs::remove_dir(self.scope.pids_dir());
-        let up = self.scope.wanted_up_dir();
-        let _ = std::fs::remove_file(up.join(BOOT_MARK));
-        if std::fs::remove_dir(&up).is_err() {
-            // Marks stay for the next supervisor: put this boot's mark back.
-            let _ = std::fs::write(up.join(BOOT_MARK), boot_id());
-        }
+        self.leave_wanted_up();
         let _ = std::fs::remove_file(self.scope.lock_path());
         let _ = std::fs::remove_dir(&self.scope.runtime_dir);
-    }
-}
-
-impl Units for Supervisor {
-    fn exists(&self, key: &str) -> bool {
-        self.units.contains_key(key)
-    }
-
-    fn busy(&self, key: &str) -> bool {
-        self.units.get(key).is_some_and(Unit::busy)
-    }
-
-    fn reload_failures(&self, keys: &[String]) -> Vec<(String, String)> {
-        keys.iter()
-            .filter_map(|k| Some((k.clone(), self.units.get(k)?.reload_failure.clone()?)))
-            .collect()
-    }
-
-    fn statuses(&self, keys: &[String]) -> Vec<ServiceStatus> {
-        keys.iter()
-            .filter_map(|k| self.units.get(k).map(Unit::status))
-            .collect()
-    }
-
-    fn all_statuses(&self) -> Vec<ServiceStatus> {
-        self.units.values().map(Unit::status).collect()
-    }
-
-    fn start(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, true);
-        self.start_in_order(keys, false);
-    }
-
-    fn stop(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, false);
-        for key in keys {
-            Supervisor::stop(self, key, AfterStop::Nothing);
-        }
-    }
-
-    fn restart(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, true);
-        for key in keys {
-            if matches!(
-                self.units[key].machine.phase(),
-                Phase::Running | Phase::Exited
-            ) {
-                Supervisor::stop(self, key, AfterStop::Start);
-            } else {
-                Supervisor::start(self, key);
-            }
-        }
-    }
-
-    fn signal(&mut self, keys: &[String], signal: Signal) {
-        for pid in keys.iter().filter_map(|k| self.units[k].pid) {
-            let _ = nix::sys::signal::kill(pid, signal.to_nix());
-        }
-    }
-
-    fn reload_units(&mut self, keys: &[String]) {
-        for key in keys {
-            let Some(unit) = self.units.get_mut(key) else {
-                continue;
-            };
-            if unit.service.daemon.reload_exec.is_empty() {
-                unit.reload_failure = None;
-                match (unit.service.reload_signal, unit.pid) {
-                    (Some(signal), Some(pid)) => {
-                        let _ = nix::sys::signal::kill(pid, signal.to_nix());
-                    }
-                    _ => unit.reload_failure = Some("nothing to reload: it does not run".into()),
-                }
-                continue;
-            }
-            let up = unit.up && matches!(unit.machine.phase(), Phase::Running | Phase::Exited);
-            unit.reload_failure = if !up {
-                Some("nothing to reload: it is not up".into())
-            } else {
-                unit.job.as_ref().map(|job| {
-                    format!("busy running {}: try again once it is done", job.describe())
-                })
-            };
-            if unit.reload_failure.is_none() {
-                self.begin_job(key, Stage::Reload);
-            }
-        }
-    }
-
-    fn reload(&mut self, services: &[String]) {
-        Supervisor::reload(self, services);
-    }
-
-    fn shutdown(&mut self) -> Vec<String> {
-        self.begin_shutdown();
-        self.units.keys().cloned().collect()
-    }
-}
-
-/// Sends `signal` to the unit's process groups (its main process's, and a forking daemon's
-/// own), or to its main process `pid` alone; says which.
-fn deliver(pid: Pid, groups: &[Pid], signal: NixSignal, to_group: bool) -> &'static str {
-    if to_group && !groups.is_empty() {
-        for group in groups {
-            let _ = killpg(*group, signal);
-        }
-        "its process group"
-    } else {
-        let _ = nix::sys::signal::kill(pid, signal);
-        "its main process"
-    }
-}
-
-/// The daemon a forking service's `pid_file` names, once it is a process the supervisor
-/// adopted: its parent exited and it is the supervisor's child now (the supervisor is the
-/// subreaper of all it starts). A pid file can be written by the service's own user: a pid
-/// of anything else (init, another user's process, the supervisor) is never taken.
-fn daemon_pid(path: &str) -> Result<Pid, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let pid: i32 = text
-        .split_whitespace()
-        .next()
-        .and_then(|w| w.parse().ok())
-        .filter(|p| *p > 1)
-        .ok_or_else(|| format!("{path} holds no pid"))?;
-    let me = std::process::id();
-    match crate::system::processes::parent(pid as u32) {
-        Some(parent) if parent == me => Ok(Pid::from_raw(pid)),
-        Some(parent) => Err(format!(
-            "{path} names pid {pid}, whose parent is {parent}, not svc-any's supervisor"
-        )),
-        None => Err(format!("{path} names pid {pid}, which does not run")),
     }
 }

@@ -23,13 +23,27 @@
 mod child;
 pub mod client;
 #[cfg(target_os = "linux")]
+mod clone;
+#[cfg(target_os = "linux")]
 mod commands;
 #[cfg(target_os = "linux")]
 mod control;
 #[cfg(target_os = "linux")]
+mod credentials;
+#[cfg(target_os = "linux")]
 mod daemon;
 #[cfg(target_os = "linux")]
 mod definitions;
+#[cfg(target_os = "linux")]
+mod descriptors;
+#[cfg(target_os = "linux")]
+mod directories;
+#[cfg(target_os = "linux")]
+mod environment;
+#[cfg(target_os = "linux")]
+mod jobs;
+#[cfg(target_os = "linux")]
+mod lifecycle;
 #[cfg(target_os = "linux")]
 mod logfile;
 #[cfg(target_os = "linux")]
@@ -37,10 +51,18 @@ mod machine;
 #[cfg(target_os = "linux")]
 mod notify;
 #[cfg(target_os = "linux")]
+mod order;
+#[cfg(target_os = "linux")]
 mod outputs;
 #[cfg(target_os = "linux")]
 mod policy;
 pub mod protocol;
+#[cfg(target_os = "linux")]
+mod readiness;
+#[cfg(target_os = "linux")]
+mod reload;
+#[cfg(target_os = "linux")]
+mod requests;
 #[cfg(target_os = "linux")]
 mod restarts;
 #[cfg(target_os = "linux")]
@@ -48,7 +70,11 @@ mod stamp;
 #[cfg(target_os = "linux")]
 mod startup;
 #[cfg(target_os = "linux")]
+mod timers;
+#[cfg(target_os = "linux")]
 mod unit;
+#[cfg(target_os = "linux")]
+mod wanted_up;
 
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
