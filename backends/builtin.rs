@@ -39,7 +39,7 @@ fn unit_keys(service: &Service) -> Vec<String> {
 /// one line here.
 pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
     match used.key {
-        // Made before each start (supervisor/child.rs), below /run, /var/lib, /var/log, /etc.
+        // Made before each start (supervisor/directories.rs), below /run, /var/lib, /var/log, /etc.
         "runtime_dir" | "state_dir" | "logs_dir" | "config_dir" | "runtime_dir_mode"
         | "state_dir_mode" | "logs_dir_mode" | "config_dir_mode" => match service.level {
             Level::System => Ok(()),
@@ -59,11 +59,11 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
             // NOTIFY_SOCKET and READY=1, as systemd (supervisor/notify.rs).
             Some("\"notify\"") => Ok(()),
             // Run to completion; up (with remain_after_exit) or stopped after a clean end,
-            // never restarted then (supervisor/machine.rs, daemon.rs `after_main_exit`).
+            // never restarted then (supervisor/machine.rs, lifecycle.rs `after_main_exit`).
             Some("\"oneshot\"") => Ok(()),
             // The process started exits 0; the daemon it leaves, the supervisor's child as
             // the subreaper of all it starts, is read from pid_file and supervised (supervisor/
-            // daemon.rs `look_for_pid`). Without a pid file there is no telling which it is.
+            // readiness.rs `look_for_pid`). Without a pid file there is no telling which it is.
             Some("\"forking\"") if service.daemon.pid_file.is_some() => Ok(()),
             Some("\"forking\"") => {
                 Err("svc-any's supervisor finds a forking daemon by its pid_file: add pid_file")
@@ -82,13 +82,13 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // One at a time, in order, as the service's user in its directory with its
         // environment (MAINPID for post_start, reload_exec and stop_exec), into its log; a
         // failure fails the step unless may_fail; start commands within 90 s, stop commands
-        // within stop_timeout (supervisor/commands.rs, daemon.rs `run_job`): pre_start before
+        // within stop_timeout (supervisor/commands.rs, jobs.rs `run_job`): pre_start before
         // the main process, post_start once it is up, reload_exec instead of a signal,
         // stop_exec before the stop signal and after an end by itself, post_stop once it is
         // gone however it ended.
         "pre_start" | "post_start" | "reload_exec" | "stop_exec" | "post_stop" => Ok(()),
         // Whom the stop signal, the KILL and the cleanup after an exit reach (supervisor/
-        // daemon.rs): the process group (as a cgroup), or the main process.
+        // lifecycle.rs): the process group (as a cgroup), or the main process.
         "kill_mode" => Ok(()),
         // systemd's variable references, expanded at each spawn from the environment the
         // process gets, MAINPID included where it is set (dialect/exec_expand.rs, by

@@ -1,8 +1,8 @@
 //! The life of one supervised unit as a pure state machine.
 //!
 //! It decides what happens when a unit is started, when its process ends, when it is asked to
-//! stop and when one of its timers is due; the poll loop (`daemon.rs`) carries the decisions
-//! out. Nothing here touches a process, a descriptor or the clock: the time comes in as an
+//! stop and when one of its timers is due; the supervisor (`lifecycle.rs`, driven by the poll loop in
+//! `daemon.rs`) carries the decisions out. Nothing here touches a process, a descriptor or the clock: the time comes in as an
 //! argument, so every rule of the README's restart table, the backoff and the crash-loop rule
 //! can be tested exactly, in microseconds, without waiting for real processes. The backoff and
 //! the crash-loop rule themselves are [`super::restarts`].
