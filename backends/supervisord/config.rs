@@ -59,6 +59,9 @@ pub(super) fn carries(used: &Used, _service: &Service) -> Verdict {
         }
         // stderr_logfile= with redirect_stderr=false, rotated as stdout's.
         "log.stderr" => Ok(()),
+        // umask= of the program: supervisord sets it in the child before it execs the run
+        // script, which keeps it through setpriv to the program.
+        "umask" => Ok(()),
         "env_file" => Err("svc-any does not map environment files to supervisord yet"),
         "systemd" => Err("the [systemd] table is for systemd only"),
         _ => Err("svc-any does not map it to supervisord yet"),
@@ -131,6 +134,8 @@ struct ProgramText {
     log: String,
     /// `log.stderr`: stderr in a file of its own (`redirect_stderr=false`).
     stderr: Option<String>,
+    /// `umask=`, in octal as supervisord reads it.
+    umask: Option<String>,
 }
 
 impl Supervisord {
@@ -163,6 +168,7 @@ impl Supervisord {
                 user,
                 log,
                 stderr,
+                umask: s.daemon.umask.map(|u| format!("{u:04o}")),
             });
         }
         c.insert("programs", &programs);
