@@ -49,19 +49,16 @@ const RUN: &str = "/run/openrc";
 const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 
 /// OpenRC's name for a unit: `NAME`, or `NAME.INSTANCE` for an instance.
+fn units(service: &Service) -> Vec<(Option<String>, String)> {
+    service.units('.')
+}
+
+/// OpenRC's name for one unit of `service`.
 fn rc_name(service: &Service, instance: Option<&str>) -> String {
     match instance {
         Some(i) => format!("{}.{i}", service.name),
         None => service.name.clone(),
     }
-}
-
-fn units(service: &Service) -> Vec<(Option<String>, String)> {
-    service
-        .instance_names()
-        .into_iter()
-        .map(|i| (i.map(String::from), rc_name(service, i)))
-        .collect()
 }
 
 /// What OpenRC (supervise-daemon, openrc-run's functions) carries of the keys of real daemons.

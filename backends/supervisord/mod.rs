@@ -51,20 +51,9 @@ use self::status::from_log;
 
 pub struct Supervisord;
 
-/// supervisord's name of one unit: `NAME`, or `NAME@INSTANCE` for an instance.
-fn program(service: &Service, instance: Option<&str>) -> String {
-    match instance {
-        Some(i) => format!("{}@{i}", service.name),
-        None => service.name.clone(),
-    }
-}
-
+/// supervisord's programs: `NAME`, or `NAME@INSTANCE` for each instance.
 fn units(service: &Service) -> Vec<(Option<String>, String)> {
-    service
-        .instance_names()
-        .into_iter()
-        .map(|i| (i.map(String::from), program(service, i)))
-        .collect()
+    service.units('@')
 }
 
 impl Backend for Supervisord {

@@ -4,20 +4,11 @@ use std::collections::BTreeMap;
 
 use super::kubernetes::k8s_value;
 use super::{export, Format};
-use crate::model::spec::{parse, Level, ParseOptions, Source};
 
 fn project(text: &str) -> BTreeMap<String, crate::model::spec::Service> {
-    let src = Source {
-        label: "t.toml".into(),
-        text,
-        path: None,
-    };
-    let opts = ParseOptions {
-        default_level: Level::System,
-        forced_level: None,
-        accounts: None,
-    };
-    parse(&src, None, &opts).unwrap().services
+    crate::model::spec::parse_test_text(text, None)
+        .unwrap()
+        .services
 }
 
 fn render(format: Format, text: &str) -> super::Output {

@@ -227,17 +227,7 @@ impl Layout {
 
     /// Each unit of `service`: its instance (if any) and its name.
     pub fn units(&self, service: &Service) -> Vec<(Option<String>, String)> {
-        service
-            .instance_names()
-            .into_iter()
-            .map(|i| {
-                let unit = match i {
-                    Some(i) => format!("{}@{i}", service.name),
-                    None => service.name.clone(),
-                };
-                (i.map(String::from), unit)
-            })
-            .collect()
+        service.units('@')
     }
 
     pub fn service_dir(&self, unit: &str) -> PathBuf {

@@ -300,6 +300,18 @@ impl Service {
         keyed("requires", &self.requires).chain(keyed("after", &self.after))
     }
 
+    /// Each unit a manager runs for this service: its instance (if any) and its name, `NAME`
+    /// or `NAME{separator}INSTANCE` (`@` for most managers, `.` for OpenRC's).
+    pub fn units(&self, separator: char) -> Vec<(Option<String>, String)> {
+        self.instance_names()
+            .into_iter()
+            .map(|i| match i {
+                Some(i) => (Some(i.to_string()), format!("{}{separator}{i}", self.name)),
+                None => (None, self.name.clone()),
+            })
+            .collect()
+    }
+
     /// The instance names, or a single `None` for a service without instances.
     pub fn instance_names(&self) -> Vec<Option<&str>> {
         if self.instances.is_empty() {
