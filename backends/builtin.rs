@@ -96,8 +96,31 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         "exec_expand" => Ok(()),
         // Checked before each start; an unmet one leaves the unit stopped, with the reason.
         "condition_path_exists" => Ok(()),
+        // systemd's Wants=: a start (a request, or boot for an enabled unit) also starts the
+        // installed services it names, unordered unless `after` names them too, and whatever
+        // becomes of them the wanting one starts (supervisor/order.rs `with_wanted`, called by
+        // requests.rs `start`/`restart` and daemon.rs at boot). `db@{instance}`: not yet.
+        "wants" if !per_instance(used) => Ok(()),
+        // Facilities: reached before the supervisor starts. It runs where no init does (a
+        // container's entry point, a CI box, a shell on a booted host), after the host mounted
+        // its file systems, configured its network and clock and started its logger, or
+        // without them for good; so ordering against one orders against nothing, as systemd's
+        // does when nothing on the host provides the target. Nothing is checked or waited for.
+        "after" | "requires" | "wants" if facility(used) => Ok(()),
         _ => Err("svc-any's supervisor does not run it yet"),
     }
+}
+
+/// A dependency entry naming a facility (`"$network-online"`).
+fn facility(used: &Used) -> bool {
+    used.value.as_deref().is_some_and(|v| v.starts_with("\"$"))
+}
+
+/// A dependency entry naming the same instance of another service (`db@{instance}`).
+fn per_instance(used: &Used) -> bool {
+    used.value
+        .as_deref()
+        .is_some_and(|v| v.contains(crate::model::spec::INSTANCE_PLACEHOLDER))
 }
 
 impl Builtin {

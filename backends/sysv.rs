@@ -89,7 +89,9 @@ fn native_tool(ctx: &Ctx) -> Option<&'static str> {
 }
 
 /// What the LSB script and the supervisor behind it carry: the supervisor's keys, and the
-/// facilities of `after` and `requires`, which the LSB header names (`$network`...).
+/// facilities of `after` and `requires`, which the LSB header names (`$network`...). `wants`
+/// is the supervisor's (the script's start asks it, which starts what the unit wants), not
+/// the header's: `Should-Start:` would order the boot, which systemd's `Wants=` does not.
 fn carries(used: &Used, service: &Service) -> Verdict {
     let facility = used.value.as_deref().is_some_and(|v| v.starts_with("\"$"));
     match used.key {
@@ -141,6 +143,7 @@ impl Backend for Sysv {
         let own = |d: &Dependency| !matches!(d, Dependency::Facility(_));
         for_supervisor.after.retain(own);
         for_supervisor.requires.retain(own);
+        for_supervisor.daemon.wants.retain(own);
         let supervised = Builtin.render(ctx, &for_supervisor)?;
         let mut files = vec![FileSpec {
             path: script_path(service),

@@ -2749,3 +2749,91 @@ fn a_forking_daemon_is_found_by_its_pid_file_and_supervised() {
     assert_eq!(scope.field("nofork", "last_exit")["code"], 2);
     scope.ok(&["uninstall", "forky", "nofork"]);
 }
+
+/// `wants`, as systemd's Wants=: a start starts what the service wants (installed, not
+/// enabled, not named by the request), and neither a wanted service that fails nor one that
+/// is not installed fails the wanting one; at boot an enabled service pulls in what it wants.
+#[test]
+fn a_start_starts_what_the_service_wants_and_their_failure_is_not_its_own() {
+    let scope = TestScope::new("wants");
+    let helper = scope.definition("helper", "exec = [\"/bin/sleep\", \"1201\"]\n");
+    let flaky = scope.definition(
+        "flaky",
+        "exec = [\"/bin/sh\", \"-c\", \"exit 3\"]\nrestart = \"no\"\n",
+    );
+    let web = scope.definition(
+        "web",
+        "exec = [\"/bin/sleep\", \"1202\"]\nwants = [\"helper\", \"flaky\", \"ghost\"]\n",
+    );
+    scope.ok(&["install", "helper", "-f", &helper, "--no-enable"]);
+    scope.ok(&["install", "flaky", "-f", &flaky, "--no-enable"]);
+    scope.ok(&["install", "web", "-f", &web, "--start", "--wait=5"]);
+    assert_eq!(scope.field("web", "state"), "running");
+    assert!(
+        eventually(Duration::from_secs(5), || scope.field("helper", "state")
+            == "running"),
+        "helper: {}",
+        scope.field("helper", "state")
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || scope.field("flaky", "state")
+            == "dead"),
+        "flaky: {}",
+        scope.field("flaky", "state")
+    );
+    assert_eq!(scope.field("web", "state"), "running");
+    // Stopping the wanting one leaves the wanted one alone (Wants= binds no stop).
+    scope.ok(&["stop", "web"]);
+    assert_eq!(scope.field("helper", "state"), "running");
+    scope.ok(&["stop", "helper"]);
+
+    // At boot: web is enabled, helper is not, and comes up with it.
+    let supervisor = scope.supervisor_pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisor as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(eventually(Duration::from_secs(5), || scope
+        .supervisor_pid()
+        .is_none()));
+    std::fs::remove_dir_all(scope.runtime()).unwrap();
+    let mut booted = scope
+        .cmd()
+        .args(["supervisor", "--boot"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || !processes_matching("sleep 1202")
+            .is_empty()
+            && !processes_matching("sleep 1201").is_empty()),
+        "web and what it wants did not come up at boot"
+    );
+    scope.ok(&["uninstall", "web", "helper", "flaky"]);
+    let _ = booted.wait();
+}
+
+/// Facilities on the builtin are reached before the supervisor starts: a service ordered
+/// after them (or wanting one) installs and starts at once, with nothing to wait for.
+#[test]
+fn a_service_after_facilities_starts_at_once() {
+    let scope = TestScope::new("facilities");
+    let def = scope.definition(
+        "online",
+        "exec = [\"/bin/sleep\", \"1203\"]\n\
+         after = [\"$network-online\", \"time-sync.target\", \"$syslog\"]\n\
+         requires = [\"$local-fs\"]\nwants = [\"$network-online\", \"$nss-lookup\"]\n",
+    );
+    let started = Instant::now();
+    scope.ok(&["install", "online", "-f", &def, "--start", "--wait=5"]);
+    assert_eq!(scope.field("online", "state"), "running");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(scope.field("online", "reason").is_null());
+    scope.ok(&["uninstall", "online"]);
+}

@@ -284,9 +284,13 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "after = [\"$network-online\"]\n",
         "after = \"$network-online\"",
-        &["systemd", "openrc", "sysv"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
-    ("wants = [\"db\"]\n", "wants", &["systemd", "openrc"]),
+    (
+        "wants = [\"db\"]\n",
+        "wants",
+        &["systemd", "openrc", "sysv", "builtin"],
+    ),
     ("binds_to = [\"db\"]\n", "binds_to", &["systemd"]),
     (
         "umask = \"0077\"\n",

@@ -149,6 +149,13 @@ pub fn run(opts: Options) -> Result<i32> {
         })
         .map(Unit::key)
         .collect();
+    // At boot an enabled unit pulls in what it wants, enabled or not; on demand the marks
+    // already name what was pulled in (and stopped since, if someone stopped it).
+    let to_start = if boot {
+        sup.with_wanted(&to_start)
+    } else {
+        to_start
+    };
     if boot {
         sup.set_wanted_up(&to_start, true);
     }

@@ -40,8 +40,10 @@ impl Units for Supervisor {
     }
 
     fn start(&mut self, keys: &[String]) {
-        self.set_wanted_up(keys, true);
-        self.start_in_order(keys, false);
+        // What they want comes up with them, and back with a supervisor started on demand.
+        let keys = self.with_wanted(keys);
+        self.set_wanted_up(&keys, true);
+        self.start_in_order(&keys, false);
     }
 
     fn stop(&mut self, keys: &[String]) {
@@ -52,6 +54,14 @@ impl Units for Supervisor {
     }
 
     fn restart(&mut self, keys: &[String]) {
+        // A restart starts what they want and is not up, as a start does (systemd's too).
+        let wanted: Vec<String> = self
+            .with_wanted(keys)
+            .into_iter()
+            .filter(|k| !keys.contains(k))
+            .collect();
+        self.set_wanted_up(&wanted, true);
+        self.start_in_order(&wanted, false);
         self.set_wanted_up(keys, true);
         for key in keys {
             if matches!(
