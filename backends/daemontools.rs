@@ -51,6 +51,7 @@ const LAYOUT: Layout = Layout {
     logger: "multilog",
     rotation: "rotated at 1 MB, 10 kept",
     supervised,
+    before_program: &["supervise", "softlimit", "setuidgid"],
 };
 /// How long a start may take to reach the program: supervise's one-second pause between
 /// starts, the run script's dependency waits, and a loaded host.
@@ -126,27 +127,6 @@ fn svc_flag(signal: Signal) -> Option<&'static str> {
         "CONT" => "-c",
         _ => return None,
     })
-}
-
-/// Whether `pid` is not yet `program`: supervise records the pid as soon as it forks, so the
-/// pid first runs supervise itself (until its exec), then `./run` (counting restarts,
-/// sleeping out restart_delay, waiting for dependencies), then the tools the run script execs
-/// through (softlimit, setuidgid), and only then the program.
-fn not_yet_the_program(pid: u32, program: &str) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let name = |arg: &[u8]| -> Vec<u8> {
-        arg.rsplit(|b| *b == b'/')
-            .next()
-            .unwrap_or_default()
-            .to_vec()
-    };
-    let mut args = cmdline.split(|b| *b == 0);
-    let first = name(args.next().unwrap_or_default());
-    let chain = [&b"supervise"[..], b"softlimit", b"setuidgid"];
-    cmdline.split(|b| *b == 0).any(|a| a == b"./run")
-        || (chain.contains(&first.as_slice()) && first != name(program.as_bytes()))
 }
 
 impl Daemontools {
@@ -271,8 +251,9 @@ impl Daemontools {
                     // run script then execs: wait for the program, so status says running,
                     // and say so when it does not (a loaded host can take seconds).
                     let up = wait_until(START_WAIT, || {
-                        self.status_of(&dir)
-                            .is_some_and(|st| st.pid != 0 && !not_yet_the_program(st.pid, &program))
+                        self.status_of(&dir).is_some_and(|st| {
+                            st.pid != 0 && !LAYOUT.not_yet_the_program(st.pid, &program)
+                        })
                     });
                     if !up {
                         bail!(
@@ -416,8 +397,9 @@ impl Backend for Daemontools {
                     None
                 };
                 let s = service.for_instance(instance.as_deref());
-                let delaying =
-                    |pid: u32| ctx.root == Path::new("/") && not_yet_the_program(pid, &s.exec[0]);
+                let delaying = |pid: u32| {
+                    ctx.root == Path::new("/") && LAYOUT.not_yet_the_program(pid, &s.exec[0])
+                };
                 let (now, reason) = match st {
                     _ if !installed => (State::NotInstalled, None),
                     None => (
@@ -544,11 +526,11 @@ mod tests {
         let mut script = stage("/bin/sh", &["-c", "sleep 30; :", "./run"]);
         let mut tool = stage("setuidgid", &["30"]);
         let mut program = stage("/usr/bin/myd", &["30"]);
-        assert!(not_yet_the_program(forked.id(), "/usr/bin/myd"));
-        assert!(not_yet_the_program(script.id(), "/bin/sh"));
-        assert!(not_yet_the_program(tool.id(), "/usr/bin/myd"));
-        assert!(!not_yet_the_program(tool.id(), "setuidgid"));
-        assert!(!not_yet_the_program(program.id(), "/usr/bin/myd"));
+        assert!(LAYOUT.not_yet_the_program(forked.id(), "/usr/bin/myd"));
+        assert!(LAYOUT.not_yet_the_program(script.id(), "/bin/sh"));
+        assert!(LAYOUT.not_yet_the_program(tool.id(), "/usr/bin/myd"));
+        assert!(!LAYOUT.not_yet_the_program(tool.id(), "setuidgid"));
+        assert!(!LAYOUT.not_yet_the_program(program.id(), "/usr/bin/myd"));
         for child in [&mut forked, &mut script, &mut tool, &mut program] {
             child.kill().unwrap();
             child.wait().unwrap();

@@ -60,6 +60,7 @@ const LAYOUT: Layout = Layout {
     logger: "svlogd",
     rotation: "rotated by size",
     supervised,
+    before_program: &["runsv", "chpst"],
 };
 
 /// The scan directory runsvdir watches here: the argument of a running runsvdir (on the live
@@ -253,12 +254,14 @@ impl Runit {
         // In dependency order (the engine's): a service others of this batch depend on runs
         // before they are started, so each is forked after what it needs.
         let mut batch: Vec<String> = Vec::new();
+        let mut programs: Vec<String> = Vec::new();
         for (i, s) in services.iter().enumerate() {
             for (_, unit) in LAYOUT.units(s) {
                 for f in ["failed", "window"] {
                     let _ = std::fs::remove_file(ctx.on_target(&LAYOUT.state_dir(&unit).join(f)));
                 }
                 batch.push(LAYOUT.service_dir(&unit).display().to_string());
+                programs.push(s.exec[0].clone());
             }
             let needed = services[i + 1..].iter().any(|later| {
                 later
@@ -282,7 +285,8 @@ impl Runit {
                 // it forks `run`: wait until it has started what was down (run, or already
                 // finish after a quick end), so a status read next sees the start. What was
                 // running or in finish (restart_delay) is runsv's once it wants it up.
-                for (dir, was_down) in batch.drain(..).zip(down) {
+                for ((dir, was_down), program) in batch.drain(..).zip(down).zip(programs.drain(..))
+                {
                     let dir = ctx.on_target(Path::new(&dir));
                     let started = wait_until(START_WAIT, || {
                         self.status_of(&dir)
@@ -295,6 +299,12 @@ impl Runit {
                             START_WAIT.as_secs()
                         );
                     }
+                    // Then `run` still has to exec the program (after its dependency waits).
+                    wait_until(START_WAIT, || {
+                        self.status_of(&dir).is_none_or(|st| {
+                            st.state != 1 || !LAYOUT.not_yet_the_program(st.pid, &program)
+                        })
+                    });
                 }
             }
             if needed {
@@ -449,6 +459,9 @@ impl Backend for Runit {
                 };
                 let s = service.for_instance(instance.as_deref());
                 let failed = state.join("failed").exists();
+                let delaying = |pid: u32| {
+                    ctx.root == Path::new("/") && LAYOUT.not_yet_the_program(pid, &s.exec[0])
+                };
                 let (state_now, reason) = match st {
                     _ if !installed => (State::NotInstalled, None),
                     None => (
@@ -456,6 +469,10 @@ impl Backend for Runit {
                         Some(
                             "runsv does not supervise it (is it linked, runsvdir running?)".into(),
                         ),
+                    ),
+                    Some(st) if st.state == 1 && delaying(st.pid) => (
+                        State::Starting,
+                        Some("its run script has not yet started the program".to_string()),
                     ),
                     Some(st) if st.state == 1 => (State::Running, None),
                     Some(st) if st.want_up => {
@@ -477,7 +494,9 @@ impl Backend for Runit {
                     backend: "runit".into(),
                     unit: unit.clone(),
                     state: state_now,
-                    pid: st.filter(|st| st.state == 1 && st.pid > 0).map(|st| st.pid),
+                    pid: st
+                        .filter(|st| state_now == State::Running && st.pid > 0)
+                        .map(|st| st.pid),
                     since: st.map(|st| st.since),
                     restarts: installed.then(|| LAYOUT.restarts(ctx, &unit)),
                     last_exit: recorded.map(|(e, _)| e),

@@ -16,6 +16,7 @@
 //! - `s6-setuidgid` takes an account (its primary group): `group` is refused.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 
@@ -38,6 +39,9 @@ pub struct S6;
 
 /// Where the service directories live.
 const SV: &str = "/etc/s6/sv";
+/// How long `run` may take to exec the program once s6-supervise forked it (dependency
+/// waits, a loaded host).
+const START_WAIT: Duration = Duration::from_secs(15);
 /// Where s6-log writes each unit's output (`current`, rotated `@*.s`).
 const LOGS: &str = "/var/log/s6";
 /// s6's units: records of `finish` in /run/svc-any/s6; supervised while s6-supervise reads
@@ -51,6 +55,7 @@ const LAYOUT: Layout = Layout {
     logger: "s6-log",
     rotation: "rotated at 1 MB, 10 kept",
     supervised,
+    before_program: &["s6-supervise", "s6-setuidgid", "s6-softlimit"],
 };
 
 /// The scan directory: a running s6-svscan's argument, else /etc/s6/service.
@@ -249,13 +254,13 @@ impl S6 {
         self.wait_supervised(ctx, &dirs)?;
         // In dependency order (the engine's): what later ones of the batch depend on is up
         // before they are started (`s6-svc -wu` waits for it).
-        let mut batch: Vec<PathBuf> = Vec::new();
+        let mut batch: Vec<(PathBuf, String)> = Vec::new();
         for (i, s) in services.iter().enumerate() {
             for (_, unit) in LAYOUT.units(s) {
                 for f in ["failed", "window"] {
                     let _ = std::fs::remove_file(ctx.on_target(&LAYOUT.state_dir(&unit).join(f)));
                 }
-                batch.push(LAYOUT.service_dir(&unit));
+                batch.push((LAYOUT.service_dir(&unit), s.exec[0].clone()));
             }
             let needed = services[i + 1..].iter().any(|later| {
                 later
@@ -268,10 +273,20 @@ impl S6 {
                 let args = ["-wu", "-T", "10000", "-u"].map(String::from);
                 // A start that does not come up within 10 s (a crash loop) is for status and
                 // --wait to judge, not an error of the start itself.
-                if let Err(e) = self.svc(ctx, &args, &batch) {
+                let dirs: Vec<PathBuf> = batch.iter().map(|(dir, _)| dir.clone()).collect();
+                if let Err(e) = self.svc(ctx, &args, &dirs) {
                     ctx.warn(format!("warning: {e:#}"));
                 }
-                batch.clear();
+                // s6-supervise says up once it forked `run`, which still has to exec the
+                // program: wait for that too, so a status read next names the program's pid.
+                for (dir, program) in batch.drain(..) {
+                    let dir = ctx.on_target(&dir);
+                    wait_until(START_WAIT, || {
+                        self.status_of(&dir).is_none_or(|st| {
+                            st.pid == 0 || !LAYOUT.not_yet_the_program(st.pid, &program)
+                        })
+                    });
+                }
             }
         }
         Ok(())
@@ -434,6 +449,9 @@ impl Backend for S6 {
                 };
                 let s = service.for_instance(instance.as_deref());
                 let failed = state.join("failed").exists();
+                let delaying = |pid: u32| {
+                    ctx.root == Path::new("/") && LAYOUT.not_yet_the_program(pid, &s.exec[0])
+                };
                 let (state_now, reason) = match st {
                     _ if !installed => (State::NotInstalled, None),
                     None => (
@@ -442,6 +460,10 @@ impl Backend for S6 {
                             "s6-supervise does not run for it (is it linked, s6-svscan running?)"
                                 .into(),
                         ),
+                    ),
+                    Some(st) if st.pid != 0 && !st.finishing && delaying(st.pid) => (
+                        State::Starting,
+                        Some("its run script has not yet started the program".to_string()),
                     ),
                     Some(st) if st.pid != 0 && !st.finishing => (State::Running, None),
                     Some(st) if st.want_up => (
@@ -464,7 +486,9 @@ impl Backend for S6 {
                     backend: "s6".into(),
                     unit: unit.clone(),
                     state: state_now,
-                    pid: st.filter(|st| st.pid > 0 && !st.finishing).map(|st| st.pid),
+                    pid: st
+                        .filter(|st| state_now == State::Running && st.pid > 0)
+                        .map(|st| st.pid),
                     since: st.map(|st| st.since),
                     restarts: installed.then(|| LAYOUT.restarts(ctx, &unit)),
                     last_exit: recorded.map(|(e, _)| e),

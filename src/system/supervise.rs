@@ -185,6 +185,9 @@ pub struct Layout {
     pub logs: &'static str,
     /// Whether the manager's supervisor runs for a service directory (its own test).
     pub supervised: fn(&Path) -> bool,
+    /// What a unit's pid runs before the program: the supervisor's own fork (until it execs
+    /// `./run`), then the tools the run script execs through (`chpst`, `s6-setuidgid`, ...).
+    pub before_program: &'static [&'static str],
 }
 
 /// How long a scanner may take to notice a new link (runsvdir and svscan look every 5 s),
@@ -223,6 +226,29 @@ impl Layout {
             )));
         }
         Ok(())
+    }
+
+    /// Whether `pid` is not yet `program`: the supervisors record the pid as soon as they fork,
+    /// so it first runs the supervisor itself (until its exec), then `./run` (dependency waits,
+    /// restart_delay), then the tools the run script execs through, and only then the program.
+    /// A pid that is gone is not "not yet": it is for the status to say what happened.
+    pub fn not_yet_the_program(&self, pid: u32, program: &str) -> bool {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        let name = |arg: &[u8]| -> Vec<u8> {
+            arg.rsplit(|b| *b == b'/')
+                .next()
+                .unwrap_or_default()
+                .to_vec()
+        };
+        let first = name(cmdline.split(|b| *b == 0).next().unwrap_or_default());
+        cmdline.split(|b| *b == 0).any(|a| a == b"./run")
+            || (self
+                .before_program
+                .iter()
+                .any(|t| t.as_bytes() == first.as_slice())
+                && first != name(program.as_bytes()))
     }
 
     /// Each unit of `service`: its instance (if any) and its name.

@@ -130,7 +130,9 @@ pub fn hidden(h: &Host, b: &dyn Backend) {
         ));
     }
     // Root, who may read them, sees the values as installed (show reads the record).
-    let shown = h.ok(&["show", "secretive"]);
+    // show's exit code is the status's (LSB): a service still `starting` (supervisord's
+    // startsecs) is 4, which says nothing about what show prints.
+    let shown = crate::common::text(&h.svc_any(&["show", "secretive"]).stdout);
     if !shown.contains(&secret) || shown.contains("(hidden)") {
         failures.push(format!(
             "{name}: root's `show secretive` does not show the value:\n{shown}"
