@@ -153,21 +153,7 @@ impl Supervisor {
         let now = Instant::now();
         match unit.machine.on_stop(now, then) {
             Stop::Signal { signal, .. } => {
-                // A reload or a post_start still running is moot now.
-                let moot = unit
-                    .job
-                    .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
-                if let Some(job) = moot {
-                    if let Some(pid) = job.pid {
-                        let _ = killpg(pid, NixSignal::SIGKILL);
-                    }
-                    if job.stage == Stage::Reload {
-                        unit.reload_failure = Some(format!(
-                            "{} did not finish: the service was stopped",
-                            job.describe()
-                        ));
-                    }
-                }
+                unit.cancel_moot_job("the service was stopped");
                 if unit.pid.is_none() {
                     // A forking service between its parent's exit and its pid file: nothing
                     // runs that svc-any knows of.
@@ -315,21 +301,7 @@ impl Supervisor {
             return;
         };
         let was_up = std::mem::take(&mut unit.up);
-        // A reload or a post_start still running has nothing left to act on.
-        let moot = unit
-            .job
-            .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
-        if let Some(job) = moot {
-            if let Some(pid) = job.pid {
-                let _ = killpg(pid, NixSignal::SIGKILL);
-            }
-            if job.stage == Stage::Reload {
-                unit.reload_failure = Some(format!(
-                    "{} did not finish: the service ended",
-                    job.describe()
-                ));
-            }
-        }
+        unit.cancel_moot_job("the service ended");
         let stopped = matches!(exit, Exit::Stopped { .. });
         let oneshot_done = unit.oneshot() && exit == Exit::NotRestarted { clean: true };
         unit.pending = Some(exit);

@@ -431,6 +431,22 @@ impl Unit {
     }
 
     /// Its streams: stdout, then stderr if apart.
+    /// Ends a reload or a post_start still running: once the service stops or ends it has
+    /// nothing left to act on. A reload cut short fails, saying `why`.
+    pub fn cancel_moot_job(&mut self, why: &str) {
+        let moot = self
+            .job
+            .take_if(|j| matches!(j.stage, Stage::Reload | Stage::PostStart));
+        if let Some(job) = moot {
+            if let Some(pid) = job.pid {
+                let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            if job.stage == Stage::Reload {
+                self.reload_failure = Some(format!("{} did not finish: {why}", job.describe()));
+            }
+        }
+    }
+
     pub fn streams(&self) -> impl Iterator<Item = &Stream> {
         std::iter::once(&self.output).chain(self.errors.as_ref())
     }
