@@ -48,6 +48,11 @@ const RUN: &str = "/run/openrc";
 /// How long a start waits for supervise-daemon to report its child (see `Openrc::settle`).
 const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 
+/// What supervise-daemon's child runs before the program: supervise-daemon itself (it writes
+/// `child_pid` at fork, then sets up the PAM session, user and limits), then the shell that
+/// sets the umask (see the init script's template).
+const BEFORE_PROGRAM: &[&str] = &["supervise-daemon", "sh"];
+
 /// OpenRC's name for a unit: `NAME`, or `NAME.INSTANCE` for an instance.
 fn units(service: &Service) -> Vec<(Option<String>, String)> {
     service.units('.')
@@ -277,7 +282,19 @@ impl Backend for Openrc {
                 } else if run(&format!("failed/{unit}")).exists() {
                     (State::Failed, Some("OpenRC marked it failed".to_string()))
                 } else if started && child.is_some_and(alive) {
-                    (State::Running, None)
+                    let s = service.for_instance(instance.as_deref());
+                    let forked_only = ctx.root == Path::new("/")
+                        && child.is_some_and(|pid| {
+                            process::not_yet_the_program(pid, &s.exec[0], BEFORE_PROGRAM)
+                        });
+                    if forked_only {
+                        (
+                            State::Starting,
+                            Some("supervise-daemon has forked it, the program not yet".into()),
+                        )
+                    } else {
+                        (State::Running, None)
+                    }
                 } else if started && supervisor.is_some_and(alive) {
                     (
                         State::Starting,

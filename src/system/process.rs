@@ -85,3 +85,26 @@ pub fn interactive(cmd: &mut Command) -> Result<i32> {
         .with_context(|| format!("running {}", describe(cmd)))?;
     Ok(status.code().unwrap_or(1))
 }
+
+/// Whether `pid`, recorded by a supervisor as its child, does not run `program` yet: its
+/// command line is still a `./run` script or one of `before_program` (the supervisor's own
+/// fork, the tools a script execs through), unless that is the program itself. A supervisor
+/// records the pid at `fork`, so a start that trusted it at once would report a process that
+/// never ran the program. A pid that is gone is not "not yet": the status says what happened.
+pub fn not_yet_the_program(pid: u32, program: &str, before_program: &[&str]) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let base_name = |arg: &[u8]| -> Vec<u8> {
+        arg.rsplit(|b| *b == b'/')
+            .next()
+            .unwrap_or_default()
+            .to_vec()
+    };
+    let first = base_name(cmdline.split(|b| *b == 0).next().unwrap_or_default());
+    cmdline.split(|b| *b == 0).any(|a| a == b"./run")
+        || (before_program
+            .iter()
+            .any(|t| t.as_bytes() == first.as_slice())
+            && first != base_name(program.as_bytes()))
+}

@@ -16,6 +16,7 @@ use crate::model::spec::{Level, Service};
 use crate::model::status::LastExit;
 use crate::system::files;
 use crate::system::host::Ctx;
+use crate::system::process;
 
 /// Whether a supervisor runs for the service directory `dir`: its `supervise/ok` FIFO has a
 /// reader (what `svok` and `sv` check).
@@ -231,24 +232,8 @@ impl Layout {
     /// Whether `pid` is not yet `program`: the supervisors record the pid as soon as they fork,
     /// so it first runs the supervisor itself (until its exec), then `./run` (dependency waits,
     /// restart_delay), then the tools the run script execs through, and only then the program.
-    /// A pid that is gone is not "not yet": it is for the status to say what happened.
     pub fn not_yet_the_program(&self, pid: u32, program: &str) -> bool {
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            return false;
-        };
-        let name = |arg: &[u8]| -> Vec<u8> {
-            arg.rsplit(|b| *b == b'/')
-                .next()
-                .unwrap_or_default()
-                .to_vec()
-        };
-        let first = name(cmdline.split(|b| *b == 0).next().unwrap_or_default());
-        cmdline.split(|b| *b == 0).any(|a| a == b"./run")
-            || (self
-                .before_program
-                .iter()
-                .any(|t| t.as_bytes() == first.as_slice())
-                && first != name(program.as_bytes()))
+        process::not_yet_the_program(pid, program, self.before_program)
     }
 
     /// Each unit of `service`: its instance (if any) and its name.

@@ -79,7 +79,9 @@ pub fn openim(h: &Host, b: &dyn Backend) {
         for later in start_of(dependant) {
             assert!(
                 first <= later,
-                "{backend}: {dependant} started (tick {later}) before {dependency} (tick {first})"
+                "{backend}: {dependant} started (tick {later}) before {dependency} (tick {first}); \
+                 statuses now: {}",
+                text(&h.svc_any(&["status", "openim", "--json"]).stdout)
             );
         }
     }
