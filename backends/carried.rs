@@ -15,7 +15,8 @@ use crate::system::host::Ctx;
 pub type Verdict = Result<(), &'static str>;
 
 /// Every key (or value) of `service` a backend may not carry: the keys of `daemon.rs`, the
-/// restart policies beyond the first three, and facility dependencies.
+/// restart policies beyond the first three, and dependencies on facilities, on systemd's own
+/// units and on the same instance of another service.
 pub fn used(service: &Service) -> Vec<Used> {
     let mut out = service.daemon.used();
     if let Some(log) = &service.log {
@@ -44,10 +45,10 @@ pub fn used(service: &Service) -> Vec<Used> {
         let per_instance = dep
             .as_written()
             .contains(crate::model::spec::INSTANCE_PLACEHOLDER);
-        if matches!(dep, Dependency::Facility(_)) || per_instance {
+        if !matches!(dep, Dependency::Service(_)) || per_instance {
             let key = key.split('[').next().unwrap_or_default();
             let key = KEYS.iter().find(|k| **k == key).copied().unwrap_or("after");
-            let value = Some(format!("\"{}\"", dep.as_written()));
+            let value = Some(quoted(dep));
             let used = Used { key, value };
             if !out.contains(&used) {
                 out.push(used);
@@ -81,7 +82,13 @@ pub fn check(
         let Err(why) = carries(&used, service) else {
             continue;
         };
-        if service.daemon.not_carried == NotCarried::Refuse {
+        let refuse = service.daemon.not_carried == NotCarried::Refuse;
+        if refuse && names_systemd_unit(service, &used) {
+            // Refused by spec::refuse_systemd_units, which every backend calls next, with
+            // the hint for a unit or a target.
+            continue;
+        }
+        if refuse {
             return Err(bad(format!(
                 "not carried by {backend}: {} ({why})",
                 used.describe()
@@ -98,6 +105,21 @@ pub fn check(
     Ok(out)
 }
 
+/// A dependency entry as `Used` gives its value: the entry as written, quoted.
+fn quoted(dep: &Dependency) -> String {
+    format!("\"{}\"", dep.as_written())
+}
+
+/// Whether `used` is a dependency entry naming a unit of systemd's own (not per instance:
+/// that has the backend's own verdict).
+fn names_systemd_unit(service: &Service, used: &Used) -> bool {
+    let placeholder = crate::model::spec::INSTANCE_PLACEHOLDER;
+    service.all_dependencies().any(|(_, d)| {
+        matches!(d, Dependency::Native(unit) if !unit.contains(placeholder))
+            && used.value.as_deref() == Some(quoted(d).as_str())
+    })
+}
+
 fn drop_used(service: &mut Service, used: &Used) {
     match (used.key, &used.value) {
         ("restart", _) => service.restart = Restart::OnFailure,
@@ -112,24 +134,16 @@ fn drop_used(service: &mut Service, used: &Used) {
             }
         }
         (key, Some(v)) if KEYS.contains(&key) => {
-            let placeholder = crate::model::spec::INSTANCE_PLACEHOLDER;
-            let keep = |d: &Dependency| {
-                let facility = matches!(d, Dependency::Facility(_)) && v.starts_with("\"$");
-                facility || (v.contains(placeholder) && d.as_written().contains(placeholder))
+            let list = match key {
+                "after" => &mut service.after,
+                "requires" => &mut service.requires,
+                "wants" => &mut service.daemon.wants,
+                "before" => &mut service.daemon.before,
+                "part_of" => &mut service.daemon.part_of,
+                "binds_to" => &mut service.daemon.binds_to,
+                _ => &mut service.daemon.conflicts,
             };
-            let keep = |d: &Dependency| !keep(d);
-            service.after.retain(keep);
-            service.requires.retain(keep);
-            let d = &mut service.daemon;
-            for list in [
-                &mut d.wants,
-                &mut d.before,
-                &mut d.part_of,
-                &mut d.binds_to,
-                &mut d.conflicts,
-            ] {
-                list.retain(keep);
-            }
+            list.retain(|d| quoted(d) != *v);
         }
         (key, _) => service.daemon.drop_key(key),
     }

@@ -96,6 +96,18 @@ fn carries(used: &Used, service: &Service) -> Verdict {
     let facility = used.value.as_deref().is_some_and(|v| v.starts_with("\"$"));
     match used.key {
         "after" | "requires" if facility => Ok(()),
+        // A unit of the host's in `after` orders only if it starts too: `Should-Start:`.
+        "after"
+            if used
+                .value
+                .as_deref()
+                .is_some_and(|v| v.ends_with(".service\"")) =>
+        {
+            Ok(())
+        }
+        // More names in `Provides:`, which other scripts' headers may depend on (as OpenRC's
+        // `provide`); the script itself keeps the service's name.
+        "aliases" => Ok(()),
         _ => crate::backends::builtin::carries(used, service),
     }
 }
@@ -109,9 +121,23 @@ impl Backend for Sysv {
         let service = &carried::check(ctx, self.name(), service, carries)?;
         let mut c = render::context(service);
         c.insert("name", &service.name);
+        c.insert("aliases", &service.daemon.aliases);
         c.insert("quoted_name", &sh::quote(&service.name)?);
         let mut required = vec!["$remote_fs".to_string(), "$syslog".to_string()];
-        spec::refuse_systemd_units(service, self.name())?;
+        // systemd's After= on a service of the host orders against it only when it starts
+        // too, which is LSB's `Should-Start:`, by the name its script provides. Any other
+        // unit of systemd's is refused next.
+        let mut should_start = Vec::new();
+        let mut others = service.clone();
+        others.after.retain(|d| match d {
+            Dependency::Native(unit) if unit.ends_with(".service") => {
+                should_start.push(d.stem().to_string());
+                false
+            }
+            _ => true,
+        });
+        spec::refuse_systemd_units(&others, self.name())?;
+        c.insert("should_start", &should_start.join(" "));
         for dep in service.requires.iter().chain(&service.after) {
             let name = match dep {
                 Dependency::Service(name) => name.clone(),
@@ -137,10 +163,12 @@ impl Backend for Sysv {
         c.insert("svc_any", &sh::quote(exe)?);
         let script = ctx.renderer.render("sysv.initd", &c)?;
         // The supervisor's definition: the builtin backend's own file, without its boot links.
-        // The LSB header above orders the boot by the facilities; the supervisor, which starts
-        // the process when the script asks, has nothing to wait for.
+        // The LSB header above orders the boot by the facilities and the host's services and
+        // gives the aliases; the supervisor, which starts the process when the script asks,
+        // has nothing to wait for and answers to the service's own name.
         let mut for_supervisor = service.clone();
-        let own = |d: &Dependency| !matches!(d, Dependency::Facility(_));
+        for_supervisor.daemon.aliases.clear();
+        let own = |d: &Dependency| matches!(d, Dependency::Service(_));
         for_supervisor.after.retain(own);
         for_supervisor.requires.retain(own);
         for_supervisor.daemon.wants.retain(own);

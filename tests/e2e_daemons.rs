@@ -606,3 +606,71 @@ fn openrc_runs_the_commands_directories_and_env_files_it_carries() {
     c.svc_any_ok(&["uninstall", "dmd"]);
     assert!(!c.succeeds("test -e /etc/init.d/dmd || test -e /etc/conf.d/dmd"));
 }
+
+/// The rc2.d start number insserv gave `script` (`S02ssh` → 2).
+fn start_number(c: &Container, script: &str) -> u32 {
+    let link = c.sh_out(&format!("cd /etc/rc2.d && ls S[0-9][0-9]{script}"));
+    link[1..3].parse().unwrap_or_else(|_| panic!("{link}"))
+}
+
+#[test]
+fn sysv_orders_by_the_aliases_and_host_services_of_an_imported_unit() {
+    if !enabled("sysv_orders_by_the_aliases_and_host_services_of_an_imported_unit") {
+        return;
+    }
+    // As Debian's ssh.service says: alias sshd, After=auditd.service. A stand-in program (the
+    // sysv tree has no sshd); what is proven is the header insserv orders the boot by.
+    let c = Container::boot("sysv", "dm-lsb");
+    let lsb = |name: &str, required: &str| {
+        format!(
+            "#!/bin/sh\n### BEGIN INIT INFO\n# Provides:          {name}\n\
+             # Required-Start:    {required}\n# Required-Stop:     {required}\n\
+             # Default-Start:     2 3 4 5\n# Default-Stop:      0 1 6\n\
+             # Short-Description: {name}\n### END INIT INFO\nexit 0\n"
+        )
+    };
+    c.write_files(&[
+        // auditd needs all ssh needs and more: only Should-Start can put ssh after it.
+        (
+            "/etc/init.d/auditd".into(),
+            lsb("auditd", "$remote_fs $syslog $network $time"),
+        ),
+        ("/etc/init.d/needs-sshd".into(), lsb("needs-sshd", "sshd")),
+        (
+            "/root/ssh.toml".into(),
+            "exec = [\"/usr/bin/python3\", \"-m\", \"http.server\", \"18094\", \"--bind\", \"127.0.0.1\"]\n\
+             aliases = [\"sshd\"]\n\
+             after = [\"$network\", \"auditd.service\"]\n"
+                .into(),
+        ),
+    ]);
+    c.sh_out("chmod 755 /etc/init.d/auditd /etc/init.d/needs-sshd && update-rc.d auditd defaults");
+    c.svc_any_ok(&[
+        "install",
+        "ssh",
+        "-f",
+        "/root/ssh.toml",
+        "--start",
+        "--wait=20",
+    ]);
+    assert!(c.http_ok(18094), "ssh's stand-in serves");
+    // A script that needs the alias finds it (insserv refuses a missing facility).
+    c.sh_out("update-rc.d needs-sshd defaults");
+    let (auditd, ssh, needs) = (
+        start_number(&c, "auditd"),
+        start_number(&c, "ssh"),
+        start_number(&c, "needs-sshd"),
+    );
+    assert!(
+        auditd < ssh,
+        "auditd S{auditd:02} is not before ssh S{ssh:02}"
+    );
+    assert!(
+        ssh < needs,
+        "ssh S{ssh:02} is not before needs-sshd S{needs:02}"
+    );
+    c.sh_out("update-rc.d -f needs-sshd remove");
+    c.svc_any_ok(&["uninstall", "ssh"]);
+    assert!(!c.succeeds("ls /etc/rc2.d/*ssh* || test -e /etc/init.d/ssh"));
+    eprintln!("sysv: auditd S{auditd:02} < ssh S{ssh:02} < needs-sshd S{needs:02}");
+}

@@ -159,3 +159,53 @@ fn a_service_of_the_file_is_required_in_the_lsb_header_and_on_systemd() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(units.lines().any(|l| l == "After=db.service"), "{units}");
 }
+
+#[test]
+fn aliases_are_provided_and_a_host_service_after_is_should_start() {
+    // As Debian's ssh.service: an alias, and ordering after a unit the host may not have.
+    let toml = "exec = [\"/usr/sbin/sshd\", \"-D\"]\naliases = [\"sshd\"]\n\
+                after = [\"$network\", \"auditd.service\"]\n";
+    let out = render_definition("alias-should-start", "ssh.toml", "sysv", toml);
+    let rendered = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for line in [
+        "# Provides:          ssh sshd",
+        "# Required-Start:    $remote_fs $syslog $network",
+        "# Should-Start:      auditd",
+        "# Should-Stop:       auditd",
+    ] {
+        assert!(
+            rendered.lines().any(|l| l == line),
+            "no `{line}` in\n{rendered}"
+        );
+    }
+    // The supervisor's own file answers to the service's name and waits for nothing.
+    assert!(!rendered.contains("auditd.service"), "{rendered}");
+
+    // Requiring it is more than LSB can say of a unit: refused, naming the key.
+    let toml = "exec = [\"/usr/sbin/sshd\", \"-D\"]\nrequires = [\"auditd.service\"]\n";
+    let out = render_definition("requires-host-unit", "ssh.toml", "sysv", toml);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`requires[0]`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn with_not_carried_warn_a_systemd_unit_dependency_is_left_out_and_named() {
+    let toml = "not_carried = \"warn\"\nexec = [\"/usr/sbin/cron\", \"-f\"]\n\
+                after = [\"$remote-fs\", \"nss-user-lookup.target\"]\n";
+    let out = render_definition("warn-target", "cron.toml", "builtin", toml);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("not carried by builtin: after = \"nss-user-lookup.target\""),
+        "{err}"
+    );
+    let rendered = text(&out.stdout);
+    assert!(!rendered.contains("nss-user-lookup"), "{rendered}");
+    // Only that entry: the facility, which builtin carries, stays.
+    assert!(rendered.contains("$remote-fs"), "{rendered}");
+}
