@@ -372,39 +372,62 @@ struct Daemon {
     unit: &'static str,
     name: &'static str,
     serves: &'static str,
+    /// Its processes' name (`pgrep -x`).
+    comm: &'static str,
     reloads: bool,
     restarts: bool,
+    /// What svc-any's supervisor says it leaves out of the imported definition (with
+    /// `not_carried = "warn"`), in its order.
+    not_carried_by_builtin: &'static [&'static str],
 }
 
 const DEBIAN_DAEMONS: &[Daemon] = &[
     Daemon {
         unit: "nginx.service",
         name: "nginx",
+        comm: "nginx",
         serves: "python3 -c 'import urllib.request,sys; sys.exit(urllib.request.urlopen(\"http://127.0.0.1/\", timeout=2).status != 200)'",
         reloads: true,
         // Debian's nginx.service says no Restart=: systemd leaves a killed nginx dead.
         restarts: false,
+        not_carried_by_builtin: &[],
     },
     Daemon {
         unit: "ssh.service",
         name: "ssh",
+        comm: "sshd",
         serves: "python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", 22), 2); sys.exit(not s.recv(64).startswith(b\"SSH-2.0\"))'",
         reloads: true,
         restarts: true,
+        not_carried_by_builtin: &["aliases", "after = \"auditd.service\""],
     },
     Daemon {
         unit: "redis-server.service",
         name: "redis-server",
+        comm: "redis-server",
         serves: "[ \"$(redis-cli ping)\" = PONG ]",
         reloads: false,
         restarts: true,
+        not_carried_by_builtin: &[
+            "private_tmp",
+            "private_devices",
+            "stop_timeout = \"infinity\"",
+            "aliases",
+            "read_write_paths",
+            "capabilities",
+            "protect_system",
+            "protect_home",
+            "systemd",
+        ],
     },
     Daemon {
         unit: "cron.service",
         name: "cron",
+        comm: "cron",
         serves: "pgrep -x cron",
         reloads: false,
         restarts: true,
+        not_carried_by_builtin: &["systemd", "after = \"nss-user-lookup.target\""],
     },
 ];
 
@@ -673,4 +696,123 @@ fn sysv_orders_by_the_aliases_and_host_services_of_an_imported_unit() {
     c.svc_any_ok(&["uninstall", "ssh"]);
     assert!(!c.succeeds("ls /etc/rc2.d/*ssh* || test -e /etc/init.d/ssh"));
     eprintln!("sysv: auditd S{auditd:02} < ssh S{ssh:02} < needs-sshd S{needs:02}");
+}
+
+/// The state, pid and restarts svc-any reports for `name` (the only unit).
+fn builtin_status(c: &Container, name: &str) -> (String, Option<u64>) {
+    let out = c.exec(&[
+        "env",
+        "SVC_ANY_BACKEND=builtin",
+        "svc-any",
+        "status",
+        name,
+        "--json",
+    ]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{name}: status --json: {e}: {}", text(&out.stderr)));
+    let unit = &status["services"][0];
+    (
+        unit["state"].as_str().unwrap_or("").to_string(),
+        unit["pid"].as_u64(),
+    )
+}
+
+#[test]
+fn debians_own_daemons_run_under_svc_anys_supervisor() {
+    if !enabled("debians_own_daemons_run_under_svc_anys_supervisor") {
+        return;
+    }
+    // The same packages, their units off; svc-any's supervisor chosen as an operator would on
+    // a host where it runs them (the backend that SysV's scripts lean on, and the one where
+    // no init runs at all).
+    let c = Container::boot("daemons", "dm-bi");
+    c.sh_out("systemctl disable --now nginx ssh ssh.socket redis-server cron 2>&1; systemctl reset-failed");
+    let builtin = |args: &[&str]| {
+        let mut argv = vec!["env", "SVC_ANY_BACKEND=builtin", "svc-any"];
+        argv.extend_from_slice(args);
+        c.exec(&argv)
+    };
+    let ok = |args: &[&str]| {
+        let out = builtin(args);
+        assert!(
+            out.status.success(),
+            "svc-any {args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stderr)
+    };
+    // nspawn drops CAP_SYS_RESOURCE: no process here may raise its open-files hard limit
+    // (systemd would quietly set the closest it can; svc-any's supervisor refuses, naming
+    // `limits`). redis's 65535 becomes this container's ceiling.
+    let ceiling = c.sh_out("ulimit -Hn");
+    for d in DEBIAN_DAEMONS {
+        let name = d.name;
+        let definition = c.svc_any_ok(&["import", &format!("/lib/systemd/system/{}", d.unit)]);
+        let definition = format!("not_carried = \"warn\"\n{definition}")
+            .replace("nofile = 65535", &format!("nofile = {ceiling}"));
+        c.write_files(&[(format!("/root/{name}.toml"), definition)]);
+        let file = format!("/root/{name}.toml");
+        let said = ok(&["install", name, "-f", &file, "--start", "--wait=30"]);
+        let left_out: Vec<&str> = said
+            .lines()
+            .filter_map(|l| l.strip_prefix("svc-any: not carried by builtin: "))
+            .collect();
+        assert_eq!(left_out, d.not_carried_by_builtin, "{name}: {said}");
+        let (state, pid) = builtin_status(&c, name);
+        assert_eq!(state, "running", "{name}");
+        let pid = pid.unwrap_or_else(|| panic!("{name}: no pid"));
+        assert!(
+            c.wait_for(Duration::from_secs(10), d.serves),
+            "{name} does not serve"
+        );
+
+        if d.reloads {
+            ok(&["reload", name, "--wait=10"]);
+            assert_eq!(
+                builtin_status(&c, name),
+                ("running".into(), Some(pid)),
+                "{name}: reload restarted it"
+            );
+            assert!(c.succeeds(d.serves), "{name} does not serve after reload");
+        } else {
+            assert_eq!(builtin(&["reload", name]).status.code(), Some(2), "{name}");
+        }
+
+        c.sh_out(&format!("kill -9 {pid}"));
+        if d.restarts {
+            assert!(
+                c.wait_for(Duration::from_secs(15), &format!(
+                    "env SVC_ANY_BACKEND=builtin svc-any status {name} --json | grep -q '\"state\": \"running\"' && ! kill -0 {pid} 2>/dev/null && {}", d.serves)),
+                "{name} was not restarted after kill -9"
+            );
+            assert_ne!(builtin_status(&c, name).1, Some(pid), "{name}");
+        } else {
+            // No Restart= in Debian's unit: down, and what the daemon left went with it.
+            assert!(
+                c.wait_for(Duration::from_secs(10), &format!(
+                    "env SVC_ANY_BACKEND=builtin svc-any status {name} --json | grep -q '\"state\": \"dead\"'")),
+                "{name}: not dead after kill -9"
+            );
+            ok(&["start", name, "--wait=30"]);
+        }
+
+        ok(&["stop", name]);
+        assert_eq!(builtin_status(&c, name), ("stopped".into(), None), "{name}");
+        assert_eq!(builtin(&["status", name]).status.code(), Some(3), "{name}");
+        assert!(!c.succeeds(d.serves), "{name} still serves after stop");
+        assert!(
+            !c.succeeds(&format!("pgrep -x {}", d.comm)),
+            "{name}: a process is left after stop"
+        );
+    }
+    for d in DEBIAN_DAEMONS {
+        ok(&["uninstall", d.name]);
+    }
+    assert!(
+        !c.succeeds("ls -A /var/lib/svc-any/builtin | grep -q ."),
+        "uninstall left definitions: {}",
+        c.sh_out("ls -AR /var/lib/svc-any/builtin 2>&1 || true")
+    );
+    eprintln!("nginx, ssh, redis-server, cron under svc-any's supervisor: imported, started ready, reloaded (nginx, ssh), killed -9, stopped, uninstalled");
 }
