@@ -52,6 +52,8 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // and on-abort restart after a death by a signal (there is no watchdog to time out).
         "restart" | "restart_prevent_exit_codes" => Ok(()),
         "documentation" => Ok(()),
+        // Never KILL: the stop waits for the process as long as it takes (Service::stop_wait).
+        "stop_timeout" => Ok(()),
         // Up once the program runs (the child has exec'd when the clone returns): simple and
         // exec mean that here, and with no job queue to wait for, idle does too.
         "type" => match used.value.as_deref() {

@@ -562,6 +562,38 @@ fn stop_escalates_to_kill_and_a_failed_health_check_stops_the_service() {
     assert!(processes_matching("sleep 1005").is_empty());
 }
 
+/// `stop_timeout = "infinity"` (redis-server.service's TimeoutStopSec=infinity): a stop waits
+/// for the process to end by itself, however long after the signal; never KILL. The same
+/// program with a short timeout is killed, so the check can fail.
+#[test]
+fn an_infinite_stop_timeout_never_kills() {
+    let scope = TestScope::new("stopforever");
+    // Ends 3 s after SIGTERM, by itself (exit 0).
+    let slow = "exec = [\"/usr/bin/python3\", \"-c\", \"import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: (time.sleep(3), sys.exit(0))); time.sleep(1012)\"]\n";
+    for (name, timeout, ends_by) in [
+        ("patient", "infinity", "exit 0"),
+        ("hasty", "1s", "signal KILL"),
+    ] {
+        let def = scope.definition(name, &format!("{slow}stop_timeout = \"{timeout}\"\n"));
+        scope.ok(&["install", name, "-f", &def, "--start", "--wait=5"]);
+        let began = Instant::now();
+        scope.ok(&["stop", name]);
+        let took = began.elapsed();
+        let last = scope.field(name, "last_exit");
+        let described = match (&last["code"], &last["signal"]) {
+            (serde_json::Value::Number(c), _) => format!("exit {c}"),
+            (_, serde_json::Value::String(s)) => format!("signal {s}"),
+            _ => format!("{last}"),
+        };
+        assert_eq!(described, ends_by, "{name} (stop took {took:?})");
+        if timeout == "infinity" {
+            assert!(took >= Duration::from_secs(3), "{name}: stop took {took:?}");
+        }
+        assert!(processes_matching("time.sleep(1012)").is_empty(), "{name}");
+        scope.ok(&["uninstall", name]);
+    }
+}
+
 #[test]
 fn working_dir_env_file_and_env_reach_the_process() {
     let scope = TestScope::new("environment");

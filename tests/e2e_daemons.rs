@@ -411,7 +411,6 @@ const DEBIAN_DAEMONS: &[Daemon] = &[
         not_carried_by_builtin: &[
             "private_tmp",
             "private_devices",
-            "stop_timeout = \"infinity\"",
             "aliases",
             "read_write_paths",
             "capabilities",

@@ -269,7 +269,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "stop_timeout = \"infinity\"\n",
         "stop_timeout = \"infinity\"",
-        &["systemd"],
+        &["systemd", "sysv", "builtin"],
     ),
     (
         "restart = \"on-abort\"\n",
@@ -292,6 +292,12 @@ const KEYS: &[(&str, &str, &[&str])] = &[
         &["systemd", "openrc", "sysv", "builtin"],
     ),
     ("binds_to = [\"db\"]\n", "binds_to", &["systemd"]),
+    // More names: systemd Alias=, OpenRC provide, LSB Provides:.
+    (
+        "aliases = [\"demo-alias\"]\n",
+        "aliases",
+        &["systemd", "openrc", "sysv"],
+    ),
     (
         "umask = \"0077\"\n",
         "umask",

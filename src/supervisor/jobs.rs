@@ -26,7 +26,7 @@ impl Supervisor {
             return false;
         };
         let limit = if stage.stops() {
-            unit.service.stop_timeout
+            unit.service.stop_wait()
         } else {
             START_TIMEOUT
         };

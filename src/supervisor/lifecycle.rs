@@ -191,7 +191,7 @@ impl Supervisor {
                         // A start under way: its command is stopped, and the main process
                         // never runs.
                         job.cancelled = true;
-                        job.deadline = job.deadline.min(now + unit.service.stop_timeout);
+                        job.deadline = job.deadline.min(now + unit.service.stop_wait());
                         if let Some(pid) = job.pid {
                             let _ = killpg(pid, unit.service.stop_signal.to_nix());
                         }

@@ -35,11 +35,28 @@ impl Policy {
             restart_limit: service.restart_limit,
             restart_limit_interval: service.restart_limit_interval,
             stop_signal: service.stop_signal,
-            stop_timeout: service.stop_timeout,
+            stop_timeout: service.stop_wait(),
             success_exit_codes: service.success_exit_codes.clone(),
             restart_prevent_exit_codes: service.daemon.restart_prevent_exit_codes.clone(),
             oneshot: service.daemon.service_type == Some(ServiceType::Oneshot),
             remain_after_exit: service.daemon.remain_after_exit,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{test_service, STOP_FOREVER};
+
+    #[test]
+    fn an_infinite_stop_timeout_arms_no_kill_a_stop_outlives() {
+        let forever = test_service(
+            "exec = [\"/bin/true\"]\nstop_timeout = \"infinity\"\n",
+            "forever",
+        );
+        assert_eq!(Policy::of(&forever).stop_timeout, STOP_FOREVER);
+        let ten = test_service("exec = [\"/bin/true\"]\n", "ten");
+        assert_eq!(Policy::of(&ten).stop_timeout, Duration::from_secs(10));
     }
 }

@@ -25,7 +25,7 @@ pub use deps::{dependency_order, refuse_systemd_units, Dependency, Facility};
 pub use location::{did_you_mean, place_in_definition, Source};
 pub use model::{
     defaults, hidden_value, Health, HealthCheck, Level, Limit, Limits, LogSpec, Project, Restart,
-    Service, HIDDEN, INSTANCE_PLACEHOLDER,
+    Service, HIDDEN, INSTANCE_PLACEHOLDER, STOP_FOREVER,
 };
 pub use parse::{parse, AccountDb, ParseOptions};
 pub use validate::{

@@ -11,6 +11,9 @@ use crate::model::signal::Signal;
 use super::daemon::Daemon;
 use super::deps::Dependency;
 
+/// A stop that never ends in KILL: a hundred years.
+pub const STOP_FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Where a service runs: the system manager, or the invoking user's own manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -214,6 +217,17 @@ impl Service {
         let mut codes: BTreeSet<u8> = self.success_exit_codes.iter().copied().collect();
         codes.insert(self.stop_signal.exit_code());
         codes.into_iter().collect()
+    }
+
+    /// How long a stop waits for the process before KILL: `stop_timeout`, or with
+    /// `stop_timeout = "infinity"` [`STOP_FOREVER`], which no stop outlives (and clocks can add
+    /// without overflowing, as they cannot `Duration::MAX`).
+    pub fn stop_wait(&self) -> Duration {
+        if self.daemon.stop_timeout_infinity {
+            STOP_FOREVER
+        } else {
+            self.stop_timeout
+        }
     }
 
     /// The definition one instance runs with: `{instance}` replaced in every string the process
