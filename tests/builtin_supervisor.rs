@@ -2666,6 +2666,58 @@ fn a_oneshot_runs_to_completion_and_a_success_is_not_restarted() {
     scope.ok(&["uninstall", "setup", "once", "broken"]);
 }
 
+/// A daemon that writes its pid file before it calls setsid (nginx does: the supervisor read
+/// its group too early once, and the workers of a killed nginx kept port 80): its workers, in
+/// the group it leads from then on, still go with it.
+#[test]
+fn a_forking_daemon_that_calls_setsid_late_takes_its_workers_along() {
+    let scope = TestScope::new("latesetsid");
+    let dir = shared_dir(&scope, "files");
+    let pid_file = dir.join("daemon.pid");
+    let script = dir.join("daemonize");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             # The daemon: pid file first, setsid (in place: it leads no group) a moment later,\n\
+             # then a worker in the group it now leads.\n\
+             /bin/sh -c 'echo $$ > {pid}; sleep 0.5; exec setsid /bin/sh -c \"sleep 1254 & exec sleep 1253\"' </dev/null &\n\
+             exit 0\n",
+            pid = pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let def = scope.definition(
+        "late",
+        &format!(
+            "type = \"forking\"\npid_file = \"{}\"\nexec = [\"{}\"]\nrestart = \"no\"\n",
+            pid_file.display(),
+            script.display()
+        ),
+    );
+    scope.ok(&["install", "late", "-f", &def, "--start", "--wait=10"]);
+    assert!(
+        eventually(Duration::from_secs(5), || processes_matching("sleep 1254")
+            .len()
+            == 1),
+        "no worker"
+    );
+    let daemon = scope.field("late", "pid").as_u64().expect("a pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || processes_matching("sleep 1254")
+            .is_empty()),
+        "the killed daemon's worker still runs"
+    );
+    assert_eq!(scope.field("late", "state"), "dead");
+    scope.ok(&["uninstall", "late"]);
+}
+
 /// type = "forking" with pid_file: the process started forks a daemon (into a session of its
 /// own, as daemons do), writes its pid file and exits 0. The supervisor, subreaper of all it
 /// starts, adopts the daemon, reports it as the service's pid, restarts it when it is killed,

@@ -94,14 +94,18 @@ impl Supervisor {
             Ok(pid) => {
                 unit.forking = Forking::No;
                 unit.pid = Some(pid);
-                // The daemon's own process group, if it made one (a daemon calls setsid);
-                // never the supervisor's.
+                // The groups a stop and the cleanup after its end reach: the started process's
+                // own (what the daemon left there), the daemon's now, and the one it leads
+                // once it calls setsid. Daemons write the pid file before setsid too (nginx,
+                // seen: its workers were left holding port 80 when the group was read too
+                // early), so the last is not left to the timing. Never the supervisor's.
                 let own = nix::unistd::getpgrp();
-                unit.groups = nix::unistd::getpgid(Some(pid))
-                    .ok()
-                    .filter(|g| *g != own && g.as_raw() > 1)
-                    .into_iter()
-                    .collect();
+                let daemons = nix::unistd::getpgid(Some(pid)).ok();
+                for group in daemons.into_iter().chain([pid]) {
+                    if group != own && group.as_raw() > 1 && !unit.groups.contains(&group) {
+                        unit.groups.push(group);
+                    }
+                }
                 if let Some(start) = crate::system::processes::start_time(pid.as_raw() as u32) {
                     let _ =
                         std::fs::write(self.scope.pids_dir().join(key), format!("{pid} {start}\n"));

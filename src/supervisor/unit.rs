@@ -227,7 +227,8 @@ pub struct Unit {
     /// `type = "notify"`: its process runs but has not said `READY=1` yet.
     pub awaiting_ready: bool,
     /// The process groups a stop reaches: the main process's own (it starts a session), and
-    /// with `type = "forking"` the daemon's, if it made one of its own.
+    /// with `type = "forking"` also the daemon's and the one it leads (readiness.rs
+    /// `look_for_pid`).
     pub groups: Vec<Pid>,
     /// The commands of one stage running now (`pre_start`, `stop_exec`...), one at a time.
     pub job: Option<Job>,
