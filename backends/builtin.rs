@@ -46,6 +46,15 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
             Level::User => Err("svc-any's supervisor makes them at system level only"),
         },
         "log.timestamps" | "log.stderr" => Ok(()),
+        // A mount namespace and the capability sets of each process's own, set up between
+        // clone and exec as root (supervisor/sandbox.rs); a user's supervisor has neither.
+        "private_tmp" | "protect_system" | "protect_home" | "read_only_paths"
+        | "read_write_paths" | "capabilities" => match service.level {
+            Level::System => Ok(()),
+            Level::User => {
+                Err("a user's supervisor cannot make a mount namespace or drop capabilities")
+            }
+        },
         // Set in the child between fork and exec, as systemd does (supervisor/child.rs).
         "umask" | "supplementary_groups" | "no_new_privileges" | "env_file" => Ok(()),
         // The restart decision (supervisor/machine.rs): a listed exit stays down; on-abnormal

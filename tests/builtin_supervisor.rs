@@ -2921,3 +2921,86 @@ fn a_service_after_facilities_starts_at_once() {
     assert!(scope.field("online", "reason").is_null());
     scope.ok(&["uninstall", "online"]);
 }
+
+/// What a sandboxed service sees, from inside (tests/fixtures/sandbox_probe.py, which writes
+/// it to its one writable directory and then listens on a privileged port as nobody): the
+/// system read-only but the paths it may write, a /tmp of its own shared by its commands and
+/// gone after the stop, homes empty, and exactly the capabilities it keeps. The host's mount
+/// table is the same before, during and after.
+#[test]
+fn a_sandboxed_service_sees_what_systemd_would_show_it() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipping: a mount namespace and the bounding set need root");
+        return;
+    }
+    let scope = TestScope::new("sandbox");
+    let rw = shared_dir(&scope, "rw");
+    let report = rw.join("report.json");
+    let host_marker = std::path::Path::new("/tmp/svc-any-sandbox-host-marker");
+    std::fs::write(host_marker, "host").unwrap();
+    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let probe =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sandbox_probe.py");
+    let def = scope.definition(
+        "boxed",
+        &format!(
+            "exec = [\"/usr/bin/python3\", \"{probe}\", \"{report}\", \"987\"]\n\
+             user = \"nobody\"\n\
+             private_tmp = true\n\
+             protect_system = \"strict\"\n\
+             protect_home = true\n\
+             read_write_paths = [\"{rw}\", \"-/nonexistent/svc-any\"]\n\
+             read_only_paths = [\"{rw}/frozen\"]\n\
+             capabilities = [\"CAP_NET_BIND_SERVICE\"]\n\
+             no_new_privileges = true\n\
+             pre_start = [[\"/bin/sh\", \"-c\", \"echo from-pre-start > /tmp/shared\"]]\n",
+            probe = probe.display(),
+            report = report.display(),
+            rw = rw.display(),
+        ),
+    );
+    std::fs::create_dir_all(rw.join("frozen")).unwrap();
+    scope.ok(&["install", "boxed", "-f", &def, "--start", "--wait=10"]);
+    assert!(
+        eventually(Duration::from_secs(10), || report.exists()),
+        "no report; log: {}",
+        std::fs::read_to_string(scope.log("boxed")).unwrap_or_default()
+    );
+    let seen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let expect = |key: &str, want: serde_json::Value| {
+        assert_eq!(seen[key], want, "{key}: {seen:#}");
+    };
+    expect("write /usr", "EROFS".into());
+    expect("write /etc", "EROFS".into());
+    expect("write rw", "ok".into());
+    expect("write rw/frozen", "EROFS".into());
+    expect("write /tmp", "ok".into());
+    expect("host marker in /tmp", false.into());
+    expect("pre_start's /tmp file", "from-pre-start\n".into());
+    expect("list /root", "EACCES".into());
+    expect("uid", 65534.into());
+    // CAP_NET_BIND_SERVICE (10) alone: bounding, permitted, effective and ambient.
+    expect("CapBnd", "0000000000000400".into());
+    expect("CapEff", "0000000000000400".into());
+    expect("CapAmb", "0000000000000400".into());
+    expect("NoNewPrivs", "1".into());
+    expect("bind 987", "ok".into());
+    // The service's /tmp file is not the host's.
+    assert!(!std::path::Path::new("/tmp/svc-any-sandbox-probe").exists());
+    assert!(std::path::Path::new("/tmp/svc-any-private-boxed/tmp/svc-any-sandbox-probe").exists());
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
+        mounts_before
+    );
+
+    scope.ok(&["stop", "boxed"]);
+    assert!(!std::path::Path::new("/tmp/svc-any-private-boxed").exists());
+    assert!(!std::path::Path::new("/var/tmp/svc-any-private-boxed").exists());
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
+        mounts_before
+    );
+    scope.ok(&["uninstall", "boxed"]);
+    let _ = std::fs::remove_file(host_marker);
+}

@@ -408,16 +408,7 @@ const DEBIAN_DAEMONS: &[Daemon] = &[
         serves: "[ \"$(redis-cli ping)\" = PONG ]",
         reloads: false,
         restarts: true,
-        not_carried_by_builtin: &[
-            "private_tmp",
-            "private_devices",
-            "aliases",
-            "read_write_paths",
-            "capabilities",
-            "protect_system",
-            "protect_home",
-            "systemd",
-        ],
+        not_carried_by_builtin: &["private_devices", "aliases", "systemd"],
     },
     Daemon {
         unit: "cron.service",
@@ -765,6 +756,30 @@ fn debians_own_daemons_run_under_svc_anys_supervisor() {
             c.wait_for(Duration::from_secs(10), d.serves),
             "{name} does not serve"
         );
+        if name == "redis-server" {
+            // Its sandboxing, as the process sees it: no capabilities at all, the root
+            // read-only (ProtectSystem=strict), its state directory writable, /tmp its own.
+            assert_eq!(
+                c.sh_out(&format!("sed -n 's/^CapBnd:\t//p' /proc/{pid}/status")),
+                "0000000000000000"
+            );
+            let mounts = c.sh_out(&format!("cat /proc/{pid}/mountinfo"));
+            let options = |point: &str| {
+                mounts
+                    .lines()
+                    .rfind(|l| l.split(' ').nth(4) == Some(point))
+                    .and_then(|l| l.split(' ').nth(5))
+                    .unwrap_or_else(|| panic!("no mount at {point}:\n{mounts}"))
+                    .to_string()
+            };
+            assert!(options("/").starts_with("ro"), "{mounts}");
+            assert!(options("/var/lib/redis").starts_with("rw"), "{mounts}");
+            assert!(options("/tmp").starts_with("rw"), "{mounts}");
+            assert!(
+                c.succeeds("redis-cli set k v && redis-cli save"),
+                "redis cannot save"
+            );
+        }
 
         if d.reloads {
             ok(&["reload", name, "--wait=10"]);

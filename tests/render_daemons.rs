@@ -311,14 +311,29 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "capabilities = [\"CAP_NET_BIND_SERVICE\"]\n",
         "capabilities",
-        &["systemd"],
+        &["systemd", "sysv", "builtin"],
     ),
-    ("private_tmp = true\n", "private_tmp", &["systemd"]),
+    (
+        "private_tmp = true\n",
+        "private_tmp",
+        &["systemd", "sysv", "builtin"],
+    ),
     (
         "protect_system = \"full\"\n",
         "protect_system",
-        &["systemd"],
+        &["systemd", "sysv", "builtin"],
     ),
+    (
+        "protect_home = \"read-only\"\n",
+        "protect_home",
+        &["systemd", "sysv", "builtin"],
+    ),
+    (
+        "read_write_paths = [\"-/var/lib/x\"]\n",
+        "read_write_paths",
+        &["systemd", "sysv", "builtin"],
+    ),
+    ("private_devices = true\n", "private_devices", &["systemd"]),
     (
         "condition_path_exists = [\"/etc/x\"]\n",
         "condition_path_exists",
@@ -378,18 +393,26 @@ fn not_carried_warn_installs_without_the_key_and_says_so() {
     let file = dir.join("demo.toml");
     std::fs::write(
         &file,
-        "not_carried = \"warn\"\nexec = [\"/bin/true\"]\nprivate_tmp = true\npre_start = [[\"/bin/true\"]]\n",
+        "not_carried = \"warn\"\nexec = [\"/bin/true\"]\nprivate_devices = true\npre_start = [[\"/bin/true\"]]\n",
     )
     .unwrap();
     for (backend, warned, kept) in [
         (
             "openrc",
-            vec!["private_tmp"],
+            vec!["private_devices"],
             Some("svc_any_pre_start_0_0='/bin/true'"),
         ),
-        ("builtin", vec!["private_tmp"], Some("[[daemon.pre_start]]")),
-        ("sysv", vec!["private_tmp"], Some("[[daemon.pre_start]]")),
-        ("launchd", vec!["private_tmp", "pre_start"], None),
+        (
+            "builtin",
+            vec!["private_devices"],
+            Some("[[daemon.pre_start]]"),
+        ),
+        (
+            "sysv",
+            vec!["private_devices"],
+            Some("[[daemon.pre_start]]"),
+        ),
+        ("launchd", vec!["private_devices", "pre_start"], None),
     ] {
         let out = render(backend, &file);
         let stderr = text(&out.stderr);
@@ -400,7 +423,7 @@ fn not_carried_warn_installs_without_the_key_and_says_so() {
         }
         let stdout = text(&out.stdout);
         assert!(
-            !stdout.contains("private_tmp"),
+            !stdout.contains("private_devices"),
             "{backend} rendered it:\n{stdout}"
         );
         if let Some(line) = kept {
@@ -419,7 +442,7 @@ fn not_carried_warn_installs_without_the_key_and_says_so() {
     let out = render("systemd", &file);
     assert!(out.status.success());
     assert_eq!(text(&out.stderr), "");
-    assert!(text(&out.stdout).contains("PrivateTmp=yes"));
+    assert!(text(&out.stdout).contains("PrivateDevices=yes"));
 }
 
 #[test]

@@ -26,6 +26,7 @@ use super::clone::{child_main, Setup, StdioSlot, CHILD_STACK, STAGES};
 use super::credentials::credentials;
 use super::directories::make_directories;
 use super::environment;
+use super::sandbox;
 use crate::dialect::exec_expand;
 use crate::model::spec::{Level, Limit, Service};
 
@@ -89,16 +90,25 @@ impl<'a> Program<'a> {
 /// program that cannot be executed is an error here.
 pub fn spawn(
     service: &Service,
+    unit: &str,
     inherited: &Inherited,
     output: OwnedFd,
     errors: Option<OwnedFd>,
 ) -> Result<Pid> {
-    spawn_program(service, &Program::main(service), inherited, output, errors)
+    spawn_program(
+        service,
+        unit,
+        &Program::main(service),
+        inherited,
+        output,
+        errors,
+    )
 }
 
 /// Starts `program` as [`spawn`] starts the main process.
 pub fn spawn_program(
     service: &Service,
+    unit: &str,
     program: &Program,
     inherited: &Inherited,
     output: OwnedFd,
@@ -110,6 +120,10 @@ pub fn spawn_program(
         make_directories(service, owner.as_ref().map(|c| (c.uid, c.gid)))?;
     }
     let creds = if program.privileged { None } else { owner };
+    let sandbox = sandbox::plan(service, unit, program.privileged, creds.is_none())?;
+    if service.daemon.private_tmp && !program.privileged {
+        sandbox::make_private_tmp(unit)?;
+    }
     let env = environment::for_program(
         service,
         creds.as_ref(),
@@ -212,6 +226,7 @@ pub fn spawn_program(
         }),
         umask: service.daemon.umask,
         no_new_privileges: service.daemon.no_new_privileges && !program.privileged,
+        sandbox: &sandbox,
         parent: nix::unistd::getpid().as_raw(),
         ignored_signals: inherited.ignored_signals,
         failure: AtomicU64::new(0),
@@ -228,6 +243,10 @@ pub fn spawn_program(
     // SAFETY: see child_main; the stack outlives the child's use of it (it execs or exits
     // before this call returns).
     let mut flags = CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK;
+    if !sandbox.mounts.is_empty() {
+        // A mount namespace of its own, a copy of the supervisor's (see sandbox.rs).
+        flags |= CloneFlags::CLONE_NEWNS;
+    }
     if let Some(slot) = inherited.slot {
         slot.hold(&slot.slot, Some(&output))
             .context("holding the output pipe")?;
@@ -310,6 +329,16 @@ fn explain_failure(
             service.working_dir.as_deref().unwrap_or("?")
         ),
         "exec" => format!("cannot start {program}: `{key}`: {cause}"),
+        "sandbox: mounts" => format!(
+            "cannot start {program}: `private_tmp`/`protect_system`/`protect_home`/\
+             `read_only_paths`/`read_write_paths`: a mount failed ({cause}): a path that does \
+             not exist needs a leading `-` to be skipped; the supervisor needs CAP_SYS_ADMIN \
+             and Linux 5.12 (mount_setattr)"
+        ),
+        "capabilities: bounding set" | "capabilities: ambient" => format!(
+            "cannot start {program}: `capabilities`: {stage} failed ({cause}): the supervisor \
+             needs CAP_SETPCAP, and can only keep what it holds itself"
+        ),
         _ => format!("cannot start {program}: {stage}: {cause}"),
     }
 }

@@ -1,8 +1,9 @@
 //! The child's side of a start: what runs between clone and exec, system calls only, in a
 //! child that shares the supervisor's memory (CLONE_VM|CLONE_VFORK) and, where the kernel
 //! allows, its descriptor table (CLONE_FILES, see [`StdioSlot`]). In order: a table of its
-//! own, signals back to their defaults, its own session, its limits, its groups, gid and uid,
-//! death with the supervisor, its stdio, its directory, its umask, no new privileges, exec.
+//! own, signals back to their defaults, its own session, its limits, its sandbox (mounts and
+//! bounding set), its groups, gid and uid, its ambient capabilities, death with the
+//! supervisor, its stdio, its directory, its umask, no new privileges, exec.
 //! Everything it uses is prepared by the parent (`child.rs`) in a [`Setup`]; a failure
 //! tells the parent its stage and errno.
 
@@ -103,6 +104,9 @@ pub(super) const STAGES: &[&str] = &[
     "exec",
     "close_range(CLOSE_RANGE_UNSHARE)",
     "prctl(PR_SET_NO_NEW_PRIVS)",
+    "sandbox: mounts",
+    "capabilities: bounding set",
+    "capabilities: ambient",
 ];
 
 /// Everything the child needs, as raw pointers into memory the parent keeps alive.
@@ -122,6 +126,8 @@ pub(super) struct Setup<'a> {
     pub(super) creds: Option<(u32, u32, Vec<u32>)>,
     pub(super) umask: Option<u32>,
     pub(super) no_new_privileges: bool,
+    /// Its own mounts and capability sets (sandbox.rs).
+    pub(super) sandbox: &'a super::sandbox::Sandbox,
     pub(super) parent: i32,
     pub(super) ignored_signals: &'a [i32],
     /// (stage << 32) | errno, written by a child that could not exec.
@@ -176,6 +182,15 @@ pub(super) unsafe fn child_main(setup: &Setup) -> isize {
             fail(3);
         }
     }
+    // As root, before the user changes: the mounts, then the bounding set.
+    if super::sandbox::enter(setup.sandbox).is_err() {
+        fail(13);
+    }
+    if let Some(caps) = &setup.sandbox.capabilities {
+        if super::sandbox::limit_bounding_set(caps).is_err() {
+            fail(14);
+        }
+    }
     if let Some((uid, gid, groups)) = &setup.creds {
         if libc::geteuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
             fail(4);
@@ -185,6 +200,11 @@ pub(super) unsafe fn child_main(setup: &Setup) -> isize {
         }
         if libc::setuid(*uid) != 0 {
             fail(6);
+        }
+    }
+    if let Some(caps) = &setup.sandbox.capabilities {
+        if super::sandbox::raise_ambient(caps).is_err() {
+            fail(15);
         }
     }
     // After setuid, which clears it: die with the supervisor.

@@ -76,7 +76,7 @@ impl Supervisor {
             let started = pipe()
                 .map_err(anyhow::Error::from)
                 .and_then(|(read, write)| {
-                    child::spawn_program(&unit.service, &program, &inherited, write, None)
+                    child::spawn_program(&unit.service, key, &program, &inherited, write, None)
                         .map(|pid| (read, pid))
                 });
             match started {

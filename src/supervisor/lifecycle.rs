@@ -18,6 +18,7 @@ use super::descriptors::pipe;
 use super::directories;
 use super::machine::{AfterStop, Exit, Phase, Start, Stop};
 use super::notify::NotifySocket;
+use super::sandbox;
 use super::unit::{now_unix, AfterJob, Forking};
 use crate::model::spec::{self, KillMode};
 use crate::model::status::LastExit;
@@ -93,7 +94,7 @@ impl Supervisor {
             }
         };
         let (errors_read, errors_write) = errors.unzip();
-        match child::spawn(&unit.service, &inherited, write, errors_write) {
+        match child::spawn(&unit.service, key, &inherited, write, errors_write) {
             Ok(pid) => {
                 unit.pid = Some(pid);
                 unit.groups = vec![pid];
@@ -352,6 +353,9 @@ impl Supervisor {
             return;
         };
         directories::remove_runtime_directories(&unit.service);
+        if unit.service.daemon.private_tmp {
+            sandbox::remove_private_tmp(key);
+        }
         let mut pending = unit.pending.take();
         if let Some(reason) = unit.fail_after_stop.take() {
             unit.machine.on_spawn_failed(reason);

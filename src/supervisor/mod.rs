@@ -66,6 +66,8 @@ mod requests;
 #[cfg(target_os = "linux")]
 mod restarts;
 #[cfg(target_os = "linux")]
+mod sandbox;
+#[cfg(target_os = "linux")]
 mod stamp;
 #[cfg(target_os = "linux")]
 mod startup;

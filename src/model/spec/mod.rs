@@ -29,8 +29,8 @@ pub use model::{
 };
 pub use parse::{parse, AccountDb, ParseOptions};
 pub use validate::{
-    check_absolute, check_env_name, check_name, check_references, parse_http_url, parse_tcp_target,
-    MAX_ARG_BYTES,
+    capability_number, check_absolute, check_env_name, check_name, check_references,
+    parse_http_url, parse_tcp_target, MAX_ARG_BYTES,
 };
 
 /// A definition's text parsed as a system-level file named `test.toml`, for unit tests: the

@@ -30,6 +30,7 @@ use super::raw::{RawService, S};
 pub use commands::check_references;
 pub use health::{parse_http_url, parse_tcp_target};
 pub use names::check_name;
+pub use privileges::capability_number;
 pub use process::{check_absolute, check_env_name, MAX_ARG_BYTES};
 
 /// One service table, checked key by key; `fallback_name` is the file's or the table's name.

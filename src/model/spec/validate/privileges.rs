@@ -97,7 +97,16 @@ fn check_credential_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// capabilities(7), Linux 6.1.
+/// The kernel's number of a capability (`CAP_NET_BIND_SERVICE` is 10), as the bounding set,
+/// capset(2) and prctl(2) take it.
+pub fn capability_number(name: &str) -> Option<u32> {
+    CAPABILITIES
+        .iter()
+        .position(|c| *c == name)
+        .map(|i| i as u32)
+}
+
+/// capabilities(7), Linux 6.1, in the kernel's order: the index is the number.
 const CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
