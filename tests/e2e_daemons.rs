@@ -379,6 +379,8 @@ struct Daemon {
     /// What svc-any's supervisor says it leaves out of the imported definition (with
     /// `not_carried = "warn"`), in its order.
     not_carried_by_builtin: &'static [&'static str],
+    /// The same for SysV, whose LSB header carries aliases and the host's services in `after`.
+    not_carried_by_sysv: &'static [&'static str],
 }
 
 const DEBIAN_DAEMONS: &[Daemon] = &[
@@ -391,6 +393,7 @@ const DEBIAN_DAEMONS: &[Daemon] = &[
         // Debian's nginx.service says no Restart=: systemd leaves a killed nginx dead.
         restarts: false,
         not_carried_by_builtin: &[],
+        not_carried_by_sysv: &[],
     },
     Daemon {
         unit: "ssh.service",
@@ -400,6 +403,7 @@ const DEBIAN_DAEMONS: &[Daemon] = &[
         reloads: true,
         restarts: true,
         not_carried_by_builtin: &["aliases", "after = \"auditd.service\""],
+        not_carried_by_sysv: &[],
     },
     Daemon {
         unit: "redis-server.service",
@@ -409,6 +413,7 @@ const DEBIAN_DAEMONS: &[Daemon] = &[
         reloads: false,
         restarts: true,
         not_carried_by_builtin: &["private_devices", "aliases", "systemd"],
+        not_carried_by_sysv: &["private_devices", "systemd"],
     },
     Daemon {
         unit: "cron.service",
@@ -418,6 +423,7 @@ const DEBIAN_DAEMONS: &[Daemon] = &[
         reloads: false,
         restarts: true,
         not_carried_by_builtin: &["systemd", "after = \"nss-user-lookup.target\""],
+        not_carried_by_sysv: &["systemd", "after = \"nss-user-lookup.target\""],
     },
 ];
 
@@ -688,16 +694,10 @@ fn sysv_orders_by_the_aliases_and_host_services_of_an_imported_unit() {
     eprintln!("sysv: auditd S{auditd:02} < ssh S{ssh:02} < needs-sshd S{needs:02}");
 }
 
-/// The state, pid and restarts svc-any reports for `name` (the only unit).
-fn builtin_status(c: &Container, name: &str) -> (String, Option<u64>) {
-    let out = c.exec(&[
-        "env",
-        "SVC_ANY_BACKEND=builtin",
-        "svc-any",
-        "status",
-        name,
-        "--json",
-    ]);
+/// The state and pid svc-any (with `backend` chosen) reports for `name`, the only unit.
+fn unit_status(c: &Container, backend: &str, name: &str) -> (String, Option<u64>) {
+    let choose = format!("SVC_ANY_BACKEND={backend}");
+    let out = c.exec(&["env", &choose, "svc-any", "status", name, "--json"]);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{name}: status --json: {e}: {}", text(&out.stderr)));
     let unit = &status["services"][0];
@@ -707,30 +707,59 @@ fn builtin_status(c: &Container, name: &str) -> (String, Option<u64>) {
     )
 }
 
-#[test]
-fn debians_own_daemons_run_under_svc_anys_supervisor() {
-    if !enabled("debians_own_daemons_run_under_svc_anys_supervisor") {
-        return;
-    }
-    // The same packages, their units off; svc-any's supervisor chosen as an operator would on
-    // a host where it runs them (the backend that SysV's scripts lean on, and the one where
-    // no init runs at all).
-    let c = Container::boot("daemons", "dm-bi");
-    c.sh_out("systemctl disable --now nginx ssh ssh.socket redis-server cron 2>&1; systemctl reset-failed");
-    let builtin = |args: &[&str]| {
-        let mut argv = vec!["env", "SVC_ANY_BACKEND=builtin", "svc-any"];
+/// redis's sandboxing, as its process sees it: no capabilities at all, the root read-only
+/// (ProtectSystem=strict), its state directory writable (it saves), /tmp its own.
+fn assert_redis_sandboxed(c: &Container, pid: u64) {
+    assert_eq!(
+        c.sh_out(&format!("sed -n 's/^CapBnd:\t//p' /proc/{pid}/status")),
+        "0000000000000000"
+    );
+    let mounts = c.sh_out(&format!("cat /proc/{pid}/mountinfo"));
+    let options = |point: &str| {
+        mounts
+            .lines()
+            .rfind(|l| l.split(' ').nth(4) == Some(point))
+            .and_then(|l| l.split(' ').nth(5))
+            .unwrap_or_else(|| panic!("no mount at {point}:\n{mounts}"))
+            .to_string()
+    };
+    assert!(options("/").starts_with("ro"), "{mounts}");
+    assert!(options("/var/lib/redis").starts_with("rw"), "{mounts}");
+    assert!(options("/tmp").starts_with("rw"), "{mounts}");
+    assert!(
+        c.succeeds("redis-cli set k v && redis-cli save"),
+        "redis cannot save"
+    );
+}
+
+/// Each of Debian's four daemons, imported from its unit and installed for `backend` (one
+/// that leans on svc-any's supervisor) with `not_carried = "warn"`: what it leaves out is
+/// `left_out(daemon)` exactly; then started ready, serving, reloaded with its pid kept,
+/// killed -9 (restarted, or dead as its unit says), stopped with nothing left, and at the end
+/// uninstalled.
+fn run_debians_daemons(
+    c: &Container,
+    backend: &str,
+    left_out: fn(&Daemon) -> &'static [&'static str],
+) {
+    let choose = format!("SVC_ANY_BACKEND={backend}");
+    let svc = |args: &[&str]| {
+        let mut argv = vec!["env", choose.as_str(), "svc-any"];
         argv.extend_from_slice(args);
         c.exec(&argv)
     };
     let ok = |args: &[&str]| {
-        let out = builtin(args);
+        let out = svc(args);
         assert!(
             out.status.success(),
-            "svc-any {args:?}: {}{}",
+            "{backend}: svc-any {args:?}: {}{}",
             text(&out.stdout),
             text(&out.stderr)
         );
         text(&out.stderr)
+    };
+    let state_is = |name: &str, state: &str| {
+        format!("env {choose} svc-any status {name} --json | grep -q '\"state\": \"{state}\"'")
     };
     // nspawn drops CAP_SYS_RESOURCE: no process here may raise its open-files hard limit
     // (systemd would quietly set the closest it can; svc-any's supervisor refuses, naming
@@ -744,80 +773,96 @@ fn debians_own_daemons_run_under_svc_anys_supervisor() {
         c.write_files(&[(format!("/root/{name}.toml"), definition)]);
         let file = format!("/root/{name}.toml");
         let said = ok(&["install", name, "-f", &file, "--start", "--wait=30"]);
-        let left_out: Vec<&str> = said
+        let prefix = format!("svc-any: not carried by {backend}: ");
+        let not_carried: Vec<&str> = said
             .lines()
-            .filter_map(|l| l.strip_prefix("svc-any: not carried by builtin: "))
+            .filter_map(|l| l.strip_prefix(prefix.as_str()))
             .collect();
-        assert_eq!(left_out, d.not_carried_by_builtin, "{name}: {said}");
-        let (state, pid) = builtin_status(&c, name);
-        assert_eq!(state, "running", "{name}");
-        let pid = pid.unwrap_or_else(|| panic!("{name}: no pid"));
+        assert_eq!(not_carried, left_out(d), "{backend}, {name}: {said}");
+        if backend == "sysv" {
+            // The LSB script, linked by insserv for the boot, is what starts it.
+            assert!(
+                c.succeeds(&format!(
+                    "test -x /etc/init.d/{name} && ls /etc/rc2.d/S[0-9][0-9]{name}"
+                )),
+                "no linked /etc/init.d/{name}"
+            );
+        }
+        let (state, pid) = unit_status(c, backend, name);
+        assert_eq!(state, "running", "{backend}, {name}");
+        let pid = pid.unwrap_or_else(|| panic!("{backend}, {name}: no pid"));
         assert!(
             c.wait_for(Duration::from_secs(10), d.serves),
-            "{name} does not serve"
+            "{backend}: {name} does not serve"
         );
         if name == "redis-server" {
-            // Its sandboxing, as the process sees it: no capabilities at all, the root
-            // read-only (ProtectSystem=strict), its state directory writable, /tmp its own.
-            assert_eq!(
-                c.sh_out(&format!("sed -n 's/^CapBnd:\t//p' /proc/{pid}/status")),
-                "0000000000000000"
-            );
-            let mounts = c.sh_out(&format!("cat /proc/{pid}/mountinfo"));
-            let options = |point: &str| {
-                mounts
-                    .lines()
-                    .rfind(|l| l.split(' ').nth(4) == Some(point))
-                    .and_then(|l| l.split(' ').nth(5))
-                    .unwrap_or_else(|| panic!("no mount at {point}:\n{mounts}"))
-                    .to_string()
-            };
-            assert!(options("/").starts_with("ro"), "{mounts}");
-            assert!(options("/var/lib/redis").starts_with("rw"), "{mounts}");
-            assert!(options("/tmp").starts_with("rw"), "{mounts}");
-            assert!(
-                c.succeeds("redis-cli set k v && redis-cli save"),
-                "redis cannot save"
-            );
+            assert_redis_sandboxed(c, pid);
         }
 
         if d.reloads {
             ok(&["reload", name, "--wait=10"]);
             assert_eq!(
-                builtin_status(&c, name),
+                unit_status(c, backend, name),
                 ("running".into(), Some(pid)),
-                "{name}: reload restarted it"
+                "{backend}: {name}: reload restarted it"
             );
-            assert!(c.succeeds(d.serves), "{name} does not serve after reload");
+            assert!(
+                c.succeeds(d.serves),
+                "{backend}: {name} does not serve after reload"
+            );
         } else {
-            assert_eq!(builtin(&["reload", name]).status.code(), Some(2), "{name}");
+            assert_eq!(
+                svc(&["reload", name]).status.code(),
+                Some(2),
+                "{backend}, {name}"
+            );
         }
 
         c.sh_out(&format!("kill -9 {pid}"));
         if d.restarts {
             assert!(
-                c.wait_for(Duration::from_secs(15), &format!(
-                    "env SVC_ANY_BACKEND=builtin svc-any status {name} --json | grep -q '\"state\": \"running\"' && ! kill -0 {pid} 2>/dev/null && {}", d.serves)),
-                "{name} was not restarted after kill -9"
+                c.wait_for(
+                    Duration::from_secs(15),
+                    &format!(
+                        "{} && ! kill -0 {pid} 2>/dev/null && {}",
+                        state_is(name, "running"),
+                        d.serves
+                    )
+                ),
+                "{backend}: {name} was not restarted after kill -9"
             );
-            assert_ne!(builtin_status(&c, name).1, Some(pid), "{name}");
+            assert_ne!(
+                unit_status(c, backend, name).1,
+                Some(pid),
+                "{backend}, {name}"
+            );
         } else {
             // No Restart= in Debian's unit: down, and what the daemon left went with it.
             assert!(
-                c.wait_for(Duration::from_secs(10), &format!(
-                    "env SVC_ANY_BACKEND=builtin svc-any status {name} --json | grep -q '\"state\": \"dead\"'")),
-                "{name}: not dead after kill -9"
+                c.wait_for(Duration::from_secs(10), &state_is(name, "dead")),
+                "{backend}: {name} not dead after kill -9"
             );
             ok(&["start", name, "--wait=30"]);
         }
 
         ok(&["stop", name]);
-        assert_eq!(builtin_status(&c, name), ("stopped".into(), None), "{name}");
-        assert_eq!(builtin(&["status", name]).status.code(), Some(3), "{name}");
-        assert!(!c.succeeds(d.serves), "{name} still serves after stop");
+        assert_eq!(
+            unit_status(c, backend, name),
+            ("stopped".into(), None),
+            "{backend}, {name}"
+        );
+        assert_eq!(
+            svc(&["status", name]).status.code(),
+            Some(3),
+            "{backend}, {name}"
+        );
+        assert!(
+            !c.succeeds(d.serves),
+            "{backend}: {name} still serves after stop"
+        );
         assert!(
             !c.succeeds(&format!("pgrep -x {}", d.comm)),
-            "{name}: a process is left after stop"
+            "{backend}: {name}: a process is left after stop"
         );
     }
     for d in DEBIAN_DAEMONS {
@@ -825,8 +870,41 @@ fn debians_own_daemons_run_under_svc_anys_supervisor() {
     }
     assert!(
         !c.succeeds("ls -A /var/lib/svc-any/builtin | grep -q ."),
-        "uninstall left definitions: {}",
+        "{backend}: uninstall left definitions: {}",
         c.sh_out("ls -AR /var/lib/svc-any/builtin 2>&1 || true")
     );
-    eprintln!("nginx, ssh, redis-server, cron under svc-any's supervisor: imported, started ready, reloaded (nginx, ssh), killed -9, stopped, uninstalled");
+    eprintln!("nginx, ssh, redis-server, cron on {backend}: imported, started ready, reloaded (nginx, ssh), killed -9, stopped, uninstalled");
+}
+
+#[test]
+fn debians_own_daemons_run_under_svc_anys_supervisor() {
+    if !enabled("debians_own_daemons_run_under_svc_anys_supervisor") {
+        return;
+    }
+    // The same packages, their units off; svc-any's supervisor chosen as an operator would on
+    // a host where it runs them (the one where no init runs at all).
+    let c = Container::boot("daemons", "dm-bi");
+    c.sh_out("systemctl disable --now nginx ssh ssh.socket redis-server cron 2>&1; systemctl reset-failed");
+    run_debians_daemons(&c, "builtin", |d| d.not_carried_by_builtin);
+}
+
+#[test]
+fn debians_own_daemons_run_on_sysvinit() {
+    if !enabled("debians_own_daemons_run_on_sysvinit") {
+        return;
+    }
+    // sysvinit with the packages, whose own init scripts started them at boot: stopped and
+    // removed, as an operator who hands them to svc-any would, so the names are free.
+    let c = Container::boot("sysvdaemons", "dm-sv");
+    c.sh_out(
+        "for s in nginx ssh redis-server cron; do service $s stop >/dev/null 2>&1; \
+         update-rc.d -f $s remove >/dev/null && rm /etc/init.d/$s || exit 1; done",
+    );
+    let before = c.sh_out("ls /etc/init.d /etc/rc2.d");
+    run_debians_daemons(&c, "sysv", |d| d.not_carried_by_sysv);
+    assert_eq!(
+        c.sh_out("ls /etc/init.d /etc/rc2.d"),
+        before,
+        "uninstall left scripts or links"
+    );
 }

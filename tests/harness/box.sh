@@ -18,8 +18,8 @@
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
 # PROFILE: INIT[-RELEASE]. INIT: systemd sysv openrc daemons (systemd with nginx, ssh, redis,
-#   cron) runit daemontools s6 supervisord (sysvinit with Debian's supervisor, whose init
-#   script starts supervisord). RELEASE: 12 (Debian bookworm, the default: `systemd` is
+#   cron) sysvdaemons (sysvinit with the same daemons) runit daemontools s6 supervisord
+#   (sysvinit with Debian's supervisor, whose init script starts supervisord). RELEASE: 12 (Debian bookworm, the default: `systemd` is
 #   `systemd-12`), 11 (bullseye), 13 (trixie); or `openrc-busybox`, the Alpine-like tree:
 #   bookworm's OpenRC with busybox as /bin/sh and its applets first on PATH, no procps. Each
 #   release has one base tree that its profiles copy. `box.sh build all` builds every bookworm
@@ -39,9 +39,9 @@ RECIPE=1 # bump when the way trees are made changes, so existing trees get rebui
 IN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BOOT_TIMEOUT=60
 HALT_TIMEOUT=20
-PROFILES="systemd sysv openrc daemons runit daemontools s6 supervisord"
+PROFILES="systemd sysv openrc daemons sysvdaemons runit daemontools s6 supervisord"
 # The matrix's cells (tests/matrix): every init on every release, and the Alpine-like tree.
-# The daemons profile is one release's (its package set is tests/e2e_daemons.rs's business).
+# The daemons profiles are one release's (its package set is tests/e2e_daemons.rs's business).
 CELLS="systemd-11 openrc-11 sysv-11 systemd-12 openrc-12 sysv-12 systemd-13 openrc-13 sysv-13 openrc-busybox"
 
 say() { [ -n "${QUIET:-}" ] || echo "box.sh: $*" >&2; }
@@ -84,6 +84,11 @@ profile() {
         P_PKGS=(systemd systemd-sysv dbus libpam-systemd + nginx-core openssh-server redis-server cron)
         P_HALT=(systemctl poweroff)
         P_READY='case $(systemctl is-system-running) in running|degraded) ;; *) exit 1 ;; esac' ;;
+    sysvdaemons)
+        # sysvinit with Debian's own daemons (and their init scripts), for tests/e2e_daemons.rs
+        P_PKGS=(sysvinit-core sysv-rc initscripts + nginx-core openssh-server redis-server cron)
+        P_HALT=(telinit 0)
+        P_READY='runlevel | grep -q " 2$" && ! ps -eo args | grep -q "^/bin/sh /etc/init.d/rc"' ;;
     sysv)
         P_PKGS=(sysvinit-core sysv-rc initscripts)
         P_HALT=(telinit 0)
