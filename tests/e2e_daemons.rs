@@ -379,7 +379,8 @@ struct Daemon {
     /// What svc-any's supervisor says it leaves out of the imported definition (with
     /// `not_carried = "warn"`), in its order.
     not_carried_by_builtin: &'static [&'static str],
-    /// The same for SysV, whose LSB header carries aliases and the host's services in `after`.
+    /// The same for SysV, whose LSB header carries aliases and the host's services in `after`,
+    /// and for OpenRC (its `depend()` does, and the supervisor runs the rest), the same.
     not_carried_by_sysv: &'static [&'static str],
 }
 
@@ -779,13 +780,18 @@ fn run_debians_daemons(
             .filter_map(|l| l.strip_prefix(prefix.as_str()))
             .collect();
         assert_eq!(not_carried, left_out(d), "{backend}, {name}: {said}");
-        if backend == "sysv" {
-            // The LSB script, linked by insserv for the boot, is what starts it.
+        // The script that starts it at boot, and asks the supervisor.
+        let script = match backend {
+            "sysv" => Some(format!("ls /etc/rc2.d/S[0-9][0-9]{name}")),
+            "openrc" => Some(format!(
+                "test -L /etc/runlevels/default/{name} && grep -q -- '--backend builtin -q start' /etc/init.d/{name}"
+            )),
+            _ => None,
+        };
+        if let Some(check) = script {
             assert!(
-                c.succeeds(&format!(
-                    "test -x /etc/init.d/{name} && ls /etc/rc2.d/S[0-9][0-9]{name}"
-                )),
-                "no linked /etc/init.d/{name}"
+                c.succeeds(&format!("test -x /etc/init.d/{name} && {check}")),
+                "{backend}: no /etc/init.d/{name} for the boot"
             );
         }
         let (state, pid) = unit_status(c, backend, name);
@@ -904,6 +910,35 @@ fn debians_own_daemons_run_on_sysvinit() {
     run_debians_daemons(&c, "sysv", |d| d.not_carried_by_sysv);
     assert_eq!(
         c.sh_out("ls /etc/init.d /etc/rc2.d"),
+        before,
+        "uninstall left scripts or links"
+    );
+}
+
+#[test]
+fn debians_own_daemons_run_on_openrc() {
+    if !enabled("debians_own_daemons_run_on_openrc") {
+        return;
+    }
+    // OpenRC with the packages, whose own init scripts it started at boot: stopped and
+    // removed. supervise-daemon carries none of the four whole (notify, forking, kill modes,
+    // sandboxing), so each script OpenRC orders and tracks asks svc-any's supervisor.
+    let c = Container::boot("openrcdaemons", "dm-rc2");
+    c.sh_out(
+        "for s in nginx ssh redis-server cron; do rc-service $s stop >/dev/null 2>&1; \
+         rc-update del $s default >/dev/null 2>&1; rm /etc/init.d/$s || exit 1; done",
+    );
+    // Their LSB scripts cannot tell OpenRC they stopped: it still counts them as started,
+    // which svc-any's start has to see through.
+    assert!(c.succeeds("test -L /run/openrc/started/nginx"));
+    assert!(
+        !c.succeeds("pgrep -x nginx || pgrep -x sshd || pgrep -x redis-server || pgrep -x cron"),
+        "a package's daemon still runs"
+    );
+    let before = c.sh_out("ls /etc/init.d /etc/runlevels/default");
+    run_debians_daemons(&c, "openrc", |d| d.not_carried_by_sysv);
+    assert_eq!(
+        c.sh_out("ls /etc/init.d /etc/runlevels/default"),
         before,
         "uninstall left scripts or links"
     );

@@ -206,7 +206,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "type = \"notify\"\n",
         "type = \"notify\"",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "type = \"simple\"\n",
@@ -216,14 +216,14 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "type = \"forking\"\npid_file = \"/run/x.pid\"\n",
         "type = \"forking\"",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     // The supervisor finds a forking daemon by its pid file only.
     ("type = \"forking\"\n", "type = \"forking\"", &["systemd"]),
     (
         "type = \"oneshot\"\nremain_after_exit = true\n",
         "type = \"oneshot\"",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     // Up with no process: the supervisor's oneshots only.
     (
@@ -239,7 +239,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "stop_exec = [[\"/bin/true\"]]\n",
         "stop_exec",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "reload_exec = [[\"/bin/true\"]]\n",
@@ -259,27 +259,27 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "exec_expand = true\n",
         "exec_expand",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "kill_mode = \"process\"\n",
         "kill_mode = \"process\"",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "stop_timeout = \"infinity\"\n",
         "stop_timeout = \"infinity\"",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "restart = \"on-abort\"\n",
         "restart = \"on-abort\"",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "restart_prevent_exit_codes = [255]\n",
         "restart_prevent_exit_codes",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "after = [\"$network-online\"]\n",
@@ -311,33 +311,33 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "capabilities = [\"CAP_NET_BIND_SERVICE\"]\n",
         "capabilities",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "private_tmp = true\n",
         "private_tmp",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "protect_system = \"full\"\n",
         "protect_system",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "protect_home = \"read-only\"\n",
         "protect_home",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "read_write_paths = [\"-/var/lib/x\"]\n",
         "read_write_paths",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     ("private_devices = true\n", "private_devices", &["systemd"]),
     (
         "condition_path_exists = [\"/etc/x\"]\n",
         "condition_path_exists",
-        &["systemd", "sysv", "builtin"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     ("[systemd]\nProtectClock = true\n", "systemd", &["systemd"]),
 ];

@@ -80,13 +80,14 @@ fn render_definition(case: &str, file: &str, backend: &str, toml: &str) -> std::
 
 #[test]
 fn a_systemd_unit_dependency_is_refused_with_its_key_and_value() {
-    let toml = "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"db.service\"]\n";
+    // Required: more than OpenRC can say of a unit it may not have.
+    let toml = "name = \"web\"\nexec = [\"/bin/true\"]\nrequires = [\"db.service\"]\n";
     let out = render_definition("systemd-unit", "web.toml", "openrc", toml);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     for part in [
-        "web.toml:3:10:",
-        "`after[0]`",
+        "web.toml:3:13:",
+        "`requires[0]`",
         "`db.service`",
         "openrc",
         "hint:",
@@ -103,7 +104,15 @@ fn a_systemd_unit_dependency_is_refused_with_its_key_and_value() {
     let out = render_definition("systemd-unit-on-systemd", "web.toml", "systemd", toml);
     let unit = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(unit.lines().any(|l| l == "After=db.service"), "{unit}");
+    assert!(unit.lines().any(|l| l == "Requires=db.service"), "{unit}");
+
+    // Only ordered after it (systemd's After=, which waits only for a unit that starts too):
+    // OpenRC's own `after`, by its script's name.
+    let toml = "name = \"web\"\nexec = [\"/bin/true\"]\nafter = [\"db.service\"]\n";
+    let out = render_definition("systemd-unit-after", "web.toml", "openrc", toml);
+    let script = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(script.lines().any(|l| l == "\tafter db"), "{script}");
 }
 
 #[test]
@@ -132,13 +141,13 @@ fn a_service_of_the_file_is_named_in_depend_on_openrc_and_systemd() {
 }
 
 /// Only svc-any's supervisor stamps log lines: a stamp asked for in so many words is refused
-/// where another manager writes the file, naming key and backend; `log.stderr` is carried by
-/// every backend.
+/// where another manager writes the file, naming key and backend (OpenRC hands the service to
+/// the supervisor); `log.stderr` is carried by every backend.
 #[test]
 fn log_timestamps_is_the_supervisors_and_log_stderr_is_carried_everywhere() {
     let stamped = "name = \"web\"\nexec = [\"/bin/true\"]\n\
                    [log]\nfile = \"/var/log/web.log\"\ntimestamps = true\n";
-    for backend in ["systemd", "openrc", "launchd"] {
+    for backend in ["systemd", "launchd"] {
         let out = render_definition(&format!("stamps-{backend}"), "web.toml", backend, stamped);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{backend}: {err}");
@@ -148,10 +157,18 @@ fn log_timestamps_is_the_supervisors_and_log_stderr_is_carried_everywhere() {
         );
         assert!(out.stdout.is_empty(), "{backend} rendered anyway");
     }
-    for backend in ["builtin", "sysv"] {
+    for backend in ["builtin", "sysv", "openrc"] {
         let out = render_definition(&format!("stamps-{backend}"), "web.toml", backend, stamped);
         assert!(out.status.success(), "{backend}: {}", text(&out.stderr));
     }
+    // OpenRC hands such a service to svc-any's supervisor, which stamps the lines.
+    let out = render_definition("stamps-openrc-script", "web.toml", "openrc", stamped);
+    let script = text(&out.stdout);
+    assert!(
+        script.contains("for what supervise-daemon cannot carry: log.timestamps = true")
+            && script.contains("\"$svc_any\" --backend builtin -q start \"$svc_any_name\""),
+        "{script}"
+    );
     let apart = "name = \"web\"\nexec = [\"/bin/true\"]\n\
                  [log]\nfile = \"/var/log/web.log\"\nstderr = \"/var/log/web.err\"\n";
     for backend in ["systemd", "openrc", "launchd", "builtin", "sysv"] {

@@ -23,6 +23,7 @@
 //! writes the two files, the init.d script and each unit's conf.d.
 
 mod script;
+mod supervised;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::backends::carried::{self, Verdict};
-use crate::backends::{Backend, LogOptions, Verb};
+use crate::backends::{Backend, Builtin, LogOptions, Verb};
 use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
 use crate::model::spec::{Service, Used};
 use crate::model::status::{ServiceStatus, State};
@@ -97,6 +98,15 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
         "env_file" | "documentation" | "aliases" | "umask" | "no_new_privileges" => Ok(()),
         "wants" | "before" => Ok(()),
         "after" | "requires" if facility => Ok(()),
+        // A unit of the host's in `after` orders only if it starts too: OpenRC's `after`.
+        "after"
+            if used
+                .value
+                .as_deref()
+                .is_some_and(|v| v.ends_with(".service\"")) =>
+        {
+            Ok(())
+        }
         "exec_expand" => Err("openrc-run's shell does not expand variables as systemd does"),
         "restart" | "restart_prevent_exit_codes" => Err("supervise-daemon respawns after any exit"),
         "kill_mode" | "stop_timeout" => {
@@ -207,6 +217,9 @@ impl Backend for Openrc {
     }
 
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
+        if supervised::leans_on_supervisor(service) {
+            return self.supervised_plan(ctx, service);
+        }
         let service = &carried::check(ctx, self.name(), service, carries)?;
         let script = PathBuf::from(INIT_D).join(&service.name);
         let mut files = vec![FileSpec {
@@ -247,8 +260,24 @@ impl Backend for Openrc {
         Ok(())
     }
 
+    /// svc-any's supervisor, if it runs (for the services that lean on it), re-reads theirs;
+    /// it is not started for this.
+    fn reload_definitions(&self, ctx: &Ctx, services: &[&str]) -> Result<()> {
+        Builtin.reload_definitions(ctx, services)
+    }
+
     fn control(&self, ctx: &Ctx, verb: Verb, services: &[&Service]) -> Result<()> {
         for service in services {
+            if verb == Verb::Start && supervised::leans_on_supervisor(service) {
+                // OpenRC may remember the name as started from a script it no longer has (a
+                // package's LSB script, which OpenRC runs but cannot track, stopped and
+                // removed): `start` would then do nothing. The supervisor says what runs, and
+                // starting what runs already is nothing to it.
+                let marked = ctx.on_target(&PathBuf::from(RUN).join("started").join(&service.name));
+                if std::fs::symlink_metadata(marked).is_ok() {
+                    self.rc_service(ctx, &service.name, "zap")?;
+                }
+            }
             for (_, unit) in units(service) {
                 self.rc_service(ctx, &unit, verb.as_str())?;
             }
@@ -259,11 +288,23 @@ impl Backend for Openrc {
         Ok(())
     }
 
-    /// Read from OpenRC's own state files in one pass, no process per service.
+    /// Read from OpenRC's own state files in one pass, no process per service; a service that
+    /// leans on svc-any's supervisor, from the supervisor.
     fn status(&self, ctx: &Ctx, services: &[&Service]) -> Result<Vec<ServiceStatus>> {
         let run = |p: &str| ctx.on_target(&PathBuf::from(RUN).join(p));
         let mut out = Vec::new();
         for service in services {
+            if supervised::leans_on_supervisor(service) {
+                for mut s in Builtin.status(ctx, &[service])? {
+                    s.backend = "openrc".into();
+                    s.enabled = Some(
+                        ctx.on_target(&PathBuf::from(RUNLEVEL).join(&s.unit))
+                            .exists(),
+                    );
+                    out.push(s);
+                }
+                continue;
+            }
             for (instance, unit) in units(service) {
                 let options = run(&format!("options/{unit}"));
                 let child = read(&options.join("child_pid")).and_then(|p| p.parse::<u32>().ok());
@@ -335,7 +376,10 @@ impl Backend for Openrc {
         Ok(out)
     }
 
-    fn log_times(&self, _service: &Service) -> Result<(), &'static str> {
+    fn log_times(&self, service: &Service) -> Result<(), &'static str> {
+        if supervised::leans_on_supervisor(service) {
+            return Builtin.log_times(service);
+        }
         Err(
             "supervise-daemon writes the service's output to its log file as it came, with no \
              time on its lines",
@@ -343,10 +387,16 @@ impl Backend for Openrc {
     }
 
     fn logs(&self, ctx: &Ctx, service: &Service, options: LogOptions) -> Result<i32> {
+        if supervised::leans_on_supervisor(service) {
+            return Builtin.logs(ctx, service, options);
+        }
         crate::system::logfiles::tail_files(ctx, &self.log_files(ctx, service), options)
     }
 
-    fn log_files(&self, _ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
+    fn log_files(&self, ctx: &Ctx, service: &Service) -> Vec<PathBuf> {
+        if supervised::leans_on_supervisor(service) {
+            return Builtin.log_files(ctx, service);
+        }
         let mut files: Vec<PathBuf> = units(service)
             .iter()
             .map(|(i, unit)| PathBuf::from(log_file(&service.for_instance(i.as_deref()), unit)))

@@ -56,6 +56,61 @@ fn whole_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
+/// What `depend()` says: `provide` the aliases, `need` what it requires, `after`, `want` and
+/// `before` svc-any's own services, and `use` (or `before`) the OpenRC names of facilities.
+pub(super) fn insert_depend(c: &mut tera::Context, service: &Service, backend: &str) -> Result<()> {
+    c.insert("provide", &service.daemon.aliases);
+    // systemd's After= on a service of the host orders against it only when it starts too,
+    // which is OpenRC's own `after`, by the name its script has. Any other unit of systemd's
+    // is refused (a distribution may lack `net` or `localmount`: only facilities are `use`d).
+    let mut host_services = Vec::new();
+    let mut others = service.clone();
+    others.after.retain(|d| match d {
+        Dependency::Native(unit) if unit.ends_with(".service") => {
+            host_services.push(d.stem().to_string());
+            false
+        }
+        _ => true,
+    });
+    spec::refuse_systemd_units(&others, backend)?;
+    let own = |deps: &[Dependency]| -> Vec<String> {
+        deps.iter()
+            .filter_map(|dep| match dep {
+                Dependency::Service(name) => Some(name.clone()),
+                Dependency::Native(_) | Dependency::Facility(_) => None,
+            })
+            .collect()
+    };
+    let need = own(&service.requires);
+    let after: Vec<String> = own(&service.after)
+        .into_iter()
+        .filter(|d| !need.contains(d))
+        .chain(host_services)
+        .collect();
+    // A facility is a soft `use`: OpenRC starts it first where the runlevel has it, and
+    // ignores a name the distribution lacks (Debian's OpenRC has no `net`).
+    let mut uses: Vec<String> = Vec::new();
+    let mut before = own(&service.daemon.before);
+    for (key, dep) in service.all_dependencies() {
+        let Dependency::Facility(f) = dep else {
+            continue;
+        };
+        let list = match key.starts_with("before") {
+            true => &mut before,
+            false => &mut uses,
+        };
+        if !list.iter().any(|u| u == f.openrc()) {
+            list.push(f.openrc().to_string());
+        }
+    }
+    c.insert("need", &need);
+    c.insert("after", &after);
+    c.insert("uses", &uses);
+    c.insert("want", &own(&service.daemon.wants));
+    c.insert("before", &before);
+    Ok(())
+}
+
 impl Openrc {
     pub(super) fn script(&self, ctx: &Ctx, service: &Service) -> Result<String> {
         let mut c = render::context(service);
@@ -75,7 +130,6 @@ impl Openrc {
             .map(|u| u.replace(char::is_control, ""))
             .collect();
         c.insert("documentation", &documentation);
-        c.insert("provide", &d.aliases);
         c.insert("umask", &d.umask.map(|u| format!("{u:04o}")));
         c.insert("no_new_privs", &d.no_new_privileges);
         let mut dirs = Vec::new();
@@ -126,42 +180,7 @@ impl Openrc {
         }
         c.insert("rc_ulimit", &(!ulimit.is_empty()).then(|| ulimit.join(" ")));
         c.insert("reload_signal", &service.reload_signal.map(|s| s.name()));
-        // Only svc-any's own services: a distribution may lack `net` or `localmount`.
-        spec::refuse_systemd_units(service, self.name())?;
-        let own = |deps: &[Dependency]| -> Vec<String> {
-            deps.iter()
-                .filter_map(|dep| match dep {
-                    Dependency::Service(name) => Some(name.clone()),
-                    Dependency::Native(_) | Dependency::Facility(_) => None,
-                })
-                .collect()
-        };
-        let need = own(&service.requires);
-        let after: Vec<String> = own(&service.after)
-            .into_iter()
-            .filter(|d| !need.contains(d))
-            .collect();
-        // A facility is a soft `use`: OpenRC starts it first where the runlevel has it, and
-        // ignores a name the distribution lacks (Debian's OpenRC has no `net`).
-        let mut uses: Vec<String> = Vec::new();
-        let mut before = own(&service.daemon.before);
-        for (key, dep) in service.all_dependencies() {
-            let Dependency::Facility(f) = dep else {
-                continue;
-            };
-            let list = match key.starts_with("before") {
-                true => &mut before,
-                false => &mut uses,
-            };
-            if !list.iter().any(|u| u == f.openrc()) {
-                list.push(f.openrc().to_string());
-            }
-        }
-        c.insert("need", &need);
-        c.insert("after", &after);
-        c.insert("uses", &uses);
-        c.insert("want", &own(&service.daemon.wants));
-        c.insert("before", &before);
+        insert_depend(&mut c, service, self.name())?;
         let env_files: Vec<(usize, bool)> = d
             .env_files
             .iter()

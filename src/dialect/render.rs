@@ -36,6 +36,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/openrc.confd.tera"),
     ),
     (
+        "openrc.supervised",
+        include_str!("../../templates/openrc.supervised.tera"),
+    ),
+    (
         "sysv.initd",
         include_str!("../../templates/sysv.initd.tera"),
     ),

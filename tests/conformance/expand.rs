@@ -1,5 +1,5 @@
 //! `exec_expand = true`: the same probe on every backend. Where the key is carried (systemd
-//! expands natively; svc-any's supervisor, and SysV through it, expands with
+//! expands natively; svc-any's supervisor, and SysV and OpenRC through it, expands with
 //! src/dialect/exec_expand.rs) the probe must receive the same arguments, which are also what
 //! the expander computes; elsewhere install is refused, naming the key and the backend, and
 //! nothing is written.
@@ -12,7 +12,7 @@ use crate::common::host::Host;
 use crate::common::probe;
 
 /// The backends that carry `exec_expand`.
-const CARRIED_BY: &[&str] = &["systemd", "sysv", "builtin"];
+const CARRIED_BY: &[&str] = &["systemd", "openrc", "sysv", "builtin"];
 
 /// The references, one of each rule: whole words split (and unquoted), braced ones exact,
 /// unset and empty variables, `$$`, and a variable from the env file.

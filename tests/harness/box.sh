@@ -18,10 +18,11 @@
 #   box.sh leader PROFILE             host PID of the container's PID 1
 #
 # PROFILE: INIT[-RELEASE]. INIT: systemd sysv openrc daemons (systemd with nginx, ssh, redis,
-#   cron) sysvdaemons (sysvinit with the same daemons) runit daemontools s6 supervisord
-#   (sysvinit with Debian's supervisor, whose init script starts supervisord). RELEASE: 12 (Debian bookworm, the default: `systemd` is
-#   `systemd-12`), 11 (bullseye), 13 (trixie); or `openrc-busybox`, the Alpine-like tree:
-#   bookworm's OpenRC with busybox as /bin/sh and its applets first on PATH, no procps. Each
+#   cron) sysvdaemons openrcdaemons (sysvinit, OpenRC with the same daemons) runit
+#   daemontools s6 supervisord (sysvinit with Debian's supervisor, whose init script starts
+#   supervisord). RELEASE: 12 (Debian bookworm, the default: `systemd` is `systemd-12`), 11
+#   (bullseye), 13 (trixie); or `openrc-busybox`, the Alpine-like tree: bookworm's OpenRC
+#   with busybox as /bin/sh and its applets first on PATH, no procps. Each
 #   release has one base tree that its profiles copy. `box.sh build all` builds every bookworm
 #   profile; `box.sh profiles` lists all.
 # Environment:
@@ -39,7 +40,7 @@ RECIPE=1 # bump when the way trees are made changes, so existing trees get rebui
 IN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BOOT_TIMEOUT=60
 HALT_TIMEOUT=20
-PROFILES="systemd sysv openrc daemons sysvdaemons runit daemontools s6 supervisord"
+PROFILES="systemd sysv openrc daemons sysvdaemons openrcdaemons runit daemontools s6 supervisord"
 # The matrix's cells (tests/matrix): every init on every release, and the Alpine-like tree.
 # The daemons profiles are one release's (its package set is tests/e2e_daemons.rs's business).
 CELLS="systemd-11 openrc-11 sysv-11 systemd-12 openrc-12 sysv-12 systemd-13 openrc-13 sysv-13 openrc-busybox"
@@ -89,6 +90,11 @@ profile() {
         P_PKGS=(sysvinit-core sysv-rc initscripts + nginx-core openssh-server redis-server cron)
         P_HALT=(telinit 0)
         P_READY='runlevel | grep -q " 2$" && ! ps -eo args | grep -q "^/bin/sh /etc/init.d/rc"' ;;
+    openrcdaemons)
+        # OpenRC with Debian's own daemons (and their init scripts), for tests/e2e_daemons.rs
+        P_PKGS=(sysvinit-core openrc + nginx-core openssh-server redis-server cron)
+        P_HALT=(telinit 0)
+        P_READY='[ "$(rc-status -r)" = default ] && ! grep -qsx openrc /proc/[0-9]*/comm' ;;
     sysv)
         P_PKGS=(sysvinit-core sysv-rc initscripts)
         P_HALT=(telinit 0)

@@ -46,10 +46,22 @@ impl Backend for Openrc {
         ]
     }
 
-    fn made(&self, _: &Host, name: &str, instances: &[&str]) -> Vec<Made> {
+    /// A script in front of svc-any's supervisor (for what supervise-daemon cannot carry) comes
+    /// with the supervisor's definition instead of a conf.d; once gone, neither may be left.
+    fn made(&self, h: &Host, name: &str, instances: &[&str]) -> Vec<Made> {
         let mut made = vec![Made::File(format!("/etc/init.d/{name}"))];
         if instances.is_empty() {
-            made.push(Made::File(format!("/etc/conf.d/{name}")));
+            let script = format!("/etc/init.d/{name}");
+            let supervised = format!("/var/lib/svc-any/builtin/{name}.toml");
+            let native = format!("/etc/conf.d/{name}");
+            if !h.succeeds(&format!("test -e '{script}'")) {
+                made.push(Made::File(supervised));
+                made.push(Made::File(native));
+            } else if h.succeeds(&format!("grep -q -- '--backend builtin' '{script}'")) {
+                made.push(Made::File(supervised));
+            } else {
+                made.push(Made::File(native));
+            }
             made.push(Made::Link(format!("/etc/runlevels/default/{name}")));
         }
         for i in instances {
