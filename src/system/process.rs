@@ -88,13 +88,24 @@ pub fn interactive(cmd: &mut Command) -> Result<i32> {
 
 /// Whether `pid`, recorded by a supervisor as its child, does not run `program` yet: its
 /// command line is still a `./run` script or one of `before_program` (the supervisor's own
-/// fork, the tools a script execs through), unless that is the program itself. A supervisor
-/// records the pid at `fork`, so a start that trusted it at once would report a process that
-/// never ran the program. A pid that is gone is not "not yet": the status says what happened.
+/// fork, the tools a script execs through), unless that is the program itself, or it has no
+/// command line for the moment (an exec under way). A supervisor records the pid at `fork`, so
+/// a start that trusted it at once would report a process that never ran the program. A pid
+/// that is gone (or a zombie) is not "not yet": the status says what happened.
 pub fn not_yet_the_program(pid: u32, program: &str, before_program: &[&str]) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
+    if cmdline.is_empty() {
+        // Read in the middle of an exec (seen: a flapper's start returned before ./run had
+        // even started), or of a zombie, which is gone as far as a start is concerned.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        return !matches!(state, Some("Z" | "X") | None);
+    }
     let base_name = |arg: &[u8]| -> Vec<u8> {
         arg.rsplit(|b| *b == b'/')
             .next()
@@ -107,4 +118,41 @@ pub fn not_yet_the_program(pid: u32, program: &str, before_program: &[&str]) -> 
             .iter()
             .any(|t| t.as_bytes() == first.as_slice())
             && first != base_name(program.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zombie_is_gone_and_a_tool_before_the_program_is_not_yet_it() {
+        // Exits at once and is not reaped until wait: a zombie, with an empty command line.
+        let mut zombie = Command::new("/bin/true").spawn().unwrap();
+        let pid = zombie.id();
+        let dead = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+        });
+        assert!(dead, "no zombie to look at");
+        assert!(!not_yet_the_program(pid, "/usr/bin/myd", &["supervise"]));
+        zombie.wait().unwrap();
+
+        // spawn returns once exec is past its point of no return, which is before the new
+        // image has its arguments: the command line reads empty for that moment, and the
+        // process counts as not yet anything.
+        let mut tool = Command::new("/bin/sleep").arg("5").spawn().unwrap();
+        let cmdline = format!("/proc/{}/cmdline", tool.id());
+        assert!((0..500).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            std::fs::read(&cmdline).is_ok_and(|c| !c.is_empty())
+        }));
+        assert!(not_yet_the_program(tool.id(), "/usr/bin/myd", &["sleep"]));
+        assert!(!not_yet_the_program(tool.id(), "/bin/sleep", &["sleep"]));
+        tool.kill().unwrap();
+        tool.wait().unwrap();
+    }
 }
