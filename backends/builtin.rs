@@ -112,6 +112,11 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // becomes of them the wanting one starts (supervisor/order.rs `with_wanted`, called by
         // requests.rs `start`/`restart` and daemon.rs at boot). `db@{instance}`: not yet.
         "wants" if !per_instance(used) => Ok(()),
+        // The other side of `after`: units the supervisor starts together (at boot, a group)
+        // start after this one; `before` a facility puts it ahead of those `after` the same
+        // facility (model/spec/deps.rs `dependency_order`), as systemd orders both against the
+        // target.
+        "before" if !per_instance(used) => Ok(()),
         // Facilities: reached before the supervisor starts. It runs where no init does (a
         // container's entry point, a CI box, a shell on a booted host), after the host mounted
         // its file systems, configured its network and clock and started its logger, or

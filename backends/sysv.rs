@@ -96,6 +96,9 @@ fn carries(used: &Used, service: &Service) -> Verdict {
     let facility = used.value.as_deref().is_some_and(|v| v.starts_with("\"$"));
     match used.key {
         "after" | "requires" if facility => Ok(()),
+        // A script is put before another by name (`X-Start-Before:`); insserv takes no facility
+        // there, and a script cannot join one without insserv.conf.
+        "before" if facility => Err("an LSB script cannot order itself before a facility"),
         // A unit of the host's in `after` orders only if it starts too: `Should-Start:`.
         "after"
             if used
@@ -138,6 +141,13 @@ impl Backend for Sysv {
         });
         spec::refuse_systemd_units(&others, self.name())?;
         c.insert("should_start", &should_start.join(" "));
+        let start_before: Vec<&str> = service
+            .daemon
+            .before
+            .iter()
+            .filter_map(Dependency::service)
+            .collect();
+        c.insert("start_before", &start_before.join(" "));
         for dep in service.requires.iter().chain(&service.after) {
             let name = match dep {
                 Dependency::Service(name) => name.clone(),
@@ -172,6 +182,7 @@ impl Backend for Sysv {
         for_supervisor.after.retain(own);
         for_supervisor.requires.retain(own);
         for_supervisor.daemon.wants.retain(own);
+        for_supervisor.daemon.before.clear();
         let supervised = Builtin.render(ctx, &for_supervisor)?;
         let mut files = vec![FileSpec {
             path: script_path(service),

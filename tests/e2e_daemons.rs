@@ -638,8 +638,9 @@ fn sysv_orders_by_the_aliases_and_host_services_of_an_imported_unit() {
     if !enabled("sysv_orders_by_the_aliases_and_host_services_of_an_imported_unit") {
         return;
     }
-    // As Debian's ssh.service says: alias sshd, After=auditd.service. A stand-in program (the
-    // sysv tree has no sshd); what is proven is the header insserv orders the boot by.
+    // As Debian's ssh.service says: alias sshd, After=auditd.service (and a `before`). A
+    // stand-in program (the sysv tree has no sshd); what is proven is the header insserv
+    // orders the boot by.
     let c = Container::boot("sysv", "dm-lsb");
     let lsb = |name: &str, required: &str| {
         format!(
@@ -656,15 +657,21 @@ fn sysv_orders_by_the_aliases_and_host_services_of_an_imported_unit() {
             lsb("auditd", "$remote_fs $syslog $network $time"),
         ),
         ("/etc/init.d/needs-sshd".into(), lsb("needs-sshd", "sshd")),
+        // Needs little, so insserv would start it first, but ssh says `before` it.
+        ("/etc/init.d/early".into(), lsb("early", "$remote_fs")),
         (
             "/root/ssh.toml".into(),
             "exec = [\"/usr/bin/python3\", \"-m\", \"http.server\", \"18094\", \"--bind\", \"127.0.0.1\"]\n\
              aliases = [\"sshd\"]\n\
-             after = [\"$network\", \"auditd.service\"]\n"
+             after = [\"$network\", \"auditd.service\"]\n\
+             before = [\"early\"]\n"
                 .into(),
         ),
     ]);
-    c.sh_out("chmod 755 /etc/init.d/auditd /etc/init.d/needs-sshd && update-rc.d auditd defaults");
+    c.sh_out(
+        "chmod 755 /etc/init.d/auditd /etc/init.d/needs-sshd /etc/init.d/early \
+         && update-rc.d auditd defaults && update-rc.d early defaults",
+    );
     c.svc_any_ok(&[
         "install",
         "ssh",
@@ -689,10 +696,17 @@ fn sysv_orders_by_the_aliases_and_host_services_of_an_imported_unit() {
         ssh < needs,
         "ssh S{ssh:02} is not before needs-sshd S{needs:02}"
     );
-    c.sh_out("update-rc.d -f needs-sshd remove");
+    let early = start_number(&c, "early");
+    assert!(
+        ssh < early,
+        "ssh S{ssh:02} is not before early S{early:02} (X-Start-Before)"
+    );
+    c.sh_out("update-rc.d -f needs-sshd remove && update-rc.d -f early remove");
     c.svc_any_ok(&["uninstall", "ssh"]);
     assert!(!c.succeeds("ls /etc/rc2.d/*ssh* || test -e /etc/init.d/ssh"));
-    eprintln!("sysv: auditd S{auditd:02} < ssh S{ssh:02} < needs-sshd S{needs:02}");
+    eprintln!(
+        "sysv: auditd S{auditd:02} < ssh S{ssh:02} < needs-sshd S{needs:02}, early S{early:02}"
+    );
 }
 
 /// The state and pid svc-any (with `backend` chosen) reports for `name`, the only unit.

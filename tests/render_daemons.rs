@@ -292,6 +292,12 @@ const KEYS: &[(&str, &str, &[&str])] = &[
         &["systemd", "openrc", "sysv", "builtin"],
     ),
     ("binds_to = [\"db\"]\n", "binds_to", &["systemd"]),
+    // An order from the other side: OpenRC's own, LSB's X-Start-Before, the supervisor's.
+    (
+        "before = [\"db\"]\n",
+        "before",
+        &["systemd", "openrc", "sysv", "builtin"],
+    ),
     // More names: systemd Alias=, OpenRC provide, LSB Provides:.
     (
         "aliases = [\"demo-alias\"]\n",

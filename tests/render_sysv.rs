@@ -164,7 +164,7 @@ fn a_service_of_the_file_is_required_in_the_lsb_header_and_on_systemd() {
 fn aliases_are_provided_and_a_host_service_after_is_should_start() {
     // As Debian's ssh.service: an alias, and ordering after a unit the host may not have.
     let toml = "exec = [\"/usr/sbin/sshd\", \"-D\"]\naliases = [\"sshd\"]\n\
-                after = [\"$network\", \"auditd.service\"]\n";
+                after = [\"$network\", \"auditd.service\"]\nbefore = [\"cron\"]\n";
     let out = render_definition("alias-should-start", "ssh.toml", "sysv", toml);
     let rendered = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -173,6 +173,8 @@ fn aliases_are_provided_and_a_host_service_after_is_should_start() {
         "# Required-Start:    $remote_fs $syslog $network",
         "# Should-Start:      auditd",
         "# Should-Stop:       auditd",
+        "# X-Start-Before:    cron",
+        "# X-Stop-After:      cron",
     ] {
         assert!(
             rendered.lines().any(|l| l == line),

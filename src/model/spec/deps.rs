@@ -301,15 +301,52 @@ pub(super) fn check_dependency_cycles(project: &Project) -> Result<(), BadInput>
     Ok(())
 }
 
-/// Orders services so that each comes after everything it depends on (for start; reverse it for
-/// stop). Dependencies outside the set are ignored. Several entries may share a name (the
-/// supervisor orders one per instance): each is placed, and a dependency on that name waits for
-/// all of them.
+/// The services of the set `s` starts after: those its `after` and `requires` name, those that
+/// name it in `before`, and those `before` a facility it is `after` (a name server `before =
+/// ["$nss-lookup"]` comes ahead of a service `after = ["$nss-lookup"]`, as systemd orders both
+/// against the target).
+fn waits_for<'a>(s: &'a Service, services: &[&'a Service]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = s
+        .after
+        .iter()
+        .chain(&s.requires)
+        .filter_map(Dependency::service)
+        .collect();
+    let facilities: Vec<Facility> = s
+        .after
+        .iter()
+        .chain(&s.requires)
+        .filter_map(|d| match d {
+            Dependency::Facility(f) => Some(*f),
+            _ => None,
+        })
+        .collect();
+    for other in services {
+        if other.name == s.name {
+            continue;
+        }
+        let ahead = other.daemon.before.iter().any(|d| match d {
+            Dependency::Service(name) => *name == s.name,
+            Dependency::Facility(f) => facilities.contains(f),
+            Dependency::Native(_) => false,
+        });
+        if ahead {
+            out.push(other.name.as_str());
+        }
+    }
+    out
+}
+
+/// Orders services so that each comes after everything it waits for ([`waits_for`]: for start;
+/// reverse it for stop). Dependencies outside the set are ignored. Several entries may share a
+/// name (the supervisor orders one per instance): each is placed, and a dependency on that name
+/// waits for all of them.
 pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
     let mut unplaced: BTreeMap<&str, usize> = BTreeMap::new();
     for s in services {
         *unplaced.entry(s.name.as_str()).or_default() += 1;
     }
+    let waits: Vec<Vec<&str>> = services.iter().map(|s| waits_for(s, services)).collect();
     let mut placed = vec![false; services.len()];
     let mut out = Vec::new();
     while out.len() < services.len() {
@@ -318,11 +355,8 @@ pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
             if placed[i] {
                 continue;
             }
-            let ready = s
-                .after
+            let ready = waits[i]
                 .iter()
-                .chain(&s.requires)
-                .filter_map(Dependency::service)
                 .all(|d| unplaced.get(d).is_none_or(|n| *n == 0));
             if ready {
                 placed[i] = true;
@@ -502,5 +536,24 @@ mod tests {
             .map(|s| s.name.as_str())
             .collect();
         assert_eq!(order, ["db", "db", "web", "web"]);
+    }
+
+    #[test]
+    fn before_orders_as_after_does_from_the_other_side_and_through_a_facility() {
+        let p = project(
+            "[services.web]\nexec = [\"/bin/true\"]\nafter = [\"$nss-lookup\"]\n\
+             [services.cache]\nexec = [\"/bin/true\"]\n\
+             [services.dns]\nexec = [\"/bin/true\"]\nbefore = [\"$nss-lookup\", \"cache\"]\n",
+        );
+        let refs: Vec<&Service> = ["web", "cache", "dns"]
+            .iter()
+            .map(|n| &p.services[*n])
+            .collect();
+        let order: Vec<&str> = dependency_order(&refs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        // dns ahead of the name lookups web waits for, and of cache, which it names.
+        assert_eq!(order, ["dns", "web", "cache"]);
     }
 }
