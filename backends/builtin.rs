@@ -61,6 +61,9 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // and on-abort restart after a death by a signal (there is no watchdog to time out).
         "restart" | "restart_prevent_exit_codes" => Ok(()),
         "documentation" => Ok(()),
+        // Other names: a verb, a request or another unit's dependency may use them
+        // (engine/groups.rs `expand_groups`, model/spec/deps.rs, supervisor/order.rs).
+        "aliases" => Ok(()),
         // Never KILL: the stop waits for the process as long as it takes (Service::stop_wait).
         "stop_timeout" => Ok(()),
         // Up once the program runs (the child has exec'd when the clone returns): simple and

@@ -3004,3 +3004,36 @@ fn a_sandboxed_service_sees_what_systemd_would_show_it() {
     scope.ok(&["uninstall", "boxed"]);
     let _ = std::fs::remove_file(host_marker);
 }
+
+/// An alias names the service wherever a name goes, as systemctl takes `sshd` for ssh: a verb
+/// and another service's dependency.
+#[test]
+fn an_alias_names_the_service_for_verbs_and_dependencies() {
+    let scope = TestScope::new("alias");
+    let def = scope.definition(
+        "aliased",
+        "[services.shell-server]\nexec = [\"/bin/sleep\", \"1261\"]\naliases = [\"shelld\"]\n\
+         [services.client]\nexec = [\"/bin/sleep\", \"1262\"]\nafter = [\"shelld\"]\n",
+    );
+    scope.ok(&["install", "-f", &def]);
+    scope.ok(&["start", "client", "shelld", "--wait=10"]);
+    // Started in order: the aliased one first, through the alias in `after`.
+    let started = |pattern: &str| {
+        let pid = processes_matching(pattern)[0];
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        fields[19].parse::<u64>().unwrap()
+    };
+    assert!(started("sleep 1261") <= started("sleep 1262"));
+    assert_eq!(scope.field("shelld", "name"), "shell-server");
+    assert_eq!(scope.field("shelld", "state"), "running");
+    scope.ok(&["stop", "shelld"]);
+    assert_eq!(scope.field("shell-server", "state"), "stopped");
+    assert!(processes_matching("sleep 1261").is_empty());
+    scope.ok(&["uninstall", "shell-server", "client"]);
+}

@@ -302,7 +302,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "aliases = [\"demo-alias\"]\n",
         "aliases",
-        &["systemd", "openrc", "sysv"],
+        &["systemd", "openrc", "sysv", "builtin"],
     ),
     (
         "umask = \"0077\"\n",

@@ -14,15 +14,27 @@ use crate::system::files::{self, remove_owned};
 use crate::system::host::Ctx;
 use crate::system::records::{self, Record};
 
-/// `names` with each installed group replaced by its members, in order, each name once.
+/// `names` with each installed group replaced by its members and each alias by the service
+/// that has it (`sshd` is `ssh`, as systemctl takes an alias), in order, each name once.
 pub fn expand_groups(ctx: &Ctx, names: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
+    let mut all: Option<Vec<Record>> = None;
     for name in names {
         let members = match records::load(ctx, name)? {
             Some(_) => vec![name.clone()],
             None => match records::load_group(ctx, name)? {
                 Some(g) => g.members,
-                None => vec![name.clone()],
+                None => {
+                    let all = match &mut all {
+                        Some(all) => all,
+                        None => all.insert(records::all(ctx)?),
+                    };
+                    let owner = all
+                        .iter()
+                        .find(|r| r.service.daemon.aliases.contains(name))
+                        .map(|r| r.service.name.clone());
+                    vec![owner.unwrap_or_else(|| name.clone())]
+                }
             },
         };
         for m in members {

@@ -37,7 +37,9 @@ impl Supervisor {
                 let wanted: Vec<String> = self
                     .units
                     .values()
-                    .filter(|u| u.name == name)
+                    .filter(|u| {
+                        u.name == name || u.service.daemon.aliases.iter().any(|a| a == name)
+                    })
                     .map(|u| u.key())
                     .collect();
                 if wanted.is_empty() {

@@ -326,7 +326,7 @@ fn waits_for<'a>(s: &'a Service, services: &[&'a Service]) -> Vec<&'a str> {
             continue;
         }
         let ahead = other.daemon.before.iter().any(|d| match d {
-            Dependency::Service(name) => *name == s.name,
+            Dependency::Service(name) => *name == s.name || s.daemon.aliases.contains(name),
             Dependency::Facility(f) => facilities.contains(f),
             Dependency::Native(_) => false,
         });
@@ -346,7 +346,22 @@ pub fn dependency_order<'a>(services: &[&'a Service]) -> Vec<&'a Service> {
     for s in services {
         *unplaced.entry(s.name.as_str()).or_default() += 1;
     }
-    let waits: Vec<Vec<&str>> = services.iter().map(|s| waits_for(s, services)).collect();
+    // A dependency may name a service by one of its aliases.
+    let mut named: BTreeMap<&str, &str> = BTreeMap::new();
+    for s in services {
+        for alias in &s.daemon.aliases {
+            named.insert(alias.as_str(), s.name.as_str());
+        }
+    }
+    let waits: Vec<Vec<&str>> = services
+        .iter()
+        .map(|s| {
+            waits_for(s, services)
+                .into_iter()
+                .map(|d| named.get(d).copied().unwrap_or(d))
+                .collect()
+        })
+        .collect();
     let mut placed = vec![false; services.len()];
     let mut out = Vec::new();
     while out.len() < services.len() {
@@ -555,5 +570,19 @@ mod tests {
             .collect();
         // dns ahead of the name lookups web waits for, and of cache, which it names.
         assert_eq!(order, ["dns", "web", "cache"]);
+    }
+
+    #[test]
+    fn a_dependency_may_name_a_service_by_its_alias() {
+        let p = project(
+            "[services.web]\nexec = [\"/bin/true\"]\nafter = [\"sshd\"]\n\
+             [services.ssh]\nexec = [\"/bin/true\"]\naliases = [\"sshd\"]\n",
+        );
+        let refs: Vec<&Service> = ["web", "ssh"].iter().map(|n| &p.services[*n]).collect();
+        let order: Vec<&str> = dependency_order(&refs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["ssh", "web"]);
     }
 }
