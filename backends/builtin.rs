@@ -48,8 +48,8 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         "log.timestamps" | "log.stderr" => Ok(()),
         // A mount namespace and the capability sets of each process's own, set up between
         // clone and exec as root (supervisor/sandbox.rs); a user's supervisor has neither.
-        "private_tmp" | "protect_system" | "protect_home" | "read_only_paths"
-        | "read_write_paths" | "capabilities" => match service.level {
+        "private_tmp" | "private_devices" | "protect_system" | "protect_home"
+        | "read_only_paths" | "read_write_paths" | "capabilities" => match service.level {
             Level::System => Ok(()),
             Level::User => {
                 Err("a user's supervisor cannot make a mount namespace or drop capabilities")

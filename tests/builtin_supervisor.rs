@@ -2947,6 +2947,7 @@ fn a_sandboxed_service_sees_what_systemd_would_show_it() {
             "exec = [\"/usr/bin/python3\", \"{probe}\", \"{report}\", \"987\"]\n\
              user = \"nobody\"\n\
              private_tmp = true\n\
+             private_devices = true\n\
              protect_system = \"strict\"\n\
              protect_home = true\n\
              read_write_paths = [\"{rw}\", \"-/nonexistent/svc-any\"]\n\
@@ -2980,6 +2981,15 @@ fn a_sandboxed_service_sees_what_systemd_would_show_it() {
     expect("pre_start's /tmp file", "from-pre-start\n".into());
     expect("list /root", "EACCES".into());
     expect("uid", 65534.into());
+    // A /dev of its own: the pseudo devices, the terminal's, shared memory, the links.
+    expect(
+        "dev",
+        serde_json::json!([
+            "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+            "tty", "urandom", "zero"
+        ]),
+    );
+    expect("write /dev/null", "ok".into());
     // CAP_NET_BIND_SERVICE (10) alone: bounding, permitted, effective and ambient.
     expect("CapBnd", "0000000000000400".into());
     expect("CapEff", "0000000000000400".into());

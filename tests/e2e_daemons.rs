@@ -413,8 +413,8 @@ const DEBIAN_DAEMONS: &[Daemon] = &[
         serves: "[ \"$(redis-cli ping)\" = PONG ]",
         reloads: false,
         restarts: true,
-        not_carried_by_builtin: &["private_devices", "systemd"],
-        not_carried_by_sysv: &["private_devices", "systemd"],
+        not_carried_by_builtin: &["systemd"],
+        not_carried_by_sysv: &["systemd"],
     },
     Daemon {
         unit: "cron.service",
@@ -725,6 +725,13 @@ fn unit_status(c: &Container, backend: &str, name: &str) -> (String, Option<u64>
 /// redis's sandboxing, as its process sees it: no capabilities at all, the root read-only
 /// (ProtectSystem=strict), its state directory writable (it saves), /tmp its own.
 fn assert_redis_sandboxed(c: &Container, pid: u64) {
+    // PrivateDevices=yes: a /dev of its own, with no disk or console in it.
+    let dev = c.sh_out(&format!("ls /proc/{pid}/root/dev | tr '\\n' ' '"));
+    assert_eq!(
+        dev.trim(),
+        "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero",
+        "redis's /dev"
+    );
     assert_eq!(
         c.sh_out(&format!("sed -n 's/^CapBnd:\t//p' /proc/{pid}/status")),
         "0000000000000000"

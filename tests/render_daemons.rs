@@ -339,7 +339,11 @@ const KEYS: &[(&str, &str, &[&str])] = &[
         "read_write_paths",
         &["systemd", "openrc", "sysv", "builtin"],
     ),
-    ("private_devices = true\n", "private_devices", &["systemd"]),
+    (
+        "private_devices = true\n",
+        "private_devices",
+        &["systemd", "openrc", "sysv", "builtin"],
+    ),
     (
         "condition_path_exists = [\"/etc/x\"]\n",
         "condition_path_exists",
@@ -399,26 +403,18 @@ fn not_carried_warn_installs_without_the_key_and_says_so() {
     let file = dir.join("demo.toml");
     std::fs::write(
         &file,
-        "not_carried = \"warn\"\nexec = [\"/bin/true\"]\nprivate_devices = true\npre_start = [[\"/bin/true\"]]\n",
+        "not_carried = \"warn\"\nexec = [\"/bin/true\"]\nconflicts = [\"sendmail\"]\npre_start = [[\"/bin/true\"]]\n",
     )
     .unwrap();
     for (backend, warned, kept) in [
         (
             "openrc",
-            vec!["private_devices"],
+            vec!["conflicts"],
             Some("svc_any_pre_start_0_0='/bin/true'"),
         ),
-        (
-            "builtin",
-            vec!["private_devices"],
-            Some("[[daemon.pre_start]]"),
-        ),
-        (
-            "sysv",
-            vec!["private_devices"],
-            Some("[[daemon.pre_start]]"),
-        ),
-        ("launchd", vec!["private_devices", "pre_start"], None),
+        ("builtin", vec!["conflicts"], Some("[[daemon.pre_start]]")),
+        ("sysv", vec!["conflicts"], Some("[[daemon.pre_start]]")),
+        ("launchd", vec!["conflicts", "pre_start"], None),
     ] {
         let out = render(backend, &file);
         let stderr = text(&out.stderr);
@@ -429,7 +425,7 @@ fn not_carried_warn_installs_without_the_key_and_says_so() {
         }
         let stdout = text(&out.stdout);
         assert!(
-            !stdout.contains("private_devices"),
+            !stdout.contains("conflicts"),
             "{backend} rendered it:\n{stdout}"
         );
         if let Some(line) = kept {
@@ -448,7 +444,7 @@ fn not_carried_warn_installs_without_the_key_and_says_so() {
     let out = render("systemd", &file);
     assert!(out.status.success());
     assert_eq!(text(&out.stderr), "");
-    assert!(text(&out.stdout).contains("PrivateDevices=yes"));
+    assert!(text(&out.stdout).contains("Conflicts=sendmail.service"));
 }
 
 #[test]

@@ -37,6 +37,10 @@ pub(super) enum Step {
         recursive: bool,
         optional: bool,
     },
+    /// A `/dev` of its own with only the pseudo devices (`private_devices`): each of
+    /// [`PRIVATE_DEV_NODES`] and `/dev/pts` taken as a detached mount (open_tree) before a new
+    /// tmpfs covers `/dev`, then moved into it; `/dev/shm` a new tmpfs; the usual links.
+    PrivateDevices,
     /// A new, empty, read-only tmpfs over `path` with `options` (`mode=000`: inaccessible).
     Tmpfs {
         path: CString,
@@ -187,6 +191,9 @@ pub(super) fn plan(
         return Ok(Sandbox::default());
     }
     let mut mounts = Vec::new();
+    if d.private_devices {
+        mounts.push(Step::PrivateDevices);
+    }
     match d.protect_system {
         Some(ProtectSystem::Strict) => {
             // Every mount read-only, one by one (not recursively: the API file systems keep
@@ -276,17 +283,32 @@ pub(super) fn plan(
             }
         }
     }
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(40);
+    // private_devices also takes away making device nodes and raw I/O, as systemd does.
+    let no_devices = if d.private_devices {
+        ["CAP_MKNOD", "CAP_SYS_RAWIO"]
+            .iter()
+            .filter_map(|n| capability_number(n))
+            .fold(0u64, |mask, n| mask | 1 << n)
+    } else {
+        0
+    };
     let capabilities = match &d.capabilities {
-        None => None,
+        None if no_devices == 0 => None,
+        None => Some(Capabilities {
+            keep: ((1u128 << (last.min(63) + 1)) - 1) as u64 & !no_devices,
+            last,
+            ambient: false,
+        }),
         Some(names) => {
-            let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-                .unwrap_or(40);
             let keep = names
                 .iter()
                 .filter_map(|n| capability_number(n))
-                .fold(0u64, |mask, n| mask | 1 << n);
+                .fold(0u64, |mask, n| mask | 1 << n)
+                & !no_devices;
             Some(Capabilities {
                 keep,
                 last,
@@ -357,6 +379,7 @@ pub(super) unsafe fn enter(sandbox: &Sandbox) -> Result<(), ()> {
     let missing = || nix::errno::Errno::last_raw() == libc::ENOENT;
     for step in &sandbox.mounts {
         let (ok, optional) = match step {
+            Step::PrivateDevices => (private_dev(), false),
             Step::Bind {
                 from,
                 path,
@@ -417,6 +440,115 @@ pub(super) unsafe fn enter(sandbox: &Sandbox) -> Result<(), ()> {
         }
     }
     Ok(())
+}
+
+/// The pseudo devices a private `/dev` keeps (systemd's list, less what needs a daemon of its
+/// own); a name this host lacks is left out.
+const PRIVATE_DEV_NODES: [&std::ffi::CStr; 6] = [
+    c"/dev/null",
+    c"/dev/zero",
+    c"/dev/full",
+    c"/dev/random",
+    c"/dev/urandom",
+    c"/dev/tty",
+];
+
+/// The links of a private `/dev` (as udev and systemd make them).
+const PRIVATE_DEV_LINKS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
+    (c"pts/ptmx", c"/dev/ptmx"),
+    (c"/proc/self/fd", c"/dev/fd"),
+    (c"/proc/self/fd/0", c"/dev/stdin"),
+    (c"/proc/self/fd/1", c"/dev/stdout"),
+    (c"/proc/self/fd/2", c"/dev/stderr"),
+];
+
+/// Builds the private `/dev` ([`Step::PrivateDevices`]); false on any failure (errno set).
+///
+/// # Safety
+/// System calls only, in the child's own mount namespace.
+unsafe fn private_dev() -> bool {
+    use nix::libc;
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    let open_tree = |path: &std::ffi::CStr, recursive: bool| -> libc::c_long {
+        let flags = OPEN_TREE_CLONE
+            | libc::O_CLOEXEC as libc::c_uint
+            | if recursive { AT_RECURSIVE } else { 0 };
+        libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags)
+    };
+    // Taken before /dev is covered; -1 where the host has no such node.
+    let mut nodes = [-1 as libc::c_long; 6];
+    for (fd, path) in nodes.iter_mut().zip(PRIVATE_DEV_NODES) {
+        *fd = open_tree(path, false);
+        if *fd < 0 && nix::errno::Errno::last_raw() != libc::ENOENT {
+            return false;
+        }
+    }
+    let pts = open_tree(c"/dev/pts", true);
+    let tmpfs = c"tmpfs";
+    if libc::mount(
+        tmpfs.as_ptr(),
+        c"/dev".as_ptr(),
+        tmpfs.as_ptr(),
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        c"mode=755,size=4m".as_ptr().cast(),
+    ) != 0
+    {
+        return false;
+    }
+    let empty = c"";
+    let place = |fd: libc::c_long, path: &std::ffi::CStr| -> bool {
+        libc::syscall(
+            libc::SYS_move_mount,
+            fd as libc::c_int,
+            empty.as_ptr(),
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        ) == 0
+    };
+    for (fd, path) in nodes.into_iter().zip(PRIVATE_DEV_NODES) {
+        if fd < 0 {
+            continue;
+        }
+        let target = libc::open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o666,
+        );
+        if target < 0 {
+            return false;
+        }
+        libc::close(target);
+        let placed = place(fd, path);
+        libc::close(fd as libc::c_int);
+        if !placed {
+            return false;
+        }
+    }
+    if pts >= 0 {
+        if libc::mkdir(c"/dev/pts".as_ptr(), 0o755) != 0 || !place(pts, c"/dev/pts") {
+            return false;
+        }
+        libc::close(pts as libc::c_int);
+    }
+    if libc::mkdir(c"/dev/shm".as_ptr(), 0o1777) != 0
+        || libc::mount(
+            tmpfs.as_ptr(),
+            c"/dev/shm".as_ptr(),
+            tmpfs.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            c"mode=1777".as_ptr().cast(),
+        ) != 0
+    {
+        return false;
+    }
+    for (target, link) in PRIVATE_DEV_LINKS {
+        if libc::symlink(target.as_ptr(), link.as_ptr()) != 0 {
+            return false;
+        }
+    }
+    true
 }
 
 /// Drops every capability the service does not keep from the bounding set (as root, which
