@@ -126,6 +126,17 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // without them for good; so ordering against one orders against nothing, as systemd's
         // does when nothing on the host provides the target. Nothing is checked or waited for.
         "after" | "requires" | "wants" if facility(used) => Ok(()),
+        // A service of the host in `after` (systemd's After=, which orders only against a
+        // unit that starts too): after the supervisor's unit of that name, if it has one
+        // (model/spec/deps.rs `host_services_after`).
+        "after"
+            if used
+                .value
+                .as_deref()
+                .is_some_and(|v| v.ends_with(".service\"")) =>
+        {
+            Ok(())
+        }
         _ => Err("svc-any's supervisor does not run it yet"),
     }
 }
@@ -173,7 +184,7 @@ impl Backend for Builtin {
     fn render(&self, ctx: &Ctx, service: &Service) -> Result<Plan> {
         let service = &carried::check(ctx, self.name(), service, carries)?;
         // The supervisor orders the services it runs by name; it has no units to wait for.
-        spec::refuse_systemd_units(service, self.name())?;
+        spec::refuse_systemd_units_but_after_services(service, self.name())?;
         let definitions = scope(ctx).definitions_dir();
         let file = definitions.join(format!("{}.toml", service.name));
         // The toml serializer is this dialect's escaper: every string round-trips exactly.

@@ -127,19 +127,10 @@ impl Backend for Sysv {
         c.insert("aliases", &service.daemon.aliases);
         c.insert("quoted_name", &sh::quote(&service.name)?);
         let mut required = vec!["$remote_fs".to_string(), "$syslog".to_string()];
-        // systemd's After= on a service of the host orders against it only when it starts
-        // too, which is LSB's `Should-Start:`, by the name its script provides. Any other
-        // unit of systemd's is refused next.
-        let mut should_start = Vec::new();
-        let mut others = service.clone();
-        others.after.retain(|d| match d {
-            Dependency::Native(unit) if unit.ends_with(".service") => {
-                should_start.push(d.stem().to_string());
-                false
-            }
-            _ => true,
-        });
-        spec::refuse_systemd_units(&others, self.name())?;
+        // systemd's After= on a service of the host is LSB's `Should-Start:`, by the name its
+        // script provides; any other unit of systemd's is refused.
+        let should_start = spec::host_services_after(service);
+        spec::refuse_systemd_units_but_after_services(service, self.name())?;
         c.insert("should_start", &should_start.join(" "));
         let start_before: Vec<&str> = service
             .daemon

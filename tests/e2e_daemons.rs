@@ -403,7 +403,7 @@ const DEBIAN_DAEMONS: &[Daemon] = &[
         serves: "python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", 22), 2); sys.exit(not s.recv(64).startswith(b\"SSH-2.0\"))'",
         reloads: true,
         restarts: true,
-        not_carried_by_builtin: &["after = \"auditd.service\""],
+        not_carried_by_builtin: &[],
         not_carried_by_sysv: &[],
     },
     Daemon {

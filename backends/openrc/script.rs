@@ -60,19 +60,14 @@ fn whole_seconds(d: Duration) -> u64 {
 /// `before` svc-any's own services, and `use` (or `before`) the OpenRC names of facilities.
 pub(super) fn insert_depend(c: &mut tera::Context, service: &Service, backend: &str) -> Result<()> {
     c.insert("provide", &service.daemon.aliases);
-    // systemd's After= on a service of the host orders against it only when it starts too,
-    // which is OpenRC's own `after`, by the name its script has. Any other unit of systemd's
-    // is refused (a distribution may lack `net` or `localmount`: only facilities are `use`d).
-    let mut host_services = Vec::new();
-    let mut others = service.clone();
-    others.after.retain(|d| match d {
-        Dependency::Native(unit) if unit.ends_with(".service") => {
-            host_services.push(d.stem().to_string());
-            false
-        }
-        _ => true,
-    });
-    spec::refuse_systemd_units(&others, backend)?;
+    // systemd's After= on a service of the host is OpenRC's own soft `after`, by the name its
+    // script has; any other unit of systemd's is refused (a distribution may lack `net` or
+    // `localmount`: only facilities are `use`d).
+    let host_services: Vec<String> = spec::host_services_after(service)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    spec::refuse_systemd_units_but_after_services(service, backend)?;
     let own = |deps: &[Dependency]| -> Vec<String> {
         deps.iter()
             .filter_map(|dep| match dep {

@@ -232,6 +232,32 @@ fn unit_stem(entry: &str) -> Option<&str> {
 /// a service name, `db.service` would make the manager wait for a service that does not exist;
 /// left out, the order the definition asked for would be silently lost. The well-known targets
 /// are facilities ([`Facility`]), which every backend maps to its own names.
+/// The services of the host that `after` names as systemd units (`auditd` for
+/// `auditd.service`): systemd's After= orders against one only when it starts too, which a
+/// manager without systemd's units says in its own words (LSB `Should-Start:`, OpenRC's soft
+/// `after`, the supervisor's order against its service of that name, if any).
+pub fn host_services_after(service: &Service) -> Vec<&str> {
+    service
+        .after
+        .iter()
+        .filter(|d| matches!(d, Dependency::Native(unit) if unit.ends_with(".service")))
+        .map(Dependency::stem)
+        .collect()
+}
+
+/// [`refuse_systemd_units`], but for the host's services in `after`, which a backend that says
+/// [`host_services_after`] in its own words carries.
+pub fn refuse_systemd_units_but_after_services(
+    service: &Service,
+    backend: &str,
+) -> Result<(), BadInput> {
+    let mut others = service.clone();
+    others
+        .after
+        .retain(|d| !matches!(d, Dependency::Native(unit) if unit.ends_with(".service")));
+    refuse_systemd_units(&others, backend)
+}
+
 pub fn refuse_systemd_units(service: &Service, backend: &str) -> Result<(), BadInput> {
     for (key, dep) in service.all_dependencies() {
         let Dependency::Native(unit) = dep else {
@@ -285,10 +311,16 @@ pub(super) fn check_dependency_cycles(project: &Project) -> Result<(), BadInput>
             return Ok(());
         };
         path.push(name);
-        for dep in service.after.iter().chain(&service.requires) {
-            if let Some(dep) = dep.service() {
-                visit(dep, project, path, done)?;
-            }
+        // `after = ["db.service"]` is after this file's `db` too: svc-any installs it as
+        // db.service on systemd, and the others order by it (`host_services_after`).
+        let deps = service
+            .after
+            .iter()
+            .chain(&service.requires)
+            .filter_map(Dependency::service)
+            .chain(host_services_after(service));
+        for dep in deps {
+            visit(dep, project, path, done)?;
         }
         path.pop();
         done.insert(name);
@@ -311,6 +343,7 @@ fn waits_for<'a>(s: &'a Service, services: &[&'a Service]) -> Vec<&'a str> {
         .iter()
         .chain(&s.requires)
         .filter_map(Dependency::service)
+        .chain(host_services_after(s))
         .collect();
     let facilities: Vec<Facility> = s
         .after
@@ -520,11 +553,19 @@ mod tests {
     }
 
     #[test]
-    fn units_neither_order_services_nor_close_a_cycle() {
-        // `a.service` is systemd's unit, not svc-any's service `a`: no cycle a -> b -> a.
-        let p = project(
+    fn after_a_unit_of_a_service_of_the_file_can_close_a_cycle() {
+        // On systemd svc-any's `a` is a.service: after it is after `a`, here a cycle.
+        let err = crate::model::spec::parse_test_text(
             "[services.a]\nexec = [\"/bin/true\"]\nafter = [\"b\"]\n\
              [services.b]\nexec = [\"/bin/true\"]\nafter = [\"a.service\"]\n",
+            None,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("dependency cycle"), "{err:?}");
+        // A target names no service: no order, no cycle.
+        let p = project(
+            "[services.a]\nexec = [\"/bin/true\"]\nafter = [\"b\"]\n\
+             [services.b]\nexec = [\"/bin/true\"]\nafter = [\"a.target\"]\n",
         );
         let refs: Vec<&Service> = vec![&p.services["a"], &p.services["b"]];
         let order: Vec<&str> = dependency_order(&refs)
@@ -584,5 +625,22 @@ mod tests {
             .map(|s| s.name.as_str())
             .collect();
         assert_eq!(order, ["ssh", "web"]);
+    }
+
+    #[test]
+    fn after_a_host_service_orders_after_a_service_of_that_name() {
+        let p = project(
+            "[services.varnishncsa]\nexec = [\"/bin/true\"]\nafter = [\"varnish.service\"]\n\
+             [services.varnish]\nexec = [\"/bin/true\"]\n",
+        );
+        let refs: Vec<&Service> = ["varnishncsa", "varnish"]
+            .iter()
+            .map(|n| &p.services[*n])
+            .collect();
+        let order: Vec<&str> = dependency_order(&refs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["varnish", "varnishncsa"]);
     }
 }

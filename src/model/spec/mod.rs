@@ -21,7 +21,10 @@ pub use daemon::{
     Command, Daemon, DirKind, Directories, EnvFile, KillMode, NotCarried, ProtectHome,
     ProtectSystem, ServiceType, SystemdExtras, Used,
 };
-pub use deps::{dependency_order, refuse_systemd_units, Dependency, Facility};
+pub use deps::{
+    dependency_order, host_services_after, refuse_systemd_units,
+    refuse_systemd_units_but_after_services, Dependency, Facility,
+};
 pub use location::{did_you_mean, place_in_definition, Source};
 pub use model::{
     defaults, hidden_value, Health, HealthCheck, Level, Limit, Limits, LogSpec, Project, Restart,
