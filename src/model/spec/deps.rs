@@ -370,7 +370,7 @@ fn waits_for<'a>(s: &'a Service, services: &[&'a Service]) -> Vec<&'a str> {
     out
 }
 
-/// Orders services so that each comes after everything it waits for ([`waits_for`]: for start;
+/// Orders services so that each comes after everything it waits for (`waits_for`: for start;
 /// reverse it for stop). Dependencies outside the set are ignored. Several entries may share a
 /// name (the supervisor orders one per instance): each is placed, and a dependency on that name
 /// waits for all of them.
