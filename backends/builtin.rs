@@ -129,16 +129,40 @@ pub(crate) fn carries(used: &Used, service: &Service) -> Verdict {
         // A service of the host in `after` (systemd's After=, which orders only against a
         // unit that starts too): after the supervisor's unit of that name, if it has one
         // (model/spec/deps.rs `host_services_after`).
-        "after"
-            if used
-                .value
-                .as_deref()
-                .is_some_and(|v| v.ends_with(".service\"")) =>
-        {
-            Ok(())
-        }
+        "after" if carried::names_host_service(used) => Ok(()),
         _ => Err("svc-any's supervisor does not run it yet"),
     }
+}
+
+/// For a manager whose script asks the supervisor (SysV; OpenRC for what supervise-daemon
+/// cannot carry): what every such script says, `svc_any` (the binary by absolute path, as
+/// boot-time PATHs are short) and whether it has a `reload`.
+pub(crate) fn insert_script_context(c: &mut tera::Context, service: &Service) -> Result<()> {
+    let exe = crate::system::process::svc_any_binary()?;
+    let exe = exe
+        .to_str()
+        .ok_or_else(|| crate::model::error::bad("the svc-any binary's path is not UTF-8"))?;
+    c.insert("svc_any", &crate::dialect::escape::sh::quote(exe)?);
+    c.insert(
+        "reload",
+        &(service.reload_signal.is_some() || !service.daemon.reload_exec.is_empty()),
+    );
+    Ok(())
+}
+
+/// The supervisor's own files for a service another manager's script fronts: its definition
+/// without boot links. That manager orders the boot (facilities, the host's services,
+/// `before`) and gives the aliases; the supervisor starts the process when the script asks,
+/// answers to the service's own name and waits only for svc-any's services.
+pub(crate) fn behind_a_script(ctx: &Ctx, service: &Service) -> Result<Vec<render::FileSpec>> {
+    let mut for_supervisor = service.clone();
+    for_supervisor.daemon.aliases.clear();
+    let own = |d: &spec::Dependency| matches!(d, spec::Dependency::Service(_));
+    for_supervisor.after.retain(own);
+    for_supervisor.requires.retain(own);
+    for_supervisor.daemon.wants.retain(own);
+    for_supervisor.daemon.before.clear();
+    Ok(Builtin.render(ctx, &for_supervisor)?.files)
 }
 
 /// A dependency entry naming a facility (`"$network-online"`).

@@ -105,6 +105,14 @@ pub fn check(
     Ok(out)
 }
 
+/// Whether `used` is an entry naming a service of the host as systemd's unit
+/// (`"auditd.service"`): see `spec::host_services_after`.
+pub fn names_host_service(used: &Used) -> bool {
+    used.value.as_deref().is_some_and(|v| {
+        v.ends_with(".service\"") && !v.contains(crate::model::spec::INSTANCE_PLACEHOLDER)
+    })
+}
+
 /// A dependency entry as `Used` gives its value: the entry as written, quoted.
 fn quoted(dep: &Dependency) -> String {
     format!("\"{}\"", dep.as_written())

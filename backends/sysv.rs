@@ -16,10 +16,9 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::backends::carried::{self, Verdict};
-use crate::backends::{Backend, Builtin, LogOptions, Verb};
+use crate::backends::{builtin, Backend, Builtin, LogOptions, Verb};
 use crate::dialect::escape::sh;
 use crate::dialect::render::{self, FileSpec, LinkSpec, Plan};
-use crate::model::error::bad;
 use crate::model::spec::{self, Dependency, Service, Used};
 use crate::model::status::ServiceStatus;
 use crate::system::host::Ctx;
@@ -99,15 +98,6 @@ fn carries(used: &Used, service: &Service) -> Verdict {
         // A script is put before another by name (`X-Start-Before:`); insserv takes no facility
         // there, and a script cannot join one without insserv.conf.
         "before" if facility => Err("an LSB script cannot order itself before a facility"),
-        // A unit of the host's in `after` orders only if it starts too: `Should-Start:`.
-        "after"
-            if used
-                .value
-                .as_deref()
-                .is_some_and(|v| v.ends_with(".service\"")) =>
-        {
-            Ok(())
-        }
         // More names in `Provides:`, which other scripts' headers may depend on (as OpenRC's
         // `provide`); the script itself keeps the service's name.
         "aliases" => Ok(()),
@@ -152,35 +142,14 @@ impl Backend for Sysv {
         }
         c.insert("required", &required.join(" "));
         c.insert("short", &service.description);
-        c.insert(
-            "reload",
-            &(service.reload_signal.is_some() || !service.daemon.reload_exec.is_empty()),
-        );
-        // The script runs svc-any by absolute path: boot-time PATHs are short.
-        let exe = process::svc_any_binary()?;
-        let exe = exe
-            .to_str()
-            .ok_or_else(|| bad("the svc-any binary's path is not UTF-8"))?;
-        c.insert("svc_any", &sh::quote(exe)?);
+        builtin::insert_script_context(&mut c, service)?;
         let script = ctx.renderer.render("sysv.initd", &c)?;
-        // The supervisor's definition: the builtin backend's own file, without its boot links.
-        // The LSB header above orders the boot by the facilities and the host's services and
-        // gives the aliases; the supervisor, which starts the process when the script asks,
-        // has nothing to wait for and answers to the service's own name.
-        let mut for_supervisor = service.clone();
-        for_supervisor.daemon.aliases.clear();
-        let own = |d: &Dependency| matches!(d, Dependency::Service(_));
-        for_supervisor.after.retain(own);
-        for_supervisor.requires.retain(own);
-        for_supervisor.daemon.wants.retain(own);
-        for_supervisor.daemon.before.clear();
-        let supervised = Builtin.render(ctx, &for_supervisor)?;
         let mut files = vec![FileSpec {
             path: script_path(service),
             mode: 0o755,
             content: script,
         }];
-        files.extend(supervised.files);
+        files.extend(builtin::behind_a_script(ctx, service)?);
         Ok(Plan {
             files,
             links: Vec::new(),

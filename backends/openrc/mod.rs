@@ -99,14 +99,7 @@ fn carries(used: &Used, _service: &Service) -> Verdict {
         "wants" | "before" => Ok(()),
         "after" | "requires" if facility => Ok(()),
         // A unit of the host's in `after` orders only if it starts too: OpenRC's `after`.
-        "after"
-            if used
-                .value
-                .as_deref()
-                .is_some_and(|v| v.ends_with(".service\"")) =>
-        {
-            Ok(())
-        }
+        "after" if carried::names_host_service(used) => Ok(()),
         "exec_expand" => Err("openrc-run's shell does not expand variables as systemd does"),
         "restart" | "restart_prevent_exit_codes" => Err("supervise-daemon respawns after any exit"),
         "kill_mode" | "stop_timeout" => {

@@ -13,13 +13,11 @@ use anyhow::Result;
 use super::script::insert_depend;
 use super::{carries as natively, Openrc, INIT_D};
 use crate::backends::carried::{self, Verdict};
-use crate::backends::{builtin, Backend, Builtin};
+use crate::backends::{builtin, Backend};
 use crate::dialect::escape::sh;
 use crate::dialect::render::{self, FileSpec, Plan};
-use crate::model::error::bad;
-use crate::model::spec::{Dependency, Service, Used};
+use crate::model::spec::{Service, Used};
 use crate::system::host::Ctx;
-use crate::system::process;
 
 /// What an OpenRC script in front of the supervisor carries: what `depend()` says (aliases as
 /// `provide`, the ordering keys, facilities), and every key the supervisor runs.
@@ -28,14 +26,6 @@ pub(super) fn carries(used: &Used, service: &Service) -> Verdict {
     match used.key {
         "aliases" | "before" => Ok(()),
         "after" | "requires" | "wants" if facility => Ok(()),
-        "after"
-            if used
-                .value
-                .as_deref()
-                .is_some_and(|v| v.ends_with(".service\"")) =>
-        {
-            Ok(())
-        }
         _ => builtin::carries(used, service),
     }
 }
@@ -68,34 +58,15 @@ impl Openrc {
         c.insert("quoted_name", &sh::quote(&service.name)?);
         c.insert("description", &sh::quote(&service.description)?);
         c.insert("reasons", &reasons.replace(char::is_control, " "));
-        c.insert(
-            "reload",
-            &(service.reload_signal.is_some() || !service.daemon.reload_exec.is_empty()),
-        );
-        // By absolute path: boot-time PATHs are short.
-        let exe = process::svc_any_binary()?;
-        let exe = exe
-            .to_str()
-            .ok_or_else(|| bad("the svc-any binary's path is not UTF-8"))?;
-        c.insert("svc_any", &sh::quote(exe)?);
+        builtin::insert_script_context(&mut c, service)?;
         let script = ctx.renderer.render("openrc.supervised", &c)?;
-        // OpenRC orders the boot and gives the aliases; the supervisor starts the process when
-        // the script asks, answers to the service's own name and waits for nothing.
-        let mut for_supervisor = service.clone();
-        for_supervisor.daemon.aliases.clear();
-        let own = |d: &Dependency| matches!(d, Dependency::Service(_));
-        for_supervisor.after.retain(own);
-        for_supervisor.requires.retain(own);
-        for_supervisor.daemon.wants.retain(own);
-        for_supervisor.daemon.before.clear();
-        let supervised = Builtin.render(ctx, &for_supervisor)?;
         let script_path = PathBuf::from(INIT_D).join(&service.name);
         let mut files = vec![FileSpec {
             path: script_path.clone(),
             mode: 0o755,
             content: script,
         }];
-        files.extend(supervised.files);
+        files.extend(builtin::behind_a_script(ctx, service)?);
         Ok(Plan {
             files,
             links: Vec::new(),

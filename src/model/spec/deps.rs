@@ -240,9 +240,16 @@ pub fn host_services_after(service: &Service) -> Vec<&str> {
     service
         .after
         .iter()
-        .filter(|d| matches!(d, Dependency::Native(unit) if unit.ends_with(".service")))
+        .filter(|d| is_host_service(d))
         .map(Dependency::stem)
         .collect()
+}
+
+/// A systemd service unit of the host, not one per instance (`db@{instance}.service` has its
+/// own verdict per backend).
+fn is_host_service(dep: &Dependency) -> bool {
+    matches!(dep, Dependency::Native(unit)
+        if unit.ends_with(".service") && !unit.contains(super::model::INSTANCE_PLACEHOLDER))
 }
 
 /// [`refuse_systemd_units`], but for the host's services in `after`, which a backend that says
@@ -252,9 +259,7 @@ pub fn refuse_systemd_units_but_after_services(
     backend: &str,
 ) -> Result<(), BadInput> {
     let mut others = service.clone();
-    others
-        .after
-        .retain(|d| !matches!(d, Dependency::Native(unit) if unit.ends_with(".service")));
+    others.after.retain(|d| !is_host_service(d));
     refuse_systemd_units(&others, backend)
 }
 
