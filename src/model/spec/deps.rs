@@ -440,6 +440,15 @@ mod tests {
         crate::model::spec::parse_test_text(text, None).unwrap()
     }
 
+    /// The order `dependency_order` puts the named services of `p` in, given in this order.
+    fn order_of<'a>(p: &'a Project, names: &[&str]) -> Vec<&'a str> {
+        let refs: Vec<&Service> = names.iter().map(|n| &p.services[*n]).collect();
+        dependency_order(&refs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
     fn refusal(text: &str, backend: &str) -> Option<BadInput> {
         let p = project(text);
         p.services
@@ -572,12 +581,7 @@ mod tests {
             "[services.a]\nexec = [\"/bin/true\"]\nafter = [\"b\"]\n\
              [services.b]\nexec = [\"/bin/true\"]\nafter = [\"a.target\"]\n",
         );
-        let refs: Vec<&Service> = vec![&p.services["a"], &p.services["b"]];
-        let order: Vec<&str> = dependency_order(&refs)
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        assert_eq!(order, ["b", "a"]);
+        assert_eq!(order_of(&p, &["a", "b"]), ["b", "a"]);
     }
 
     #[test]
@@ -624,12 +628,7 @@ mod tests {
             "[services.web]\nexec = [\"/bin/true\"]\nafter = [\"sshd\"]\n\
              [services.ssh]\nexec = [\"/bin/true\"]\naliases = [\"sshd\"]\n",
         );
-        let refs: Vec<&Service> = ["web", "ssh"].iter().map(|n| &p.services[*n]).collect();
-        let order: Vec<&str> = dependency_order(&refs)
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        assert_eq!(order, ["ssh", "web"]);
+        assert_eq!(order_of(&p, &["web", "ssh"]), ["ssh", "web"]);
     }
 
     #[test]
@@ -638,14 +637,9 @@ mod tests {
             "[services.varnishncsa]\nexec = [\"/bin/true\"]\nafter = [\"varnish.service\"]\n\
              [services.varnish]\nexec = [\"/bin/true\"]\n",
         );
-        let refs: Vec<&Service> = ["varnishncsa", "varnish"]
-            .iter()
-            .map(|n| &p.services[*n])
-            .collect();
-        let order: Vec<&str> = dependency_order(&refs)
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        assert_eq!(order, ["varnish", "varnishncsa"]);
+        assert_eq!(
+            order_of(&p, &["varnishncsa", "varnish"]),
+            ["varnish", "varnishncsa"]
+        );
     }
 }
