@@ -2933,14 +2933,30 @@ fn a_sandboxed_service_sees_what_systemd_would_show_it() {
         eprintln!("skipping: a mount namespace and the bounding set need root");
         return;
     }
+    use std::os::unix::fs::PermissionsExt;
     let scope = TestScope::new("sandbox");
-    let rw = shared_dir(&scope, "rw");
+    // Outside /tmp, which private_tmp replaces for the service (a checkout, and so the scope,
+    // may well be below /tmp): the probe and its one writable directory.
+    let base = std::path::PathBuf::from(format!(
+        "/var/lib/svc-any-sandbox-test-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&base);
+    let rw = base.join("rw");
+    std::fs::create_dir_all(rw.join("frozen")).unwrap();
+    for dir in [&rw, &rw.join("frozen")] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
     let report = rw.join("report.json");
     let host_marker = std::path::Path::new("/tmp/svc-any-sandbox-host-marker");
     std::fs::write(host_marker, "host").unwrap();
     let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let probe =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sandbox_probe.py");
+    let probe = base.join("sandbox_probe.py");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sandbox_probe.py"),
+        &probe,
+    )
+    .unwrap();
     let def = scope.definition(
         "boxed",
         &format!(
@@ -2960,7 +2976,6 @@ fn a_sandboxed_service_sees_what_systemd_would_show_it() {
             rw = rw.display(),
         ),
     );
-    std::fs::create_dir_all(rw.join("frozen")).unwrap();
     scope.ok(&["install", "boxed", "-f", &def, "--start", "--wait=10"]);
     assert!(
         eventually(Duration::from_secs(10), || report.exists()),
@@ -3013,6 +3028,7 @@ fn a_sandboxed_service_sees_what_systemd_would_show_it() {
     );
     scope.ok(&["uninstall", "boxed"]);
     let _ = std::fs::remove_file(host_marker);
+    let _ = std::fs::remove_dir_all(&base);
 }
 
 /// An alias names the service wherever a name goes, as systemctl takes `sshd` for ssh: a verb
